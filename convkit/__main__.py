@@ -1,0 +1,3 @@
+from convkit.cli.main import main
+
+main()

@@ -1,0 +1,319 @@
+"""The check engine: the same inputs through every model, each output compared with the reference's."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
+from convkit.check.inputs import InputSet, make_inputs, match_specs
+from convkit.check.report import CheckReport, ModelInfo, PairResult
+from convkit.check.runners import KerasModelRunner, Runner, open_runner
+from convkit.errors import ConvkitError, UsageError
+
+ModelLike = str | Path | Runner | Any
+Progress = Callable[[str], None]
+
+
+def check(
+    ref: ModelLike,
+    others: Sequence[ModelLike] | ModelLike,
+    *,
+    inputs: str | Path | Mapping[str, np.ndarray] | None = None,
+    mnist: int | None = None,
+    random: int | None = None,
+    seed: int = 0,
+    atol: float | None = None,
+    rtol: float | None = None,
+    tolerances: Mapping[str, tuple[float, float]] | None = None,
+    like: str | Path | None = None,
+    allow_unsafe: bool = False,
+    progress: Progress | None = None,
+) -> CheckReport:
+    """Runs ``ref`` and every model in ``others`` on the same inputs and compares their outputs.
+
+    Each model runs in its own runtime (Keras 3, tf_keras, TensorFlow
+    SavedModel signatures, TF.js under Node), in inference mode.
+
+    Args:
+        ref: the reference: a model path, a ``Runner`` or a live Keras model.
+        others: the copies to compare with it (same kinds as ``ref``).
+        inputs: an ``.npz`` path or mapping of arrays keyed by input name.
+        mnist: feed the first ``mnist`` bundled MNIST test digits.
+        random: feed ``random`` seeded random samples drawn from the input specs.
+        seed: seed for ``random``. Default 0.
+        atol, rtol: tolerances for every output. Default: per output dtype
+            (1e-5/1e-5 for float32; looser for quantized TF.js weights).
+        tolerances: per-output ``{name: (atol, rtol)}``, overriding ``atol``/``rtol``.
+        like: a model file lending its architecture to weights-only copies
+            (checkpoints). Default: ``ref`` when it is a Keras model file.
+        allow_unsafe: load models whose Lambda layers run code. Default ``False``.
+        progress: called with one line per step (for a CLI's stderr).
+
+    With no input source given, models taking one 784-value input get all
+    bundled MNIST test digits and others 100 random samples.
+
+    Returns:
+        A ``CheckReport``; ``report.passed`` is the verdict and
+        ``report.assert_passed()`` raises for use in a test suite.
+
+    Raises:
+        UsageError: no copies given, conflicting input options, unknown output in ``tolerances``.
+        ConvkitError: the reference cannot be loaded or run (a copy that cannot
+            is reported as an ERROR row instead).
+    """
+    started = time.perf_counter()
+    say = progress or (lambda message: None)
+    copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
+    if not copies:
+        raise UsageError("give at least one model to compare with the reference")
+    tolerances = dict(tolerances or {})
+
+    say(f"running reference {_label(ref)}")
+    ref_started = time.perf_counter()
+    ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe)
+    ref_specs = ref_runner.inputs
+    feed = make_inputs(ref_specs, inputs=inputs, mnist=mnist, random=random, seed=seed)
+    say(f"inputs: {feed.source}")
+    ref_outputs = ref_runner.infer(feed.arrays)
+    reference = _info(ref_runner, time.perf_counter() - ref_started)
+    unknown = [name for name in tolerances if name not in ref_outputs]
+    if like is None and isinstance(ref_runner, KerasModelRunner) and ref_runner.path is not None:
+        like = ref_runner.path
+
+    pairs = []
+    for copy in copies:
+        say(f"running {_label(copy)}")
+        pairs.append(
+            _check_one(copy, feed, ref_specs, ref_outputs, atol=atol, rtol=rtol, tolerances=tolerances,
+                       like=like, allow_unsafe=allow_unsafe)
+        )
+        say(f"{pairs[-1].model.label}: {pairs[-1].status}")
+    copy_names = {o.other_output for pair in pairs for o in pair.outputs}
+    unknown = [name for name in unknown if name not in copy_names]
+    if unknown:
+        raise UsageError(
+            f"--tolerance names outputs {unknown} that no model has; the reference's outputs are {list(ref_outputs)}"
+        )
+    return CheckReport(
+        reference=reference,
+        pairs=tuple(pairs),
+        inputs=feed.to_dict(),
+        seconds=time.perf_counter() - started,
+        notes=feed.notes,
+    )
+
+
+def check_all_formats(
+    model: str | Path,
+    *,
+    work_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> CheckReport:
+    """Converts ``model`` to every format convkit writes, then checks every copy against it.
+
+    TF.js is written both as a layers model and as a graph model. A failed
+    conversion is reported as an ERROR row for that format.
+
+    Args:
+        model: the reference model file.
+        work_dir: where the copies go. Default: a temporary folder removed afterwards.
+        progress: called with one line per step.
+        **options: passed on to ``check`` (inputs, tolerances, ...).
+    """
+    from convkit.registry import detect, format_names
+
+    say = progress or (lambda message: None)
+    model = Path(model)
+    source_format = detect(model).name
+    try:
+        from convkit.convert import convert
+    except ImportError:
+        raise UsageError("--all-formats needs convkit.convert, which this installation lacks") from None
+    with tempfile.TemporaryDirectory(prefix="convkit-check-") as temporary:
+        root = Path(work_dir) if work_dir is not None else Path(temporary)
+        root.mkdir(parents=True, exist_ok=True)
+        copies: list[ModelLike] = []
+        failed: list[PairResult] = []
+        for target, kind in _targets(format_names()):
+            name = f"{target}_{kind}" if kind else target
+            out = root / (name + _suffix(target))
+            say(f"converting {model} to {name}")
+            started = time.perf_counter()
+            try:
+                convert(model, target, out, **({"tfjs_kind": kind} if kind else {}))
+            except ConvkitError as error:
+                failed.append(PairResult(
+                    model=ModelInfo(label=f"{name} (conversion)", path=str(out), format=target,
+                                    runtime="convkit convert", seconds=time.perf_counter() - started),
+                    error=f"converting {model} to {name} failed: {error}",
+                ))
+                continue
+            copies.append(out)
+        if source_format not in ("ckpt",):
+            options.setdefault("like", model)
+        report = check(model, copies, progress=progress, **options) if copies else None
+    if report is None:
+        raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
+    return CheckReport(
+        reference=report.reference,
+        pairs=tuple(failed) + report.pairs,
+        inputs=report.inputs,
+        seconds=report.seconds,
+        notes=report.notes,
+    )
+
+
+def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
+    result: list[tuple[str, str | None]] = []
+    for name in names:
+        if name == "tfjs":
+            result.extend([("tfjs", "layers"), ("tfjs", "graph")])
+        else:
+            result.append((name, None))
+    return result
+
+
+def _suffix(target: str) -> str:
+    return {"h5": ".h5", "keras": ".keras"}.get(target, "")
+
+
+def _check_one(
+    copy: ModelLike,
+    feed: InputSet,
+    ref_specs: list,
+    ref_outputs: dict[str, np.ndarray],
+    *,
+    atol: float | None,
+    rtol: float | None,
+    tolerances: dict[str, tuple[float, float]],
+    like: str | Path | None,
+    allow_unsafe: bool,
+) -> PairResult:
+    started = time.perf_counter()
+    runner: Runner | None = None
+    try:
+        runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe)
+        matching = match_specs(ref_specs, runner.inputs, what=f"{runner.label}'s inputs")
+        other_specs = {spec.name: spec for spec in runner.inputs}
+        other_feed = {
+            other: feed.arrays[ref.name].astype(other_specs[other].dtype, copy=False)
+            for ref, other in zip(ref_specs, matching.names)
+        }
+        outputs = runner.infer(other_feed)
+    except ConvkitError as error:
+        info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
+            label=_label(copy), path=str(copy) if isinstance(copy, (str, Path)) else None,
+            format=_format_guess(copy), runtime="-", seconds=time.perf_counter() - started)
+        return PairResult(model=info, error=str(error))
+    notes = list(runner.notes)
+    if matching.note:
+        notes.append(matching.note)
+    comparisons, output_note = _compare_outputs(ref_outputs, outputs, runner, atol=atol, rtol=rtol,
+                                                tolerances=tolerances)
+    if output_note:
+        notes.append(output_note)
+    return PairResult(model=_info(runner, time.perf_counter() - started), outputs=tuple(comparisons),
+                      notes=tuple(notes))
+
+
+def _compare_outputs(
+    ref_outputs: dict[str, np.ndarray],
+    outputs: dict[str, np.ndarray],
+    runner: Runner,
+    *,
+    atol: float | None,
+    rtol: float | None,
+    tolerances: dict[str, tuple[float, float]],
+) -> tuple[list[OutputComparison], str | None]:
+    ref_names, other_names = list(ref_outputs), list(outputs)
+    note = None
+    if set(ref_names) <= set(other_names):
+        partner = {name: name for name in ref_names}
+    elif len(ref_names) == len(other_names):
+        partner = dict(zip(ref_names, other_names))
+        moved = ", ".join(f"{a} -> {b}" for a, b in partner.items() if a != b)
+        note = f"outputs matched by position ({moved})"
+    else:
+        partner = {name: name if name in outputs else None for name in ref_names}
+    comparisons = []
+    for name in ref_names:
+        other_name = partner[name]
+        tolerance = _tolerance_for(name, other_name, ref_outputs[name], runner, atol, rtol, tolerances)
+        comparisons.append(compare_output(name, ref_outputs[name], outputs.get(other_name) if other_name else None,
+                                          tolerance, other_name=other_name or name))
+    return comparisons, note
+
+
+def _tolerance_for(
+    name: str,
+    other_name: str | None,
+    reference: np.ndarray,
+    runner: Runner,
+    atol: float | None,
+    rtol: float | None,
+    tolerances: dict[str, tuple[float, float]],
+) -> Tolerance:
+    for key in (name, other_name):
+        if key is not None and key in tolerances:
+            given_atol, given_rtol = tolerances[key]
+            return Tolerance(float(given_atol), float(given_rtol), f"--tolerance {key}")
+    default = default_tolerance(str(reference.dtype), runner.quantization)
+    if atol is None and rtol is None:
+        return default
+    return Tolerance(default.atol if atol is None else float(atol), default.rtol if rtol is None else float(rtol),
+                     "--atol/--rtol")
+
+
+def _as_runner(model: ModelLike, *, like: str | Path | None, allow_unsafe: bool) -> Runner:
+    if isinstance(model, Runner):
+        runner = model
+    elif isinstance(model, (str, Path)):
+        runner = open_runner(model, like=like, allow_unsafe=allow_unsafe)
+    elif _is_keras_model(model):
+        generation = 2 if type(model).__module__.startswith("tf_keras") else 3
+        runner = KerasModelRunner(model, generation=generation, format_name="live",
+                                  label=f"{type(model).__name__} {getattr(model, 'name', '')}".strip())
+    else:
+        raise UsageError(f"cannot check a {type(model).__name__}; give a model path, a Runner or a Keras model")
+    runner.load()
+    return runner
+
+
+def _is_keras_model(value: Any) -> bool:
+    return hasattr(value, "inputs") and hasattr(value, "outputs") and callable(value) and hasattr(value, "layers")
+
+
+def _label(model: ModelLike) -> str:
+    if isinstance(model, Runner):
+        return model.label
+    if isinstance(model, (str, Path)):
+        return str(model)
+    return type(model).__name__
+
+
+def _format_guess(model: ModelLike) -> str:
+    if isinstance(model, (str, Path)):
+        try:
+            from convkit.registry import detect
+
+            return detect(model).name
+        except ConvkitError:
+            return "unknown"
+    return "live"
+
+
+def _info(runner: Runner, seconds: float) -> ModelInfo:
+    return ModelInfo(
+        label=runner.label,
+        path=str(runner.path) if runner.path is not None else None,
+        format=runner.format_name,
+        runtime=runner.runtime,
+        quantization=runner.quantization,
+        seconds=round(seconds, 3),
+    )

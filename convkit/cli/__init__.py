@@ -1,0 +1,1 @@
+"""Command-line wiring; format logic lives in the package, not here."""

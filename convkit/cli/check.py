@@ -1,0 +1,118 @@
+"""`convkit check`: the same inputs through every copy of a model, outputs compared with the reference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from convkit.cli._common import JsonOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.errors import UsageError
+
+
+def register(app: typer.Typer) -> None:
+    app.command("check")(check)
+
+
+@handle_errors
+def check(
+    models: Annotated[
+        list[Path],
+        typer.Argument(help="REF OTHER...: the reference model, then the copies to compare with it.", show_default=False),
+    ],
+    all_formats: Annotated[
+        bool,
+        typer.Option("--all-formats", help="Convert the one MODEL given to every format in a temporary folder, then check all copies."),
+    ] = False,
+    inputs: Annotated[Path | None, typer.Option("--inputs", help="An .npz file with one array per input name.")] = None,
+    mnist: Annotated[int | None, typer.Option("--mnist", help="Feed the first N bundled MNIST test digits.")] = None,
+    random: Annotated[int | None, typer.Option("--random", help="Feed N random samples drawn from the input specs.")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --random.")] = 0,
+    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance for every output (default 1e-5 for float32 outputs).")] = None,
+    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance for every output (default 1e-5 for float32 outputs).")] = None,
+    tolerance: Annotated[
+        list[str] | None,
+        typer.Option("--tolerance", help="OUTPUT=ATOL,RTOL for one output; repeat for more.", show_default=False),
+    ] = None,
+    like: Annotated[
+        Path | None,
+        typer.Option("--like", help="Model whose architecture runs weights-only copies (checkpoints); default REF."),
+    ] = None,
+    allow_unsafe: Annotated[
+        bool, typer.Option("--allow-unsafe", help="Load models whose Lambda layers run Python code from the file.")
+    ] = False,
+    keep_copies: Annotated[
+        Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.")
+    ] = None,
+    junit_xml: Annotated[
+        Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.")
+    ] = None,
+    json_output: JsonOption = False,
+) -> None:
+    """Check that copies of a model predict what the reference predicts, each in its own runtime.
+
+    Keras files run in Keras 3 or tf_keras (whichever wrote them), SavedModels
+    through their serving signature in TensorFlow, TF.js models in TF.js under
+    Node.js, checkpoints in the architecture of --like. Inference mode everywhere.
+
+    Inputs: the bundled MNIST test digits for models taking 784 values, else
+    100 seeded random samples; or --inputs/--mnist/--random. Inputs and outputs
+    are matched by name, else by position when counts and shapes line up.
+
+    Exit codes: 0 every copy matches; 1 a copy's outputs differ beyond the
+    tolerance; 2 usage error, or a model could not be loaded or run.
+    """
+    from convkit.check import check as run_check
+    from convkit.check import check_all_formats, render_table, write_junit
+
+    log = stderr_console()
+    options = dict(
+        inputs=inputs,
+        mnist=mnist,
+        random=random,
+        seed=seed,
+        atol=atol,
+        rtol=rtol,
+        tolerances=_parse_tolerances(tolerance or []),
+        like=like,
+        allow_unsafe=allow_unsafe,
+        progress=lambda message: log.print(message, markup=False, highlight=False),
+    )
+    if all_formats:
+        if len(models) != 1:
+            raise UsageError(f"--all-formats takes one MODEL, not {len(models)}")
+        report = check_all_formats(models[0], work_dir=keep_copies, **options)
+    else:
+        if keep_copies is not None:
+            raise UsageError("--keep-copies applies to --all-formats only")
+        if len(models) < 2:
+            raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
+        report = run_check(models[0], models[1:], **options)
+    if junit_xml is not None:
+        write_junit(report, junit_xml)
+    if json_output:
+        print_json(report.to_dict())
+    else:
+        render_table(report, stdout_console())
+    for pair in report.pairs:
+        if pair.error is not None:
+            log.print(f"Error: {pair.error}", markup=False, highlight=False)
+    raise typer.Exit(report.exit_code)
+
+
+def _parse_tolerances(items: list[str]) -> dict[str, tuple[float, float]]:
+    result = {}
+    for item in items:
+        name, _, values = item.partition("=")
+        parts = values.split(",")
+        try:
+            if not name or len(parts) != 2:
+                raise ValueError
+            atol, rtol = float(parts[0]), float(parts[1])
+            if atol < 0 or rtol < 0:
+                raise ValueError
+        except ValueError:
+            raise UsageError(f"--tolerance takes OUTPUT=ATOL,RTOL with non-negative numbers, not {item!r}") from None
+        result[name] = (atol, rtol)
+    return result

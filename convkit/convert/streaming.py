@@ -1,0 +1,340 @@
+"""Weights moved tensor by tensor between ``.h5`` files and TF.js layers models.
+
+No TensorFlow here: a :class:`~convkit.convert.portable.PortableModel` is
+written as a TF.js layers model (``model.json`` + ``groupK-shardIofN.bin``) or
+as a Keras 2 style ``.h5`` with only one tensor in memory at a time, and a
+TF.js layers model is read back into a ``PortableModel``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from convkit.convert import tfjs_layers
+from convkit.convert.portable import PortableModel, Weight, top_level_owners
+from convkit.errors import ReadError, UsageError
+
+DEFAULT_SHARD_SIZE = 4 * 1024 * 1024
+QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
+# TF.js tensors are float32, int32, bool (and string, complex64); wider types are narrowed.
+_TFJS_NARROWING = {"float64": "float32", "float16": "float32", "int64": "int32", "uint32": "int32",
+                   "int16": "int32", "int8": "int32", "uint8": "int32", "uint16": "int32"}
+_TFJS_DTYPES = ("float32", "int32", "bool")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class TfjsWriteResult:
+    weights: int
+    shards: int
+    bytes: int
+    warnings: tuple[str, ...]
+
+
+class _ShardWriter:
+    """Concatenated weight bytes cut into files of at most ``shard_size`` bytes.
+
+    TF.js joins all shards of a group before slicing weights out, so a tensor
+    may span shard boundaries, as in tensorflowjs_converter's output.
+    """
+
+    def __init__(self, directory: Path, total: int, shard_size: int) -> None:
+        self.directory = directory
+        self.shard_size = shard_size
+        self.count = max(1, -(-total // shard_size))
+        self.paths = [f"group1-shard{index + 1}of{self.count}.bin" for index in range(self.count)]
+        self._index = 0
+        self._filled = 0
+        self._file = open(directory / self.paths[0], "wb")
+        self.written = 0
+
+    def write(self, data: memoryview) -> None:
+        while len(data):
+            room = self.shard_size - self._filled
+            if room == 0:
+                self._file.close()
+                self._index += 1
+                self._file = open(self.directory / self.paths[self._index], "wb")
+                self._filled = 0
+                room = self.shard_size
+            chunk = data[:room]
+            self._file.write(chunk)
+            self._filled += len(chunk)
+            self.written += len(chunk)
+            data = data[len(chunk):]
+
+    def close(self) -> None:
+        self._file.close()
+        # a model without weights still gets one (empty) shard so the manifest is uniform
+        for path in self.paths[self._index + 1:]:
+            open(self.directory / path, "wb").close()
+
+
+def _quantize(values: np.ndarray, dtype: str) -> tuple[np.ndarray, dict[str, Any]]:
+    if dtype == "float16":
+        return values.astype(np.float16), {"dtype": "float16", "original_dtype": "float32"}
+    levels = 255 if dtype == "uint8" else 65535
+    low = float(values.min()) if values.size else 0.0
+    high = float(values.max()) if values.size else 0.0
+    scale = (high - low) / levels if high > low else 1.0
+    quantized = np.round((values - low) / scale).clip(0, levels).astype(dtype)
+    return quantized, {"dtype": dtype, "min": low, "scale": scale, "original_dtype": "float32"}
+
+
+def _wants_quantization(name: str, patterns: Iterable[str]) -> bool:
+    patterns = list(patterns)
+    return not patterns or any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns)
+
+
+def write_tfjs_layers(
+    model: PortableModel,
+    directory: Path,
+    *,
+    shard_size: int = DEFAULT_SHARD_SIZE,
+    quantize: str | None = None,
+    quantize_weights: Iterable[str] = (),
+    generated_by: str = "convkit",
+    progress: Progress | None = None,
+) -> TfjsWriteResult:
+    """Writes ``model`` as a TF.js layers model in ``directory`` (created).
+
+    Args:
+        model: the model to write; its config must be TF.js-expressible.
+        directory: output folder (must not exist).
+        shard_size: maximum bytes per shard file; default 4 MiB as tensorflowjs_converter.
+        quantize: ``float16``, ``uint8`` or ``uint16`` to store float32 weights smaller.
+        quantize_weights: glob patterns of TF.js weight names to quantize; default all.
+        generated_by: the ``generatedBy`` field.
+        progress: called with (bytes done, bytes total).
+    """
+    if shard_size <= 0:
+        raise UsageError(f"shard size must be a positive number of bytes, not {shard_size}")
+    if quantize is not None and quantize not in QUANTIZE_DTYPES:
+        raise UsageError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZE_DTYPES)}")
+    directory.mkdir(parents=True)
+    warnings: list[str] = []
+    plan = []
+    total = 0
+    for weight in model.weights():
+        name = tfjs_layers.tfjs_weight_name(weight.name)
+        stored = _TFJS_NARROWING.get(weight.dtype, weight.dtype)
+        if stored not in _TFJS_DTYPES:
+            raise UsageError(f"weight {weight.name!r} has dtype {weight.dtype}, which TF.js cannot hold")
+        if stored != weight.dtype:
+            warnings.append(f"weight {weight.name!r} narrowed from {weight.dtype} to {stored} (TF.js has no {weight.dtype})")
+        quantized_as = None
+        if quantize and stored == "float32" and _wants_quantization(name, quantize_weights):
+            quantized_as = quantize
+        count = int(np.prod(weight.shape, dtype=np.int64))
+        nbytes = count * np.dtype(quantized_as or stored).itemsize
+        plan.append((weight, name, stored, quantized_as, nbytes))
+        total += nbytes
+    names = [item[1] for item in plan]
+    if len(set(names)) != len(names):
+        duplicate = next(name for name in names if names.count(name) > 1)
+        raise UsageError(f"two weights map to the TF.js name {duplicate!r}; TF.js layers cannot hold this model")
+
+    shards = _ShardWriter(directory, total, shard_size)
+    manifest = []
+    done = 0
+    try:
+        for weight, name, stored, quantized_as, nbytes in plan:
+            values = np.ascontiguousarray(weight.read())
+            if tuple(values.shape) != tuple(weight.shape):
+                raise ReadError(f"weight {weight.name!r} reads as shape {values.shape}, expected {weight.shape}")
+            values = values.astype(stored, copy=False)
+            entry: dict[str, Any] = {"name": name, "shape": list(weight.shape), "dtype": stored}
+            if quantized_as:
+                values, entry["quantization"] = _quantize(values, quantized_as)
+            values = values.astype(values.dtype.newbyteorder("<"), copy=False)
+            shards.write(memoryview(values.reshape(-1)).cast("B"))
+            manifest.append(entry)
+            done += nbytes
+            if progress:
+                progress(done, total)
+            del values
+    finally:
+        shards.close()
+
+    topology = {
+        "class_name": model.config["class_name"],
+        "config": model.config["config"],
+        "keras_version": _keras2_version(model.keras_version),
+        "backend": "tensorflow",
+    }
+    document = {
+        "format": "layers-model",
+        "generatedBy": f"keras v{model.keras_version}",
+        "convertedBy": generated_by,
+        "modelTopology": topology,
+        "weightsManifest": [{"paths": shards.paths, "weights": manifest}],
+    }
+    if model.training_config and model.generation == 2:
+        document["trainingConfig"] = model.training_config
+    (directory / "model.json").write_text(json.dumps(document))
+    return TfjsWriteResult(len(manifest), shards.count, shards.written, tuple(warnings))
+
+
+def _keras2_version(version: str) -> str:
+    # TF.js only reads the field; state the dialect the topology is written in.
+    return version if version.startswith("2") else "2.19.0"
+
+
+# ---------------------------------------------------------------- reading TF.js layers models
+
+
+def read_tfjs_layers(path: Path) -> PortableModel:
+    """A TF.js layers model (``model.json`` or its folder) as a PortableModel."""
+    model_json = path / "model.json" if path.is_dir() else path
+    document = _read_model_json(model_json)
+    if document.get("format") == "graph-model":
+        raise UsageError(f"{path}: is a TF.js graph model, which holds no Keras architecture")
+    topology = document.get("modelTopology")
+    if not isinstance(topology, dict):
+        raise ReadError(f"{model_json}: has no modelTopology object")
+    config = topology.get("model_config", topology)
+    if "class_name" not in config:
+        raise ReadError(f"{model_json}: modelTopology has no class_name")
+    config = tfjs_layers.to_keras2_config({"class_name": config["class_name"], "config": config.get("config", {})})
+    owners = top_level_owners(config)
+    layer_weights: dict[str, list[Weight]] = {
+        (layer.get("config") or {}).get("name", layer.get("name")): [] for layer in config["config"].get("layers", [])
+    }
+    for weight in _manifest_weights(model_json, document):
+        owner = weight.name.split("/")[0]
+        top = owners.get(owner)
+        if top is None:
+            raise ReadError(f"{model_json}: weight {weight.name!r} belongs to no layer of the topology")
+        layer_weights.setdefault(top, []).append(weight)
+    version = str(topology.get("keras_version", "2"))
+    return PortableModel(
+        config=config,
+        layer_weights=layer_weights,
+        generation=2,
+        keras_version=version if version[:1].isdigit() else "2.19.0",
+        training_config=document.get("trainingConfig") or topology.get("training_config"),
+        raw_config=config,
+    )
+
+
+def _read_model_json(model_json: Path) -> dict[str, Any]:
+    try:
+        size = model_json.stat().st_size
+        if size > 64 * 1024 * 1024:
+            raise ReadError(f"{model_json}: model.json is larger than 64 MiB")
+        document = json.loads(model_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ReadError(f"{model_json}: not a readable TF.js model.json ({error})") from None
+    if not isinstance(document, dict):
+        raise ReadError(f"{model_json}: not a JSON object")
+    return document
+
+
+def _manifest_weights(model_json: Path, document: dict[str, Any]) -> list[Weight]:
+    folder = model_json.parent.resolve()
+    weights: list[Weight] = []
+    for group in document.get("weightsManifest", []):
+        shard_paths = []
+        for relative in group.get("paths", []):
+            shard = (folder / relative).resolve()
+            if folder not in shard.parents:
+                raise ReadError(f"{model_json}: shard path {relative!r} leaves the model folder")
+            if not shard.is_file():
+                raise ReadError(f"{model_json}: shard {relative!r} is missing")
+            shard_paths.append(shard)
+        sizes = [os.path.getsize(shard) for shard in shard_paths]
+        offset = 0
+        for spec in group.get("weights", []):
+            quantization = spec.get("quantization")
+            dtype = spec.get("dtype", "float32")
+            stored = quantization["dtype"] if quantization else dtype
+            shape = tuple(int(d) for d in spec.get("shape", []))
+            nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(stored).itemsize
+            if offset + nbytes > sum(sizes):
+                raise ReadError(f"{model_json}: weight {spec.get('name')!r} runs past the end of its shards")
+            weights.append(Weight(
+                name=str(spec["name"]),
+                shape=shape,
+                dtype=dtype,
+                read=lambda o=offset, n=nbytes, s=stored, q=quantization, d=dtype, sh=shape, p=shard_paths, z=sizes:
+                    _dequantize(_read_span(p, z, o, n), s, q, d).reshape(sh),
+                trainable=not str(spec["name"]).endswith(("moving_mean", "moving_variance")),
+            ))
+            offset += nbytes
+    return weights
+
+
+def _read_span(paths: list[Path], sizes: list[int], offset: int, nbytes: int) -> bytes:
+    chunks = []
+    start = 0
+    for path, size in zip(paths, sizes):
+        end = start + size
+        if offset < end and offset + nbytes > start:
+            low = max(offset, start) - start
+            high = min(offset + nbytes, end) - start
+            with open(path, "rb") as handle:
+                handle.seek(low)
+                chunks.append(handle.read(high - low))
+        start = end
+    return b"".join(chunks)
+
+
+def _dequantize(raw: bytes, stored: str, quantization: dict[str, Any] | None, dtype: str) -> np.ndarray:
+    values = np.frombuffer(raw, dtype=np.dtype(stored).newbyteorder("<"))
+    if not quantization:
+        return values.astype(dtype)
+    if stored == "float16":
+        return values.astype(np.float32)
+    return (values.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"]))
+
+
+# ---------------------------------------------------------------- Keras 2 style .h5
+
+
+def write_keras2_h5(
+    model: PortableModel,
+    path: Path,
+    *,
+    training_config: dict[str, Any] | None = None,
+    progress: Progress | None = None,
+) -> None:
+    """Writes ``model`` as a Keras 2 style whole-model ``.h5``.
+
+    tf_keras and Keras 3 both load it (``load_model``); weights are copied one
+    tensor at a time.
+    """
+    import h5py
+
+    total = model.total_bytes()
+    done = 0
+    with h5py.File(path, "w") as h5:
+        h5.attrs["keras_version"] = _keras2_version(model.keras_version)
+        h5.attrs["backend"] = "tensorflow"
+        h5.attrs["model_config"] = json.dumps(model.config)
+        if training_config:
+            h5.attrs["training_config"] = json.dumps(training_config)
+        group = h5.create_group("model_weights")
+        group.attrs["keras_version"] = _keras2_version(model.keras_version)
+        group.attrs["backend"] = "tensorflow"
+        layer_names = list(model.layer_weights)
+        group.attrs["layer_names"] = np.array([name.encode() for name in layer_names])
+        for layer_name in layer_names:
+            layer_group = group.create_group(layer_name)
+            names = []
+            for weight in model.layer_weights[layer_name]:
+                name = f"{weight.name}:0"
+                names.append(name.encode())
+                values = np.asarray(weight.read())
+                layer_group.create_dataset(name, data=values)
+                done += values.nbytes
+                if progress:
+                    progress(done, total)
+            layer_group.attrs["weight_names"] = np.array(names)

@@ -1,0 +1,12 @@
+"""One module per on-disk format; importing this package registers them all.
+
+Order matters for detection: the first format whose ``accept`` says yes wins.
+"""
+
+from __future__ import annotations
+
+from convkit.formats import checkpoint  # noqa: F401  (registers "ckpt")
+from convkit.formats import savedmodel  # noqa: F401  (registers "savedmodel")
+from convkit.formats import hdf5  # noqa: F401  (registers "h5")
+from convkit.formats import keras_archive  # noqa: F401  (registers "keras")
+from convkit.formats import tfjs  # noqa: F401  (registers "tfjs")

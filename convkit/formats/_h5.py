@@ -1,0 +1,216 @@
+"""HDF5 reading shared by the ``.h5`` and ``.keras`` formats (the latter stores
+``model.weights.h5`` inside its zip): magic sniffing, a capped walk of the
+group/dataset tree with decoded attributes, and the two Keras weight layouts.
+
+Keras 2 layout: a group per layer listed in the ``layer_names`` attribute, each
+with a ``weight_names`` attribute naming its datasets. Keras 3 layout: nested
+``layers/<name>/vars/<i>`` groups, ``optimizer/vars/<i>`` for the optimizer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from convkit.errors import ReadError
+from convkit.formats import _limits, _report
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+# The superblock may follow a user block of 512, 1024, 2048... bytes.
+_MAGIC_OFFSETS = (0, 512, 1024, 2048, 4096)
+_INLINE_ARRAY_ELEMENTS = 64
+
+
+def has_hdf5_magic(head: bytes) -> bool:
+    return any(head[offset : offset + 8] == HDF5_MAGIC for offset in _MAGIC_OFFSETS)
+
+
+def is_hdf5_file(path: Path) -> bool:
+    try:
+        with Path(path).open("rb") as handle:
+            return has_hdf5_magic(handle.read(_MAGIC_OFFSETS[-1] + 8))
+    except OSError:
+        return False
+
+
+def open_hdf5(source: Any, path: Path) -> Any:
+    """``h5py.File`` opened read-only on a path or a seekable file object."""
+    import h5py
+
+    try:
+        return h5py.File(source, "r")
+    except (OSError, ValueError) as error:
+        raise ReadError(f"{path}: cannot open as HDF5 ({_short(error)}; truncated or corrupt file?)") from None
+
+
+def _short(error: Exception) -> str:
+    return " ".join(str(error).split())[:160]
+
+
+def read_attr(obj: Any, name: str, path: Path) -> Any:
+    """One attribute as a plain value, refusing attributes over ``MAX_HDF5_ATTR_BYTES``."""
+    import h5py
+
+    try:
+        attr_id = h5py.h5a.open(obj.id, name.encode("utf-8"))
+        try:
+            size = attr_id.get_storage_size()
+        except RuntimeError:  # HDF5 reports an empty attribute's size as an error
+            size = 0
+        if size > _limits.MAX_HDF5_ATTR_BYTES:
+            raise ReadError(
+                f"{path}: attribute {name!r} of {obj.name} is {size} bytes, over convkit's limit of "
+                f"{_limits.MAX_HDF5_ATTR_BYTES}"
+            )
+        value = obj.attrs[name]
+    except ReadError:
+        raise
+    except (OSError, KeyError, TypeError, ValueError) as error:
+        raise ReadError(f"{path}: cannot read attribute {name!r} of {obj.name} ({_short(error)})") from None
+    return plain_attr(value)
+
+
+def plain_attr(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        if value.size > _INLINE_ARRAY_ELEMENTS:
+            return {"array": True, "dtype": str(value.dtype), "shape": list(value.shape)}
+        return [plain_attr(v) for v in value.tolist()] if value.dtype.kind in "SOU" else value.tolist()
+    if isinstance(value, list):
+        return [plain_attr(v) for v in value]
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def json_attr(obj: Any, name: str, path: Path) -> Any:
+    """A JSON-valued attribute (``model_config``), parsed; None when absent."""
+    if name not in obj.attrs:
+        return None
+    value = read_attr(obj, name, path)
+    if not isinstance(value, str):
+        raise ReadError(f"{path}: attribute {name!r} is not a JSON string")
+    return _limits.parse_json(value, path, f"attribute {name!r}")
+
+
+def walk(h5: Any, path: Path, json_attrs: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The group/dataset tree with shapes, dtypes and attributes.
+
+    JSON attributes named in ``json_attrs`` are shown by size only (they are decoded elsewhere).
+    """
+    import h5py
+
+    visited = 0
+
+    def node(obj: Any, name: str) -> dict[str, Any]:
+        nonlocal visited
+        visited += 1
+        if visited > _limits.MAX_HDF5_OBJECTS:
+            raise ReadError(f"{path}: HDF5 file holds more than {_limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
+        item: dict[str, Any] = {"name": name}
+        attrs = {}
+        for attr_name in obj.attrs:
+            value = read_attr(obj, attr_name, path)
+            if attr_name in json_attrs and isinstance(value, str):
+                value = f"<JSON, {len(value)} characters>"
+            attrs[attr_name] = value
+        if isinstance(obj, h5py.Dataset):
+            item["kind"] = "dataset"
+            item["shape"] = list(obj.shape) if obj.shape is not None else None
+            item["dtype"] = str(obj.dtype)
+        else:
+            item["kind"] = "group"
+        if attrs:
+            item["attrs"] = attrs
+        if isinstance(obj, h5py.Group):
+            children = []
+            for child_name in obj:
+                try:
+                    child = obj.get(child_name, getlink=False)
+                except (OSError, KeyError, ValueError) as error:
+                    raise ReadError(f"{path}: cannot read HDF5 object {obj.name}/{child_name} ({_short(error)})") from None
+                if child is None:  # dangling or external link: shown, never followed
+                    children.append({"name": child_name, "kind": "link"})
+                    continue
+                children.append(node(child, child_name))
+            if children:
+                item["children"] = children
+        return item
+
+    return node(h5, "/")
+
+
+def dataset_row(dataset: Any, name: str, stats: bool, path: Path) -> dict[str, Any]:
+    shape = list(dataset.shape) if dataset.shape is not None else []
+    _limits.check_shape(tuple(shape), path, f"dataset {dataset.name}")
+    row: dict[str, Any] = {"name": name, "shape": shape, "dtype": str(dataset.dtype)}
+    if stats:
+        try:
+            row["stats"] = _report.tensor_stats(dataset[()])
+        except (OSError, ValueError, TypeError) as error:
+            raise ReadError(f"{path}: cannot read dataset {dataset.name} ({_short(error)})") from None
+    return row
+
+
+def keras2_weights(group: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
+    """Rows ``{layer, name, shape, dtype}`` for a Keras 2 weight group (``layer_names`` attribute)."""
+    import h5py
+
+    rows = []
+    names = read_attr(group, "layer_names", path) if "layer_names" in group.attrs else []
+    for layer in names if isinstance(names, list) else []:
+        layer_group = group.get(layer)
+        if not isinstance(layer_group, h5py.Group):
+            raise ReadError(f"{path}: layer {layer!r} is listed in layer_names but has no group")
+        weight_names = read_attr(layer_group, "weight_names", path) if "weight_names" in layer_group.attrs else []
+        for weight_name in weight_names if isinstance(weight_names, list) else []:
+            dataset = layer_group.get(weight_name)
+            if not isinstance(dataset, h5py.Dataset):
+                raise ReadError(f"{path}: weight {weight_name!r} of layer {layer!r} is missing")
+            row = dataset_row(dataset, weight_name, stats, path)
+            row["layer"] = layer
+            rows.append(row)
+    return rows
+
+
+def keras3_weights(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
+    """Rows ``{layer, name, shape, dtype}`` for the Keras 3 layout (``.../vars/<i>`` datasets)."""
+    import h5py
+
+    rows: list[dict[str, Any]] = []
+    visited = 0
+
+    def visit(group: Any, where: str) -> None:
+        nonlocal visited
+        for child_name in group:
+            visited += 1
+            if visited > _limits.MAX_HDF5_OBJECTS:
+                raise ReadError(f"{path}: HDF5 file holds more than {_limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
+            child = group.get(child_name, getlink=False)
+            child_path = f"{where}/{child_name}" if where else child_name
+            if isinstance(child, h5py.Dataset) and group.name.endswith("/vars"):
+                owner = where.rsplit("/vars", 1)[0]
+                row = dataset_row(child, child_path, stats, path)
+                row["layer"] = _owner_label(owner)
+                row["optimizer"] = owner.split("/", 1)[0] == "optimizer"
+                rows.append(row)
+            elif isinstance(child, h5py.Group):
+                visit(child, child_path)
+
+    visit(h5, "")
+    rows.sort(key=lambda row: _natural(row["name"]))
+    return rows
+
+
+def _owner_label(owner: str) -> str:
+    # "layers/dense" -> "dense"; nested "layers/functional/layers/dense" -> "functional/dense".
+    parts = [p for p in owner.split("/") if p != "layers"]
+    return "/".join(parts) or "(model)"
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    head, _, tail = name.rpartition("/")
+    return (head, int(tail)) if tail.isdigit() else (head, 0, tail)

@@ -1,0 +1,198 @@
+"""Pieces every inspect report shares: plain-dict conversion, tensor statistics,
+and reading Keras model configs (layer tables, code-carrying layers).
+
+Reports are frozen dataclasses; ``to_dict()`` gives JSON-ready values with
+``format`` first. Keras configs are only ever read as JSON here: nothing in a
+config is deserialised into objects or executed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+
+def to_plain(value: Any) -> Any:
+    """``value`` with dataclasses, tuples, paths and numpy scalars turned into JSON types."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if hasattr(value, "item") and callable(value.item):
+        return to_plain(value.item())
+    return value
+
+
+class ReportBase:
+    """Mixin for report dataclasses: ``to_dict()`` in field order, ``format`` first."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_plain(self)
+
+
+def count(shape: Any) -> int:
+    """Number of elements of a tensor of ``shape`` (1 for a scalar)."""
+    total = 1
+    for dim in shape or ():
+        total *= int(dim)
+    return total
+
+
+def tensor_stats(array: Any) -> dict[str, Any] | None:
+    """min, max, mean, std and NaN/Inf counts of a numeric array; None for strings."""
+    import numpy as np
+
+    array = np.asarray(array)
+    if array.dtype == object or array.dtype.kind in "SUV":
+        return None
+    if array.dtype.kind == "b":
+        array = array.astype(np.uint8)
+    if array.dtype.kind == "c":
+        array = np.abs(array)
+    values = array.astype(np.float64, copy=False).reshape(-1)
+    nan = int(np.isnan(values).sum())
+    inf = int(np.isinf(values).sum())
+    finite = values[np.isfinite(values)] if nan or inf else values
+    if finite.size == 0:
+        return {"min": None, "max": None, "mean": None, "std": None, "nan": nan, "inf": inf}
+    return {
+        "min": float(finite.min()),
+        "max": float(finite.max()),
+        "mean": float(finite.mean()),
+        "std": float(finite.std()),
+        "nan": nan,
+        "inf": inf,
+    }
+
+
+# --- Keras model configs (read as data, never deserialised) -------------------------------
+
+CODE_LAYER_CLASSES = {"Lambda"}
+
+
+def config_layers(model_config: Any) -> list[dict[str, Any]]:
+    """The layer configs of a Sequential/Functional model config (either Keras generation)."""
+    if not isinstance(model_config, dict):
+        return []
+    inner = model_config.get("config")
+    if isinstance(inner, dict) and isinstance(inner.get("layers"), list):
+        return [layer for layer in inner["layers"] if isinstance(layer, dict)]
+    if isinstance(inner, list):  # very old Sequential configs: a bare list of layers
+        return [layer for layer in inner if isinstance(layer, dict)]
+    return []
+
+
+def layer_name(layer: dict[str, Any]) -> str:
+    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    return str(config.get("name") or layer.get("name") or "?")
+
+
+def code_layers(model_config: Any, _path: str = "") -> list[dict[str, Any]]:
+    """Layers that would run code from the file if the model were loaded.
+
+    Lambda layers (marshalled Python bytecode or a function name) and objects
+    registered by modules outside Keras are flagged; they are shown, never
+    unmarshalled or imported.
+    """
+    found: list[dict[str, Any]] = []
+    stack = [(model_config, _path)]
+    visited = 0
+    while stack and visited < 100_000:
+        node, where = stack.pop()
+        visited += 1
+        if isinstance(node, dict):
+            class_name = node.get("class_name")
+            config = node.get("config")
+            if isinstance(class_name, str) and isinstance(config, dict):
+                name = str(config.get("name") or class_name)
+                here = f"{where}/{name}" if where else name
+                module = node.get("module")
+                registered = node.get("registered_name")
+                if class_name in CODE_LAYER_CLASSES:
+                    found.append({"layer": here, "class_name": class_name, "reason": "Lambda layer: Python code stored in the file"})
+                elif isinstance(module, str) and module and not module.startswith(("keras", "tf_keras", "builtins")):
+                    found.append({"layer": here, "class_name": class_name, "reason": f"custom object from module {module!r}"})
+                elif isinstance(registered, str) and ">" in registered:
+                    found.append({"layer": here, "class_name": class_name, "reason": f"registered custom object {registered!r}"})
+                stack.extend((value, here) for value in config.values())
+            else:
+                stack.extend((value, where) for value in node.values())
+        elif isinstance(node, list):
+            stack.extend((value, where) for value in node)
+    found.reverse()
+    return found
+
+
+def config_summary(model_config: Any) -> dict[str, Any] | None:
+    """A few lines about a model config: class, name, layer count, input shape."""
+    if not isinstance(model_config, dict):
+        return None
+    inner = model_config.get("config") if isinstance(model_config.get("config"), dict) else {}
+    layers = config_layers(model_config)
+    summary: dict[str, Any] = {
+        "class_name": model_config.get("class_name"),
+        "name": inner.get("name"),
+        "layers": len(layers),
+    }
+    for layer in layers:
+        config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        shape = config.get("batch_shape") or config.get("batch_input_shape")
+        if shape is not None:
+            summary["input_shape"] = shape
+            break
+    summary["code_layers"] = code_layers(model_config)
+    return summary
+
+
+def layer_table(model_config: Any, weights: list[dict[str, Any]], owner_of: Any) -> list[dict[str, Any]]:
+    """A ``model.summary()``-like table: one row per layer with its weights and parameter count.
+
+    Args:
+        model_config: the model's config (dict) or None when only weights are known.
+        weights: rows with at least ``name`` and ``shape``.
+        owner_of: maps a weight row to the layer name it belongs to.
+    """
+    by_layer: dict[str, list[dict[str, Any]]] = {}
+    for weight in weights:
+        by_layer.setdefault(owner_of(weight), []).append(weight)
+    rows = []
+    code = {row["layer"].split("/")[0]: row["reason"] for row in code_layers(model_config)} if model_config else {}
+    listed: set[str] = set()
+    for layer in config_layers(model_config):
+        name = layer_name(layer)
+        listed.add(name)
+        owned = by_layer.get(name, [])
+        row = {
+            "layer": name,
+            "class_name": layer.get("class_name"),
+            "weights": [f"{w['name']} {list(w['shape'])}" for w in owned],
+            "parameters": sum(count(w["shape"]) for w in owned),
+        }
+        if name in code:
+            row["code"] = code[name]
+        rows.append(row)
+    for name, owned in by_layer.items():
+        if name not in listed:
+            rows.append({
+                "layer": name,
+                "class_name": None,
+                "weights": [f"{w['name']} {list(w['shape'])}" for w in owned],
+                "parameters": sum(count(w["shape"]) for w in owned),
+            })
+    return rows
+
+
+DTYPE_SIZES = {
+    "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
+    "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "bool": 1, "complex64": 8, "complex128": 16,
+}

@@ -1,0 +1,318 @@
+"""TensorFlow SavedModel: a directory with ``saved_model.pb`` (or ``.pbtxt``).
+
+``saved_model.pb`` is a ``SavedModel`` protobuf: a schema version and one or
+more ``MetaGraphDef`` (tags, TensorFlow version, signatures, the graph, its
+function library and the ``SavedObjectGraph``). Beside it: ``variables/``
+(a TensorFlow checkpoint), ``assets/``, ``fingerprint.pb`` (hashes of each
+part) and, for models written by Keras 2 (tf_keras), ``keras_metadata.pb``
+whose root node carries the model's JSON config.
+
+Inspecting decodes these messages with the protobuf classes tensorboard ships;
+the graph is never imported or run.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from convkit.errors import ConvkitError, ReadError
+from convkit.formats import _limits, _protos, _report
+from convkit.registry import Format, get_format, register_format
+
+PB_NAME = "saved_model.pb"
+PBTXT_NAME = "saved_model.pbtxt"
+KERAS_METADATA = "keras_metadata.pb"
+FINGERPRINT = "fingerprint.pb"
+VARIABLES_PREFIX = Path("variables") / "variables"
+
+
+@dataclass(frozen=True)
+class SavedModelReport(_report.ReportBase):
+    """What ``convkit inspect`` shows for a SavedModel."""
+
+    format: str
+    path: str
+    kind: str
+    schema_version: int
+    meta_graphs: list[dict[str, Any]]
+    summary: dict[str, Any]
+    layers: list[dict[str, Any]]
+    keras_metadata: dict[str, Any] | None
+    fingerprint: dict[str, Any] | None
+    assets: list[dict[str, Any]]
+    variables: dict[str, Any] | None
+
+
+def _model_dir(path: Path) -> Path:
+    return path.parent if path.is_file() and path.name in (PB_NAME, PBTXT_NAME) else path
+
+
+def accept(path: Path) -> bool:
+    """A directory holding ``saved_model.pb``/``.pbtxt``, or that file itself."""
+    try:
+        directory = _model_dir(Path(path))
+        return directory.is_dir() and ((directory / PB_NAME).is_file() or (directory / PBTXT_NAME).is_file())
+    except OSError:
+        return False
+
+
+def read_saved_model(path: Path) -> Any:
+    """The decoded ``SavedModel`` message of the SavedModel at ``path``.
+
+    Raises:
+        ReadError: missing, over ``MAX_PROTO_BYTES``, or not a SavedModel protobuf.
+    """
+    from google.protobuf import text_format
+    from google.protobuf.message import DecodeError
+
+    directory = _model_dir(Path(path))
+    message = _protos.message_class("SavedModel")()
+    pb = directory / PB_NAME
+    if pb.is_file():
+        data = _limits.read_capped(pb, _limits.MAX_PROTO_BYTES, "SavedModel protobuf")
+        try:
+            message.ParseFromString(data)
+        except (DecodeError, RecursionError):
+            raise ReadError(f"{pb}: not a SavedModel protobuf (truncated or corrupt)") from None
+    else:
+        pbtxt = directory / PBTXT_NAME
+        data = _limits.read_capped(pbtxt, _limits.MAX_PROTO_BYTES, "SavedModel text protobuf")
+        try:
+            text_format.Parse(data.decode("utf-8"), message)
+        except (text_format.ParseError, UnicodeDecodeError) as error:
+            raise ReadError(f"{pbtxt}: not a SavedModel text protobuf ({str(error).splitlines()[0]})") from None
+        pb = pbtxt
+    if not message.meta_graphs:
+        raise ReadError(f"{pb}: SavedModel holds no meta graph (truncated or not a SavedModel)")
+    return message
+
+
+def _shape(shape_proto: Any) -> list[int | None] | None:
+    if shape_proto.unknown_rank:
+        return None
+    return [None if dim.size < 0 else int(dim.size) for dim in shape_proto.dim]
+
+
+def _tensor_info(key: str, info: Any) -> dict[str, Any]:
+    encoding = info.WhichOneof("encoding")
+    name = info.name if encoding == "name" else encoding
+    return {"key": key, "dtype": _protos.dtype_name(info.dtype), "shape": _shape(info.tensor_shape), "name": name}
+
+
+def _signatures(meta_graph: Any) -> list[dict[str, Any]]:
+    rows = []
+    for key in sorted(meta_graph.signature_def):
+        signature = meta_graph.signature_def[key]
+        rows.append({
+            "key": key,
+            "method": signature.method_name,
+            "inputs": [_tensor_info(k, signature.inputs[k]) for k in sorted(signature.inputs)],
+            "outputs": [_tensor_info(k, signature.outputs[k]) for k in sorted(signature.outputs)],
+        })
+    return rows
+
+
+def _object_graph_summary(object_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    kinds: Counter[str] = Counter()
+    identifiers: Counter[str] = Counter()
+    variables: dict[str, dict[str, Any]] = {}
+    for node in object_graph.nodes:
+        kind = node.WhichOneof("kind") or "none"
+        kinds[kind] += 1
+        if kind == "user_object":
+            identifiers[node.user_object.identifier] += 1
+        elif kind == "variable":
+            variable = node.variable
+            shape = _shape(variable.shape) or []
+            variables.setdefault(variable.name, {
+                "name": variable.name,
+                "dtype": _protos.dtype_name(variable.dtype),
+                "shape": shape,
+                "trainable": bool(variable.trainable),
+            })
+    summary = {
+        "nodes": len(object_graph.nodes),
+        "kinds": dict(kinds.most_common()),
+        "user_objects": dict(identifiers.most_common()),
+        "concrete_functions": len(object_graph.concrete_functions),
+        "variables": len(variables),
+    }
+    return summary, list(variables.values())
+
+
+def _meta_graph(meta_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    info = meta_graph.meta_info_def
+    graph = meta_graph.graph_def
+    functions = graph.library.function
+    function_ops: Counter[str] = Counter(node.op for function in functions for node in function.node_def)
+    object_summary, variables = _object_graph_summary(meta_graph.object_graph_def)
+    described = {
+        "tags": list(info.tags),
+        "tensorflow_version": info.tensorflow_version,
+        "tensorflow_git_version": info.tensorflow_git_version,
+        "signatures": _signatures(meta_graph),
+        "graph": {
+            "nodes": len(graph.node),
+            "producer": graph.versions.producer,
+            "ops": dict(Counter(node.op for node in graph.node).most_common()),
+        },
+        "function_library": {
+            "functions": len(functions),
+            "gradients": len(graph.library.gradient),
+            "ops": dict(function_ops.most_common()),
+            "names": sorted(function.signature.name for function in functions),
+        },
+        "object_graph": object_summary,
+        "saver": {"filename_tensor": meta_graph.saver_def.filename_tensor_name} if meta_graph.HasField("saver_def") else None,
+        "collections": sorted(meta_graph.collection_def),
+    }
+    return described, variables
+
+
+def _keras_metadata(directory: Path) -> dict[str, Any] | None:
+    from google.protobuf.message import DecodeError
+
+    path = directory / KERAS_METADATA
+    if not path.is_file():
+        return None
+    data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    try:
+        metadata = _protos.parse("SavedMetadata", data)
+    except (DecodeError, RecursionError):
+        raise ReadError(f"{path}: not a Keras SavedMetadata protobuf (truncated or corrupt)") from None
+    root_config = None
+    version = None
+    identifiers: Counter[str] = Counter()
+    for node in metadata.nodes:
+        identifiers[node.identifier] += 1
+        if node.node_path == "root" and node.metadata:
+            root = _limits.parse_json(node.metadata, path, "root node metadata")
+            if isinstance(root, dict):
+                root_config = {"class_name": root.get("class_name"), "config": root.get("config")}
+                version = root.get("keras_version")
+    return {
+        "present": True,
+        "nodes": len(metadata.nodes),
+        "identifiers": dict(identifiers.most_common()),
+        "keras_version": version if root_config else None,
+        "model": _report.config_summary(root_config),
+        "model_config": root_config,
+    }
+
+
+def _fingerprint(directory: Path) -> dict[str, Any] | None:
+    from google.protobuf.message import DecodeError
+
+    path = directory / FINGERPRINT
+    if not path.is_file():
+        return None
+    try:
+        fingerprint = _protos.parse("FingerprintDef", _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "fingerprint"))
+    except DecodeError:
+        raise ReadError(f"{path}: not a SavedModel fingerprint protobuf (corrupt)") from None
+    return {
+        "saved_model_checksum": fingerprint.saved_model_checksum,
+        "graph_def_program_hash": fingerprint.graph_def_program_hash,
+        "signature_def_hash": fingerprint.signature_def_hash,
+        "saved_object_graph_hash": fingerprint.saved_object_graph_hash,
+        "checkpoint_hash": fingerprint.checkpoint_hash,
+        "uuid": fingerprint.uuid,
+        "producer": fingerprint.version.producer,
+    }
+
+
+def _assets(directory: Path) -> list[dict[str, Any]]:
+    assets = directory / "assets"
+    if not assets.is_dir():
+        return []
+    return [{"file": str(p.relative_to(directory)), "bytes": p.stat().st_size}
+            for p in sorted(assets.rglob("*")) if p.is_file()][:1000]
+
+
+def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_options: Any) -> SavedModelReport:
+    """Describes the SavedModel at ``path`` without TensorFlow.
+
+    Args:
+        path: the SavedModel directory (or its ``saved_model.pb``).
+        weights: add per-variable statistics from ``variables/``. Default False.
+        verify_crc: recompute the CRC32C of every variable's bytes. Default False.
+    """
+    path = Path(path)
+    directory = _model_dir(path)
+    saved_model = read_saved_model(directory)
+    meta_graphs = []
+    variables: list[dict[str, Any]] = []
+    for meta_graph in saved_model.meta_graphs:
+        described, graph_variables = _meta_graph(meta_graph)
+        meta_graphs.append(described)
+        variables = variables or graph_variables
+    keras_metadata = _keras_metadata(directory)
+    model_config = keras_metadata.pop("model_config") if keras_metadata else None
+    variables_report = None
+    prefix = directory / VARIABLES_PREFIX
+    if prefix.with_name("variables.index").is_file():
+        variables_report = get_format("ckpt").inspect(prefix, weights=weights, verify_crc=verify_crc).to_dict()
+        variables_report.pop("format", None)
+    elif variables:
+        raise ReadError(f"{directory}: SavedModel has variables but no variables/variables.index checkpoint")
+    layer_weights = [v for v in variables if not _is_optimizer_variable(v["name"])]
+    layers = _report.layer_table(model_config, layer_weights, _owner) if layer_weights or model_config else []
+    if model_config:
+        listed = {_report.layer_name(layer) for layer in _report.config_layers(model_config)}
+        layers = [row for row in layers if row["layer"] in listed]
+    parameters = sum(_report.count(v["shape"]) for v in layer_weights if v["dtype"] not in ("resource", "string"))
+    kind = "keras2-saved-model" if keras_metadata else "saved-model"
+    return SavedModelReport(
+        format="savedmodel",
+        path=str(path),
+        kind=kind,
+        schema_version=int(saved_model.saved_model_schema_version),
+        meta_graphs=meta_graphs,
+        summary={
+            "meta_graphs": len(meta_graphs),
+            "signatures": sorted(s["key"] for graph in meta_graphs for s in graph["signatures"]),
+            "variables": len(variables),
+            "parameters": parameters,
+            "bytes": sum(_report.count(v["shape"]) * _report.DTYPE_SIZES.get(v["dtype"], 0) for v in layer_weights),
+            "keras_metadata": keras_metadata is not None,
+            "fingerprint": (directory / FINGERPRINT).is_file(),
+        },
+        layers=layers,
+        keras_metadata=keras_metadata,
+        fingerprint=_fingerprint(directory),
+        assets=_assets(directory),
+        variables=variables_report,
+    )
+
+
+def _is_optimizer_variable(name: str) -> bool:
+    head = name.split("/", 1)[0]
+    if "seed_generator" in name:  # Keras 3 random-state variables are not model weights
+        return True
+    return head in ("iteration", "learning_rate", "total", "count") or head.startswith(("Adam", "SGD", "RMSprop", "optimizer"))
+
+
+def _owner(weight: dict[str, Any]) -> str:
+    # Keras 2 names variables "dense/kernel"; Keras 3 exports "sequential/dense/kernel".
+    parts = weight["name"].split("/")
+    return parts[-2] if len(parts) >= 2 else parts[0]
+
+
+def _safe_accept(path: Path) -> bool:
+    try:
+        return accept(path)
+    except ConvkitError:
+        return False
+
+
+register_format(Format(
+    name="savedmodel",
+    description="TensorFlow SavedModel directory",
+    accept=_safe_accept,
+    inspect=inspect,
+    extensions=("/",),
+    hooks={"read_saved_model": read_saved_model},
+))

@@ -1,0 +1,347 @@
+"""TensorFlow.js models: a directory with ``model.json`` and binary weight shards.
+
+``model.json`` holds ``format`` (``layers-model`` or ``graph-model``),
+``generatedBy``/``convertedBy``, ``modelTopology`` (a Keras model config for
+layers models, a GraphDef as JSON for graph models) and ``weightsManifest``:
+groups of ``{paths, weights}`` where each group's weights are packed, in
+order, across the group's shard files. A weight may be quantized
+(``quantization: {dtype: uint8|uint16|float16, min, scale}``) and then takes
+1 or 2 bytes per element on disk.
+
+Shard paths must stay inside the model's directory: absolute paths and ``..``
+are refused, so a manifest cannot make convkit read elsewhere.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from convkit.errors import ReadError
+from convkit.formats import _limits, _report
+from convkit.registry import Format, register_format
+
+MODEL_JSON = "model.json"
+_DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "complex64": 8}
+_SNIFF_BYTES = 4096
+
+
+@dataclass(frozen=True)
+class TfjsReport(_report.ReportBase):
+    """What ``convkit inspect`` shows for a TF.js model."""
+
+    format: str
+    path: str
+    kind: str
+    generated_by: str | None
+    converted_by: str | None
+    summary: dict[str, Any]
+    topology: dict[str, Any]
+    layers: list[dict[str, Any]]
+    signature: dict[str, Any] | None
+    weights: list[dict[str, Any]]
+    shards: list[dict[str, Any]]
+    bytes_check: dict[str, Any]
+    user_defined_metadata: Any
+
+
+def _model_json(path: Path) -> Path:
+    path = Path(path)
+    return path / MODEL_JSON if path.is_dir() else path
+
+
+def accept(path: Path) -> bool:
+    """``model.json`` (or a directory holding one) that looks like a TF.js model."""
+    try:
+        model_json = _model_json(path)
+        if not model_json.is_file():
+            return False
+        with model_json.open("rb") as handle:
+            head = handle.read(_SNIFF_BYTES)
+        return head.lstrip()[:1] == b"{" and any(
+            key in head for key in (b'"modelTopology"', b'"weightsManifest"', b'"format"')
+        )
+    except OSError:
+        return False
+
+
+def read_model_json(path: Path) -> dict[str, Any]:
+    """The parsed ``model.json`` of the TF.js model at ``path`` (file or directory).
+
+    Checks the manifest's structure and that every shard path stays inside the
+    model's directory.
+
+    Raises:
+        ReadError: missing, too large, not JSON, malformed manifest, or a shard path
+            that is absolute or climbs out with ``..``.
+    """
+    model_json = _model_json(Path(path))
+    document = _limits.read_json(model_json, "TF.js model.json")
+    if not isinstance(document, dict):
+        raise ReadError(f"{model_json}: model.json is not a JSON object")
+    if "modelTopology" not in document and "weightsManifest" not in document:
+        raise ReadError(f"{model_json}: JSON has neither modelTopology nor weightsManifest; not a TF.js model")
+    manifest = document.get("weightsManifest", [])
+    if not isinstance(manifest, list):
+        raise ReadError(f"{model_json}: weightsManifest is not a list")
+    weight_count = 0
+    shard_count = 0
+    for group_index, group in enumerate(manifest):
+        if not isinstance(group, dict) or not isinstance(group.get("paths"), list) or not isinstance(group.get("weights"), list):
+            raise ReadError(f"{model_json}: weightsManifest group {group_index} needs 'paths' and 'weights' lists")
+        for shard in group["paths"]:
+            _check_shard_path(shard, model_json)
+        shard_count += len(group["paths"])
+        for weight in group["weights"]:
+            _check_weight(weight, model_json)
+        weight_count += len(group["weights"])
+    if weight_count > _limits.MAX_MANIFEST_WEIGHTS:
+        raise ReadError(f"{model_json}: manifest lists {weight_count} weights, over convkit's limit of {_limits.MAX_MANIFEST_WEIGHTS}")
+    if shard_count > _limits.MAX_MANIFEST_SHARDS:
+        raise ReadError(f"{model_json}: manifest lists {shard_count} shards, over convkit's limit of {_limits.MAX_MANIFEST_SHARDS}")
+    return document
+
+
+def _check_shard_path(shard: Any, model_json: Path) -> None:
+    if not isinstance(shard, str) or not shard:
+        raise ReadError(f"{model_json}: manifest has a shard path that is not a non-empty string: {shard!r}")
+    posix = PurePosixPath(shard.replace("\\", "/"))
+    if posix.is_absolute() or shard.startswith(("/", "\\")) or (len(shard) > 1 and shard[1] == ":"):
+        raise ReadError(f"{model_json}: shard path {shard!r} is absolute; TF.js shard paths must stay inside the model folder")
+    if ".." in posix.parts:
+        raise ReadError(f"{model_json}: shard path {shard!r} climbs out of the model folder with '..'")
+
+
+def _check_weight(weight: Any, model_json: Path) -> None:
+    if not isinstance(weight, dict) or not isinstance(weight.get("name"), str) or not isinstance(weight.get("shape"), list):
+        raise ReadError(f"{model_json}: manifest has a weight without a name and shape: {str(weight)[:80]}")
+    if not all(isinstance(dim, int) and not isinstance(dim, bool) for dim in weight["shape"]):
+        raise ReadError(f"{model_json}: weight {weight['name']!r} has a non-integer shape {weight['shape']}")
+    _limits.check_shape(tuple(weight["shape"]), model_json, f"weight {weight['name']!r}")
+    dtype = weight.get("dtype", "float32")
+    quantization = weight.get("quantization")
+    stored = quantization.get("dtype") if isinstance(quantization, dict) else dtype
+    if stored not in _DTYPE_BYTES and dtype != "string":
+        raise ReadError(f"{model_json}: weight {weight['name']!r} has unsupported dtype {stored!r}")
+
+
+def _weight_bytes(weight: dict[str, Any]) -> int | None:
+    quantization = weight.get("quantization")
+    dtype = quantization["dtype"] if isinstance(quantization, dict) else weight.get("dtype", "float32")
+    if dtype == "string":
+        return None
+    return _report.count(weight["shape"]) * _DTYPE_BYTES[dtype]
+
+
+def _group_shards(model_json: Path, group: dict[str, Any]) -> list[Path]:
+    return [model_json.parent / shard for shard in group["paths"]]
+
+
+def _read_group(model_json: Path, group: dict[str, Any], group_index: int) -> bytes:
+    chunks = []
+    for shard in _group_shards(model_json, group):
+        try:
+            chunks.append(shard.read_bytes())
+        except FileNotFoundError:
+            raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing") from None
+        except OSError as error:
+            raise ReadError(f"{shard}: cannot read weight shard ({error.strerror or error})") from None
+    return b"".join(chunks)
+
+
+def _decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json: Path) -> tuple[Any, int]:
+    import numpy as np
+
+    shape = tuple(weight["shape"])
+    count = _report.count(shape)
+    dtype = weight.get("dtype", "float32")
+    if dtype == "string":
+        values = []
+        for _ in range(count):
+            if offset + 4 > len(data):
+                raise ReadError(f"{model_json}: string weight {weight['name']!r} runs past the end of its shards")
+            length = int.from_bytes(data[offset : offset + 4], "little")
+            values.append(data[offset + 4 : offset + 4 + length])
+            offset += 4 + length
+        return np.array(values, dtype=object).reshape(shape), offset
+    size = _weight_bytes(weight)
+    assert size is not None
+    if offset + size > len(data):
+        raise ReadError(
+            f"{model_json}: weight {weight['name']!r} needs bytes {offset}..{offset + size} but its shards hold "
+            f"{len(data)} (truncated shard)"
+        )
+    raw = data[offset : offset + size]
+    quantization = weight.get("quantization")
+    if isinstance(quantization, dict):
+        stored = quantization["dtype"]
+        if stored == "float16":
+            values = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        else:
+            quantized = np.frombuffer(raw, dtype="<u1" if stored == "uint8" else "<u2")
+            scale = float(quantization.get("scale", 1.0))
+            minimum = float(quantization.get("min", 0.0))
+            values = quantized.astype(np.float32) * np.float32(scale) + np.float32(minimum)
+        values = values.astype(np.dtype(dtype if dtype in ("float32", "int32") else "float32"))
+    elif dtype == "bool":
+        values = np.frombuffer(raw, dtype=np.uint8).astype(bool)
+    else:
+        values = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).copy()
+    return values.reshape(shape), offset + size
+
+
+def iter_weights(path: Path) -> Iterator[tuple[str, Any]]:
+    """Yields ``(name, array)`` for every weight in the manifest, dequantized to its declared dtype.
+
+    Raises:
+        ReadError: a shard is missing or holds fewer bytes than the manifest needs.
+    """
+    model_json = _model_json(Path(path))
+    document = read_model_json(model_json)
+    for group_index, group in enumerate(document.get("weightsManifest", [])):
+        data = _read_group(model_json, group, group_index)
+        offset = 0
+        for weight in group["weights"]:
+            array, offset = _decode_weight(weight, data, offset, model_json)
+            yield weight["name"], array
+
+
+def _topology(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, Any] | None]:
+    topology = document.get("modelTopology") or {}
+    fmt = document.get("format")
+    if not isinstance(topology, dict):
+        topology = {}
+    is_graph = fmt == "graph-model" or (fmt is None and "node" in topology)
+    if is_graph:
+        nodes = topology.get("node") if isinstance(topology.get("node"), list) else []
+        functions = ((topology.get("library") or {}).get("function") or []) if isinstance(topology.get("library"), dict) else []
+        function_ops: Counter[str] = Counter(
+            node.get("op", "?") for function in functions if isinstance(function, dict)
+            for node in function.get("nodeDef", []) if isinstance(node, dict)
+        )
+        return "graph-model", {
+            "nodes": len(nodes),
+            "ops": dict(Counter(node.get("op", "?") for node in nodes if isinstance(node, dict)).most_common()),
+            "functions": len(functions),
+            "function_ops": dict(function_ops.most_common()),
+            "producer": (topology.get("versions") or {}).get("producer") if isinstance(topology.get("versions"), dict) else None,
+        }, None
+    model_config = topology.get("model_config") if isinstance(topology.get("model_config"), dict) else topology
+    if not isinstance(model_config, dict) or "class_name" not in model_config:
+        model_config = None
+    summary = _report.config_summary(model_config) or {}
+    summary["keras_version"] = topology.get("keras_version")
+    summary["backend"] = topology.get("backend")
+    return "layers-model", summary, model_config
+
+
+def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
+    signature = document.get("signature")
+    if not isinstance(signature, dict):
+        return None
+
+    def tensors(side: str) -> list[dict[str, Any]]:
+        rows = []
+        for key, info in (signature.get(side) or {}).items():
+            if not isinstance(info, dict):
+                continue
+            shape = info.get("tensorShape", {}).get("dim") if isinstance(info.get("tensorShape"), dict) else None
+            rows.append({
+                "key": key,
+                "name": info.get("name"),
+                "dtype": info.get("dtype"),
+                "shape": [int(d.get("size", -1)) for d in shape] if isinstance(shape, list) else None,
+            })
+        return rows
+
+    return {"inputs": tensors("inputs"), "outputs": tensors("outputs")}
+
+
+def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport:
+    """Describes the TF.js model at ``path`` (``model.json`` or its directory).
+
+    Args:
+        path: the model directory or its ``model.json``.
+        weights: dequantize every weight and add statistics. Default False.
+    """
+    path = Path(path)
+    model_json = _model_json(path)
+    document = read_model_json(model_json)
+    kind, topology, model_config = _topology(document)
+    weight_rows: list[dict[str, Any]] = []
+    shard_rows: list[dict[str, Any]] = []
+    needed_total = 0
+    on_disk_total = 0
+    for group_index, group in enumerate(document.get("weightsManifest", [])):
+        needed = 0
+        variable = False
+        for weight in group["weights"]:
+            size = _weight_bytes(weight)
+            variable = variable or size is None
+            quantization = weight.get("quantization")
+            weight_rows.append({
+                "name": weight["name"],
+                "shape": list(weight["shape"]),
+                "dtype": weight.get("dtype", "float32"),
+                "quantization": quantization.get("dtype") if isinstance(quantization, dict) else None,
+                "group": group_index,
+                "bytes": size,
+            })
+            needed += size or 0
+        on_disk = 0
+        for shard in _group_shards(model_json, group):
+            if not shard.is_file():
+                raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing")
+            size = shard.stat().st_size
+            on_disk += size
+            shard_rows.append({"file": str(shard.relative_to(model_json.parent)), "group": group_index, "bytes": size})
+        if not variable and on_disk < needed:
+            raise ReadError(
+                f"{model_json}: weight group {group_index} needs {needed} bytes but its shards hold {on_disk} "
+                f"(truncated shard or wrong manifest)"
+            )
+        needed_total += needed
+        on_disk_total += on_disk
+    if weights:
+        for row, (_name, array) in zip(weight_rows, iter_weights(model_json)):
+            row["stats"] = _report.tensor_stats(array)
+    layers = _report.layer_table(model_config, weight_rows, _owner) if kind == "layers-model" else []
+    return TfjsReport(
+        format="tfjs",
+        path=str(path),
+        kind=kind,
+        generated_by=document.get("generatedBy"),
+        converted_by=document.get("convertedBy"),
+        summary={
+            "weights": len(weight_rows),
+            "parameters": sum(_report.count(row["shape"]) for row in weight_rows),
+            "bytes": needed_total,
+            "shards": len(shard_rows),
+            "quantized_weights": sum(1 for row in weight_rows if row["quantization"]),
+        },
+        topology=topology,
+        layers=layers,
+        signature=_signature(document),
+        weights=weight_rows,
+        shards=shard_rows,
+        bytes_check={"manifest_bytes": needed_total, "shard_bytes": on_disk_total, "match": needed_total == on_disk_total},
+        user_defined_metadata=document.get("userDefinedMetadata"),
+    )
+
+
+def _owner(weight: dict[str, Any]) -> str:
+    parts = weight["name"].split("/")
+    return parts[-2] if len(parts) >= 2 else parts[0]
+
+
+register_format(Format(
+    name="tfjs",
+    description="TensorFlow.js layers or graph model (model.json + shards)",
+    accept=accept,
+    inspect=inspect,
+    extensions=("model.json",),
+    hooks={"read_model_json": read_model_json, "iter_weights": iter_weights},
+))

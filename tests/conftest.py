@@ -1,0 +1,53 @@
+"""Session-wide fixtures: the tutorial's files from both Keras generations, made once.
+
+``trained_k3`` / ``trained_k2`` run ``convkit train`` with short epoch counts
+(2, 5, 2) into a temporary folder; every part of the suite inspects, converts
+and checks these real files.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+SHORT_EPOCHS = (2, 5, 2)
+
+
+def _train(tmp_path_factory: pytest.TempPathFactory, generation: int) -> Path:
+    from convkit.train import run_tutorial
+
+    out = tmp_path_factory.mktemp(f"trained_k{generation}")
+    run_tutorial(out, keras=generation, epochs_per_stage=SHORT_EPOCHS, seed=0)
+    return out
+
+
+@pytest.fixture(scope="session")
+def trained_k3(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder made by ``convkit train --keras 3 --epochs-per-stage 2,5,2``."""
+    return _train(tmp_path_factory, 3)
+
+
+@pytest.fixture(scope="session")
+def trained_k2(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder made by ``convkit train --keras 2 --epochs-per-stage 2,5,2`` (tf_keras)."""
+    return _train(tmp_path_factory, 2)
+
+
+@pytest.fixture(scope="session", params=[3, 2], ids=["keras3", "keras2"])
+def trained(request: pytest.FixtureRequest) -> Path:
+    """Each generation's tutorial folder in turn."""
+    return request.getfixturevalue(f"trained_k{request.param}")
+
+
+@pytest.fixture(scope="session")
+def mnist_test() -> tuple[np.ndarray, np.ndarray]:
+    """The tutorial's 1000 test digits (float32 [1000, 784] in [0, 1]) and labels."""
+    from convkit.train.data import load_mnist
+
+    mnist = load_mnist()
+    return mnist.x_test, mnist.y_test
