@@ -20,8 +20,27 @@ node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
 
 # The main job: train the tutorial's model, convert it to every format, inspect and check them all.
+CK := $(BIN)/convkit
+CONVERTED := $(DEMO)/converted
+
 demo: setup
-	bash bench/demo.sh $(DEMO)
+	rm -rf $(DEMO)
+	$(CK) train --out $(DEMO)
+	$(CK) convert $(DEMO)/my_model.h5 --to tfjs -o $(CONVERTED)/my_model_tfjs
+	$(CK) convert $(DEMO)/saved_model/my_model --to tfjs --tfjs-kind graph -o $(CONVERTED)/my_model_tfjs_graph
+	$(CK) convert $(DEMO)/my_model.h5 --to keras -o $(CONVERTED)/my_model.keras
+	$(CK) convert $(DEMO)/my_model.keras --to h5 -o $(CONVERTED)/my_model.h5
+	$(CK) convert $(DEMO)/my_model.keras --to savedmodel -o $(CONVERTED)/my_model_savedmodel
+	$(CK) convert $(DEMO)/my_model.keras --to ckpt -o $(CONVERTED)/my_model_ckpt/ckpt
+	$(CK) convert $(CONVERTED)/my_model_tfjs --to keras -o $(CONVERTED)/from_tfjs.keras
+	for path in $(DEMO)/saved_model/my_model $(DEMO)/training_2 $(DEMO)/my_model.h5 $(DEMO)/my_model.keras \
+	            $(CONVERTED)/my_model_tfjs $(CONVERTED)/my_model_tfjs_graph; do \
+	  $(CK) inspect $$path || exit 1; done
+	$(CK) check $(DEMO)/my_model.h5 $(DEMO)/my_model.keras $(DEMO)/saved_model/my_model \
+	  $(CONVERTED)/my_model_tfjs $(CONVERTED)/my_model_tfjs_graph $(CONVERTED)/my_model.keras \
+	  $(CONVERTED)/my_model.h5 $(CONVERTED)/my_model_savedmodel $(CONVERTED)/my_model_ckpt/ckpt \
+	  $(CONVERTED)/from_tfjs.keras --junit-xml $(DEMO)/check.xml
+	$(CK) check --all-formats $(DEMO)/my_model.h5
 
 # The test suite (slow tests excluded; they run with test-all).
 test: setup

@@ -10,9 +10,15 @@ Example, in a test suite::
     import convkit.check
 
     convkit.check.check("model.keras", ["model_tfjs/", "model.h5"]).assert_passed()
+
+The package itself is callable as the ``check`` function, so ``convkit.check(...)``
+works as the top-level API without hiding the package's other names.
 """
 
 from __future__ import annotations
+
+import sys
+import types
 
 from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
 from convkit.check.engine import check, check_all_formats
@@ -30,3 +36,11 @@ __all__ = [
     "render_table",
     "write_junit",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    def __call__(self, *args, **kwargs):  # noqa: D401 - same as check()
+        return check(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

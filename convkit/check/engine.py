@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -118,7 +119,9 @@ def check_all_formats(
     """Converts ``model`` to every format convkit writes, then checks every copy against it.
 
     TF.js is written both as a layers model and as a graph model. A failed
-    conversion is reported as an ERROR row for that format.
+    conversion is reported as an ERROR row for that format. ``like`` (in
+    ``options``) also serves the conversions, for sources without a Keras
+    architecture such as ``model.export`` SavedModels.
 
     Args:
         model: the reference model file.
@@ -139,6 +142,7 @@ def check_all_formats(
         root = Path(work_dir) if work_dir is not None else Path(temporary)
         root.mkdir(parents=True, exist_ok=True)
         copies: list[ModelLike] = []
+        names: dict[str, str] = {}
         failed: list[PairResult] = []
         for target, kind in _targets(format_names()):
             name = f"{target}_{kind}" if kind else target
@@ -146,23 +150,30 @@ def check_all_formats(
             say(f"converting {model} to {name}")
             started = time.perf_counter()
             try:
-                convert(model, target, out, **({"tfjs_kind": kind} if kind else {}))
+                convert(model, target, out, like=options.get("like"), allow_unsafe=options.get("allow_unsafe", False),
+                        **({"tfjs_kind": kind} if kind else {}))
             except ConvkitError as error:
                 failed.append(PairResult(
-                    model=ModelInfo(label=f"{name} (conversion)", path=str(out), format=target,
+                    model=ModelInfo(label=name, path=str(out), format=target,
                                     runtime="convkit convert", seconds=time.perf_counter() - started),
                     error=f"converting {model} to {name} failed: {error}",
                 ))
                 continue
             copies.append(out)
+            names[str(out)] = name
         if source_format not in ("ckpt",):
             options.setdefault("like", model)
         report = check(model, copies, progress=progress, **options) if copies else None
     if report is None:
         raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
+    # Copies in a temporary folder are best named by their format.
+    pairs = tuple(
+        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=names.get(pair.model.label, pair.model.label)))
+        for pair in report.pairs
+    )
     return CheckReport(
         reference=report.reference,
-        pairs=tuple(failed) + report.pairs,
+        pairs=tuple(failed) + pairs,
         inputs=report.inputs,
         seconds=report.seconds,
         notes=report.notes,
@@ -212,12 +223,12 @@ def _check_one(
             format=_format_guess(copy), runtime="-", seconds=time.perf_counter() - started)
         return PairResult(model=info, error=str(error))
     notes = list(runner.notes)
-    if matching.note:
-        notes.append(matching.note)
     comparisons, output_note = _compare_outputs(ref_outputs, outputs, runner, atol=atol, rtol=rtol,
                                                 tolerances=tolerances)
-    if output_note:
-        notes.append(output_note)
+    if matching.note and output_note:
+        notes.append(f"{matching.note}; {output_note}")
+    else:
+        notes.extend(note for note in (matching.note, output_note) if note)
     return PairResult(model=_info(runner, time.perf_counter() - started), outputs=tuple(comparisons),
                       notes=tuple(notes))
 

@@ -135,7 +135,12 @@ def _mnist_inputs(specs: Sequence[TensorSpec], count: int | None) -> InputSet:
     from convkit.train.data import TUTORIAL_SIZE, load_mnist
 
     size = count or TUTORIAL_SIZE
-    mnist = load_mnist(size=size)
+    try:
+        mnist = load_mnist(size=size)
+    except ReadError as error:
+        if "fewer than" not in str(error):
+            raise
+        raise UsageError(f"--mnist {size}: the MNIST data holds fewer digits ({error})") from None
     spec = specs[0]
     images = mnist.x_test[:size].reshape((size, *spec.shape[1:])).astype(spec.dtype)
     return InputSet({spec.name: images}, f"{size} MNIST test digits ({mnist.source.name})", labels=mnist.y_test[:size])

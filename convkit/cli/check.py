@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -63,6 +64,8 @@ def check(
     Exit codes: 0 every copy matches; 1 a copy's outputs differ beyond the
     tolerance; 2 usage error, or a model could not be loaded or run.
     """
+    # TensorFlow's C++ start-up chatter would bury the progress lines on stderr.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from convkit.check import check as run_check
     from convkit.check import check_all_formats, render_table, write_junit
 

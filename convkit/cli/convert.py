@@ -53,13 +53,16 @@ def convert_command(
     if json_output:
         print_json(result.to_dict())
         return
+    from rich.markup import escape
+
     errors = stderr_console()
     for warning in result.warnings:
-        errors.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+    out = stdout_console()
     what = f"{result.to} ({result.kind})"
-    stdout_console().print(f"{result.src} -> {result.out}  [{what}, {result.seconds:.2f} s]", highlight=False)
+    out.print(f"{result.src} -> {result.out}  [{what}, {result.seconds:.2f} s]", markup=False, highlight=False)
     if result.check is not None:
-        stdout_console().print(f"check: {result.check.get('status', 'PASS')}", highlight=False)
+        out.print(f"check: {result.check.get('status', 'PASS')}", markup=False, highlight=False)
 
 
 class _Progress:

@@ -215,10 +215,9 @@ class _Job:
     def _is_tfjs_graph(self) -> bool:
         if self.src_format != "tfjs":
             return False
-        from convkit.convert.streaming import _read_model_json
+        from convkit.formats.tfjs import read_model_json
 
-        model_json = self.src / "model.json" if self.src.is_dir() else self.src
-        return _read_model_json(model_json).get("format") == "graph-model"
+        return read_model_json(self.src).get("format") == "graph-model"
 
     def _note_optimizer(self, model: Any, carried: bool, training_carried: bool | None = None) -> None:
         if model.optimizer_weights and not carried:
@@ -248,7 +247,9 @@ class _Job:
 
     def _from_plain_saved_model(self) -> str:
         from convkit.convert import writers
+        from convkit.formats.savedmodel import read_saved_model
 
+        read_saved_model(self.src)  # a damaged saved_model.pb fails here, with one line, before TensorFlow sees it
         if self.target == "savedmodel":
             with atomic_output(self.out, self.options["overwrite"]) as temp:
                 shutil.copytree(self.src, temp)
@@ -278,7 +279,9 @@ class _Job:
                 self.warnings.append(f"{reasons[0]}; wrote a TF.js graph model instead")
                 kind = "graph"
             if kind == "layers":
-                self._note_optimizer(model, carried=False, training_carried=model.generation == 2)
+                # TF.js compiles a model whose model.json has a trainingConfig and fails on
+                # Keras optimizer names (Custom>Adam), so neither optimizer nor training config goes in.
+                self._note_optimizer(model, carried=False)
                 self._enforce_strict()
                 with atomic_output(self.out, self.options["overwrite"]) as temp:
                     written = streaming.write_tfjs_layers(
@@ -325,11 +328,8 @@ class _Job:
 
         if self.src_format == "keras":
             with atomic_output(self.out, self.options["overwrite"]) as temp:
-                from convkit.convert.loading import check_safe
-                from convkit.convert.portable import read_keras_archive
-
                 with contextlib.ExitStack() as stack:
-                    check_safe(read_keras_archive(self.src, stack).raw_config, self.src, self.options["allow_unsafe"])
+                    self._portable(stack)  # config and weights layout under convkit's limits; refuses code layers
                 shutil.copyfile(self.src, temp)
             return "keras3"
         with contextlib.ExitStack() as stack:

@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ import numpy as np
 from convkit import registry
 from convkit.convert import tfjs_layers
 from convkit.convert.portable import (
+    NotPortable,
     PortableModel,
     Weight,
     read_h5_model,
@@ -118,6 +120,11 @@ def format_of(path: Path) -> str:
     return registry.detect(path).name
 
 
+# What parsers raise on a damaged or hostile file (h5py, zipfile, json, walking a malformed config).
+_MALFORMED = (KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError, OSError, RuntimeError,
+              OverflowError, EOFError, MemoryError, zipfile.BadZipFile)
+
+
 def read_portable(
     path: Path,
     stack: contextlib.ExitStack,
@@ -131,14 +138,55 @@ def read_portable(
     Raises:
         UsageError: a weights-only source without ``like``, or a source with no Keras model.
         UnsafeModelError: Lambda layers or custom functions without ``allow_unsafe``.
+        ReadError: the file is damaged or malformed, now or when a weight is read later.
     """
+    try:
+        model = _read_portable(path, stack, like=like, allow_unsafe=allow_unsafe, fmt=fmt)
+    except _MALFORMED as error:
+        raise ReadError(
+            f"{path}: malformed or damaged {fmt or 'model'} file ({type(error).__name__}: {_first_line(error)})"
+        ) from None
+    for weight in model.weights():
+        weight.read = _guarded_read(weight, path)
+    return model
+
+
+def _guarded_read(weight: Weight, path: Path) -> Any:
+    read = weight.read
+
+    def guarded() -> Any:
+        try:
+            return read()
+        except ReadError as error:
+            if str(path) in str(error):
+                raise
+            raise ReadError(f"{path}: weight {weight.name!r}: {error}") from None
+        except _MALFORMED as error:
+            raise ReadError(
+                f"{path}: cannot read weight {weight.name!r} ({type(error).__name__}: {_first_line(error)})"
+            ) from None
+
+    return guarded
+
+
+def _read_portable(
+    path: Path,
+    stack: contextlib.ExitStack,
+    *,
+    like: Path | None = None,
+    allow_unsafe: bool = False,
+    fmt: str | None = None,
+) -> PortableModel:
     fmt = fmt or format_of(path)
     if fmt == "tfjs":
         from convkit.convert.streaming import read_tfjs_layers
 
         model = read_tfjs_layers(path)
     elif fmt == "keras":
-        model = read_keras_archive(path, stack)
+        try:
+            model = read_keras_archive(path, stack)
+        except NotPortable:
+            return _keras_archive_through_keras(path, allow_unsafe)
     elif fmt == "h5":
         if is_weights_only_h5(path):
             return _weights_into_like(path, stack, like, allow_unsafe, fmt)
@@ -154,6 +202,32 @@ def read_portable(
         raise UsageError(f"{path}: convkit cannot read Keras models from {fmt} files yet")
     check_safe(model.raw_config, path, allow_unsafe)
     return model
+
+
+def _keras_archive_through_keras(path: Path, allow_unsafe: bool) -> PortableModel:
+    """A .keras archive with layers whose variables only Keras can name: load it (safely) in Keras 3."""
+    with zipfile.ZipFile(path) as archive:
+        raw_config = json.loads(archive.read("config.json").decode("utf-8"))
+    check_safe(raw_config, path, allow_unsafe)
+    check_known_classes(raw_config, path, 3)
+    quiet_tensorflow()
+    import keras
+
+    try:
+        live = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
+    except (ValueError, TypeError, KeyError) as error:
+        raise ReadError(f"{path}: Keras 3 cannot load this archive ({_first_line(error)})") from None
+    return portable_from_live(live, path)
+
+
+def _weights_through_keras(path: Path, template: PortableModel, like: Path, allow_unsafe: bool) -> PortableModel:
+    """Keras 3 ``.weights.h5`` for layers convkit cannot name: let Keras 3 load them into ``like``."""
+    live = live_from_portable(template, 3, like, allow_unsafe)
+    try:
+        live.load_weights(path)
+    except (ValueError, TypeError, KeyError) as error:
+        raise UsageError(f"{path}: does not fit the architecture of {like} ({_first_line(error)})") from None
+    return portable_from_live(live, path)
 
 
 def is_weights_only_h5(path: Path) -> bool:
@@ -191,7 +265,10 @@ def _weights_into_like(
         )
     template = read_portable(Path(like), stack, allow_unsafe=allow_unsafe)
     if fmt == "h5":
-        groups = read_h5_weights_like(path, template, stack)
+        try:
+            groups = read_h5_weights_like(path, template, stack)
+        except NotPortable:
+            return _weights_through_keras(path, template, Path(like), allow_unsafe)
         return map_weights_by_structure(template, groups, path, Path(like))
     if fmt == "ckpt":
         return map_checkpoint(template, path, Path(like))
@@ -311,7 +388,8 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
     numbered = {}
     for key, shape, dtype, read in _checkpoint_entries(prefix):
         match = re.match(r"^variables/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE$", key)
-        if match:
+        # integer variables are seed-generator states (Dropout), not weights
+        if match and not np.issubdtype(np.dtype(dtype), np.integer):
             numbered[int(match.group(1))] = Weight(key, shape, dtype, read)
     found = [numbered[number] for number in sorted(numbered)]
     expected = [weight for items in template.layer_weights.values() for weight in items]
@@ -338,6 +416,8 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
 
 def quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # tensorflow_decision_forests (imported by tensorflowjs) imports IPython when stdout is not a terminal file.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
     import logging
 
     logging.getLogger("absl").setLevel(logging.ERROR)
@@ -428,7 +508,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         if model.generation == 3 and model.raw_config:
             config = model.raw_config
         else:
-            config = tfjs_layers.keras3_node_indices(model.config)
+            config = tfjs_layers.keras3_dialect(model.config)
         check_known_classes(config, path, 3)
         try:
             with _unsafe_scope(allow_unsafe):

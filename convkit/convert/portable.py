@@ -44,6 +44,9 @@ class Weight:
         dtype: numpy dtype name.
         read: returns the array.
         trainable: False for moving statistics and frozen layers.
+        raw_span: (file, byte offset) when the tensor is stored as plain
+            little-endian bytes in a file, so writers may copy it without
+            decoding (``os.copy_file_range``); None otherwise.
     """
 
     name: str
@@ -51,6 +54,7 @@ class Weight:
     dtype: str
     read: Callable[[], np.ndarray]
     trainable: bool = True
+    raw_span: tuple[str, int] | None = None
 
     @property
     def nbytes(self) -> int:
@@ -190,15 +194,42 @@ def _canonical_name(name: str, model_name: str | None) -> str:
     return "/".join(parts)
 
 
+def _read_dataset(dataset: Any) -> np.ndarray:
+    from convkit.formats._h5 import check_stored
+
+    check_stored(dataset, Path(dataset.file.filename))
+    return np.asarray(dataset[()])
+
+
 def _dataset_weight(dataset: Any, name: str) -> Weight:
     attribute = name.rsplit("/", 1)[-1]
     return Weight(
         name=name,
         shape=tuple(int(d) for d in dataset.shape),
         dtype=np.dtype(dataset.dtype).name,
-        read=lambda ds=dataset: np.asarray(ds[()]),
+        read=lambda ds=dataset: _read_dataset(ds),
         trainable=attribute not in ("moving_mean", "moving_variance"),
+        raw_span=_raw_span(dataset),
     )
+
+
+def _raw_span(dataset: Any) -> tuple[str, int] | None:
+    # Contiguous, unfiltered, little-endian numeric data sits in the file as TF.js wants it.
+    try:
+        offset = dataset.id.get_offset()
+        dtype = np.dtype(dataset.dtype)
+        if offset is None or dataset.chunks is not None or dtype.kind not in "fiu":
+            return None
+        if dtype.byteorder == ">" or (dtype.byteorder == "=" and np.little_endian is False):
+            return None
+        from convkit.formats._h5 import check_stored
+
+        check_stored(dataset, Path(dataset.file.filename))
+        return (dataset.file.filename, int(offset))
+    except ReadError:
+        raise
+    except Exception:  # any doubt: decode through h5py instead
+        return None
 
 
 # ---------------------------------------------------------------- .keras archives
@@ -227,12 +258,28 @@ def _keras3_variable_names(class_name: str, config: dict[str, Any]) -> list[str]
     return None
 
 
+def _check_archive_limits(archive: zipfile.ZipFile, path: Path) -> None:
+    # Checked before anything is extracted: a zip bomb declares its size, or betrays it by its ratio.
+    from convkit.formats import _limits
+
+    total = 0
+    for info in archive.infolist():
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024 * 1024 and ratio > _limits.MAX_COMPRESSION_RATIO:
+            raise ReadError(f"{path}: member {info.filename!r} expands {ratio:.0f}x, over convkit's limit of "
+                            f"{_limits.MAX_COMPRESSION_RATIO}x (zip bomb?)")
+    if total > _limits.MAX_ARCHIVE_BYTES:
+        raise ReadError(f"{path}: archive expands to {total} bytes, over convkit's limit of {_limits.MAX_ARCHIVE_BYTES}")
+
+
 def read_keras_archive(path: Path, stack: contextlib.ExitStack) -> PortableModel:
     """A Keras 3 ``.keras`` archive (``config.json`` + ``model.weights.h5``)."""
     import h5py
 
     try:
         archive = stack.enter_context(zipfile.ZipFile(path))
+        _check_archive_limits(archive, path)
         info = archive.getinfo("config.json")
         if info.file_size > MAX_CONFIG_BYTES:
             raise ReadError(f"{path}: config.json is larger than {MAX_CONFIG_BYTES} bytes")

@@ -53,29 +53,53 @@ class _ShardWriter:
         self.paths = [f"group1-shard{index + 1}of{self.count}.bin" for index in range(self.count)]
         self._index = 0
         self._filled = 0
-        self._file = open(directory / self.paths[0], "wb")
+        self._fd = self._open(0)
         self.written = 0
+
+    def _open(self, index: int) -> int:
+        return os.open(self.directory / self.paths[index], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+
+    def _room(self) -> int:
+        room = self.shard_size - self._filled
+        if room == 0:
+            os.close(self._fd)
+            self._index += 1
+            self._fd = self._open(self._index)
+            self._filled = 0
+            room = self.shard_size
+        return room
+
+    def _advance(self, count: int) -> None:
+        self._filled += count
+        self.written += count
 
     def write(self, data: memoryview) -> None:
         while len(data):
-            room = self.shard_size - self._filled
-            if room == 0:
-                self._file.close()
-                self._index += 1
-                self._file = open(self.directory / self.paths[self._index], "wb")
-                self._filled = 0
-                room = self.shard_size
-            chunk = data[:room]
-            self._file.write(chunk)
-            self._filled += len(chunk)
-            self.written += len(chunk)
-            data = data[len(chunk):]
+            count = os.write(self._fd, data[: self._room()])
+            self._advance(count)
+            data = data[count:]
+
+    def copy(self, source_fd: int, offset: int, nbytes: int) -> None:
+        """Copies ``nbytes`` at ``offset`` of ``source_fd`` in the kernel, without reading them into Python."""
+        while nbytes:
+            want = min(nbytes, self._room())
+            try:
+                count = os.copy_file_range(source_fd, self._fd, want, offset)
+            except OSError:
+                count = 0
+            if count <= 0:  # filesystem without copy_file_range: read and write
+                count = os.write(self._fd, os.pread(source_fd, min(want, 16 * 1024 * 1024), offset))
+                if count <= 0:
+                    raise OSError(f"short write to {self.paths[self._index]}")
+            self._advance(count)
+            offset += count
+            nbytes -= count
 
     def close(self) -> None:
-        self._file.close()
+        os.close(self._fd)
         # a model without weights still gets one (empty) shard so the manifest is uniform
-        for path in self.paths[self._index + 1:]:
-            open(self.directory / path, "wb").close()
+        for index in range(self._index + 1, self.count):
+            os.close(self._open(index))
 
 
 def _quantize(values: np.ndarray, dtype: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -145,8 +169,19 @@ def write_tfjs_layers(
     shards = _ShardWriter(directory, total, shard_size)
     manifest = []
     done = 0
+    sources: dict[str, int] = {}
     try:
         for weight, name, stored, quantized_as, nbytes in plan:
+            if weight.raw_span and stored == weight.dtype and not quantized_as and hasattr(os, "copy_file_range"):
+                filename, offset = weight.raw_span
+                if filename not in sources:
+                    sources[filename] = os.open(filename, os.O_RDONLY)
+                shards.copy(sources[filename], offset, nbytes)
+                manifest.append({"name": name, "shape": list(weight.shape), "dtype": stored})
+                done += nbytes
+                if progress:
+                    progress(done, total)
+                continue
             values = np.ascontiguousarray(weight.read())
             if tuple(values.shape) != tuple(weight.shape):
                 raise ReadError(f"weight {weight.name!r} reads as shape {values.shape}, expected {weight.shape}")
@@ -163,6 +198,8 @@ def write_tfjs_layers(
             del values
     finally:
         shards.close()
+        for descriptor in sources.values():
+            os.close(descriptor)
 
     topology = {
         "class_name": model.config["class_name"],
@@ -177,8 +214,6 @@ def write_tfjs_layers(
         "modelTopology": topology,
         "weightsManifest": [{"paths": shards.paths, "weights": manifest}],
     }
-    if model.training_config and model.generation == 2:
-        document["trainingConfig"] = model.training_config
     (directory / "model.json").write_text(json.dumps(document))
     return TfjsWriteResult(len(manifest), shards.count, shards.written, tuple(warnings))
 
@@ -193,8 +228,10 @@ def _keras2_version(version: str) -> str:
 
 def read_tfjs_layers(path: Path) -> PortableModel:
     """A TF.js layers model (``model.json`` or its folder) as a PortableModel."""
+    from convkit.formats.tfjs import read_model_json
+
     model_json = path / "model.json" if path.is_dir() else path
-    document = _read_model_json(model_json)
+    document = read_model_json(model_json)  # size-capped; shard paths checked to stay in the folder
     if document.get("format") == "graph-model":
         raise UsageError(f"{path}: is a TF.js graph model, which holds no Keras architecture")
     topology = document.get("modelTopology")
@@ -223,19 +260,6 @@ def read_tfjs_layers(path: Path) -> PortableModel:
         training_config=document.get("trainingConfig") or topology.get("training_config"),
         raw_config=config,
     )
-
-
-def _read_model_json(model_json: Path) -> dict[str, Any]:
-    try:
-        size = model_json.stat().st_size
-        if size > 64 * 1024 * 1024:
-            raise ReadError(f"{model_json}: model.json is larger than 64 MiB")
-        document = json.loads(model_json.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ReadError(f"{model_json}: not a readable TF.js model.json ({error})") from None
-    if not isinstance(document, dict):
-        raise ReadError(f"{model_json}: not a JSON object")
-    return document
 
 
 def _manifest_weights(model_json: Path, document: dict[str, Any]) -> list[Weight]:

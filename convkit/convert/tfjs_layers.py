@@ -33,6 +33,8 @@ _KERAS3_ONLY_KEYS = frozenset(
     {"optional", "build_config", "compile_config", "quantization_config", "lora_rank", "lora_alpha",
      "use_cudnn", "synchronized", "registered_name", "module"}
 )
+# Layer arguments Keras 2 wrote that Keras 3 refuses.
+_KERAS2_ONLY_KEYS = ("time_major",)
 # Arguments Keras 3 writes into nested objects (initializers); dropped when unset.
 _KERAS3_ONLY_ARGS = frozenset({"input_axes", "output_axes"})
 
@@ -123,6 +125,8 @@ def _holds_tensor(value: Any) -> bool:
 
 def _layer_config(class_name: str | None, config: dict[str, Any]) -> dict[str, Any]:
     out = {key: _value(value) for key, value in config.items() if key not in _KERAS3_ONLY_KEYS}
+    if out.get("time_major") is False:  # Keras 2's default; Keras 3 refuses the argument
+        del out["time_major"]
     if class_name == "InputLayer":
         if "batch_shape" in out:
             out["batch_input_shape"] = out.pop("batch_shape")
@@ -192,11 +196,12 @@ def tfjs_weight_name(weight_name: str) -> str:
     return parts[-1]
 
 
-def keras3_node_indices(model_config: dict[str, Any]) -> dict[str, Any]:
-    """A Keras 2 dialect config with nested-model node indices counted the Keras 3 way.
+def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 2 dialect config that Keras 3 builds.
 
-    Keras 3 builds Keras 2 style configs but does not count a nested model's
-    own construction node, so its calls are one lower than Keras 2 wrote them.
+    Keras 3 reads Keras 2 style configs but does not count a nested model's
+    own construction node (its calls are one lower than Keras 2 wrote them)
+    and refuses a few Keras 2 arguments (``time_major``).
     """
     import copy
 
@@ -216,6 +221,9 @@ def _shift_nested(model: dict[str, Any]) -> None:
     }
     for layer in layers:
         _shift_nested(layer)
+        layer_config = layer.get("config") or {}
+        for key in _KERAS2_ONLY_KEYS:
+            layer_config.pop(key, None)
         for node in layer.get("inbound_nodes", []) or []:
             if isinstance(node, list):
                 for edge in node:

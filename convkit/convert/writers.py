@@ -95,11 +95,13 @@ def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
 def export_for_graph(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
     """An inference SavedModel of ``model`` for the TF.js graph converter."""
     quiet_tensorflow()
-    generation = 3 if model.generation == 3 else 2
+    # tf_keras SavedModels convert to graphs TF.js runs, recurrent layers included;
+    # the while loops of Keras 3 export() graphs fail in TF.js 4.22, so Keras 3 is the fallback.
+    generation = 2
     try:
         live = live_from_portable(model, generation, source, allow_unsafe)
     except ReadError:
-        generation = 5 - generation
+        generation = 3
         live = live_from_portable(model, generation, source, allow_unsafe)
     if generation == 3:
         live.export(str(target), verbose=False)

@@ -9,6 +9,9 @@ with a ``weight_names`` attribute naming its datasets. Keras 3 layout: nested
 
 from __future__ import annotations
 
+import contextlib
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +44,40 @@ def open_hdf5(source: Any, path: Path) -> Any:
         return h5py.File(source, "r")
     except (OSError, ValueError) as error:
         raise ReadError(f"{path}: cannot open as HDF5 ({_short(error)}; truncated or corrupt file?)") from None
+
+
+@contextlib.contextmanager
+def reading(path: Path) -> Iterator[None]:
+    """Turns what h5py raises on a damaged file into one ``ReadError`` naming ``path``.
+
+    libhdf5 reports corrupt B-trees, object headers and addresses as OSError,
+    RuntimeError, KeyError, ValueError or OverflowError depending on where it
+    notices; a ``.keras`` member read through zipfile adds BadZipFile (CRC).
+    """
+    try:
+        yield
+    except ReadError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError, OverflowError, EOFError, zipfile.BadZipFile) as error:
+        raise ReadError(f"{path}: damaged HDF5 data ({_short(error)}; truncated or corrupt file?)") from None
+
+
+def check_stored(dataset: Any, path: Path) -> None:
+    """Refuses a dataset whose header declares more bytes than the file stores.
+
+    A never-written chunked dataset may declare terabytes in a file of a few
+    kilobytes; reading it would allocate the declared size. Compressed
+    datasets legitimately store less and are exempt.
+    """
+    declared = int(dataset.size) * int(dataset.dtype.itemsize)
+    if dataset.compression is not None or dataset.id.get_create_plist().get_nfilters():
+        return
+    stored = int(dataset.id.get_storage_size())
+    if stored < declared:
+        raise ReadError(
+            f"{path}: dataset {dataset.name} declares {declared} bytes but the file stores {stored} "
+            "(truncated, or a forged size)"
+        )
 
 
 def _short(error: Exception) -> str:
@@ -149,6 +186,7 @@ def dataset_row(dataset: Any, name: str, stats: bool, path: Path) -> dict[str, A
     row: dict[str, Any] = {"name": name, "shape": shape, "dtype": str(dataset.dtype)}
     if stats:
         try:
+            check_stored(dataset, path)
             row["stats"] = _report.tensor_stats(dataset[()])
         except (OSError, ValueError, TypeError) as error:
             raise ReadError(f"{path}: cannot read dataset {dataset.name} ({_short(error)})") from None
@@ -177,7 +215,10 @@ def keras2_weights(group: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
 
 
 def keras3_weights(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
-    """Rows ``{layer, name, shape, dtype}`` for the Keras 3 layout (``.../vars/<i>`` datasets)."""
+    """Rows ``{layer, name, shape, dtype, role}`` for the Keras 3 layout (``.../vars/<i>`` datasets).
+
+    ``role`` is ``model``, ``optimizer`` or ``metrics`` (tf_keras archives also store metric state).
+    """
     import h5py
 
     rows: list[dict[str, Any]] = []
@@ -195,7 +236,8 @@ def keras3_weights(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
                 owner = where.rsplit("/vars", 1)[0]
                 row = dataset_row(child, child_path, stats, path)
                 row["layer"] = _owner_label(owner)
-                row["optimizer"] = owner.split("/", 1)[0] == "optimizer"
+                root = owner.split("/", 1)[0]
+                row["role"] = root if root in ("optimizer", "metrics") else "model"
                 rows.append(row)
             elif isinstance(child, h5py.Group):
                 visit(child, child_path)

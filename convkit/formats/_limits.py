@@ -25,6 +25,8 @@ MAX_CHECKPOINT_SHARDS = 100_000
 MAX_STATE_FILE_BYTES = 1 * MiB
 # JSON documents: model.json, config.json, metadata.json, HDF5 attributes.
 MAX_JSON_BYTES = 64 * MiB
+# Nesting of JSON arrays/objects; real Keras configs stay under 60 even with nested models.
+MAX_JSON_DEPTH = 200
 # HDF5: objects visited while walking the tree, bytes read from one attribute.
 MAX_HDF5_OBJECTS = 200_000
 MAX_HDF5_ATTR_BYTES = 64 * MiB
@@ -47,6 +49,7 @@ LIMITS = {
     "MAX_CHECKPOINT_SHARDS": MAX_CHECKPOINT_SHARDS,
     "MAX_STATE_FILE_BYTES": MAX_STATE_FILE_BYTES,
     "MAX_JSON_BYTES": MAX_JSON_BYTES,
+    "MAX_JSON_DEPTH": MAX_JSON_DEPTH,
     "MAX_HDF5_OBJECTS": MAX_HDF5_OBJECTS,
     "MAX_HDF5_ATTR_BYTES": MAX_HDF5_ATTR_BYTES,
     "MAX_ARCHIVE_MEMBERS": MAX_ARCHIVE_MEMBERS,
@@ -97,13 +100,26 @@ def parse_json(data: bytes | str, path: Path, what: str) -> object:
     try:
         if isinstance(data, bytes):
             data = data.decode("utf-8")
-        return json.loads(data)
+        document = json.loads(data)
     except UnicodeDecodeError:
         raise ReadError(f"{path}: {what} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise ReadError(f"{path}: {what} is not valid JSON ({error.msg} at line {error.lineno})") from None
     except RecursionError:
         raise ReadError(f"{path}: {what} is nested too deeply to parse") from None
+    check_json_depth(document, path, what)
+    return document
+
+
+def check_json_depth(document: object, path: Path, what: str) -> None:
+    """Refuses JSON nested deeper than ``MAX_JSON_DEPTH`` (later code walks configs recursively)."""
+    level = [document]
+    for depth in range(MAX_JSON_DEPTH + 1):
+        level = [child for node in level if isinstance(node, (dict, list))
+                 for child in (node.values() if isinstance(node, dict) else node) if isinstance(child, (dict, list))]
+        if not level:
+            return
+    raise ReadError(f"{path}: {what} nests JSON deeper than convkit's limit of {MAX_JSON_DEPTH} levels")
 
 
 def check_shape(shape: tuple[int, ...], path: Path, what: str) -> tuple[int, ...]:

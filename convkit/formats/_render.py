@@ -14,6 +14,7 @@ from typing import Any
 # Large JSON documents shown in full only in --json output.
 _JSON_ONLY = {"model_config", "training_config", "compile_config"}
 _MAX_CELL = 80
+_FIRST = ("summary", "layers")
 
 
 def render(report: dict[str, Any], console: Any, *, tree: bool = False) -> None:
@@ -29,14 +30,17 @@ def render(report: dict[str, Any], console: Any, *, tree: bool = False) -> None:
             head.add_row(key, _cell(value))
     if head.row_count:
         console.print(head)
-    for key, value in report.items():
+    # The overview first (what a user reads before the details), then everything else in report order.
+    keys = [k for k in _FIRST if k in report] + [k for k in report if k not in _FIRST]
+    for key in keys:
+        value = report[key]
         if value is None or _is_scalar(value) or value in ([], {}):
             continue
         _section(key, value, console, tree, depth=0)
 
 
 def _section(title: str, value: Any, console: Any, tree: bool, depth: int) -> None:
-    if title in _JSON_ONLY:
+    if title.rsplit(".", 1)[-1] in _JSON_ONLY:
         console.print(f"[bold]{title}[/]: {len(json.dumps(value))} characters of JSON (shown with --json)")
         return
     if _is_tree(value):
@@ -171,7 +175,7 @@ def _cell(value: Any, limit: int = _MAX_CELL) -> str:
     elif isinstance(value, str):
         text = value
     elif _is_scalar_list(value):
-        text = "[" + ", ".join(_cell(v) for v in value) + "]"
+        text = "[" + ", ".join("None" if v is None else _cell(v) for v in value) + "]"
     else:
         text = json.dumps(value, default=str)
     if len(text) > limit:

@@ -166,7 +166,7 @@ def layer_table(model_config: Any, weights: list[dict[str, Any]], owner_of: Any)
     for weight in weights:
         by_layer.setdefault(owner_of(weight), []).append(weight)
     rows = []
-    code = {row["layer"].split("/")[0]: row["reason"] for row in code_layers(model_config)} if model_config else {}
+    code = {row["layer"].split("/")[-1]: row["reason"] for row in code_layers(model_config)} if model_config else {}
     listed: set[str] = set()
     for layer in config_layers(model_config):
         name = layer_name(layer)

@@ -367,11 +367,18 @@ def _read_bytes(index: CheckpointIndex, entry: TensorEntry) -> bytes:
                     f"but the shard holds {handle.tell()} (truncated data shard)"
                 )
             handle.seek(entry.offset)
-            return handle.read(entry.size)
+            data = handle.read(entry.size)
     except FileNotFoundError:
         raise ReadError(f"{shard}: checkpoint data shard is missing") from None
     except OSError as error:
         raise ReadError(f"{shard}: cannot read checkpoint data shard ({error.strerror or error})") from None
+    # Strings are checksummed length by length (see verify); every other dtype over its raw bytes.
+    if entry.crc32c is not None and entry.dtype not in ("string", "variant") and crc32c(data) != entry.crc32c:
+        raise ReadError(
+            f"{shard}: tensor {entry.key!r} fails its CRC32C check (corrupt data shard; "
+            "convkit inspect --verify lists every damaged tensor)"
+        )
+    return data
 
 
 def _decode_tensor(index: CheckpointIndex, entry: TensorEntry, data: bytes) -> Any:
@@ -429,6 +436,20 @@ def _decode_strings(index: CheckpointIndex, entry: TensorEntry, data: bytes) -> 
     return np.array(values, dtype=object).reshape(entry.shape)
 
 
+def _string_scalar(index: CheckpointIndex, entry: TensorEntry, data: bytes) -> bytes:
+    # The object graph is one string; decoding it without numpy keeps inspect's imports small.
+    if entry.dtype != "string" or entry.num_elements != 1:
+        raise ReadError(f"{index.prefix}: {entry.key} is not a scalar string (corrupt checkpoint)")
+    try:
+        length, pos = _varint(data, 0, len(data), "string length")
+    except ValueError:
+        raise ReadError(f"{index.prefix}: {entry.key} has a malformed length (corrupt checkpoint)") from None
+    pos += 4  # the masked CRC32C of the length
+    if pos + length > len(data):
+        raise ReadError(f"{index.prefix}: {entry.key} runs past its bytes (corrupt checkpoint)")
+    return data[pos : pos + length]
+
+
 def read_tensor(prefix: Path, key: str) -> Any:
     """The tensor stored under ``key`` as a numpy array (strings as an object array of bytes).
 
@@ -465,7 +486,7 @@ def _object_graph(index: CheckpointIndex) -> Any:
         return None
     if entry.size > _limits.MAX_PROTO_BYTES:
         raise ReadError(f"{index.prefix}: object graph is {entry.size} bytes, over convkit's limit of {_limits.MAX_PROTO_BYTES}")
-    (serialized,) = _decode_tensor(index, entry, _read_bytes(index, entry)).reshape(-1)
+    serialized = _string_scalar(index, entry, _read_bytes(index, entry))
     graph = _protos.trackable_object_graph_class()()
     try:
         graph.ParseFromString(serialized)
@@ -581,10 +602,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         state_dir = path.parent
     if state_dir is not None and (state_dir / STATE_FILE).is_file():
         state = read_state(state_dir / STATE_FILE)
-        state["checkpoints"] = [
-            {"prefix": recorded, "present": index_path(_state_path(state_dir, recorded)).is_file()}
-            for recorded in state["all"]
-        ]
+        state["checkpoints"] = [_listed_checkpoint(state_dir, recorded) for recorded in state["all"]]
     index = read_index(path)
     shards = []
     for shard_id in range(index.num_shards):
@@ -637,6 +655,21 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         object_graph=tree,
         verify=verify(index) if verify_crc else None,
     )
+
+
+def _listed_checkpoint(directory: Path, recorded: str) -> dict[str, Any]:
+    # One line per checkpoint the state file keeps: is it there, how many tensors, how many bytes.
+    prefix = _state_path(directory, recorded)
+    row: dict[str, Any] = {"prefix": recorded, "present": index_path(prefix).is_file(), "tensors": None, "bytes": None}
+    if row["present"]:
+        try:
+            listed = read_index(prefix)
+        except ReadError as error:
+            row["error"] = str(error)
+        else:
+            row["tensors"] = sum(1 for entry in listed.entries if entry.key != OBJECT_GRAPH_KEY)
+            row["bytes"] = sum(entry.size for entry in listed.entries if entry.key != OBJECT_GRAPH_KEY)
+    return row
 
 
 def _is_optimizer_key(key: str) -> bool:

@@ -73,7 +73,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report
     path = Path(path)
     if not accept(path):
         raise ReadError(f"{path}: not an HDF5 file (no HDF5 signature)")
-    with _h5.open_hdf5(path, path) as h5:
+    with _h5.reading(path), _h5.open_hdf5(path, path) as h5:
         kind = _kind(h5)
         model_config = _h5.json_attr(h5, "model_config", path)
         training_config = _h5.json_attr(h5, "training_config", path)
@@ -83,6 +83,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report
         keras_version = _h5.read_attr(h5, "keras_version", path) if "keras_version" in h5.attrs else None
         backend = _h5.read_attr(h5, "backend", path) if "backend" in h5.attrs else None
         optimizer_rows: list[dict[str, Any]] = []
+        metric_count = 0
         if kind == "legacy-full-model":
             group = h5.get("model_weights")
             if group is None:
@@ -94,8 +95,9 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report
             weight_rows = _h5.keras2_weights(h5, path, weights)
         elif kind == "keras3-weights":
             all_rows = _h5.keras3_weights(h5, path, weights)
-            weight_rows = [row for row in all_rows if not row.pop("optimizer")]
-            optimizer_rows = [row for row in all_rows if row not in weight_rows]
+            weight_rows = [row for row in all_rows if row["role"] == "model"]
+            optimizer_rows = [row for row in all_rows if row["role"] == "optimizer"]
+            metric_count = len(all_rows) - len(weight_rows) - len(optimizer_rows)
         else:
             weight_rows = []
     layers = _report.layer_table(model_config, weight_rows, lambda row: row["layer"])
@@ -112,6 +114,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report
             "parameters": sum(_report.count(row["shape"]) for row in weight_rows),
             "bytes": sum(_report.count(row["shape"]) * _report.DTYPE_SIZES.get(row["dtype"], 0) for row in weight_rows),
             "optimizer_weights": len(optimizer_rows),
+            "metric_weights": metric_count,
             "optimizer_parameters": sum(_report.count(row["shape"]) for row in optimizer_rows),
             "code_layers": len(model["code_layers"]) if model else 0,
         },

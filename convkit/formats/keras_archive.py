@@ -121,16 +121,18 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchi
         weights_tree = None
         weight_rows: list[dict[str, Any]] = []
         optimizer_rows: list[dict[str, Any]] = []
+        metric_count = 0
         if WEIGHTS in names:
             try:
                 member = archive.open(WEIGHTS)
             except (zipfile.BadZipFile, OSError, EOFError) as error:
                 raise ReadError(f"{path}: cannot read {WEIGHTS} from the archive ({error})") from None
-            with member, _h5.open_hdf5(member, path) as h5:
+            with _h5.reading(path), member, _h5.open_hdf5(member, path) as h5:
                 weights_tree = _h5.walk(h5, path)
                 all_rows = _h5.keras3_weights(h5, path, weights)
-            weight_rows = [row for row in all_rows if not row.pop("optimizer")]
-            optimizer_rows = [row for row in all_rows if row not in weight_rows]
+            weight_rows = [row for row in all_rows if row["role"] == "model"]
+            optimizer_rows = [row for row in all_rows if row["role"] == "optimizer"]
+            metric_count = len(all_rows) - len(weight_rows) - len(optimizer_rows)
     compile_config = model_config.get("compile_config") if isinstance(model_config.get("compile_config"), dict) else None
     layers = _report.layer_table(model_config, weight_rows, lambda row: row["layer"].split("/")[-1])
     model = _report.config_summary(model_config)
@@ -149,6 +151,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchi
             "parameters": sum(_report.count(row["shape"]) for row in weight_rows),
             "bytes": sum(_report.count(row["shape"]) * _report.DTYPE_SIZES.get(row["dtype"], 0) for row in weight_rows),
             "optimizer_weights": len(optimizer_rows),
+            "metric_weights": metric_count,
             "code_layers": len(model["code_layers"]) if model else 0,
         },
         model=model,

@@ -250,7 +250,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         meta_graphs.append(described)
         variables = variables or graph_variables
     keras_metadata = _keras_metadata(directory)
-    model_config = keras_metadata.pop("model_config") if keras_metadata else None
+    model_config = keras_metadata["model_config"] if keras_metadata else None
     variables_report = None
     prefix = directory / VARIABLES_PREFIX
     if prefix.with_name("variables.index").is_file():
@@ -313,6 +313,6 @@ register_format(Format(
     description="TensorFlow SavedModel directory",
     accept=_safe_accept,
     inspect=inspect,
-    extensions=("/",),
+    extensions=(),  # a directory, recognised by its saved_model.pb
     hooks={"read_saved_model": read_saved_model},
 ))

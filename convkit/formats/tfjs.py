@@ -126,6 +126,11 @@ def _check_weight(weight: Any, model_json: Path) -> None:
     stored = quantization.get("dtype") if isinstance(quantization, dict) else dtype
     if stored not in _DTYPE_BYTES and dtype != "string":
         raise ReadError(f"{model_json}: weight {weight['name']!r} has unsupported dtype {stored!r}")
+    if isinstance(quantization, dict):
+        for field in ("scale", "min"):
+            value = quantization.get(field, 0.0)
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                raise ReadError(f"{model_json}: weight {weight['name']!r} has a non-numeric quantization {field} {value!r}")
 
 
 def _weight_bytes(weight: dict[str, Any]) -> int | None:
@@ -142,13 +147,16 @@ def _group_shards(model_json: Path, group: dict[str, Any]) -> list[Path]:
 
 def _read_group(model_json: Path, group: dict[str, Any], group_index: int) -> bytes:
     chunks = []
+    folder = model_json.parent.resolve()
     for shard in _group_shards(model_json, group):
         try:
+            if folder not in shard.resolve().parents or not shard.is_file():
+                raise ReadError(f"{shard}: weight shard is not a file inside the model folder (a link elsewhere?)")
             chunks.append(shard.read_bytes())
         except FileNotFoundError:
             raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing") from None
-        except OSError as error:
-            raise ReadError(f"{shard}: cannot read weight shard ({error.strerror or error})") from None
+        except (OSError, ValueError) as error:
+            raise ReadError(f"{shard}: cannot read weight shard ({getattr(error, 'strerror', None) or error})") from None
     return b"".join(chunks)
 
 
@@ -293,7 +301,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
             needed += size or 0
         on_disk = 0
         for shard in _group_shards(model_json, group):
-            if not shard.is_file():
+            if not _is_file(shard):
                 raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing")
             size = shard.stat().st_size
             on_disk += size
@@ -330,6 +338,14 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
         bytes_check={"manifest_bytes": needed_total, "shard_bytes": on_disk_total, "match": needed_total == on_disk_total},
         user_defined_metadata=document.get("userDefinedMetadata"),
     )
+
+
+def _is_file(path: Path) -> bool:
+    # A hostile name (NUL byte, a component over NAME_MAX) cannot name a shard; pathlib would raise.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _owner(weight: dict[str, Any]) -> str:

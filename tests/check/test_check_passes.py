@@ -29,7 +29,7 @@ def test_keras3_tutorial_files_and_tfjs_graph_copy_pass(trained_k3, k3_tfjs_grap
             k3_tfjs_graph,
         ],
     )
-    _assert_all_pass(report, ["Keras 3", "TensorFlow", "TF.js 4.22.0 graph model"])
+    _assert_all_pass(report, ["Keras 3", "TF 2.19.0 serving_default", "TF.js 4.22.0 graph"])
     assert report.inputs["count"] == 1000 and "MNIST" in report.inputs["source"]
     graph = report.pairs[-1]
     assert graph.outputs[0].output == "dense_1" and graph.outputs[0].other_output == "output_0"
@@ -45,7 +45,7 @@ def test_keras2_tutorial_files_and_tfjs_layers_copy_pass(trained_k2, k2_tfjs_lay
             k2_tfjs_layers,
         ],
     )
-    _assert_all_pass(report, ["tf_keras", "Keras 3", "TF.js 4.22.0 layers model"])
+    _assert_all_pass(report, ["tf_keras", "tf_keras", "TF.js 4.22.0 layers"])  # tf_keras writes .keras too
     assert report.reference.runtime.startswith("tf_keras")
 
 
@@ -70,3 +70,19 @@ def test_checkpoint_reference_needs_like(trained_k2):
                    mnist=50)
     assert report.pairs[0].status in ("PASS", "FAIL")  # cp.ckpt and my_model.h5 hold different training stages
     assert report.inputs["count"] == 50
+
+
+def test_quantized_tfjs_copies_pass_under_the_stated_looser_default(trained_k3, tmp_path):
+    from convkit.convert import convert
+
+    copies = []
+    for dtype in ("uint8", "float16"):
+        convert(trained_k3 / "my_model.keras", "tfjs", tmp_path / f"tfjs_{dtype}", quantize=dtype)
+        copies.append(tmp_path / f"tfjs_{dtype}")
+    report = check(trained_k3 / "my_model.keras", copies, mnist=200)
+    assert report.passed, report.summary()
+    sources = [pair.outputs[0].tolerance_source for pair in report.pairs]
+    assert sources == ["default for uint8-quantized weights", "default for float16-quantized weights"]
+    assert [pair.model.quantization for pair in report.pairs] == ["uint8", "float16"]
+    strict = check(trained_k3 / "my_model.keras", copies[:1], mnist=200, atol=1e-5, rtol=1e-5)
+    assert not strict.passed  # the looser default is what lets quantization error through

@@ -97,3 +97,8 @@ def test_matching_across_formats_by_name_else_position_else_error():
     two = [TensorSpec("a", (None, 784)), TensorSpec("b", (None, 784))]
     with pytest.raises(UsageError):
         match_specs(keras3, two, what="x")
+
+
+def test_more_mnist_digits_than_bundled_is_a_usage_error():
+    with pytest.raises(UsageError, match="--mnist 5000: the MNIST data holds fewer digits"):
+        make_inputs(MLP, mnist=5000)

@@ -217,3 +217,21 @@ def _walk(node: dict) -> list[dict]:
     for child in node.get("children", []):
         found.extend(_walk(child))
     return found
+
+
+def test_optimizer_slots_appear_in_the_tree(tmp_path: Path) -> None:
+    # tf_keras' legacy optimizers record their slots (m, v) as slot variables of the object graph.
+    import tensorflow as tf
+    import tf_keras
+
+    variable = tf.Variable([1.0, 2.0, 3.0], name="w")
+    optimizer = tf_keras.optimizers.legacy.Adam(0.1)
+    optimizer.apply_gradients([(tf.constant([0.5, 0.5, 0.5]), variable)])
+    prefix = tf.train.Checkpoint(w=variable, optimizer=optimizer).write(str(tmp_path / "slots"))
+    report = checkpoint.inspect(Path(prefix)).to_dict()
+    nodes = _walk(report["object_graph"])
+    w = next(node for node in nodes if node["name"] == "w")
+    assert sorted(slot["slot"] for slot in w["slots"]) == ["m", "v"]
+    slot_keys = [t["key"] for t in report["tensors"] if ".OPTIMIZER_SLOT" in t["key"]]
+    assert len(slot_keys) == 2
+    assert report["summary"]["optimizer_tensors"] >= 2

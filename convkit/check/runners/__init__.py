@@ -13,7 +13,7 @@ from pathlib import Path
 
 from convkit.check.runners._keras_common import KerasModelRunner, h5_keras_attributes, keras_archive_version
 from convkit.check.runners.base import Runner, TensorSpec
-from convkit.errors import UsageError
+from convkit.errors import ReadError, UsageError
 from convkit.registry import detect
 
 __all__ = ["KerasModelRunner", "Runner", "TensorSpec", "open_runner", "is_weights_only"]
@@ -55,13 +55,21 @@ def open_runner(
     if name == "tfjs":
         runner: Runner = _tfjs(path)
     elif name == "savedmodel":
+        from convkit.check.runners.savedmodel import SavedModelRunner
+
         if (path / "keras_metadata.pb").is_file():
             from convkit.check.runners.tf_keras import load_tf_keras
 
-            return load_tf_keras(path, name, allow_unsafe=allow_unsafe, training=training)
-        from convkit.check.runners.savedmodel import SavedModelRunner
-
-        runner = SavedModelRunner(path)
+            try:
+                return load_tf_keras(path, name, allow_unsafe=allow_unsafe, training=training)
+            except ReadError as error:
+                if training:
+                    raise
+                # The Keras metadata may be beyond tf_keras; the serving signature still runs in TensorFlow.
+                runner = SavedModelRunner(path)
+                runner.notes.append(f"ran its serving signature because {error}")
+        else:
+            runner = SavedModelRunner(path)
     elif name == "keras":
         version = keras_archive_version(path) or "3"
         return _keras(path, name, version, allow_unsafe=allow_unsafe, training=training)

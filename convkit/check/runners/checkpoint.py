@@ -37,12 +37,19 @@ def load_weights_runner(
         from convkit.convert.loading import load_keras_model
     except ImportError:
         load_keras_model = None
-    if load_keras_model is not None:
+    if load_keras_model is None:
+        return _load_into_like(path, format_name, Path(like), allow_unsafe=allow_unsafe, training=training)
+    try:
         loaded = load_keras_model(path, like=Path(like), allow_unsafe=allow_unsafe)
-        return KerasModelRunner(
-            loaded.model, generation=int(loaded.generation), path=path, format_name=format_name, training=training
-        )
-    return _load_into_like(path, format_name, Path(like), allow_unsafe=allow_unsafe, training=training)
+    except ReadError as error:
+        # The architecture's own runtime may still take the weights (a tf_keras .keras with a TF checkpoint).
+        try:
+            return _load_into_like(path, format_name, Path(like), allow_unsafe=allow_unsafe, training=training)
+        except ConvkitError:
+            raise error from None
+    return KerasModelRunner(
+        loaded.model, generation=int(loaded.generation), path=path, format_name=format_name, training=training
+    )
 
 
 def _load_into_like(path: Path, format_name: str, like: Path, *, allow_unsafe: bool, training: bool) -> KerasModelRunner:

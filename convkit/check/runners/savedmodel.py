@@ -35,7 +35,7 @@ class SavedModelRunner(Runner):
     def _load(self) -> None:
         import tensorflow as tf
 
-        self.runtime = f"TensorFlow {tf.__version__} SavedModel"
+        self.runtime = f"TF {tf.__version__}"
         try:
             loaded = tf.saved_model.load(str(self.path))
         except Exception as error:
@@ -55,7 +55,7 @@ class SavedModelRunner(Runner):
                 f"(signatures: {known})"
             )
         self.signature_key = key
-        self.runtime += f" signature {key!r}"
+        self.runtime += f" {key}"
         function = signatures[key]
         self._keep_alive = loaded  # the signature needs its object alive
         self._function = function

@@ -64,7 +64,7 @@ class TfjsRunner(Runner):
         if not self.node:
             raise UsageError(f"{self.path}: TF.js models run under Node.js, and no 'node' is on PATH")
         self.node_root = Path(self.node_root) if self.node_root else find_node_root()
-        self.runtime = f"TF.js {_tfjs_version(self.node_root)} {self.kind} model (Node {_node_version(self.node)})"
+        self.runtime = f"TF.js {_tfjs_version(self.node_root)} {self.kind}"
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with tempfile.TemporaryDirectory(prefix="convkit-tfjs-") as work:
@@ -240,16 +240,3 @@ def _tfjs_version(node_root: Path) -> str:
         return str(package.get("version", "?"))
     except (OSError, ValueError):
         return "?"
-
-
-_NODE_VERSIONS: dict[str, str] = {}
-
-
-def _node_version(node: str) -> str:
-    if node not in _NODE_VERSIONS:
-        try:
-            _NODE_VERSIONS[node] = subprocess.run([node, "--version"], capture_output=True, text=True,
-                                                  timeout=30).stdout.strip()
-        except (OSError, subprocess.SubprocessError):
-            _NODE_VERSIONS[node] = "?"
-    return _NODE_VERSIONS[node]

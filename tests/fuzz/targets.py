@@ -1,0 +1,391 @@
+"""One fuzz target per reader: seed files, how to damage them, and what to run on the result.
+
+Seeds are the tiny real models in fixtures/hostile/good (written by tf_keras,
+Keras 3 and tensorflowjs). Each input copies a seed into a work folder,
+applies byte-level or structure-aware mutations (JSON values, protobuf fields,
+LevelDB entries with valid CRCs, HDF5 datasets and attributes, zip members),
+then runs every TensorFlow-free reader convkit has for the format: detection,
+``inspect`` (with weights and CRC verification) and its rendering to text and
+JSON, the contract readers, and the conversion engine's portable reader with
+every weight read. A ``ConvkitError`` is a correct answer; any other exception
+is a finding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import traceback
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from tests.fuzz._mutate import (
+    HOSTILE_TEXT,
+    Chooser,
+    mutate_bytes,
+    mutate_json_document,
+    mutate_json_text,
+    mutate_message,
+    write_table,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+GOOD = ROOT / "fixtures" / "hostile" / "good"
+# The rich text view costs ~100x the reading; draw it for one input in this many.
+DRAW_ONE_IN = 8
+
+
+@dataclass(frozen=True)
+class Target:
+    """A reader under fuzz.
+
+    Attributes:
+        name: the registry name of the format.
+        seed: folder or file under fixtures/hostile/good copied into the work folder.
+        entry: the path (relative to the work folder) handed to the readers.
+        mutate: damages the work folder in place.
+        exercise: runs the readers on ``work/entry`` (drawing the text view when asked);
+            returns how many refused the input, or raises.
+    """
+
+    name: str
+    seed: str
+    entry: str
+    mutate: Callable[[Path, Chooser], None]
+    exercise: Callable[[Path, bool], int]
+
+
+@dataclass(frozen=True)
+class Trial:
+    """What one input did: ``ok``, ``rejected`` (a ConvkitError) or ``finding`` (anything else)."""
+
+    outcome: str
+    signature: str = ""
+    detail: str = ""
+
+
+# ------------------------------------------------------------------ running readers
+
+
+def _show(document: dict[str, Any], draw: bool) -> None:
+    """What the CLI does with a report: ``--json`` always; the rich text view when ``draw`` (it is slow)."""
+    from rich.console import Console
+
+    from convkit.cli._common import _json_default
+    from convkit.formats import _render
+
+    json.dumps(document, default=_json_default)
+    if draw:
+        _render.render(document, Console(file=io.StringIO(), width=120), tree=True)
+
+
+def _read_all(path: Path, like: Path | None = None, fmt: str | None = None) -> None:
+    from convkit.convert.loading import read_portable
+
+    with contextlib.ExitStack() as stack:
+        model = read_portable(path, stack, like=like, fmt=fmt)
+        for weight in model.weights():
+            weight.read()
+
+
+def _steps(*steps: Callable[[], Any]) -> int:
+    """Runs every step; a ConvkitError ends only its own step. Returns how many steps refused the input.
+
+    Any other exception propagates: it is a finding.
+    """
+    from convkit.errors import ConvkitError
+
+    refused = 0
+    for step in steps:
+        try:
+            step()
+        except ConvkitError:
+            refused += 1
+    return refused
+
+
+def _detect(path: Path) -> None:
+    from convkit.registry import detect
+
+    detect(path)
+
+
+def _like_h5(work: Path) -> Path:
+    return work / "like" / "tiny_k2.h5"
+
+
+def _like_keras(work: Path) -> Path:
+    return work / "like" / "tiny_k3.keras"
+
+
+def run_trial(target: Target, work: Path, chooser: Chooser) -> Trial:
+    """Copies the seed into ``work``, mutates it, runs the readers and classifies what happened."""
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    (work / "like").mkdir()
+    shutil.copyfile(GOOD / "tiny_k2.h5", _like_h5(work))
+    shutil.copyfile(GOOD / "tiny_k3.keras", _like_keras(work))
+    seed = GOOD / target.seed
+    if seed.is_dir():
+        shutil.copytree(seed, work / "seed")
+    else:
+        (work / "seed").mkdir()
+        shutil.copyfile(seed, work / "seed" / seed.name)
+    with contextlib.suppress(Exception):  # an edit h5py or zipfile refuses: keep the input as far as it got
+        target.mutate(work / "seed", chooser)
+    draw = chooser.integer(0, DRAW_ONE_IN - 1) == 0
+    try:
+        refused = target.exercise(work / "seed" / target.entry if target.entry else work / "seed", draw)
+    except Exception as error:
+        return Trial("finding", _signature(error), _detail(error))
+    return Trial("rejected" if refused else "ok")
+
+
+def _signature(error: BaseException) -> str:
+    """Exception type plus the innermost convkit frame: one signature per distinct bug."""
+    frames = traceback.extract_tb(error.__traceback__)
+    ours = [f for f in frames if "/convkit/" in f.filename]
+    where = f"{Path(ours[-1].filename).name}:{ours[-1].lineno}" if ours else "outside convkit"
+    return f"{type(error).__name__} at {where}"
+
+
+def _detail(error: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__)[-8:])
+    return text[-3000:]
+
+
+# ------------------------------------------------------------------ checkpoint
+
+
+def _mutate_checkpoint(folder: Path, chooser: Chooser) -> None:
+    from convkit.formats import _protos
+    from convkit.formats.checkpoint import read_table
+
+    index = folder / "ckpt.index"
+    data = folder / "ckpt.data-00000-of-00001"
+    mode = chooser.integer(0, 5)
+    if mode == 0:
+        index.write_bytes(mutate_bytes(index.read_bytes(), chooser))
+    elif mode == 1:
+        data.write_bytes(mutate_bytes(data.read_bytes(), chooser))
+    elif mode == 2:
+        state = folder / "checkpoint"
+        state.write_bytes(mutate_bytes(state.read_bytes(), chooser) if chooser.boolean() else
+                          f'model_checkpoint_path: "{chooser.choice(HOSTILE_TEXT)}"\n'.encode())
+    else:  # structure-aware: decode the table, change entries, write it back with valid CRCs
+        pairs = read_table(index)
+        for _ in range(chooser.integer(1, 3)):
+            position = chooser.integer(0, len(pairs) - 1)
+            key, value = pairs[position]
+            op = chooser.integer(0, 4)
+            if op <= 2:
+                message = _protos.parse("BundleHeaderProto" if key == b"" else "BundleEntryProto", value)
+                pairs[position] = (key, mutate_message(message, chooser).SerializeToString())
+            elif op == 3:
+                pairs[position] = (mutate_bytes(key, chooser, 2) if key else key, value)
+            else:
+                del pairs[position]
+                if not pairs:
+                    break
+        index.write_bytes(write_table(sorted(pairs)) if chooser.integer(0, 5) else write_table(pairs))
+
+
+def _exercise_checkpoint(prefix: Path, draw: bool) -> int:
+    from convkit.formats import checkpoint
+
+    folder = prefix.parent
+    return _steps(
+        lambda: _detect(prefix),
+        lambda: _show(checkpoint.inspect(prefix, weights=True, verify_crc=True).to_dict(), draw),
+        lambda: _show(checkpoint.inspect(folder).to_dict(), draw),
+        lambda: list(checkpoint.iter_tensors(prefix)),
+        lambda: checkpoint.read_object_graph(prefix),
+        lambda: _read_all(prefix, like=_like_h5(folder.parent), fmt="ckpt"),
+    )
+
+
+# ------------------------------------------------------------------ HDF5
+
+
+def _mutate_hdf5(folder: Path, chooser: Chooser) -> None:
+    path = folder / "tiny_k2.h5"
+    mode = chooser.integer(0, 4)
+    if mode <= 1:
+        path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
+        return
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "r+") as h5:
+        if mode == 2:
+            config = json.loads(h5.attrs["model_config"])
+            h5.attrs["model_config"] = json.dumps(mutate_json_document(config, chooser))
+            return
+        datasets: list[str] = []
+        groups: list[str] = []
+        h5.visititems(lambda name, obj: (datasets if isinstance(obj, h5py.Dataset) else groups).append(name))
+        if mode == 3 and datasets:
+            name = chooser.choice(datasets)
+            del h5[name]
+            op = chooser.integer(0, 3)
+            if op == 0:
+                return  # missing dataset
+            shape = tuple(chooser.choice((0, 1, 2, 3, 4, 7, 1 << 16, 1 << 31)) for _ in range(chooser.integer(0, 4)))
+            dtype = chooser.choice(("float32", "float64", "int8", "float16", "S4", "bool", "complex64"))
+            if op == 1 and np.prod(shape, dtype=object) <= 4096:
+                h5.create_dataset(name, data=np.zeros(shape, dtype=dtype))
+            else:
+                chunks = tuple(1 for _ in shape) if shape and all(shape) else None
+                h5.create_dataset(name, shape=shape, dtype=dtype, chunks=chunks)
+        else:
+            owner = h5[chooser.choice(groups)] if groups and chooser.boolean() else h5
+            attribute = chooser.choice(("layer_names", "weight_names", "keras_version", "backend", "model_config",
+                                        "training_config"))
+            value = chooser.choice((
+                np.array([b"dense", b"nope"]), np.array([], dtype="S1"), b"", "2.19.0", "3.15.1", 7,
+                np.array([1, 2, 3]), np.array([chooser.choice(HOSTILE_TEXT).encode()]), "[" * 3000,
+            ))
+            owner.attrs[attribute] = value
+
+
+def _exercise_hdf5(path: Path, draw: bool) -> int:
+    from convkit.formats import hdf5
+
+    like = _like_h5(path.parent.parent)
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(hdf5.inspect(path, weights=True).to_dict(), draw),
+        lambda: _read_all(path, like=like, fmt="h5"),
+    )
+
+
+# ------------------------------------------------------------------ .keras
+
+
+def _mutate_keras(folder: Path, chooser: Chooser) -> None:
+    path = folder / "tiny_k3.keras"
+    mode = chooser.integer(0, 5)
+    if mode == 0:
+        path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
+        return
+    with zipfile.ZipFile(path) as archive:
+        members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    if mode in (1, 2):
+        members = [(n, mutate_json_text(d, chooser) if n == "config.json" else d) for n, d in members]
+    elif mode == 3:
+        members = [(n, mutate_bytes(d, chooser) if n == "model.weights.h5" else d) for n, d in members]
+    elif mode == 4:
+        members = [(n, mutate_json_text(d, chooser) if n == "metadata.json" else d) for n, d in members]
+    else:
+        op = chooser.integer(0, 2)
+        if op == 0:
+            members.append((chooser.choice(HOSTILE_TEXT[1:8]) or "x", chooser.raw(64)))
+        elif op == 1:
+            members = [m for m in members if m[0] != chooser.choice(("config.json", "model.weights.h5", "metadata.json"))]
+        else:
+            members.append((chooser.choice(("config.json", "model.weights.h5")), chooser.raw(64)))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in members:
+            info = zipfile.ZipInfo(name, date_time=(2025, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED if chooser.integer(0, 3) == 0 else zipfile.ZIP_STORED
+            with contextlib.suppress(Exception):
+                archive.writestr(info, data)
+    path.write_bytes(buffer.getvalue())
+
+
+def _exercise_keras(path: Path, draw: bool) -> int:
+    from convkit.formats import keras_archive
+
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(keras_archive.inspect(path, weights=True).to_dict(), draw),
+        lambda: _read_all(path, fmt="keras"),
+    )
+
+
+# ------------------------------------------------------------------ TF.js
+
+
+def _mutate_tfjs(folder: Path, chooser: Chooser) -> None:
+    model_json = folder / "model.json"
+    shard = folder / "group1-shard1of1.bin"
+    mode = chooser.integer(0, 4)
+    if mode <= 2:
+        model_json.write_bytes(mutate_json_text(model_json.read_bytes(), chooser) if mode < 2
+                               else mutate_bytes(model_json.read_bytes(), chooser))
+    elif mode == 3:
+        shard.write_bytes(mutate_bytes(shard.read_bytes(), chooser))
+    else:
+        document = json.loads(model_json.read_text())
+        group = document["weightsManifest"][0]
+        weight = chooser.choice(group["weights"])
+        op = chooser.integer(0, 3)
+        if op == 0:
+            weight["quantization"] = {"dtype": chooser.choice(("uint8", "uint16", "float16", "int8", "x")),
+                                      "scale": chooser.choice((1.0, 0.0, -1, "x")), "min": chooser.choice((0, "y", None))}
+        elif op == 1:
+            weight["dtype"] = chooser.choice(("float32", "int32", "bool", "string", "complex64", "float64", "uint8"))
+        elif op == 2:
+            weight["shape"] = [chooser.choice((0, 1, 3, 4, -1, 1 << 20, 1 << 40)) for _ in range(chooser.integer(0, 5))]
+        else:
+            group["paths"] = [chooser.choice(HOSTILE_TEXT) for _ in range(chooser.integer(0, 3))]
+        model_json.write_text(json.dumps(document))
+
+
+def _exercise_tfjs(folder: Path, draw: bool) -> int:
+    from convkit.formats import tfjs
+
+    return _steps(
+        lambda: _detect(folder),
+        lambda: _show(tfjs.inspect(folder, weights=True).to_dict(), draw),
+        lambda: list(tfjs.iter_weights(folder)),
+        lambda: _read_all(folder, fmt="tfjs"),
+    )
+
+
+# ------------------------------------------------------------------ SavedModel
+
+
+def _mutate_saved_model(folder: Path, chooser: Chooser) -> None:
+    from convkit.formats import _protos
+
+    pb = folder / "saved_model.pb"
+    mode = chooser.integer(0, 4)
+    if mode <= 1:
+        pb.write_bytes(mutate_bytes(pb.read_bytes(), chooser))
+    elif mode <= 3:
+        message = _protos.parse("SavedModel", pb.read_bytes())
+        pb.write_bytes(mutate_message(message, chooser, max_ops=6).SerializeToString())
+    else:
+        victim = folder / "variables" / chooser.choice(("variables.index", "variables.data-00000-of-00001"))
+        victim.write_bytes(mutate_bytes(victim.read_bytes(), chooser))
+
+
+def _exercise_saved_model(folder: Path, draw: bool) -> int:
+    from convkit.formats import savedmodel
+
+    like = _like_keras(folder.parent)
+    return _steps(
+        lambda: _detect(folder),
+        lambda: _show(savedmodel.inspect(folder, weights=True, verify_crc=True).to_dict(), draw),
+        lambda: savedmodel.read_saved_model(folder),
+        lambda: _read_all(folder, like=like, fmt="savedmodel"),
+    )
+
+
+TARGETS: dict[str, Target] = {
+    target.name: target
+    for target in (
+        Target("ckpt", "tiny_ckpt", "ckpt", _mutate_checkpoint, _exercise_checkpoint),
+        Target("h5", "tiny_k2.h5", "tiny_k2.h5", _mutate_hdf5, _exercise_hdf5),
+        Target("keras", "tiny_k3.keras", "tiny_k3.keras", _mutate_keras, _exercise_keras),
+        Target("tfjs", "tiny_tfjs", "", _mutate_tfjs, _exercise_tfjs),
+        Target("savedmodel", "tiny_savedmodel", "", _mutate_saved_model, _exercise_saved_model),
+    )
+}

@@ -1,0 +1,112 @@
+"""Every command on every hostile corpus entry: a correct result or one clear error, nothing else.
+
+The corpus and what each entry must provoke: fixtures/hostile/README.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.hostile._corpus import (
+    CASES,
+    OUT_NAMES,
+    TARGETS,
+    Outcome,
+    Sandbox,
+    assert_well_behaved,
+    case_id,
+    run,
+)
+
+pytestmark = pytest.mark.filterwarnings("ignore")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@pytest.fixture(params=CASES, ids=case_id)
+def sandbox(request: pytest.FixtureRequest, tmp_path: Path):
+    box = Sandbox(tmp_path, request.param)
+    yield box
+    box.assert_untouched()
+
+
+def _inspect_json(outcome: Outcome) -> dict:
+    document = json.loads(outcome.stdout)
+    assert document["format"] in TARGETS
+    return document
+
+
+def test_inspect_json(sandbox: Sandbox) -> None:
+    case = sandbox.case
+    outcome = run(sandbox, ["inspect", str(sandbox.src), "--json"])
+    assert_well_behaved(outcome, case["inspect"], sandbox)
+    if outcome.exit_code == 0:
+        document = _inspect_json(outcome)
+        if case["code_layer"]:
+            assert document["summary"]["code_layers"] >= 1, "a Lambda layer is not flagged as code"
+            flagged = json.dumps(document["model"]["code_layers"])
+            assert "lambda" in flagged.lower()
+
+
+def test_inspect_text_tree(sandbox: Sandbox) -> None:
+    outcome = run(sandbox, ["inspect", str(sandbox.src), "--tree"])
+    assert_well_behaved(outcome, sandbox.case["inspect"], sandbox)
+    if outcome.exit_code == 0:
+        assert outcome.stdout.strip()
+        if sandbox.case["code_layer"]:
+            assert "Lambda" in outcome.stdout
+
+
+def test_inspect_verify(sandbox: Sandbox) -> None:
+    expect = sandbox.case["verify"]
+    if expect is None:
+        pytest.skip("--verify applies to checkpoints")
+    outcome = run(sandbox, ["inspect", str(sandbox.src), "--verify", "--json"])
+    assert_well_behaved(outcome, expect, sandbox)
+    if outcome.exit_code == 0:
+        assert _inspect_json(outcome)["verify"]["ok"] is True
+
+
+@pytest.mark.parametrize("target", TARGETS)
+def test_convert(sandbox: Sandbox, target: str) -> None:
+    case = sandbox.case
+    out = sandbox.out / OUT_NAMES[target]
+    args = ["convert", str(sandbox.src), "--to", target, "--out", str(out), "--json"]
+    if case["like"]:
+        args += ["--like", str(sandbox.good(case["like"]))]
+    outcome = run(sandbox, args)
+    assert_well_behaved(outcome, case["convert"], sandbox)
+    leftovers = sorted(str(p.relative_to(sandbox.out)) for p in sandbox.out.rglob("*"))
+    if outcome.exit_code != 0:
+        assert not leftovers, f"a failed conversion left output behind: {leftovers}"
+        return
+    from convkit.registry import detect
+
+    assert detect(out).name == target, f"{out} is not a {target} output"
+    assert not [name for name in leftovers if ".convkit-tmp-" in name], leftovers
+
+
+def test_check(sandbox: Sandbox) -> None:
+    case = sandbox.case
+    args = ["check", str(sandbox.good()), str(sandbox.src), "--json"]
+    if case["like"]:
+        args += ["--like", str(sandbox.good(case["like"]))]
+    outcome = run(sandbox, args)
+    assert_well_behaved(outcome, case["check"], sandbox, mismatch_ok=True)
+    if outcome.exit_code in (0, 1):
+        report = json.loads(outcome.stdout)
+        assert report["passed"] is (outcome.exit_code == 0)
+
+
+def test_inspect_weights(sandbox: Sandbox) -> None:
+    """``--weights`` reads every tensor: the path where forged sizes and damaged data show."""
+    case = sandbox.case
+    expect = "ok" if case["path"].startswith("good/") or case["code_layer"] else (
+        "error" if case["inspect"] == "error" else "any")
+    outcome = run(sandbox, ["inspect", str(sandbox.src), "--weights", "--json"])
+    assert_well_behaved(outcome, expect, sandbox)
+    if outcome.exit_code == 0:
+        _inspect_json(outcome)
