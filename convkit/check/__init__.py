@@ -17,9 +17,7 @@ works as the top-level API without hiding the package's other names.
 
 from __future__ import annotations
 
-import sys
-import types
-
+from convkit._callable import make_package_callable
 from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
 from convkit.check.engine import check, check_all_formats
 from convkit.check.report import CheckReport, PairResult, render_table, write_junit
@@ -38,9 +36,4 @@ __all__ = [
 ]
 
 
-class _CallableModule(types.ModuleType):
-    def __call__(self, *args, **kwargs):  # noqa: D401 - same as check()
-        return check(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule
+make_package_callable(__name__, check)

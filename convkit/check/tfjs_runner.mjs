@@ -10,7 +10,7 @@
 // node_modules) or from this script's folder upward.
 
 import { createRequire } from 'node:module';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,6 +34,24 @@ function loadTf() {
   return require(resolved);
 }
 
+// A shard must be a regular file inside the model folder (after following links); never a device.
+function readShard(folder, relative, modelJsonPath) {
+  if (typeof relative !== 'string' || path.isAbsolute(relative)) {
+    fail(`${modelJsonPath}: weight shard path ${relative} leaves the model folder`);
+  }
+  let real;
+  try {
+    real = realpathSync(path.resolve(folder, relative));
+  } catch (error) {
+    fail(`${modelJsonPath}: weight shard ${relative} is missing`);
+  }
+  const realFolder = realpathSync(folder);
+  if (path.relative(realFolder, real).startsWith('..') || !statSync(real).isFile()) {
+    fail(`${modelJsonPath}: weight shard ${relative} is not a regular file inside the model folder`);
+  }
+  return readFileSync(real);
+}
+
 // An IOHandler reading model.json and its weight shards from disk (tf.io has none in plain @tensorflow/tfjs).
 function fileHandler(modelJsonPath) {
   return {
@@ -46,11 +64,7 @@ function fileHandler(modelJsonPath) {
       const buffers = [];
       for (const group of modelJson.weightsManifest || []) {
         for (const relative of group.paths) {
-          const shardPath = path.resolve(folder, decodeURIComponent(relative));
-          if (path.relative(folder, shardPath).startsWith('..') || path.isAbsolute(relative)) {
-            fail(`${modelJsonPath}: weight shard path ${relative} leaves the model folder`);
-          }
-          buffers.push(readFileSync(shardPath));
+          buffers.push(readShard(folder, relative, modelJsonPath));
         }
         weightSpecs.push(...group.weights);
       }

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from convkit import registry
+from convkit._callable import make_package_callable
 from convkit.convert import tfjs_layers
 from convkit.convert.atomic import atomic_output
 from convkit.convert.streaming import DEFAULT_SHARD_SIZE, QUANTIZE_DTYPES
@@ -220,6 +221,8 @@ class _Job:
         return read_model_json(self.src).get("format") == "graph-model"
 
     def _note_optimizer(self, model: Any, carried: bool, training_carried: bool | None = None) -> None:
+        if not self.options["keep_optimizer"]:
+            return  # --no-optimizer: leaving training state out is what the user asked for
         if model.optimizer_weights and not carried:
             self._lose("the optimizer state of the source")
         if model.training_config and not (carried if training_carried is None else training_carried):
@@ -326,7 +329,7 @@ class _Job:
     def _to_keras(self) -> str:
         from convkit.convert import writers
 
-        if self.src_format == "keras":
+        if self.src_format == "keras" and self.options["keep_optimizer"]:
             with atomic_output(self.out, self.options["overwrite"]) as temp:
                 with contextlib.ExitStack() as stack:
                     self._portable(stack)  # config and weights layout under convkit's limits; refuses code layers
@@ -403,3 +406,6 @@ def _version() -> str:
         return metadata.version("convkit")
     except metadata.PackageNotFoundError:
         return "0"
+
+
+make_package_callable(__name__, convert)

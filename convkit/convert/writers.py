@@ -9,7 +9,6 @@ tf_keras, TensorFlow and tensorflowjs, imported only when called.
 from __future__ import annotations
 
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from convkit.convert.loading import _first_line, live_from_portable, quiet_tensorflow
@@ -135,7 +134,3 @@ def write_tfjs_graph(
         )
     except (ValueError, KeyError, RuntimeError) as error:
         raise WriteError(f"{saved_model}: the TF.js graph converter failed ({_first_line(error)})") from None
-
-
-def copy_tree(source: Path, target: Path) -> None:
-    shutil.copytree(source, target)

@@ -89,7 +89,7 @@ def read_attr(obj: Any, name: str, path: Path) -> Any:
     import h5py
 
     try:
-        attr_id = h5py.h5a.open(obj.id, name.encode("utf-8"))
+        attr_id = h5py.h5a.open(obj.id, name.encode("utf-8") if isinstance(name, str) else bytes(name))
         try:
             size = attr_id.get_storage_size()
         except RuntimeError:  # HDF5 reports an empty attribute's size as an error
@@ -200,11 +200,15 @@ def keras2_weights(group: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
     rows = []
     names = read_attr(group, "layer_names", path) if "layer_names" in group.attrs else []
     for layer in names if isinstance(names, list) else []:
+        if not isinstance(layer, str):
+            raise ReadError(f"{path}: layer_names of {group.name} holds {layer!r}, not a layer name")
         layer_group = group.get(layer)
         if not isinstance(layer_group, h5py.Group):
             raise ReadError(f"{path}: layer {layer!r} is listed in layer_names but has no group")
         weight_names = read_attr(layer_group, "weight_names", path) if "weight_names" in layer_group.attrs else []
         for weight_name in weight_names if isinstance(weight_names, list) else []:
+            if not isinstance(weight_name, str):
+                raise ReadError(f"{path}: weight_names of layer {layer!r} holds {weight_name!r}, not a weight name")
             dataset = layer_group.get(weight_name)
             if not isinstance(dataset, h5py.Dataset):
                 raise ReadError(f"{path}: weight {weight_name!r} of layer {layer!r} is missing")

@@ -21,7 +21,9 @@ def render(report: dict[str, Any], console: Any, *, tree: bool = False) -> None:
     """Draws ``report`` (a ``to_dict()`` result) on ``console``."""
     from rich.table import Table
 
-    title = f"{report.get('format')}: {report.get('path')}"
+    from rich.markup import escape
+
+    title = escape(f"{report.get('format')}: {report.get('path')}")
     head = Table(title=title, show_header=False, title_justify="left", title_style="bold")
     head.add_column("key", style="cyan")
     head.add_column("value")
@@ -106,7 +108,7 @@ def _tree(title: str, node: dict[str, Any]) -> Any:
     def label(item: dict[str, Any]) -> str:
         details = [f"{k}={_cell(v)}" for k, v in item.items() if k not in ("name", "children") and _is_scalar(v)]
         extras = [k for k, v in item.items() if k not in ("name", "children") and not _is_scalar(v)]
-        text = f"[bold]{item.get('name')}[/]"
+        text = f"[bold]{_cell(item.get('name'), limit=200)}[/]"
         if details:
             text += " " + " ".join(details)
         for extra in extras:

@@ -55,6 +55,8 @@ def tensor_stats(array: Any) -> dict[str, Any] | None:
     array = np.asarray(array)
     if array.dtype == object or array.dtype.kind in "SUV":
         return None
+    # Flatten first: a header may declare [0, 2**40], no elements but more than numpy can re-type.
+    array = array.reshape(-1)
     if array.dtype.kind == "b":
         array = array.astype(np.uint8)
     if array.dtype.kind == "c":

@@ -250,7 +250,7 @@ def resolve_prefix(path: Path) -> Path:
             if not latest:
                 raise ReadError(f"{state_file}: checkpoint state file names no latest checkpoint")
             prefix = _state_path(path, latest)
-            if not index_path(prefix).is_file():
+            if not _is_file(index_path(prefix)):
                 raise ReadError(f"{state_file}: latest checkpoint {latest!r} has no {prefix.name}.index file")
             return prefix
         indexes = sorted(path.glob("*.index"))
@@ -266,6 +266,14 @@ def resolve_prefix(path: Path) -> Path:
     if index_path(path).is_file():
         return path
     raise ReadError(f"{path}: not a checkpoint prefix (no {path.name}.index file)")
+
+
+def _is_file(path: Path) -> bool:
+    # A state file may name anything: a NUL byte or a name over NAME_MAX makes pathlib raise.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def _state_path(directory: Path, recorded: str) -> Path:
@@ -660,7 +668,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
 def _listed_checkpoint(directory: Path, recorded: str) -> dict[str, Any]:
     # One line per checkpoint the state file keeps: is it there, how many tensors, how many bytes.
     prefix = _state_path(directory, recorded)
-    row: dict[str, Any] = {"prefix": recorded, "present": index_path(prefix).is_file(), "tensors": None, "bytes": None}
+    row: dict[str, Any] = {"prefix": recorded, "present": _is_file(index_path(prefix)), "tensors": None, "bytes": None}
     if row["present"]:
         try:
             listed = read_index(prefix)

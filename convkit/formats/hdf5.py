@@ -137,7 +137,7 @@ def _optimizer_rows(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
     names = _h5.read_attr(group, "weight_names", path) if "weight_names" in group.attrs else []
     rows = []
     for name in names if isinstance(names, list) else []:
-        dataset = group.get(name)
+        dataset = group.get(name) if isinstance(name, str) else None
         if not isinstance(dataset, h5py.Dataset):
             raise ReadError(f"{path}: optimizer weight {name!r} is listed but missing")
         rows.append(_h5.dataset_row(dataset, name, stats, path))

@@ -124,7 +124,7 @@ def _check_weight(weight: Any, model_json: Path) -> None:
     dtype = weight.get("dtype", "float32")
     quantization = weight.get("quantization")
     stored = quantization.get("dtype") if isinstance(quantization, dict) else dtype
-    if stored not in _DTYPE_BYTES and dtype != "string":
+    if not isinstance(stored, str) or not isinstance(dtype, str) or (stored not in _DTYPE_BYTES and dtype != "string"):
         raise ReadError(f"{model_json}: weight {weight['name']!r} has unsupported dtype {stored!r}")
     if isinstance(quantization, dict):
         for field in ("scale", "min"):
@@ -198,7 +198,10 @@ def _decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json:
         values = np.frombuffer(raw, dtype=np.uint8).astype(bool)
     else:
         values = np.frombuffer(raw, dtype=np.dtype(dtype).newbyteorder("<")).copy()
-    return values.reshape(shape), offset + size
+    try:
+        return values.reshape(shape), offset + size
+    except ValueError:  # e.g. [0, 2**40]: no elements, but numpy cannot describe the shape
+        raise ReadError(f"{model_json}: weight {weight['name']!r} has a shape numpy cannot hold: {list(shape)}") from None
 
 
 def iter_weights(path: Path) -> Iterator[tuple[str, Any]]:

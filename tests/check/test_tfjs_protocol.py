@@ -32,3 +32,24 @@ def test_tensors_round_trip_as_raw_little_endian(tmp_path):
 def test_dtypes_tfjs_cannot_take_are_refused(tmp_path):
     with pytest.raises(UsageError, match="input 'text' has dtype"):
         write_tensors(tmp_path / "inputs.json", [("text", np.array(["a", "b"]))])
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("case", ["tfjs_shard_symlink", "tfjs_paths_absolute", "tfjs_paths_dotdot"])
+def test_the_node_script_itself_refuses_shards_outside_the_folder(case, tmp_path):
+    # The Python side vets shards first; the Node script checks again on its own.
+    import subprocess
+    from pathlib import Path
+
+    from convkit.check.runners.tfjs import RUNNER_SCRIPT, find_node_root
+
+    model_json = Path(__file__).resolve().parents[2] / "fixtures" / "hostile" / "cases" / case / "model.json"
+    write_tensors(tmp_path / "inputs.json", [("x", np.zeros((1, 4), np.float32))])
+    done = subprocess.run(
+        ["node", str(RUNNER_SCRIPT), str(model_json), str(tmp_path / "inputs.json"), str(tmp_path / "out.json")],
+        capture_output=True, text=True, timeout=120, env={"CONVKIT_NODE_ROOT": str(find_node_root()), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 1
+    assert "convkit-tfjs-error:" in done.stderr
+    assert "leaves the model folder" in done.stderr or "not a regular file inside the model folder" in done.stderr
+    assert not (tmp_path / "out.json").exists()

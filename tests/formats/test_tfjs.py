@@ -101,3 +101,11 @@ def test_bad_weight_entry(tfjs_models: dict[str, Path], tmp_path: Path) -> None:
     _edit_manifest(model, lambda d: d["weightsManifest"][0]["weights"][0].__setitem__("shape", [-5, 2]))
     with pytest.raises(ReadError, match="negative dimension"):
         tfjs.inspect(model)
+
+
+def test_extra_shard_bytes_are_reported(tfjs_models: dict[str, Path], tmp_path: Path) -> None:
+    model = _copy(tfjs_models, tmp_path)
+    with (model / "group1-shard1of1.bin").open("ab") as shard:
+        shard.write(b"\x00" * 8)
+    check = tfjs.inspect(model).to_dict()["bytes_check"]
+    assert check == {"manifest_bytes": 1628200, "shard_bytes": 1628208, "match": False}

@@ -124,12 +124,11 @@ def _like_keras(work: Path) -> Path:
 
 def run_trial(target: Target, work: Path, chooser: Chooser) -> Trial:
     """Copies the seed into ``work``, mutates it, runs the readers and classifies what happened."""
-    if work.exists():
-        shutil.rmtree(work)
-    work.mkdir(parents=True)
-    (work / "like").mkdir()
-    shutil.copyfile(GOOD / "tiny_k2.h5", _like_h5(work))
-    shutil.copyfile(GOOD / "tiny_k3.keras", _like_keras(work))
+    shutil.rmtree(work / "seed", ignore_errors=True)
+    if not (work / "like").is_dir():  # the architectures for weights-only files are never mutated: copy once
+        (work / "like").mkdir(parents=True)
+        shutil.copyfile(GOOD / "tiny_k2.h5", _like_h5(work))
+        shutil.copyfile(GOOD / "tiny_k3.keras", _like_keras(work))
     seed = GOOD / target.seed
     if seed.is_dir():
         shutil.copytree(seed, work / "seed")

@@ -16,6 +16,9 @@ from tests.fuzz.targets import TARGETS, run_trial
 
 SHORT_RUN_EXAMPLES = 250
 
+# Mutated archives repeat member names on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name")
+
 
 @pytest.mark.parametrize("name", list(TARGETS))
 def test_reader_answers_or_refuses_every_mutation(name: str, tmp_path) -> None:

@@ -165,6 +165,28 @@ def h5_keras_attributes(path: Path) -> dict[str, str]:
         raise ReadError(f"{path}: not a readable HDF5 file ({error})") from None
 
 
+def refuse_forged_h5(path: Path) -> None:
+    """Raises ``ReadError`` when a dataset declares more bytes than the HDF5 file stores.
+
+    Keras would allocate the declared size while loading (a forged header can
+    declare terabytes), so the sizes are checked before any runtime sees the file.
+    """
+    import h5py
+
+    from convkit.formats._h5 import check_stored
+
+    datasets: list = []
+    try:
+        with h5py.File(path, "r") as handle:
+            handle.visititems(lambda name, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
+            for dataset in datasets:
+                check_stored(dataset, path)
+    except ReadError:
+        raise
+    except (OSError, RuntimeError, KeyError, ValueError) as error:
+        raise ReadError(f"{path}: not a readable HDF5 file ({' '.join(str(error).split())[:200]})") from None
+
+
 def keras_archive_version(path: Path) -> str | None:
     """The ``keras_version`` in a ``.keras`` archive's metadata.json, if any."""
     import zipfile

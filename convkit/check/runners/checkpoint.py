@@ -33,6 +33,10 @@ def load_weights_runner(
         raise UsageError(
             f"{path}: a {format_name} file holds weights only; pass --like MODEL (a model file with the architecture)"
         )
+    if format_name == "h5":
+        from convkit.check.runners._keras_common import refuse_forged_h5
+
+        refuse_forged_h5(path)
     try:
         from convkit.convert.loading import load_keras_model
     except ImportError:

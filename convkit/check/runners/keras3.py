@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convkit.check.runners._keras_common import KerasModelRunner, h5_keras_attributes, load_error, refuse_code_layers
+from convkit.check.runners._keras_common import (
+    KerasModelRunner,
+    h5_keras_attributes,
+    load_error,
+    refuse_code_layers,
+    refuse_forged_h5,
+)
 from convkit.errors import ConvkitError, UnsafeModelError
 
 
@@ -16,8 +22,10 @@ def load_keras3(path: Path, format_name: str, *, allow_unsafe: bool = False, tra
         ReadError: Keras 3 cannot load the file.
     """
     path = Path(path)
-    if format_name == "h5" and not allow_unsafe:
-        refuse_code_layers(path, h5_keras_attributes(path).get("model_config"))
+    if format_name == "h5":
+        refuse_forged_h5(path)
+        if not allow_unsafe:
+            refuse_code_layers(path, h5_keras_attributes(path).get("model_config"))
     import keras
 
     try:

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convkit.check.runners._keras_common import KerasModelRunner, h5_keras_attributes, load_error, refuse_code_layers
+from convkit.check.runners._keras_common import (
+    KerasModelRunner,
+    h5_keras_attributes,
+    load_error,
+    refuse_code_layers,
+    refuse_forged_h5,
+)
 from convkit.errors import ConvkitError
 
 
@@ -16,6 +22,8 @@ def load_tf_keras(path: Path, format_name: str, *, allow_unsafe: bool = False, t
         ReadError: tf_keras cannot load the file.
     """
     path = Path(path)
+    if format_name == "h5":
+        refuse_forged_h5(path)
     if not allow_unsafe:
         if format_name == "h5":
             refuse_code_layers(path, h5_keras_attributes(path).get("model_config"))

@@ -52,13 +52,23 @@ class TfjsRunner(Runner):
 
     def _load(self) -> None:
         model_json = _read_model_json(self.path)
+        # Node reads the shards; every shard is vetted here first so that a hostile manifest never
+        # makes it read outside the folder, read a device, or allocate what the shards do not hold.
+        check_shards(self.path, model_json)
         topology = model_json.get("modelTopology") or {}
+        if not isinstance(topology, dict):
+            raise ReadError(f"{self.path}: modelTopology is not a JSON object")
         is_graph = model_json.get("format") == "graph-model" or isinstance(topology.get("node"), list)
         self.kind = "graph" if is_graph else "layers"
-        if is_graph:
-            self._inputs, self._outputs = _graph_specs(model_json)
-        else:
-            self._inputs, self._outputs = _layers_specs(self.path, topology)
+        try:
+            if is_graph:
+                self._inputs, self._outputs = _graph_specs(model_json)
+            else:
+                self._inputs, self._outputs = _layers_specs(self.path, topology)
+        except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:
+            raise ReadError(f"{self.path}: the TF.js model topology is malformed ({type(error).__name__}: {error})"[:400]) from None
+        if not self._inputs:
+            raise ReadError(f"{self.path}: the TF.js model declares no inputs")
         self.quantization = _quantization(model_json)
         self.node = self.node or shutil.which("node")
         if not self.node:
@@ -118,6 +128,70 @@ def read_tensors(header_path: Path) -> tuple[dict[str, Any], dict[str, np.ndarra
         array = np.frombuffer(chunk, dtype=numpy_dtypes[entry["dtype"]]).reshape(entry["shape"])
         arrays[entry["name"]] = array.astype(bool) if entry["dtype"] == "bool" else array.copy()
     return header, arrays
+
+
+_WEIGHT_BYTES = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "int8": 1, "int16": 2}
+
+
+def check_shards(model_json_path: Path, model_json: dict[str, Any]) -> int:
+    """Checks that every weight shard is a regular file inside the model folder holding exactly the bytes
+    the manifest declares; returns the total.
+
+    Raises:
+        ReadError: a shard path leaves the folder, is not a regular file, or the byte counts disagree.
+    """
+    folder = model_json_path.parent.resolve()
+    manifest = model_json.get("weightsManifest") or []
+    if not isinstance(manifest, list):
+        raise ReadError(f"{model_json_path}: weightsManifest is not a list")
+    total = 0
+    for index, group in enumerate(manifest):
+        paths = group.get("paths") if isinstance(group, dict) else None
+        weights = group.get("weights") if isinstance(group, dict) else None
+        if not isinstance(paths, list) or not isinstance(weights, list):
+            raise ReadError(f"{model_json_path}: weightsManifest group {index} needs 'paths' and 'weights' lists")
+        needed: int | None = 0
+        for weight in weights:
+            size = _declared_bytes(model_json_path, weight)
+            needed = None if size is None or needed is None else needed + size
+        on_disk = 0
+        for relative in paths:
+            if not isinstance(relative, str) or not relative or "\0" in relative:
+                raise ReadError(f"{model_json_path}: shard path {relative!r} is not a file name")
+            shard = folder / relative
+            try:
+                resolved = shard.resolve()
+                inside = folder in resolved.parents
+                regular = resolved.is_file()
+            except (OSError, ValueError, RuntimeError):
+                inside = regular = False
+            if not inside or not regular:
+                raise ReadError(f"{shard}: weight shard is not a regular file inside the model folder")
+            on_disk += resolved.stat().st_size
+        if needed is not None and on_disk != needed:
+            raise ReadError(
+                f"{model_json_path}: weight group {index} needs {needed} bytes but its shards hold {on_disk}"
+            )
+        total += on_disk
+    return total
+
+
+def _declared_bytes(model_json_path: Path, weight: Any) -> int | None:
+    if not isinstance(weight, dict) or not isinstance(weight.get("shape"), list):
+        raise ReadError(f"{model_json_path}: manifest has a weight without a shape: {str(weight)[:80]}")
+    shape = weight["shape"]
+    if not all(isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape):
+        raise ReadError(f"{model_json_path}: weight {weight.get('name')!r} has an invalid shape {shape}"[:300])
+    quantization = weight.get("quantization")
+    dtype = quantization.get("dtype") if isinstance(quantization, dict) else weight.get("dtype", "float32")
+    if dtype == "string":
+        return None
+    if dtype not in _WEIGHT_BYTES:
+        raise ReadError(f"{model_json_path}: weight {weight.get('name')!r} has unsupported dtype {dtype!r}")
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count * _WEIGHT_BYTES[dtype]
 
 
 def find_node_root() -> Path:
