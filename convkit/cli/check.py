@@ -41,7 +41,7 @@ def check(
         typer.Option("--like", help="Model whose architecture runs weights-only copies (checkpoints); default REF."),
     ] = None,
     allow_unsafe: Annotated[
-        bool, typer.Option("--allow-unsafe", help="Load models whose Lambda layers run Python code from the file.")
+        bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")
     ] = False,
     keep_copies: Annotated[
         Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.")

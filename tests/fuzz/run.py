@@ -31,8 +31,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Iterator
 
-SECONDS_PER_INPUT = 20
-HANG_SECONDS = 60
+SECONDS_PER_INPUT = 60  # the first input that reaches Keras imports TensorFlow (5-15 s on a busy machine)
+HANG_SECONDS = 120
 PROGRESS_EVERY = 1000
 
 
@@ -144,9 +144,15 @@ def campaign(reader: str, inputs: int, seed: int, keep: Path, hang_seconds: floa
                 if not line:
                     process.wait()
                     if in_flight:  # the worker died on an input (a crash in native code)
+                        signature = f"worker died (exit {process.returncode})"
                         stats["inputs"] += 1
                         stats["uncaught"] += 1
-                        stats["signatures"][f"worker died (exit {process.returncode})"] += 1
+                        stats["signatures"][signature] += 1
+                        if work.exists() and signature not in stats["examples"]:
+                            target = keep / reader / f"died-{stats['uncaught']}"
+                            shutil.rmtree(target, ignore_errors=True)
+                            shutil.copytree(work / "seed", target, symlinks=True)
+                            stats["examples"][signature] = str(target)
                     break
                 record = json.loads(line)
                 if record["event"] == "start":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from convkit.formats._limits import LIMITS
-from tests.hostile._corpus import CASES, CORPUS, ROOT
+from tests.hostile._corpus import ALL_CASES as CASES, CORPUS, ROOT
 
 SECURITY = ROOT / "docs" / "SECURITY.md"
 
