@@ -16,11 +16,22 @@ their main function; ``convkit.train.run_tutorial`` runs the tutorial.
 
 from __future__ import annotations
 
-from convkit import check, convert
+from importlib import import_module
+from typing import Any
+
 from convkit.errors import ConvkitError
-from convkit.formats._api import inspect
 from convkit.registry import detect, format_names, get_format
 
 __version__ = "0.1.0"
+
+# Loaded on first use, so that `convkit inspect` does not pay for numpy and the check engine.
+_LAZY = {"check": "convkit.check", "convert": "convkit.convert", "inspect": "convkit.formats._api"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'convkit' has no attribute {name!r}")
+    module = import_module(_LAZY[name])
+    return getattr(module, name) if name == "inspect" else module
 
 __all__ = ["ConvkitError", "check", "convert", "detect", "format_names", "get_format", "inspect", "__version__"]
