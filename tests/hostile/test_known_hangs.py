@@ -1,4 +1,4 @@
-"""Corpus files on which a library convkit relies never returns; kept so that a fix shows up.
+"""Corpus files on which a library convkit relies hangs or crashes; kept so that a fix shows up.
 
 Each runs ``convkit inspect`` in a child process with a short timeout. The
 tests are expected failures (strict): when the library is fixed, or convkit

@@ -144,7 +144,7 @@ def refuse_code_layers(path: Path, config_text: str | bytes | None) -> None:
         if re.search(r'"class_name":\s*"' + layer + '"', config_text):
             raise UnsafeModelError(
                 f"{path}: the model holds a {layer} layer whose Python code would run when loaded; "
-                "pass --allow-unsafe (allow_unsafe=True) if you trust the file"
+                "pass --unsafe (allow_unsafe=True) if you trust the file"
             )
 
 

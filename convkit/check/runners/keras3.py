@@ -36,7 +36,7 @@ def load_keras3(path: Path, format_name: str, *, allow_unsafe: bool = False, tra
         if "safe_mode" in str(error) or "Lambda" in str(error):
             raise UnsafeModelError(
                 f"{path}: the model would run Python code from the file when loaded; "
-                "pass --allow-unsafe (allow_unsafe=True) if you trust it"
+                "pass --unsafe (allow_unsafe=True) if you trust it"
             ) from None
         raise load_error(path, "Keras 3", error) from None
     return KerasModelRunner(model, generation=3, path=path, format_name=format_name, training=training)
