@@ -48,6 +48,14 @@ def count(shape: Any) -> int:
     return total
 
 
+def weight_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """``parameters`` and ``bytes`` of weight rows that carry ``shape`` and ``dtype``."""
+    return {
+        "parameters": sum(count(row["shape"]) for row in rows),
+        "bytes": sum(count(row["shape"]) * DTYPE_SIZES.get(row["dtype"], 0) for row in rows),
+    }
+
+
 def tensor_stats(array: Any) -> dict[str, Any] | None:
     """min, max, mean, std and NaN/Inf counts of a numeric array; None for strings."""
     import numpy as np

@@ -111,8 +111,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report
         summary={
             "layers": len(layers),
             "weights": len(weight_rows),
-            "parameters": sum(_report.count(row["shape"]) for row in weight_rows),
-            "bytes": sum(_report.count(row["shape"]) * _report.DTYPE_SIZES.get(row["dtype"], 0) for row in weight_rows),
+            **_report.weight_totals(weight_rows),
             "optimizer_weights": len(optimizer_rows),
             "metric_weights": metric_count,
             "optimizer_parameters": sum(_report.count(row["shape"]) for row in optimizer_rows),
