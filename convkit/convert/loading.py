@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from convkit import registry
+from convkit.formats._isolate import preflight
 from convkit.convert import tfjs_layers
 from convkit.convert.portable import (
     NotPortable,
@@ -140,6 +141,8 @@ def read_portable(
         UnsafeModelError: Lambda layers or custom functions without ``allow_unsafe``.
         ReadError: the file is damaged or malformed, now or when a weight is read later.
     """
+    fmt = fmt or format_of(path)
+    preflight(path, fmt)
     try:
         model = _read_portable(path, stack, like=like, allow_unsafe=allow_unsafe, fmt=fmt)
     except _MALFORMED as error:

@@ -23,6 +23,7 @@ from typing import Any
 
 from convkit.errors import ReadError
 from convkit.formats import _h5, _report
+from convkit.formats._isolate import run_isolated
 from convkit.registry import Format, register_format
 
 JSON_ATTRS = ("model_config", "training_config")
@@ -63,7 +64,7 @@ def _kind(h5: Any) -> str:
     return "hdf5"
 
 
-def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report:
+def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Report:
     """Describes the HDF5 file at ``path`` without loading a model.
 
     Args:
@@ -141,6 +142,11 @@ def _optimizer_rows(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
             raise ReadError(f"{path}: optimizer weight {name!r} is listed but missing")
         rows.append(_h5.dataset_row(dataset, name, stats, path))
     return rows
+
+
+def inspect(path: Path, **options: Any) -> Hdf5Report:
+    """:func:`_inspect` in a child process, so a libhdf5 hang or crash on a damaged file is one ReadError."""
+    return run_isolated(_inspect, Path(path), **options)
 
 
 register_format(Format(

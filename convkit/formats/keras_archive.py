@@ -16,6 +16,7 @@ from typing import Any
 
 from convkit.errors import ReadError
 from convkit.formats import _h5, _limits, _report
+from convkit.formats._isolate import run_isolated
 from convkit.registry import Format, register_format
 
 CONFIG = "config.json"
@@ -95,7 +96,7 @@ def _json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
     return _limits.parse_json(data, path, name)
 
 
-def inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchiveReport:
+def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchiveReport:
     """Describes the ``.keras`` archive at ``path`` without loading the model.
 
     Args:
@@ -161,6 +162,11 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchi
         weights_tree=weights_tree,
         model_config=model_config,
     )
+
+
+def inspect(path: Path, **options: Any) -> KerasArchiveReport:
+    """:func:`_inspect` in a child process, so a libhdf5 hang or crash on a damaged file is one ReadError."""
+    return run_isolated(_inspect, Path(path), **options)
 
 
 register_format(Format(

@@ -14,6 +14,7 @@ from pathlib import Path
 from convkit.check.runners._keras_common import KerasModelRunner, h5_keras_attributes, keras_archive_version
 from convkit.check.runners.base import Runner, TensorSpec
 from convkit.errors import ReadError, UsageError
+from convkit.formats._isolate import preflight
 from convkit.registry import detect
 
 __all__ = ["KerasModelRunner", "Runner", "TensorSpec", "open_runner", "is_weights_only"]
@@ -51,6 +52,7 @@ def open_runner(
     """
     path = Path(path)
     name = detect(path).name
+    preflight(path, name)
     like_path = Path(like) if like is not None else None
     if name == "tfjs":
         runner: Runner = _tfjs(path)
