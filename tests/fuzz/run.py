@@ -17,41 +17,23 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
-import contextlib
 import json
 import os
 import select
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+
+from tests.hostile._corpus import Hang, deadline
 
 SECONDS_PER_INPUT = 60  # the first input that reaches Keras imports TensorFlow (5-15 s on a busy machine)
 HANG_SECONDS = 120
 PROGRESS_EVERY = 1000
-
-
-class InputHang(BaseException):
-    """One input ran past its deadline (BaseException so that no reader's ``except Exception`` hides it)."""
-
-
-@contextlib.contextmanager
-def input_deadline(seconds: float) -> Iterator[None]:
-    def on_alarm(signum: int, frame: Any) -> None:
-        raise InputHang(f"an input ran longer than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, on_alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # ------------------------------------------------------------------ worker
@@ -82,10 +64,10 @@ def worker(reader: str, count: int, seed: int, work: Path) -> None:
         out.write(json.dumps({"event": "start", "index": done}) + "\n")
         out.flush()
         try:
-            with input_deadline(SECONDS_PER_INPUT):
+            with deadline(SECONDS_PER_INPUT):
                 trial = run_trial(target, work, HypothesisChooser(data))
             record = {"event": "done", "outcome": trial.outcome, "signature": trial.signature, "detail": trial.detail}
-        except InputHang:
+        except Hang:
             record = {"event": "done", "outcome": "hang", "signature": "hang", "detail": ""}
         done += 1
         if record["outcome"] in ("finding", "hang"):

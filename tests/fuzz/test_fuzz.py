@@ -11,8 +11,9 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from tests.fuzz._mutate import HypothesisChooser
-from tests.fuzz.run import SECONDS_PER_INPUT, input_deadline
+from tests.fuzz.run import SECONDS_PER_INPUT
 from tests.fuzz.targets import TARGETS, run_trial
+from tests.hostile._corpus import deadline
 
 SHORT_RUN_EXAMPLES = 250
 
@@ -30,7 +31,7 @@ def test_reader_answers_or_refuses_every_mutation(name: str, tmp_path) -> None:
               suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink])
     @given(st.data())
     def reader_survives(data: st.DataObject) -> None:
-        with input_deadline(SECONDS_PER_INPUT):
+        with deadline(SECONDS_PER_INPUT):
             trial = run_trial(target, work, HypothesisChooser(data))
         tried.append(trial.outcome)
         assert trial.outcome != "finding", f"{trial.signature}\n{trial.detail}"
