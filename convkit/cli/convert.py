@@ -34,6 +34,7 @@ def convert_command(
     strict: Annotated[bool, typer.Option("--strict", help="Fail instead of warning when the target cannot hold part of the source.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Load and run the output once in its target runtime before it is put in place.")] = True,
     json_output: JsonOption = False,
 ) -> None:
     from convkit.convert import convert
@@ -46,7 +47,7 @@ def convert_command(
             src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
             quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
             keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-            allow_unsafe=unsafe, check=check, progress=progress,
+            allow_unsafe=unsafe, check=check, verify=verify, progress=progress,
         )
     finally:
         progress.close()

@@ -16,13 +16,14 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from convkit import registry
 from convkit._callable import make_package_callable
 from convkit.convert import tfjs_layers
 from convkit.convert.atomic import atomic_output
 from convkit.convert.streaming import DEFAULT_SHARD_SIZE, QUANTIZE_DTYPES
+from convkit.convert.verify import VerifyError
 from convkit.errors import MismatchError, UsageError, WriteError
 
 __all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
@@ -113,6 +114,7 @@ def convert(
     strict: bool = False,
     allow_unsafe: bool = False,
     check: bool = False,
+    verify: bool = True,
     progress: Progress | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
@@ -132,6 +134,9 @@ def convert(
         strict: fail instead of warning when the target cannot hold part of the source.
         allow_unsafe: allow Lambda layers and custom functions (runs code from the file).
         check: compare the output's predictions with the source's after converting.
+        verify: load the output in its target runtime and run it once before it is
+            renamed into place (TF.js layers outputs that fail fall back to a graph
+            model); default True.
         progress: called with (bytes done, bytes total) while weights are written.
 
     Raises:
@@ -156,7 +161,7 @@ def convert(
     job = _Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-               allow_unsafe=allow_unsafe, progress=progress)
+               allow_unsafe=allow_unsafe, verify=verify, progress=progress)
     kind = job.run()
     report = None
     if check:
@@ -197,6 +202,20 @@ class _Job:
         """Records something the target cannot hold; fatal with --strict."""
         self.losses.append(what)
         self.warnings.append(f"left out of the {self.target} output: {what}")
+
+    @contextlib.contextmanager
+    def _output(self, path: Path | None = None, member: str | None = None) -> Iterator[Path]:
+        """The atomic temporary for an output; the written output is verified before it is renamed into place."""
+        final = path or self.out
+        with atomic_output(final, self.options["overwrite"]) as temp:
+            yield temp
+            if self.options["verify"]:
+                from convkit.convert.verify import verify_output
+
+                written = temp / member if member else temp
+                like = self.options["like"] if self.options["like"] is not None else self.src
+                verify_output(written, self.target, final=self.out, like=like,
+                              allow_unsafe=self.options["allow_unsafe"])
 
     def _enforce_strict(self) -> None:
         if self.options["strict"] and self.losses:
@@ -244,7 +263,7 @@ class _Job:
                 f"{self.src}: is a TF.js graph model, an inference graph without Keras layers; convkit converts it "
                 f"to nothing but a copy of itself (tensorflowjs 4.22 has no graph-model-to-SavedModel converter)"
             )
-        with atomic_output(self.out, self.options["overwrite"]) as temp:
+        with self._output() as temp:
             shutil.copytree(self.src if self.src.is_dir() else self.src.parent, temp)
         return "graph"
 
@@ -254,11 +273,11 @@ class _Job:
 
         read_saved_model(self.src)  # a damaged saved_model.pb fails here, with one line, before TensorFlow sees it
         if self.target == "savedmodel":
-            with atomic_output(self.out, self.options["overwrite"]) as temp:
+            with self._output() as temp:
                 shutil.copytree(self.src, temp)
             return "copy"
         if self.target == "tfjs" and self.options["tfjs_kind"] != "layers":
-            with atomic_output(self.out, self.options["overwrite"]) as temp:
+            with self._output() as temp:
                 writers.write_tfjs_graph(self.src, temp, shard_size=self.options["shard_size"],
                                          quantize=self.options["quantize"],
                                          quantize_weights=self.options["quantize_weights"])
@@ -274,7 +293,7 @@ class _Job:
         kind = self.options["tfjs_kind"] or "layers"
         with contextlib.ExitStack() as stack:
             model = self._portable(stack)
-            reasons = tfjs_layers.tfjs_unsupported(model.config)
+            reasons = tfjs_layers.tfjs_unsupported(model.config, model.generation)
             if kind == "layers" and reasons:
                 if self.options["tfjs_kind"] == "layers":
                     raise UsageError(f"{self.src}: TF.js layers cannot hold this model: {reasons[0]}; "
@@ -286,15 +305,23 @@ class _Job:
                 # Keras optimizer names (Custom>Adam), so neither optimizer nor training config goes in.
                 self._note_optimizer(model, carried=False)
                 self._enforce_strict()
-                with atomic_output(self.out, self.options["overwrite"]) as temp:
-                    written = streaming.write_tfjs_layers(
-                        model, temp, shard_size=self.options["shard_size"], quantize=self.options["quantize"],
-                        quantize_weights=self.options["quantize_weights"],
-                        generated_by=f"convkit {_version()}", progress=self.options["progress"])
-                    self.warnings.extend(written.warnings)
-                    self.losses.extend(written.warnings)
-                    self._enforce_strict()
-                return "layers"
+                noted = (len(self.warnings), len(self.losses))
+                try:
+                    with self._output() as temp:
+                        written = streaming.write_tfjs_layers(
+                            model, temp, shard_size=self.options["shard_size"], quantize=self.options["quantize"],
+                            quantize_weights=self.options["quantize_weights"],
+                            generated_by=f"convkit {_version()}", progress=self.options["progress"])
+                        self.warnings.extend(written.warnings)
+                        self.losses.extend(written.warnings)
+                        self._enforce_strict()
+                    return "layers"
+                except VerifyError as error:  # the fallback: what TF.js layers cannot run, a graph model may
+                    if self.options["tfjs_kind"] == "layers":
+                        raise
+                    del self.warnings[noted[0]:], self.losses[noted[1]:]
+                    self.warnings.append(f"TF.js layers cannot run this model ({error.culprit or error.reason}); "
+                                         "wrote a TF.js graph model instead")
             self._lose("the Keras architecture and optimizer state (a TF.js graph model is an inference graph)")
             self._enforce_strict()
             return self._graph_from_portable(model)
@@ -302,7 +329,7 @@ class _Job:
     def _graph_from_portable(self, model: Any) -> str:
         from convkit.convert import writers
 
-        with atomic_output(self.out, self.options["overwrite"]) as temp:
+        with self._output() as temp:
             with tempfile.TemporaryDirectory(prefix="convkit-export-") as scratch:
                 saved_model = Path(scratch) / "saved_model"
                 writers.export_for_graph(model, saved_model, self.src, self.options["allow_unsafe"])
@@ -320,7 +347,7 @@ class _Job:
             training = model.training_config if keep else None
             self._note_optimizer(model, carried=keep)
             self._enforce_strict()
-            with atomic_output(self.out, self.options["overwrite"]) as temp:
+            with self._output() as temp:
                 streaming.write_keras2_h5(model, temp, training_config=training, progress=self.options["progress"])
                 if keep and model.optimizer_weights:
                     _copy_h5_group(self.src, temp, "optimizer_weights")
@@ -330,7 +357,7 @@ class _Job:
         from convkit.convert import writers
 
         if self.src_format == "keras" and self.options["keep_optimizer"]:
-            with atomic_output(self.out, self.options["overwrite"]) as temp:
+            with self._output() as temp:
                 with contextlib.ExitStack() as stack:
                     self._portable(stack)  # config and weights layout under convkit's limits; refuses code layers
                 shutil.copyfile(self.src, temp)
@@ -339,7 +366,7 @@ class _Job:
             model = self._portable(stack)
             self._note_optimizer(model, carried=False)
             self._enforce_strict()
-            with atomic_output(self.out, self.options["overwrite"]) as temp:
+            with self._output() as temp:
                 writers.write_keras_archive(model, temp, self.src, self.options["allow_unsafe"])
         return "keras3"
 
@@ -350,7 +377,7 @@ class _Job:
             model = self._portable(stack)
             self._note_optimizer(model, carried=False)
             self._enforce_strict()
-            with atomic_output(self.out, self.options["overwrite"]) as temp:
+            with self._output() as temp:
                 kind = writers.write_saved_model(model, temp, self.src, self.options["allow_unsafe"])
             if kind == "export":
                 self.warnings.append("tf_keras cannot build this architecture, so the SavedModel is a Keras 3 "
@@ -369,26 +396,37 @@ class _Job:
             self._enforce_strict()
             prefix = self.out
             if not prefix.parent.exists():
-                with atomic_output(prefix.parent, self.options["overwrite"]) as temp:
+                with self._output(prefix.parent, member=prefix.name) as temp:
                     temp.mkdir()
                     writers.write_checkpoint(model, temp / prefix.name, self.src, self.options["allow_unsafe"])
                 return "weights"
             _write_prefix_atomically(prefix, self.options["overwrite"],
-                                     lambda p: writers.write_checkpoint(model, p, self.src, self.options["allow_unsafe"]))
+                                     lambda p: writers.write_checkpoint(model, p, self.src, self.options["allow_unsafe"]),
+                                     staging=lambda path: self._output(path, member=prefix.name))
         return "weights"
 
 
-def _write_prefix_atomically(prefix: Path, overwrite: bool, write: Callable[[Path], None]) -> None:
-    """Writes a checkpoint at ``prefix`` inside an existing folder: data shards first, index last."""
+def _write_prefix_atomically(prefix: Path, overwrite: bool, write: Callable[[Path], None],
+                             staging: Callable[[Path], Any] | None = None) -> None:
+    """Writes a checkpoint at ``prefix`` inside an existing folder: data shards first, index last.
+
+    ``staging`` opens the staging folder (default :func:`atomic_output`); the engine's
+    opens it with verification.
+    """
     index = prefix.with_name(prefix.name + ".index")
     if index.exists() and not overwrite:
         raise WriteError(f"{prefix}: a checkpoint with this prefix already exists; pass --overwrite to replace it")
-    with atomic_output(prefix.with_name(prefix.name + ".convkit-staging"), overwrite=True) as temp:
-        temp.mkdir()
-        write(temp / prefix.name)
-        staged = sorted(temp.glob(prefix.name + ".*"), key=lambda p: p.name.endswith(".index"))
+    stage = prefix.with_name(prefix.name + ".convkit-staging")
+    shutil.rmtree(stage, ignore_errors=True)  # left by a killed run
+    try:
+        with (staging(stage) if staging else atomic_output(stage)) as temp:
+            temp.mkdir()
+            write(temp / prefix.name)
+        staged = sorted(stage.glob(prefix.name + ".*"), key=lambda p: p.name.endswith(".index"))
         for path in staged:
             os.replace(path, prefix.with_name(path.name))
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
 
 
 def _copy_h5_group(source: Path, target: Path, name: str) -> None:

@@ -201,9 +201,11 @@ def write_tfjs_layers(
         for descriptor in sources.values():
             os.close(descriptor)
 
+    config, dropped = tfjs_layers.to_tfjs_config(model.config, model.generation)
+    warnings.extend(f"left out of the tfjs output: {what}" for what in dropped)
     topology = {
-        "class_name": model.config["class_name"],
-        "config": model.config["config"],
+        "class_name": config["class_name"],
+        "config": config["config"],
         "keras_version": _keras2_version(model.keras_version),
         "backend": "tensorflow",
     }

@@ -28,6 +28,47 @@ TFJS_LAYER_CLASSES = frozenset(
 
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
 
+# ---------------------------------------------------------------- Keras <-> TF.js names
+# One table per kind of serialized object: Keras class or function name -> the name
+# TF.js 4.22 registers (None: TF.js has no counterpart). Names missing from a table
+# are as unknown to TF.js as those mapped to None.
+
+# Activations TF.js computes as Keras does. Keras 3's hard_sigmoid is relu6(x + 3) / 6,
+# not Keras 2's (and TF.js') clip(0.2 x + 0.5): see KERAS3_ACTIVATIONS. "gelu" is the
+# exact (erf) GELU in Keras and TF.js alike; TF.js' "gelu_new" does not deserialize.
+ACTIVATIONS: dict[str, str | None] = {
+    **{name: name for name in ("elu", "selu", "relu", "relu6", "linear", "sigmoid", "hard_sigmoid", "softplus",
+                               "softsign", "tanh", "softmax", "log_softmax", "gelu", "mish", "swish")},
+    "silu": "swish",
+    "hard_silu": None, "hard_swish": None, "leaky_relu": None, "exponential": None, "celu": None, "glu": None,
+    "hard_tanh": None, "log_sigmoid": None, "sparsemax": None, "soft_shrink": None, "hard_shrink": None,
+    "tanh_shrink": None, "squareplus": None, "sparse_plus": None, "sparse_sigmoid": None, "threshold": None,
+}
+KERAS3_ACTIVATIONS: dict[str, str | None] = {**ACTIVATIONS, "hard_sigmoid": None}
+# Initializers only shape fresh weights, which the stored weights replace: an unknown one
+# is written as Zeros (with a warning), never a reason to refuse the model.
+INITIALIZERS: dict[str, str | None] = {
+    **{name: name for name in ("Zeros", "Ones", "Constant", "RandomUniform", "RandomNormal", "TruncatedNormal",
+                               "Identity", "VarianceScaling", "GlorotUniform", "GlorotNormal", "HeNormal",
+                               "HeUniform", "Orthogonal")},
+    "LecunNormal": "LeCunNormal", "LecunUniform": "LeCunUniform", "OrthogonalInitializer": "Orthogonal",
+    "IdentityInitializer": "Identity", "zeros": "Zeros", "ones": "Ones", "glorot_uniform": "GlorotUniform",
+    "glorot_normal": "GlorotNormal", "he_normal": "HeNormal", "he_uniform": "HeUniform",
+    "lecun_normal": "LeCunNormal", "lecun_uniform": "LeCunUniform", "orthogonal": "Orthogonal",
+}
+# Regularizers and constraints act in training only; TF.js gets the ones it has, the others are dropped.
+REGULARIZERS: dict[str, str | None] = {"L1L2": "L1L2", "L1": "L1L2", "L2": "L1L2", "l1": "L1L2", "l2": "L1L2",
+                                       "l1_l2": "L1L2", "OrthogonalRegularizer": None}
+CONSTRAINTS: dict[str, str | None] = {"MaxNorm": "MaxNorm", "UnitNorm": "UnitNorm", "NonNeg": "NonNeg",
+                                      "MinMaxNorm": "MinMaxNorm", "max_norm": "MaxNorm", "unit_norm": "UnitNorm",
+                                      "non_neg": "NonNeg", "min_max_norm": "MinMaxNorm"}
+# Config fields TF.js refuses for a layer class although Keras writes them (tf_keras
+# SeparableConv2D carries unused kernel_* fields; TF.js demands depthwise_*/pointwise_*).
+_TFJS_REFUSED_FIELDS = {
+    "SeparableConv2D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+    "SeparableConv1D": ("kernel_initializer", "kernel_regularizer", "kernel_constraint"),
+}
+
 # Config keys Keras 3 added that TF.js layers and tf_keras do not take.
 _KERAS3_ONLY_KEYS = frozenset(
     {"optional", "build_config", "compile_config", "quantization_config", "lora_rank", "lora_alpha",
@@ -135,6 +176,8 @@ def _layer_config(class_name: str | None, config: dict[str, Any]) -> dict[str, A
         out.pop("input_tensor", None)
     elif "batch_shape" in out:
         out["batch_input_shape"] = out.pop("batch_shape")
+    if class_name == "LeakyReLU" and "negative_slope" in out:  # Keras 3's name for Keras 2's alpha
+        out["alpha"] = out.pop("negative_slope")
     for wrapped in ("layer", "backward_layer"):
         if isinstance(out.get(wrapped), dict) and "class_name" in out[wrapped]:
             out[wrapped] = _layer(out[wrapped])
@@ -168,17 +211,96 @@ def iter_layers(model_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
                 yield inner
 
 
-def tfjs_unsupported(model_config: dict[str, Any]) -> list[str]:
-    """Why TF.js layers cannot hold this (Keras 2 dialect) model; empty if it can."""
+def tfjs_unsupported(model_config: dict[str, Any], generation: int = 2) -> list[str]:
+    """Why TF.js layers cannot hold this (Keras 2 dialect) model, layer by layer; empty if it can.
+
+    Args:
+        model_config: the model in the Keras 2 dialect.
+        generation: the Keras generation that wrote it (activations differ between them).
+    """
+    activations = KERAS3_ACTIVATIONS if generation == 3 else ACTIVATIONS
     reasons = []
     for layer in iter_layers(model_config):
         class_name = layer.get("class_name")
-        name = (layer.get("config") or {}).get("name", layer.get("name"))
+        config = layer.get("config") or {}
+        name = config.get("name", layer.get("name"))
         if class_name not in TFJS_LAYER_CLASSES:
             reasons.append(f"layer {name!r} ({class_name}) has no TF.js layers counterpart")
-        elif class_name == "GRU" and (layer.get("config") or {}).get("reset_after"):
+        elif class_name == "GRU" and config.get("reset_after"):
             reasons.append(f"layer {name!r} is a GRU with reset_after=True, which TF.js layers does not support")
+        for key in ("activation", "recurrent_activation"):
+            value = config.get(key)
+            if isinstance(value, dict):
+                value = value.get("class_name") if not value.get("config") else f"{value.get('class_name')} (configured)"
+            if value is not None and activations.get(str(value)) is None:
+                reasons.append(f"layer {name!r} ({class_name}) uses the activation {value!r}, which TF.js layers "
+                               f"{'computes differently' if ACTIVATIONS.get(str(value)) else 'does not have'}")
+        if class_name == "ReLU" and (config.get("negative_slope") or config.get("threshold")):
+            reasons.append(f"layer {name!r} is a ReLU with a negative slope or threshold, which TF.js layers lacks")
     return reasons
+
+
+def to_tfjs_config(model_config: dict[str, Any], generation: int = 2) -> tuple[dict[str, Any], list[str]]:
+    """The config TF.js layers 4.22 deserializes, and what was changed or dropped on the way.
+
+    Names go through the tables above (activations, initializers, regularizers,
+    constraints); training-only objects TF.js has no counterpart for are dropped,
+    and every drop is listed. Call :func:`tfjs_unsupported` first: activations
+    TF.js lacks are left as they are.
+    """
+    import copy
+
+    config = copy.deepcopy(model_config)
+    activations = KERAS3_ACTIVATIONS if generation == 3 else ACTIVATIONS
+    notes: list[str] = []
+    for layer in iter_layers(config):
+        class_name = layer.get("class_name")
+        body = layer.get("config")
+        if not isinstance(body, dict) or class_name in MODEL_CLASSES:
+            continue
+        name = body.get("name", layer.get("name"))
+        for key in _TFJS_REFUSED_FIELDS.get(str(class_name), ()):
+            if body.pop(key, None) is not None and not key.endswith("initializer"):
+                notes.append(f"the {key} of layer {name!r} (TF.js {class_name} takes none)")
+        for key, value in list(body.items()):
+            if key in ("activation", "recurrent_activation") and isinstance(value, str):
+                body[key] = activations.get(value) or value
+            elif key.endswith("_initializer") and value is not None:
+                body[key] = _tfjs_initializer(value, f"{key} of layer {name!r}", notes)
+            elif key.endswith("_regularizer") and value is not None:
+                body[key] = _tfjs_object(value, REGULARIZERS, f"{key} of layer {name!r}", notes)
+            elif key.endswith("_constraint") and value is not None:
+                body[key] = _tfjs_object(value, CONSTRAINTS, f"{key} of layer {name!r}", notes)
+    return config, notes
+
+
+def _object_name(value: Any) -> str:
+    return str(value.get("class_name") if isinstance(value, dict) else value)
+
+
+def _tfjs_initializer(value: Any, what: str, notes: list[str]) -> Any:
+    name = INITIALIZERS.get(_object_name(value))
+    inner = dict(value.get("config") or {}) if isinstance(value, dict) else {}
+    if name is None:
+        notes.append(f"the {what} ({_object_name(value)}, written as Zeros: the stored weights replace it)")
+        return {"class_name": "Zeros", "config": {}}
+    if name == "VarianceScaling" and inner.get("distribution") == "untruncated_normal":
+        inner["distribution"] = "normal"
+    return {"class_name": name, "config": inner}
+
+
+def _tfjs_object(value: Any, table: dict[str, str | None], what: str, notes: list[str]) -> Any:
+    name = table.get(_object_name(value))
+    if name is None:
+        notes.append(f"the {what} ({_object_name(value)}, used in training only)")
+        return None
+    if isinstance(value, dict):
+        inner = dict(value.get("config") or {})
+    else:  # a bare name ("l2") means Keras' default factor
+        inner = {factor: 0.01 for factor in ("l1", "l2") if factor in str(value)}
+    if name == "L1L2":
+        inner = {"l1": float(inner.get("l1") or 0.0), "l2": float(inner.get("l2") or 0.0)}
+    return {"class_name": name, "config": inner}
 
 
 def tfjs_weight_name(weight_name: str) -> str:

@@ -8,9 +8,12 @@ tf_keras, TensorFlow and tensorflowjs, imported only when called.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any, Iterator
+
 from convkit.convert.loading import _first_line, live_from_portable, quiet_tensorflow
 from convkit.convert.portable import PortableModel
 from convkit.errors import ReadError, WriteError
@@ -116,21 +119,120 @@ def write_tfjs_graph(
     quantize: str | None,
     quantize_weights: tuple[str, ...],
 ) -> None:
-    """A TF.js graph model of a SavedModel's ``serving_default`` signature (tensorflowjs converter API)."""
+    """A TF.js graph model of a SavedModel's ``serving_default`` signature (tensorflowjs converter API).
+
+    The graph is rewritten where TF.js 4.22 lacks an op and an exact equivalent
+    exists, and the fusing pass is skipped where it would create a fused op TF.js
+    cannot run (see :func:`_graph_rewrites`).
+    """
     quiet_tensorflow()
+    import tensorflow as tf
     from tensorflowjs.converters import tf_saved_model_conversion_v2 as converter
 
+    if (saved_model / "saved_model.pb").is_file() and not (saved_model / "variables").is_dir() \
+            and _saved_model_has_variables(saved_model):
+        raise ReadError(f"{saved_model}: the SavedModel's variables/ folder is missing, so its weights cannot be read")
     quantization = None
     if quantize:
         quantization = {quantize: list(quantize_weights) if quantize_weights else True}
     try:
-        converter.convert_tf_saved_model(
-            str(saved_model),
-            str(target),
-            signature_def="serving_default",
-            saved_model_tags="serve",
-            quantization_dtype_map=quantization,
-            weight_shard_size_bytes=shard_size,
-        )
-    except (ValueError, KeyError, RuntimeError) as error:
-        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({_first_line(error)})") from None
+        with _graph_rewrites(converter):
+            converter.convert_tf_saved_model(
+                str(saved_model),
+                str(target),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map=quantization,
+                weight_shard_size_bytes=shard_size,
+            )
+    except (ValueError, KeyError, RuntimeError, IndexError, tf.errors.OpError) as error:
+        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({' '.join(str(error).split())[:300]})") from None
+
+
+def _saved_model_has_variables(saved_model: Path) -> bool:
+    from convkit.formats.savedmodel import read_saved_model
+
+    try:
+        message = read_saved_model(saved_model)
+        return any(node.WhichOneof("kind") == "variable"
+                   for meta_graph in message.meta_graphs for node in meta_graph.object_graph_def.nodes)
+    except Exception:  # unreadable: the converter's own error says more
+        return False
+
+
+# Activations TF.js 4.22 runs fused into _FusedConv2D / _FusedMatMul / FusedDepthwiseConv2dNative
+# (tfjs-backend-cpu fused_utils.js); any other fused activation fails at run time.
+TFJS_FUSED_ACTIVATIONS = frozenset({"linear", "relu", "elu", "relu6", "prelu", "leakyrelu", "sigmoid"})
+_FUSED_OPS = frozenset({"_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNative", "_FusedDepthwiseConv2dNative"})
+
+
+@contextlib.contextmanager
+def _graph_rewrites(converter: Any) -> Iterator[None]:
+    """Scopes two changes to the tensorflowjs converter's graph optimisation, restored on exit.
+
+    - Ops TF.js lacks, replaced where an exact identity exists: ``Erfc(x) = 1 - Erf(x)``
+      (exact GELU in Keras 3 graphs).
+    - When the fusing pass (grappler ``remap``) creates a fused activation TF.js
+      cannot run (fused hard-swish), the optimisation runs again without it.
+    """
+    optimize = converter.optimize_graph
+    grappler = converter._run_grappler
+
+    def without_remap(config: Any, graph_def: Any, graph: Any, signature_def: Any) -> Any:
+        rewrites = config.graph_options.rewrite_options
+        rewrites.optimizers[:] = [name for name in rewrites.optimizers if name != "remap"]
+        return grappler(config, graph_def, graph, signature_def)
+
+    def rewritten(graph: Any, signature_def: Any, **options: Any) -> Any:
+        graph = _exact_rewrites(graph)
+        optimized = optimize(graph, signature_def, **options)
+        if _unrunnable_fusions(optimized):
+            converter._run_grappler = without_remap
+            try:
+                optimized = optimize(graph, signature_def, **options)
+            finally:
+                converter._run_grappler = grappler
+        return optimized
+
+    converter.optimize_graph = rewritten
+    try:
+        yield
+    finally:
+        converter.optimize_graph = optimize
+        converter._run_grappler = grappler
+
+
+def _exact_rewrites(graph: Any) -> Any:
+    import tensorflow as tf
+
+    graph_def = graph.as_graph_def()
+    erfc = [node for node in graph_def.node if node.op == "Erfc"]
+    if not erfc:
+        return graph
+    for node in erfc:
+        data = [name for name in node.input if not name.startswith("^")]
+        control = [name for name in node.input if name.startswith("^")]
+        dtype = node.attr["T"].type
+        erf = graph_def.node.add(name=f"{node.name}/convkit_erf", op="Erf", input=data)
+        erf.attr["T"].type = dtype
+        one = graph_def.node.add(name=f"{node.name}/convkit_one", op="Const")
+        one.attr["dtype"].type = dtype
+        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.as_dtype(dtype)))
+        node.op = "Sub"
+        del node.input[:]
+        node.input.extend([one.name, erf.name, *control])
+    rebuilt = tf.Graph()
+    with rebuilt.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return rebuilt
+
+
+def _unrunnable_fusions(graph_def: Any) -> list[str]:
+    found = []
+    for node in graph_def.node:
+        if node.op in _FUSED_OPS and "fused_ops" in node.attr:
+            names = [item.decode().lower() for item in node.attr["fused_ops"].list.s]
+            activations = [name for name in names if name not in ("biasadd", "add", "fusedbatchnorm")]
+            if any(name not in TFJS_FUSED_ACTIVATIONS for name in activations):
+                found.append(node.name)
+    return found

@@ -1,0 +1,203 @@
+"""Proof that a written model loads and runs in its target runtime.
+
+``convert`` calls :func:`verify_output` on every output while it still sits in
+its temporary sibling: TF.js models run in real @tensorflow/tfjs under Node.js,
+``.h5``/``.keras`` files in Keras (the generation that wrote the dialect, then
+the other), SavedModels through tf_keras or their serving signature,
+checkpoints restored into the source's architecture. Each runs once on a few
+random inputs made from its own input spec. A failure raises
+:class:`VerifyError` carrying the runtime's own message and the layer or op it
+names, so the output is never renamed into place.
+
+The runners are the ones ``convkit check`` uses; they are imported inside the
+function so that importing :mod:`convkit.convert` never imports the check
+package.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from convkit.errors import ConvkitError, UnsafeModelError, WriteError
+
+VERIFY_SAMPLES = 2
+VERIFY_SEED = 0
+
+
+class VerifyError(WriteError):
+    """A written model does not load or run in its target runtime.
+
+    Attributes:
+        reason: the runtime's own error, one line.
+        culprit: the layer, activation or op the error names (``layer 'x' (LayerScale)``), or ``None``.
+    """
+
+    def __init__(self, message: str, reason: str, culprit: str | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.culprit = culprit
+
+
+def verify_output(
+    path: Path,
+    target: str,
+    *,
+    final: Path | None = None,
+    like: Path | None = None,
+    allow_unsafe: bool = False,
+) -> str:
+    """Loads ``path`` (a ``target`` format output) in its runtime and runs it once.
+
+    Args:
+        path: the written output (a folder, a file, or a checkpoint prefix).
+        target: registry name of its format (``tfjs``, ``h5``, ``keras``, ``savedmodel``, ``ckpt``).
+        final: where the output will be renamed to, for messages; default ``path``.
+        like: a model file with the architecture, for weights-only outputs (checkpoints).
+        allow_unsafe: let the runtime build Lambda layers the source held (given with ``--unsafe``).
+
+    Returns:
+        The runtime that ran it (``TF.js 4.22.0 layers``, ``Keras 3.15.1``).
+
+    Raises:
+        VerifyError: the runtime cannot load or run the output.
+    """
+    path = Path(path)
+    final = Path(final) if final is not None else path
+    try:
+        runner = _open(path, target, like=like, allow_unsafe=allow_unsafe)
+        _run_once(runner)
+        return str(runner.runtime)
+    except UnsafeModelError:
+        raise
+    except VerifyError:
+        raise
+    except ConvkitError as error:
+        reason = _strip_path(str(error), path)
+    except Exception as error:  # the runtime's own failure: the whole point is to report it, not crash
+        reason = f"{type(error).__name__}: {_first_line(error)}"
+    culprit = blame(reason, path, target)
+    where = f" ({culprit})" if culprit else ""
+    runtime = "TF.js" if target == "tfjs" else "its runtime"
+    raise VerifyError(
+        f"{final}: the written {target} model does not load or run in {runtime}{where}: {reason}; "
+        "nothing was written (pass --no-verify to keep an unverified output)",
+        reason,
+        culprit,
+    )
+
+
+def _open(path: Path, target: str, *, like: Path | None, allow_unsafe: bool) -> Any:
+    if target == "tfjs":
+        from convkit.check.runners.tfjs import TfjsRunner
+
+        return TfjsRunner(path)
+    from convkit.check.runners import open_runner
+
+    if target == "h5":
+        # The Keras 2 dialect file loads in tf_keras; a layer only Keras 3 has may still load there.
+        try:
+            return _loaded(open_runner(path, allow_unsafe=allow_unsafe))
+        except UnsafeModelError:
+            raise
+        except Exception:
+            from convkit.check.runners.keras3 import load_keras3
+
+            return _loaded(load_keras3(path, "h5", allow_unsafe=allow_unsafe))
+    return _loaded(open_runner(path, like=like, allow_unsafe=allow_unsafe))
+
+
+def _loaded(runner: Any) -> Any:
+    runner.load()
+    return runner
+
+
+def _run_once(runner: Any) -> None:
+    import numpy as np
+
+    from convkit.check.inputs import random_inputs
+
+    specs = runner.inputs
+    feed = random_inputs(specs, VERIFY_SAMPLES, VERIFY_SEED).arrays
+    outputs = runner.infer(feed)
+    if not outputs:
+        raise WriteError("the model produced no outputs")
+    for name, value in outputs.items():
+        if np.asarray(value).shape[:1] != (VERIFY_SAMPLES,):
+            raise WriteError(f"output {name!r} has shape {list(np.asarray(value).shape)} for {VERIFY_SAMPLES} samples")
+
+
+# ---------------------------------------------------------------- naming the culprit
+
+
+def blame(reason: str, path: Path, target: str) -> str | None:
+    """The layer, activation or op of the model at ``path`` that the runtime's message ``reason`` names."""
+    if target != "tfjs":
+        return None
+    model_json = path / "model.json" if path.is_dir() else path
+    try:
+        document = json.loads(model_json.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_./>-]*", reason))
+    topology = document.get("modelTopology") or {}
+    if document.get("format") == "graph-model" or isinstance(topology.get("node"), list):
+        for node in _graph_nodes(document):
+            if node.get("op") in words:
+                return f"op {node['op']} at node {node.get('name')!r}"
+        return None
+    config = topology.get("model_config", topology)
+    for layer in _layers(config):
+        body = layer.get("config") or {}
+        name = body.get("name", layer.get("name"))
+        class_name = layer.get("class_name")
+        if class_name in words:
+            return f"layer {name!r} ({class_name})"
+        for key in ("activation", "recurrent_activation"):
+            value = body.get(key)
+            if isinstance(value, str) and value in words:
+                return f"layer {name!r} ({class_name}, {key} {value!r})"
+        for key, value in body.items():
+            if isinstance(value, dict) and value.get("class_name") in words:
+                return f"layer {name!r} ({class_name}, {key} {value['class_name']!r})"
+        if name in words:
+            return f"layer {name!r} ({class_name})"
+    return None
+
+
+def _layers(config: Any) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    body = config.get("config") if isinstance(config, dict) else None
+    layers = body if isinstance(body, list) else (body or {}).get("layers", []) if isinstance(body, dict) else []
+    for layer in layers or []:
+        if not isinstance(layer, dict):
+            continue
+        found.append(layer)
+        if layer.get("class_name") in ("Sequential", "Functional", "Model"):
+            found.extend(_layers(layer))
+        inner = (layer.get("config") or {}).get("layer")
+        if isinstance(inner, dict) and "class_name" in inner:
+            found.append(inner)
+    return found
+
+
+def _graph_nodes(document: dict[str, Any]) -> list[dict[str, Any]]:
+    topology = document.get("modelTopology") or {}
+    nodes = list(topology.get("node") or [])
+    for function in ((topology.get("library") or {}).get("function") or []):
+        nodes.extend(function.get("nodeDef") or [])
+    return [node for node in nodes if isinstance(node, dict)]
+
+
+def _strip_path(message: str, path: Path) -> str:
+    # The temporary sibling's path means nothing to the user; the message names the final output.
+    for prefix in (f"{path / 'model.json'}: ", f"{path}: "):
+        message = message.replace(prefix, "")
+    return message.replace(str(path), "<output>")
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:400] if lines else type(error).__name__
