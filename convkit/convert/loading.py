@@ -107,10 +107,38 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             continue
         if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
             continue
+        if _keras_ships(layer):
+            if generation == 3:
+                continue
+            raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (Keras 3 ships it in {layer['module']})")
         raise UnsafeModelError(
             f"{path}: layer {(layer.get('config') or {}).get('name', '?')!r} is of the custom class "
             f"{class_name!r}, which convkit cannot build without its code"
         )
+
+
+def _keras_ships(layer: dict[str, Any]) -> bool:
+    """Whether a Keras 3 layer record names a Layer class inside the installed Keras package.
+
+    Keras 3 records each object's module (``keras.src.applications.convnext`` for
+    ConvNeXt's LayerScale); only modules of the Keras package itself are imported,
+    and the class must be a Keras Layer defined there.
+    """
+    module_name = layer.get("module")
+    class_name = layer.get("class_name")
+    if not isinstance(module_name, str) or not isinstance(class_name, str):
+        return False
+    if not (module_name == "keras" or module_name.startswith("keras.")) or ">" in str(layer.get("registered_name")):
+        return False
+    import importlib
+
+    import keras
+
+    try:
+        found = getattr(importlib.import_module(module_name), class_name, None)
+    except ImportError:
+        return False
+    return isinstance(found, type) and issubclass(found, keras.layers.Layer) and found.__module__ == module_name
 
 
 # ---------------------------------------------------------------- portable reading
@@ -500,7 +528,8 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         import tf_keras
 
         config = model.config
-        check_known_classes(config, path, 2)
+        # Keras 3's own config still names each class's module (a Keras-shipped class is no custom one).
+        check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
         try:
             live = tf_keras.models.model_from_json(json.dumps(config))
         except (ValueError, TypeError, KeyError) as error:
@@ -547,6 +576,8 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
         seen.add(key)
         weight = source.pop(key, None)
         if weight is None:
+            weight = _unnamed_match(source, key, tuple(variable.shape))
+        if weight is None:
             raise ReadError(f"{path}: no stored value for weight {key!r} of the model")
         values = weight.read()
         if tuple(values.shape) != tuple(variable.shape):
@@ -557,6 +588,20 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
         variable.assign(values.astype(_dtype_name(variable.dtype), copy=False))
     if source:
         raise ReadError(f"{path}: stored weight {next(iter(source))!r} matches no weight of the model")
+
+
+def _unnamed_match(source: dict[str, Weight], key: str, shape: tuple[int, ...]) -> Weight | None:
+    # Keras 3 names a variable made without a name "variable", "variable_2", ... by creation
+    # count in the process: such names differ between files, so take the owner's next stored
+    # weight of that shape, in stored order.
+    owner, _, attribute = key.rpartition("/")
+    if not attribute.startswith("variable"):
+        return None
+    for name, weight in source.items():
+        if name.rpartition("/")[0] == owner and name.rpartition("/")[2].startswith("variable") \
+                and tuple(weight.shape) == shape:
+            return source.pop(name)
+    return None
 
 
 def load_keras_model(path: str | Path, like: str | Path | None = None, allow_unsafe: bool = False) -> LoadedModel:

@@ -114,7 +114,7 @@ def read_h5_model(path: Path, stack: contextlib.ExitStack) -> PortableModel:
     model_name = (raw_config.get("config") or {}).get("name")
     return PortableModel(
         config=config,
-        layer_weights=_legacy_layer_weights(weights_group, path, model_name, h5py),
+        layer_weights=_named_by_layer(_legacy_layer_weights(weights_group, path, model_name, h5py), config),
         generation=generation,
         keras_version=version,
         training_config=_parse_json(training, path, "training_config") if training else None,
@@ -185,6 +185,39 @@ def _legacy_layer_weights(group: Any, path: Path, model_name: str | None, h5py: 
             items.append(_dataset_weight(layer_group[weight_name], _canonical_name(weight_name, model_name)))
         result[layer_name] = items
     return result
+
+
+_WRAPPERS = frozenset({"Bidirectional", "TimeDistributed"})
+_RECURRENT = frozenset({"LSTM", "GRU", "SimpleRNN"})
+
+
+def _named_by_layer(layer_weights: dict[str, list[Weight]], config: dict[str, Any]) -> dict[str, list[Weight]]:
+    """Weights named after the layer whose group holds them, with the variable names the .keras format uses.
+
+    An ``.h5`` stores each weight under its variable's path, which need not be the
+    layer's name (``embedding_1_2/embeddings`` in layer ``embedding_1``; Keras 3 names
+    a DepthwiseConv2D kernel ``kernel``, TF.js and Keras 2 ``depthwise_kernel``).
+    Nested models and wrappers keep their stored paths.
+    """
+    classes = {(layer.get("config") or {}).get("name", layer.get("name")): layer
+               for layer in (config.get("config") or {}).get("layers", [])}
+    for layer_name, items in layer_weights.items():
+        layer = classes.get(layer_name) or {}
+        class_name = str(layer.get("class_name"))
+        if not items or class_name in tfjs_layers.MODEL_CLASSES or class_name in _WRAPPERS:
+            continue
+        if class_name in _RECURRENT:
+            for weight in items:
+                parts = weight.name.split("/")
+                cell = parts[-2] if len(parts) >= 3 and parts[-2].endswith("cell") else f"{class_name.lower()}_cell"
+                weight.name = f"{layer_name}/{cell}/{parts[-1]}"
+            continue
+        names = _keras3_variable_names(class_name, layer.get("config") or {})
+        if names is None or len(names) != len(items):
+            names = [weight.name.split("/")[-1] for weight in items]
+        for weight, attribute in zip(items, names):
+            weight.name = f"{layer_name}/{attribute}"
+    return layer_weights
 
 
 def _canonical_name(name: str, model_name: str | None) -> str:
