@@ -575,6 +575,8 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
             raise ReadError(f"{path}: two weights of the model are both named {key!r}; convkit cannot map them")
         seen.add(key)
         weight = source.pop(key, None)
+        if weight is None and key.endswith("/kernel"):  # Keras 3 names DepthwiseConv2D's depthwise_kernel "kernel"
+            weight = source.pop(key[: -len("kernel")] + "depthwise_kernel", None)
         if weight is None:
             weight = _unnamed_match(source, key, tuple(variable.shape))
         if weight is None:

@@ -329,7 +329,68 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
 
     config = copy.deepcopy(model_config)
     _shift_nested(config)
+    _input_layer_first(config)
+    _drop_refused_arguments(config)
     return config
+
+
+def _input_layer_first(model: dict[str, Any]) -> None:
+    # TF.js and Keras 2 let a Sequential's first layer carry batch_input_shape; Keras 3
+    # wants an InputLayer for it.
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") != "Sequential":
+            continue
+        layers = (inner.get("config") or {}).get("layers") or []
+        first = layers[0] if layers else None
+        if not first or first.get("class_name") == "InputLayer":
+            continue
+        shape = (first.get("config") or {}).pop("batch_input_shape", None)
+        if shape is not None:
+            dtype = (first.get("config") or {}).get("dtype", "float32")
+            name = f"{(first.get('config') or {}).get('name', 'input')}_input"
+            layers.insert(0, {"class_name": "InputLayer",
+                              "config": {"batch_input_shape": shape, "dtype": dtype, "name": name}})
+
+
+def _drop_refused_arguments(model: dict[str, Any]) -> None:
+    """Drops arguments a Keras 2 layer config holds that the Keras 3 class takes no more (``groups`` of
+    DepthwiseConv2D): Keras 3 refuses the whole model for one such key. Asks Keras 3 which
+    arguments each class's constructors take."""
+    for layer in iter_layers(model):
+        class_name = layer.get("class_name")
+        config = layer.get("config")
+        if class_name in MODEL_CLASSES or not isinstance(config, dict):
+            continue
+        accepted = _keras3_arguments(str(class_name))
+        if accepted is None:
+            continue
+        for key in [key for key in config if key not in accepted]:
+            del config[key]
+
+
+_KEPT_ARGUMENTS = frozenset({"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
+                             "batch_shape", "batch_size", "autocast"})
+
+
+def _keras3_arguments(class_name: str) -> frozenset[str] | None:
+    import inspect
+
+    import keras
+
+    cls = getattr(keras.layers, class_name, None)
+    if not isinstance(cls, type):
+        return None
+    names = set(_KEPT_ARGUMENTS)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names.update(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return frozenset(names)
 
 
 def _shift_nested(model: dict[str, Any]) -> None:
