@@ -56,12 +56,13 @@ INITIALIZERS: dict[str, str | None] = {
     "glorot_normal": "GlorotNormal", "he_normal": "HeNormal", "he_uniform": "HeUniform",
     "lecun_normal": "LeCunNormal", "lecun_uniform": "LeCunUniform", "orthogonal": "Orthogonal",
 }
-# Regularizers and constraints act in training only; TF.js gets the ones it has, the others are dropped.
+# Regularizers act in training only; TF.js gets the ones it has, the others are dropped.
 REGULARIZERS: dict[str, str | None] = {"L1L2": "L1L2", "L1": "L1L2", "L2": "L1L2", "l1": "L1L2", "l2": "L1L2",
                                        "l1_l2": "L1L2", "OrthogonalRegularizer": None}
-CONSTRAINTS: dict[str, str | None] = {"MaxNorm": "MaxNorm", "UnitNorm": "UnitNorm", "NonNeg": "NonNeg",
-                                      "MinMaxNorm": "MinMaxNorm", "max_norm": "MaxNorm", "unit_norm": "UnitNorm",
-                                      "non_neg": "NonNeg", "min_max_norm": "MinMaxNorm"}
+# Constraints are all dropped: Keras applies them after training steps only, but TF.js 4.22
+# applies them to the weights it loads (a MaxNorm kernel comes out rescaled), so keeping one
+# would change the predictions.
+CONSTRAINTS: dict[str, str | None] = {name: None for name in ("MaxNorm", "UnitNorm", "NonNeg", "MinMaxNorm")}
 # Config fields TF.js refuses for a layer class although Keras writes them (tf_keras
 # SeparableConv2D carries unused kernel_* fields; TF.js demands depthwise_*/pointwise_*).
 _TFJS_REFUSED_FIELDS = {
@@ -240,6 +241,18 @@ def tfjs_unsupported(model_config: dict[str, Any], generation: int = 2) -> list[
     return reasons
 
 
+def generations_differ(model_config: dict[str, Any]) -> list[str]:
+    """Activations of a Keras 3 model that tf_keras computes differently under the same name."""
+    found = []
+    for layer in iter_layers(model_config):
+        config = layer.get("config") or {}
+        for key in ("activation", "recurrent_activation"):
+            value = config.get(key)
+            if isinstance(value, str) and ACTIVATIONS.get(value) and not KERAS3_ACTIVATIONS.get(value):
+                found.append(f"layer {config.get('name')!r} ({key} {value!r})")
+    return found
+
+
 def to_tfjs_config(model_config: dict[str, Any], generation: int = 2) -> tuple[dict[str, Any], list[str]]:
     """The config TF.js layers 4.22 deserializes, and what was changed or dropped on the way.
 
@@ -270,7 +283,8 @@ def to_tfjs_config(model_config: dict[str, Any], generation: int = 2) -> tuple[d
             elif key.endswith("_regularizer") and value is not None:
                 body[key] = _tfjs_object(value, REGULARIZERS, f"{key} of layer {name!r}", notes)
             elif key.endswith("_constraint") and value is not None:
-                body[key] = _tfjs_object(value, CONSTRAINTS, f"{key} of layer {name!r}", notes)
+                body[key] = _tfjs_object(value, CONSTRAINTS, f"{key} of layer {name!r}", notes,
+                                         "TF.js would apply it to the loaded weights")
     return config, notes
 
 
@@ -289,10 +303,11 @@ def _tfjs_initializer(value: Any, what: str, notes: list[str]) -> Any:
     return {"class_name": name, "config": inner}
 
 
-def _tfjs_object(value: Any, table: dict[str, str | None], what: str, notes: list[str]) -> Any:
+def _tfjs_object(value: Any, table: dict[str, str | None], what: str, notes: list[str],
+                 why: str = "TF.js has no counterpart") -> Any:
     name = table.get(_object_name(value))
     if name is None:
-        notes.append(f"the {what} ({_object_name(value)}, used in training only)")
+        notes.append(f"the {what} ({_object_name(value)}, used in training only; {why})")
         return None
     if isinstance(value, dict):
         inner = dict(value.get("config") or {})

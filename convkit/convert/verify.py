@@ -141,11 +141,12 @@ def blame(reason: str, path: Path, target: str) -> str | None:
         document = json.loads(model_json.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    words = set(re.findall(r"[A-Za-z_][A-Za-z0-9_./>-]*", reason))
+    # TF.js writes Keras names camel-cased (hard_silu -> hardSilu) and weights as layer/attribute.
+    words = {_folded(word) for word in re.findall(r"[A-Za-z_][A-Za-z0-9_>-]*", reason)}
     topology = document.get("modelTopology") or {}
     if document.get("format") == "graph-model" or isinstance(topology.get("node"), list):
         for node in _graph_nodes(document):
-            if node.get("op") in words:
+            if _folded(str(node.get("op"))) in words:
                 return f"op {node['op']} at node {node.get('name')!r}"
         return None
     config = topology.get("model_config", topology)
@@ -153,18 +154,22 @@ def blame(reason: str, path: Path, target: str) -> str | None:
         body = layer.get("config") or {}
         name = body.get("name", layer.get("name"))
         class_name = layer.get("class_name")
-        if class_name in words:
+        if _folded(str(class_name)) in words:
             return f"layer {name!r} ({class_name})"
         for key in ("activation", "recurrent_activation"):
             value = body.get(key)
-            if isinstance(value, str) and value in words:
+            if isinstance(value, str) and _folded(value) in words:
                 return f"layer {name!r} ({class_name}, {key} {value!r})"
         for key, value in body.items():
-            if isinstance(value, dict) and value.get("class_name") in words:
+            if isinstance(value, dict) and _folded(str(value.get("class_name"))) in words:
                 return f"layer {name!r} ({class_name}, {key} {value['class_name']!r})"
-        if name in words:
+        if _folded(str(name)) in words:
             return f"layer {name!r} ({class_name})"
     return None
+
+
+def _folded(word: str) -> str:
+    return word.replace("_", "").lower()
 
 
 def _layers(config: Any) -> list[dict[str, Any]]:

@@ -99,10 +99,14 @@ def export_for_graph(model: PortableModel, target: Path, source: Path, allow_uns
     quiet_tensorflow()
     # tf_keras SavedModels convert to graphs TF.js runs, recurrent layers included;
     # the while loops of Keras 3 export() graphs fail in TF.js 4.22, so Keras 3 is the fallback.
-    generation = 2
+    from convkit.convert.tfjs_layers import generations_differ
+
+    generation = 3 if model.generation == 3 and generations_differ(model.config) else 2
     try:
         live = live_from_portable(model, generation, source, allow_unsafe)
     except ReadError:
+        if generation == 3:
+            raise
         generation = 3
         live = live_from_portable(model, generation, source, allow_unsafe)
     if generation == 3:

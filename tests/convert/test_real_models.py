@@ -1,0 +1,323 @@
+"""What real architectures and files written by other tools need, one small model per failure class.
+
+Each test builds the smallest model that shows the class, converts it the way a
+user would, and proves the output loads, runs and predicts the same in its own
+runtime (TF.js under Node for TF.js outputs). Verification is on (the default)
+in every conversion, so an exit 0 here also means the output ran once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from convkit.convert import convert
+from convkit.convert.verify import VerifyError, verify_output
+from convkit.errors import ReadError
+from tests.convert.conftest import _randomize, assert_same_predictions
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def _save(model: Any, path: Path, seed: int = 1) -> Path:
+    _randomize(model, seed)
+    model.save(path)
+    return path
+
+
+def _tfjs_json(folder: Path) -> dict[str, Any]:
+    return json.loads((folder / "model.json").read_text())
+
+
+def _manifest_names(folder: Path) -> list[str]:
+    return [w["name"] for group in _tfjs_json(folder)["weightsManifest"] for w in group["weights"]]
+
+
+# ---------------------------------------------------------------- verification
+
+
+@pytest.mark.node
+def test_verification_names_the_layer_and_leaves_nothing(tmp_path: Path) -> None:
+    """A TF.js layers model TF.js refuses fails verification with TF.js' words and the layer to blame."""
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="d")]),
+                tmp_path / "m.keras")
+    convert(src, "tfjs", tmp_path / "good", verify=False)
+    document = _tfjs_json(tmp_path / "good")
+    document["modelTopology"]["config"]["layers"][-1]["config"]["activation"] = "no_such_activation"
+    (tmp_path / "good" / "model.json").write_text(json.dumps(document))
+    with pytest.raises(VerifyError) as caught:
+        verify_output(tmp_path / "good", "tfjs", final=tmp_path / "out")
+    assert "layer 'd' (Dense, activation 'no_such_activation')" in str(caught.value)
+    assert "Unknown activation" in caught.value.reason and str(tmp_path / "out") in str(caught.value)
+
+
+@pytest.mark.node
+def test_layers_model_tfjs_cannot_run_falls_back_to_graph(tmp_path: Path) -> None:
+    """Verification is what catches it: the static decision lets the layer through, TF.js refuses, graph it is."""
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.ELU(alpha=0.5)]),
+                tmp_path / "m.keras")
+    forced = tmp_path / "forced"
+    result = convert(src, "tfjs", tmp_path / "out")
+    # TF.js' ELU layer refuses alpha != 1 when it builds the model
+    assert result.kind == "graph", result.warnings
+    assert any("TF.js layers cannot run this model" in w and "ELU" in w for w in result.warnings), result.warnings
+    assert_same_predictions(src, tmp_path / "out")
+    with pytest.raises(VerifyError):
+        convert(src, "tfjs", forced, tfjs_kind="layers")
+    assert not forced.exists() and list(tmp_path.glob(".forced*")) == []
+
+
+@pytest.mark.node
+def test_no_verify_writes_what_tfjs_refuses(tmp_path: Path) -> None:
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.ELU(alpha=0.5)]),
+                tmp_path / "m.keras")
+    result = convert(src, "tfjs", tmp_path / "out", tfjs_kind="layers", verify=False)
+    assert result.kind == "layers"
+    with pytest.raises(VerifyError, match="ELU"):
+        verify_output(tmp_path / "out", "tfjs")
+
+
+# ---------------------------------------------------------------- one Keras <-> TF.js name table
+
+
+@pytest.mark.node
+def test_initializers_regularizers_constraints_translated_or_dropped(tmp_path: Path) -> None:
+    import keras
+
+    L = keras.layers
+    model = keras.Sequential([
+        keras.Input((6,)),
+        L.Dense(5, kernel_initializer="orthogonal", kernel_regularizer="l2", bias_constraint="non_neg",
+                name="a"),
+        L.Dense(4, kernel_initializer="lecun_normal", kernel_constraint=keras.constraints.MaxNorm(2.0),
+                activity_regularizer=keras.regularizers.OrthogonalRegularizer(0.1), name="b"),
+        L.Dense(3, activation="silu", name="c"),
+    ])
+    src = _save(model, tmp_path / "m.keras")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "layers"
+    layers = {layer["config"]["name"]: layer["config"] for layer in
+              _tfjs_json(tmp_path / "out")["modelTopology"]["config"]["layers"]}
+    assert layers["a"]["kernel_initializer"]["class_name"] == "Orthogonal"
+    assert layers["a"]["kernel_regularizer"] == {"class_name": "L1L2", "config": {"l1": 0.0, "l2": 0.01}}
+    assert layers["b"]["kernel_initializer"]["class_name"] == "LeCunNormal"
+    assert layers["b"]["activity_regularizer"] is None
+    assert layers["c"]["activation"] == "swish"
+    assert layers["a"]["bias_constraint"] is None and layers["b"]["kernel_constraint"] is None
+    for what in ("activity_regularizer of layer 'b'", "bias_constraint of layer 'a'", "kernel_constraint of layer 'b'"):
+        assert any(what in w for w in result.warnings), result.warnings
+    assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("activation", ["hard_silu", "gelu_tanh_exact"])
+def test_activations_tfjs_layers_lacks_go_to_graph(activation: str, tmp_path: Path) -> None:
+    """hard_silu (MobileNetV3) has no TF.js layers activation; exact GELU's Erfc is rewritten as 1 - Erf."""
+    import keras
+
+    first = "hard_silu" if activation == "hard_silu" else "relu"
+    layers = [keras.Input((6,)), keras.layers.Dense(5, activation=first)]
+    if activation != "hard_silu":
+        # Keras 3's sigmoid of a learned gate, then exact GELU in an Activation layer behind a
+        # layer TF.js layers lacks, so the graph route has to carry Erfc
+        layers += [keras.layers.Activation("gelu"), keras.layers.UnitNormalization()]
+    layers.append(keras.layers.Dense(3))
+    src = _save(keras.Sequential(layers), tmp_path / "m.keras")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "graph"
+    ops = {node["op"] for node in _tfjs_json(tmp_path / "out")["modelTopology"]["node"]}
+    assert "Erfc" not in ops
+    assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+def test_keras3_hard_sigmoid_is_not_tfjs_hard_sigmoid(tmp_path: Path) -> None:
+    """Keras 3's hard_sigmoid is relu6(x+3)/6, TF.js' clip(0.2x+0.5): same name, another function."""
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4, activation="hard_sigmoid")]),
+                tmp_path / "m.keras")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "graph" and any("computes differently" in w for w in result.warnings)
+    assert_same_predictions(src, tmp_path / "out")
+
+
+# ---------------------------------------------------------------- weight names
+
+
+@pytest.mark.node
+def test_keras3_h5_depthwise_kernel_named_for_tfjs(tmp_path: Path) -> None:
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((8, 8, 3)), keras.layers.DepthwiseConv2D(3, name="dw"),
+                                  keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)]), tmp_path / "m.h5")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "layers"
+    assert "dw/depthwise_kernel" in _manifest_names(tmp_path / "out")
+    assert_same_predictions(src, tmp_path / "out")
+    convert(src, "keras", tmp_path / "m2.keras")
+    assert_same_predictions(src, tmp_path / "m2.keras")
+
+
+@pytest.mark.node
+def test_weights_named_by_their_layer_not_their_variable_path(tmp_path: Path) -> None:
+    """An .h5 whose weight paths do not name their layer (``embedding_1_2/embeddings``)."""
+    import h5py
+    import tf_keras
+
+    L = tf_keras.layers
+    a = tf_keras.Input((5,), dtype="int32", name="a")
+    b = tf_keras.Input((5,), dtype="int32", name="b")
+    x = L.Concatenate()([L.Embedding(20, 4, name="embedding")(a), L.Embedding(20, 4, name="embedding_1")(b)])
+    src = _save(tf_keras.Model([a, b], L.Dense(2)(L.Flatten()(x))), tmp_path / "m.h5")
+    with h5py.File(src, "r+") as h5:  # as a model rebuilt in a busy session writes them
+        group = h5["model_weights"]["embedding_1"]
+        group.move("embedding_1", "embedding_1_2")
+        group.attrs["weight_names"] = [b"embedding_1_2/embeddings:0"]
+    convert(src, "tfjs", tmp_path / "out")
+    assert "embedding_1/embeddings" in _manifest_names(tmp_path / "out")
+    assert_same_predictions(src, tmp_path / "out")
+
+
+# ---------------------------------------------------------------- classes Keras ships but does not export
+
+
+@pytest.mark.node
+def test_layer_scale_is_keras_shipped_and_goes_to_graph(tmp_path: Path) -> None:
+    import keras
+    from keras.src.applications.convnext import LayerScale
+
+    inputs = keras.Input((6,))
+    model = keras.Model(inputs, LayerScale(1e-6, 4)(keras.layers.Dense(4)(inputs)))
+    src = _save(model, tmp_path / "m.keras")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "graph" and any("LayerScale" in w for w in result.warnings)
+    assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+def test_tf_keras_tfoplambda_goes_to_graph(tmp_path: Path) -> None:
+    """``x + 3.0`` in a functional tf_keras model is a TFOpLambda (MobileNetV3's hard sigmoid)."""
+    import tf_keras
+
+    inputs = tf_keras.Input((6,))
+    x = tf_keras.layers.Dense(4)(inputs)
+    outputs = tf_keras.layers.ReLU(6.0)(x + 3.0) * (1.0 / 6.0)
+    src = _save(tf_keras.Model(inputs, outputs), tmp_path / "m.h5")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "graph"
+    import convkit.check
+
+    # convkit check refuses TFOpLambda by default; the TensorFlow function it names runs no file code
+    assert convkit.check.check(src, [tmp_path / "out"], random=16, allow_unsafe=True).passed
+
+
+# ---------------------------------------------------------------- configs TF.js refuses as Keras writes them
+
+
+@pytest.mark.node
+def test_tf_keras_separable_conv_config(tmp_path: Path) -> None:
+    import tf_keras
+
+    model = tf_keras.Sequential([tf_keras.Input((8, 8, 3)), tf_keras.layers.SeparableConv2D(4, 3, name="sep"),
+                                 tf_keras.layers.GlobalAveragePooling2D(), tf_keras.layers.Dense(2)])
+    src = _save(model, tmp_path / "m.h5")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "layers"
+    sep = next(layer["config"] for layer in _tfjs_json(tmp_path / "out")["modelTopology"]["config"]["layers"]
+               if layer["config"]["name"] == "sep")
+    assert "kernel_initializer" not in sep and "depthwise_initializer" in sep
+    assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+def test_keras2_depthwise_groups_argument_to_keras3(tmp_path: Path) -> None:
+    """tf_keras writes ``groups`` for DepthwiseConv2D, which Keras 3 refuses."""
+    import tf_keras
+
+    model = tf_keras.Sequential([tf_keras.Input((8, 8, 3)), tf_keras.layers.DepthwiseConv2D(3),
+                                 tf_keras.layers.Flatten(), tf_keras.layers.Dense(2)])
+    src = _save(model, tmp_path / "m.h5")
+    convert(src, "keras", tmp_path / "m.keras")
+    assert_same_predictions(src, tmp_path / "m.keras")
+
+
+# ---------------------------------------------------------------- graph models
+
+
+@pytest.mark.node
+def test_saved_model_without_variables_is_a_read_error(tmp_path: Path) -> None:
+    import shutil
+
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.export(str(tmp_path / "sm"), verbose=False)
+    shutil.rmtree(tmp_path / "sm" / "variables")
+    with pytest.raises(ReadError, match="variables/ folder is missing"):
+        convert(tmp_path / "sm", "tfjs", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+# ---------------------------------------------------------------- TF.js sources written by TF.js tools
+
+
+@pytest.mark.node
+def test_first_layer_with_batch_input_shape_to_keras(tmp_path: Path) -> None:
+    """TF.js' own model.save writes no InputLayer: the first layer carries batch_input_shape."""
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.Dense(2)]),
+                tmp_path / "m.keras")
+    convert(src, "tfjs", tmp_path / "tfjs")
+    document = _tfjs_json(tmp_path / "tfjs")
+    layers = document["modelTopology"]["config"]["layers"]
+    shape = layers.pop(0)["config"]["batch_input_shape"]
+    layers[0]["config"]["batch_input_shape"] = shape
+    (tmp_path / "tfjs" / "model.json").write_text(json.dumps(document))
+    convert(tmp_path / "tfjs", "keras", tmp_path / "back.keras")
+    assert_same_predictions(tmp_path / "tfjs", tmp_path / "back.keras")
+
+
+# ---------------------------------------------------------------- Keras 3 functional models
+
+
+@pytest.mark.node
+def test_keras3_nested_functional_two_in_two_out_to_tfjs(tmp_path: Path) -> None:
+    import keras
+
+    L = keras.layers
+    ia, ib = keras.Input((4,), name="ia"), keras.Input((3,), name="ib")
+    inner = keras.Model([ia, ib], [L.Dense(2, name="p")(ia), L.Dense(2, name="q")(ib)], name="inner")
+    a, b = keras.Input((4,), name="a"), keras.Input((3,), name="b")
+    p, q = inner([a, b])
+    model = keras.Model([a, b], [L.Add(name="sum")([p, q]), L.Dense(1, name="r")(q)], name="outer")
+    src = _save(model, tmp_path / "m.keras")
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "layers"
+    assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+def test_functional_tf_keras_to_keras(tmp_path: Path) -> None:
+    import tf_keras
+
+    L = tf_keras.layers
+    a = tf_keras.Input((4,), name="a")
+    x = L.Dense(3, name="x")(a)
+    y = L.Dense(3, name="y")(a)
+    model = tf_keras.Model(a, L.Dense(2, name="out")(L.Concatenate(name="cat")([x, y])))
+    src = _save(model, tmp_path / "m.h5")
+    convert(src, "keras", tmp_path / "m.keras")
+    assert_same_predictions(src, tmp_path / "m.keras")
