@@ -354,6 +354,8 @@ def _with_weights(template: PortableModel, layer_weights: dict[str, list[Weight]
 
 
 _LAYER_KEY = re.compile(r"^layer_with_weights-(\d+)/(.*)/\.ATTRIBUTES/VARIABLE_VALUE$")
+_KERAS3_LAYER_KEY = re.compile(
+    r"^(?:[^/]+/)*?(?:_operations|_layers|layers)/(\d+)/(.*)/\.ATTRIBUTES/VARIABLE_VALUE$")
 
 
 def _checkpoint_entries(prefix: Path) -> list[tuple[str, tuple[int, ...], str, Any]]:
@@ -372,11 +374,15 @@ def map_checkpoint(template: PortableModel, path: Path, like: Path) -> PortableM
 
     prefix = checkpoint.resolve_prefix(Path(path))
     by_layer: dict[int, list[tuple[str, Weight]]] = {}
-    for key, shape, dtype, read in _checkpoint_entries(prefix):
-        match = _LAYER_KEY.match(key)
+    entries = _checkpoint_entries(prefix)
+    pattern = _LAYER_KEY
+    if not any(_LAYER_KEY.match(key) for key, *_ in entries):
+        pattern = _KERAS3_LAYER_KEY  # tf.train.Checkpoint(model=m) of a Keras 3 model: its own object paths
+    for key, shape, dtype, read in entries:
+        match = pattern.match(key)
         if not match or ".OPTIMIZER_SLOT" in key:
             continue
-        rel = match.group(2)
+        rel = re.sub(r"(^|/)_(?=[a-z])", r"\1", match.group(2))  # Keras 3 keeps Dense's kernel as _kernel
         by_layer.setdefault(int(match.group(1)), []).append((rel, Weight(key, shape, dtype, read)))
     if not by_layer:
         raise UsageError(f"{path}: holds no Keras layer weights (no layer_with_weights-N entries)")
@@ -394,6 +400,8 @@ def map_checkpoint(template: PortableModel, path: Path, like: Path) -> PortableM
             attribute = want.name.split("/")[-1]
             owner = tfjs_layers.tfjs_weight_name(want.name).split("/")[0]
             candidates = [rel for rel in found if rel == attribute or rel.endswith("/" + attribute)]
+            if not candidates and attribute == "depthwise_kernel":  # Keras 3's name for it
+                candidates = [rel for rel in found if rel == "kernel" or rel.endswith("/kernel")]
             if len(owners) > 1:
                 inner = f"layer_with_weights-{owners.index(owner)}/"
                 candidates = [rel for rel in candidates if rel.startswith(inner)]

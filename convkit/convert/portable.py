@@ -111,7 +111,8 @@ def read_h5_model(path: Path, stack: contextlib.ExitStack) -> PortableModel:
     if "optimizer_weights" in h5:
         h5["optimizer_weights"].visit(lambda name: optimizer.append(name))
     config = tfjs_layers.to_keras2_config(raw_config)
-    model_name = (raw_config.get("config") or {}).get("name")
+    body = raw_config.get("config")
+    model_name = body.get("name") if isinstance(body, dict) else None  # Keras 2.0: a bare list of layers
     return PortableModel(
         config=config,
         layer_weights=_named_by_layer(_legacy_layer_weights(weights_group, path, model_name, h5py), config),
@@ -209,7 +210,7 @@ def _named_by_layer(layer_weights: dict[str, list[Weight]], config: dict[str, An
         if class_name in _RECURRENT:
             for weight in items:
                 parts = weight.name.split("/")
-                cell = parts[-2] if len(parts) >= 3 and parts[-2].endswith("cell") else f"{class_name.lower()}_cell"
+                cell = parts[-2] if len(parts) >= 3 and tfjs_layers.is_cell_name(parts[-2]) else f"{class_name.lower()}_cell"
                 weight.name = f"{layer_name}/{cell}/{parts[-1]}"
             continue
         names = _keras3_variable_names(class_name, layer.get("config") or {})

@@ -247,9 +247,13 @@ def read_tfjs_layers(path: Path) -> PortableModel:
     layer_weights: dict[str, list[Weight]] = {
         (layer.get("config") or {}).get("name", layer.get("name")): [] for layer in config["config"].get("layers", [])
     }
+    cells = _cell_owners(config, document)
     for weight in _manifest_weights(model_json, document):
         owner = weight.name.split("/")[0]
         top = owners.get(owner)
+        if top is None and owner in cells:  # TF.js names a recurrent layer's weights by its cell
+            weight.name = f"{cells[owner]}/{owner}/{weight.name.split('/')[-1]}"
+            top = owners.get(cells[owner])
         if top is None:
             raise ReadError(f"{model_json}: weight {weight.name!r} belongs to no layer of the topology")
         layer_weights.setdefault(top, []).append(weight)
@@ -262,6 +266,22 @@ def read_tfjs_layers(path: Path) -> PortableModel:
         training_config=document.get("trainingConfig") or topology.get("training_config"),
         raw_config=config,
     )
+
+
+def _cell_owners(config: dict[str, Any], document: dict[str, Any]) -> dict[str, str]:
+    """Cell names (``lstm_cell_1``) in the manifest -> the recurrent layers they belong to, in order."""
+    layers = {(layer.get("config") or {}).get("name") for layer in tfjs_layers.iter_layers(config)}
+    recurrent = [(layer.get("config") or {}).get("name") for layer in tfjs_layers.iter_layers(config)
+                 if layer.get("class_name") in ("LSTM", "GRU", "SimpleRNN")]
+    cells: list[str] = []
+    for group in document.get("weightsManifest", []):
+        for spec in group.get("weights", []):
+            owner = str(spec.get("name", "")).split("/")[0]
+            if owner not in layers and "cell" in owner and owner not in cells:
+                cells.append(owner)
+    if len(cells) != len(recurrent):
+        return {}
+    return dict(zip(cells, recurrent))
 
 
 def _manifest_weights(model_json: Path, document: dict[str, Any]) -> list[Weight]:

@@ -92,13 +92,15 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     class_name = layer.get("class_name")
-    config = dict(layer.get("config") or {})
+    config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
     if class_name in ("Functional", "Model"):
         config = _functional(config)
     elif class_name == "Sequential":
+        # Keras 2.0 stored a Sequential's config as the bare list of its layers
+        layers = layer.get("config") if isinstance(layer.get("config"), list) else config.get("layers", [])
         config = {
-            "name": config.get("name"),
-            "layers": [_layer(item) for item in config.get("layers", [])],
+            "name": config.get("name") if isinstance(layer.get("config"), dict) else layer.get("name", "sequential"),
+            "layers": [_layer(item) for item in layers],
         }
     else:
         config = _layer_config(class_name, config)
@@ -202,7 +204,8 @@ def _value(value: Any) -> Any:
 
 def iter_layers(model_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Every layer record in a (Keras 2 or 3) model config, nested ones included."""
-    for layer in model_config.get("config", {}).get("layers", []) or []:
+    body = model_config.get("config") or {}
+    for layer in (body if isinstance(body, list) else body.get("layers", [])) or []:
         yield layer
         if layer.get("class_name") in MODEL_CLASSES:
             yield from iter_layers(layer)
@@ -318,6 +321,13 @@ def _tfjs_object(value: Any, table: dict[str, str | None], what: str, notes: lis
     return {"class_name": name, "config": inner}
 
 
+def is_cell_name(name: str) -> bool:
+    """Whether a weight path component names an RNN cell (``lstm_cell``, ``lstm_cell_1``)."""
+    import re
+
+    return re.search(r"cell(_\d+)?$", name) is not None
+
+
 def tfjs_weight_name(weight_name: str) -> str:
     """The name TF.js layers gives a weight: ``<owning layer>/<attribute>``.
 
@@ -326,7 +336,7 @@ def tfjs_weight_name(weight_name: str) -> str:
     that owns them only.
     """
     parts = weight_name.split(":")[0].split("/")
-    if len(parts) >= 3 and parts[-2].endswith("cell"):
+    if len(parts) >= 3 and is_cell_name(parts[-2]):
         return f"{parts[-3]}/{parts[-1]}"
     if len(parts) >= 2:
         return f"{parts[-2]}/{parts[-1]}"

@@ -68,6 +68,7 @@ def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
     # Without a tf_keras model, build the same object graph from plain tf.Modules.
     import tensorflow as tf
 
+    from convkit.convert import tfjs_layers
     from convkit.convert.tfjs_layers import tfjs_weight_name
 
     children = {}
@@ -85,7 +86,7 @@ def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
                 owner = tfjs_weight_name(weight.name).split("/")[0]
                 holder = inner_nodes.setdefault(owner, tf.Module())
                 setattr(node, f"layer_with_weights-{owners.index(owner)}", holder)
-            elif weight.name.count("/") >= 2 and weight.name.split("/")[-2].endswith("cell"):
+            elif weight.name.count("/") >= 2 and tfjs_layers.is_cell_name(weight.name.split("/")[-2]):
                 holder = getattr(node, "cell", None) or tf.Module()
                 node.cell = holder
             setattr(holder, attribute, tf.Variable(weight.read(), name=attribute))

@@ -25,12 +25,20 @@ SECONDS_PER_GIB = 30.0
 
 
 def deadline_for(path: Path) -> float:
-    """Seconds a read of ``path`` may take before it counts as a hang."""
+    """Seconds a read of ``path`` may take before it counts as a hang.
+
+    Scaled up by the machine's load (runnable processes per core), so that a sound
+    file read on a busy machine is not taken for a hang.
+    """
     try:
         size = path.stat().st_size
     except OSError:
         size = 0
-    return BASE_SECONDS + SECONDS_PER_GIB * size / 2**30
+    try:
+        busy = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+    except OSError:
+        busy = 1.0
+    return (BASE_SECONDS + SECONDS_PER_GIB * size / 2**30) * busy
 
 
 def run_isolated(function: Callable[..., Any], path: Path, *args: Any, **kwargs: Any) -> Any:
@@ -75,8 +83,9 @@ def _collect(child: int, read_end: int, path: Path, seconds: float) -> Any:
                 os.kill(child, signal.SIGKILL)
                 os.waitpid(child, 0)
                 raise ReadError(
-                    f"{path}: reading the HDF5 structures did not finish within {seconds:.0f} s "
-                    "(libhdf5 loops on damaged heap or attribute data); the file is damaged"
+                    f"{path}: reading the HDF5 structures timed out after {seconds:.0f} s; libhdf5 loops "
+                    "forever on some damaged files, and a very busy machine is this slow on sound ones: "
+                    "retry when the machine is less loaded"
                 )
             ready, _, _ = select.select([pipe], [], [], remaining)
             if not ready:

@@ -321,3 +321,79 @@ def test_functional_tf_keras_to_keras(tmp_path: Path) -> None:
     src = _save(model, tmp_path / "m.h5")
     convert(src, "keras", tmp_path / "m.keras")
     assert_same_predictions(src, tmp_path / "m.keras")
+
+
+@pytest.mark.node
+def test_teachable_machine_like_nested_sequential(tmp_path: Path) -> None:
+    """A Sequential whose first layer is a Sequential, without an InputLayer of its own (TF.js tools write these)."""
+    import keras
+
+    from convkit.check.runners.tfjs import TfjsRunner
+
+    inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu")], name="features")
+    src = _save(keras.Sequential([inner, keras.layers.Dense(3, name="head")], name="outer"), tmp_path / "m.keras")
+    convert(src, "tfjs", tmp_path / "tfjs")
+    document = _tfjs_json(tmp_path / "tfjs")
+    layers = document["modelTopology"]["config"]["layers"]
+    document["modelTopology"]["config"]["layers"] = [layer for layer in layers if layer["class_name"] != "InputLayer"]
+    assert document["modelTopology"]["config"]["layers"][0]["class_name"] == "Sequential"
+    (tmp_path / "tfjs" / "model.json").write_text(json.dumps(document))
+    assert TfjsRunner(tmp_path / "tfjs").inputs[0].shape == (None, 6)
+    assert_same_predictions(src, tmp_path / "tfjs")
+    convert(tmp_path / "tfjs", "keras", tmp_path / "back.keras")
+    assert_same_predictions(src, tmp_path / "back.keras")
+
+
+@pytest.mark.node
+def test_tfjs_source_with_recurrent_cell_weight_names(tmp_path: Path) -> None:
+    """TF.js names an LSTM's weights by its cell (``lstm_cell_1/kernel``)."""
+    import keras
+
+    src = _save(keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, name="lstm_1"),
+                                  keras.layers.Dense(2)]), tmp_path / "m.keras")
+    convert(src, "tfjs", tmp_path / "tfjs")
+    document = _tfjs_json(tmp_path / "tfjs")
+    for group in document["weightsManifest"]:
+        for weight in group["weights"]:
+            weight["name"] = weight["name"].replace("lstm_1/", "lstm_cell_1/")
+    (tmp_path / "tfjs" / "model.json").write_text(json.dumps(document))
+    assert "lstm_cell_1/kernel" in _manifest_names(tmp_path / "tfjs")
+    convert(tmp_path / "tfjs", "keras", tmp_path / "back.keras")
+    assert_same_predictions(src, tmp_path / "back.keras")
+
+
+@pytest.mark.node
+def test_keras_2_0_h5_with_list_config(tmp_path: Path) -> None:
+    """Keras 2.0 stored a Sequential's config as the bare list of its layers."""
+    import h5py
+    import tf_keras
+
+    model = tf_keras.Sequential([tf_keras.Input((6,)), tf_keras.layers.Dense(4, activation="tanh"),
+                                 tf_keras.layers.Dense(2)])
+    src = _save(model, tmp_path / "m.h5")
+    with h5py.File(src, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        layers = [layer for layer in config["config"]["layers"] if layer["class_name"] != "InputLayer"]
+        layers[0]["config"]["batch_input_shape"] = [None, 6]
+        h5.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": layers})
+        h5.attrs["keras_version"] = "2.0.8"
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "layers"
+    assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+def test_keras3_object_checkpoint_as_weights_source(tmp_path: Path) -> None:
+    """``tf.train.Checkpoint(model=m)`` of a Keras 3 model: Keras 3 object paths, not layer_with_weights-N."""
+    import keras
+    import tensorflow as tf
+
+    L = keras.layers
+    model = keras.Sequential([keras.Input((8, 8, 3)), L.DepthwiseConv2D(3), L.BatchNormalization(), L.Flatten(),
+                              L.Dense(2)])
+    like = _save(model, tmp_path / "like.keras", seed=4)
+    _randomize(model, 5)  # other values than like's, so a fallback to like's weights would show
+    tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt" / "ck"))
+    model.save(tmp_path / "truth.keras")
+    convert(tmp_path / "ckpt" / "ck", "keras", tmp_path / "out.keras", like=like)
+    assert_same_predictions(tmp_path / "truth.keras", tmp_path / "out.keras")

@@ -266,6 +266,14 @@ def _layers_specs(path: Path, topology: dict[str, Any]) -> tuple[list[TensorSpec
 
     if class_name == "Sequential":
         first = layers[0]
+        # TF.js tools nest models (Teachable Machine: a Sequential whose first layer is a Sequential)
+        while first.get("class_name") in ("Sequential", "Model", "Functional") and not (
+                first.get("config", {}).get("batch_input_shape") or first.get("config", {}).get("batch_shape")):
+            inner = first.get("config", {})
+            inner_layers = inner if isinstance(inner, list) else inner.get("layers", [])
+            if not inner_layers:
+                break
+            first = inner_layers[0]
         first_config = first.get("config", {})
         if first.get("class_name") == "InputLayer":
             name = first_config.get("name", "input")
