@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup demo test test-all fuzz bench clean
+.PHONY: setup demo test test-all fuzz bench zoo clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -54,6 +54,12 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# Every keras.applications architecture of both Keras generations, every source format, every target,
+# beside tensorflowjs_converter (hours on 2 cores; ZOO="--quick" or ZOO="--arch MobileNetV2" for less).
+ZOO ?=
+zoo: setup
+	$(BIN)/python bench/zoo.py $(ZOO) --json zoo.json
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO) .pytest_cache

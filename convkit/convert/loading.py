@@ -395,10 +395,11 @@ def map_checkpoint(template: PortableModel, path: Path, like: Path) -> PortableM
     layer_weights = {name: [] for name in template.layer_weights}
     for (layer_name, expected), number in zip(targets, sorted(by_layer)):
         found = dict(by_layer[number])
-        owners = list(dict.fromkeys(tfjs_layers.tfjs_weight_name(w.name).split("/")[0] for w in expected))
+        known = tfjs_layers.layer_names(template.config)
+        owners = list(dict.fromkeys(tfjs_layers.tfjs_weight_name(w.name, known).rpartition("/")[0] for w in expected))
         for want in expected:
             attribute = want.name.split("/")[-1]
-            owner = tfjs_layers.tfjs_weight_name(want.name).split("/")[0]
+            owner = tfjs_layers.tfjs_weight_name(want.name, known).rpartition("/")[0]
             candidates = [rel for rel in found if rel == attribute or rel.endswith("/" + attribute)]
             if not candidates and attribute == "depthwise_kernel":  # Keras 3's name for it
                 candidates = [rel for rel in found if rel == "kernel" or rel.endswith("/kernel")]
@@ -573,12 +574,13 @@ def _unsafe_scope(allow_unsafe: bool):
 
 def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
     """Sets every variable of ``live`` from ``model``'s weights, matched by TF.js-style name."""
-    source = {tfjs_layers.tfjs_weight_name(weight.name): weight for weight in model.weights()}
+    known = tfjs_layers.layer_names(model.config)
+    source = {tfjs_layers.tfjs_weight_name(weight.name, known): weight for weight in model.weights()}
     generation = 2 if _is_tf_keras(live) else 3
     seen = set()
     for variable in live.weights:
         raw_name = getattr(variable, "path", None) if generation == 3 else variable.name
-        key = tfjs_layers.tfjs_weight_name(str(raw_name or variable.name))
+        key = tfjs_layers.tfjs_weight_name(str(raw_name or variable.name), known)
         if key in seen:
             raise ReadError(f"{path}: two weights of the model are both named {key!r}; convkit cannot map them")
         seen.add(key)

@@ -147,8 +147,9 @@ def write_tfjs_layers(
     warnings: list[str] = []
     plan = []
     total = 0
+    known = tfjs_layers.layer_names(model.config)
     for weight in model.weights():
-        name = tfjs_layers.tfjs_weight_name(weight.name)
+        name = tfjs_layers.tfjs_weight_name(weight.name, known)
         stored = _TFJS_NARROWING.get(weight.dtype, weight.dtype)
         if stored not in _TFJS_DTYPES:
             raise UsageError(f"weight {weight.name!r} has dtype {weight.dtype}, which TF.js cannot hold")
@@ -248,8 +249,9 @@ def read_tfjs_layers(path: Path) -> PortableModel:
         (layer.get("config") or {}).get("name", layer.get("name")): [] for layer in config["config"].get("layers", [])
     }
     cells = _cell_owners(config, document)
+    known = tfjs_layers.layer_names(config)
     for weight in _manifest_weights(model_json, document):
-        owner = weight.name.split("/")[0]
+        owner = tfjs_layers.tfjs_weight_name(weight.name, known).rpartition("/")[0]
         top = owners.get(owner)
         if top is None and owner in cells:  # TF.js names a recurrent layer's weights by its cell
             weight.name = f"{cells[owner]}/{owner}/{weight.name.split('/')[-1]}"

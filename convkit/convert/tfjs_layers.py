@@ -328,14 +328,29 @@ def is_cell_name(name: str) -> bool:
     return re.search(r"cell(_\d+)?$", name) is not None
 
 
-def tfjs_weight_name(weight_name: str) -> str:
+def layer_names(model_config: dict[str, Any]) -> frozenset[str]:
+    """The name of every layer in a model config, nested ones included."""
+    return frozenset(str((layer.get("config") or {}).get("name", layer.get("name"))) for layer in iter_layers(model_config))
+
+
+def tfjs_weight_name(weight_name: str, layers: frozenset[str] | set[str] = frozenset()) -> str:
     """The name TF.js layers gives a weight: ``<owning layer>/<attribute>``.
 
     Keras names carry the model (``sequential/dense/kernel``) or the RNN cell
     (``lstm/lstm_cell/kernel``) in the path; TF.js scopes weights by the layer
-    that owns them only.
+    that owns them only. Layer names may hold ``/`` themselves (MobileNetV3's
+    ``Conv/BatchNorm``): given the model's ``layers``, the longest layer name the
+    path holds right before the attribute (or its cell) is the owner.
     """
     parts = weight_name.split(":")[0].split("/")
+    if layers:
+        for end in (len(parts) - 1, len(parts) - 2):
+            if end < 1 or (end == len(parts) - 2 and not is_cell_name(parts[end])):
+                continue
+            for start in range(end):
+                owner = "/".join(parts[start:end])
+                if owner in layers:
+                    return f"{owner}/{parts[-1]}"
     if len(parts) >= 3 and is_cell_name(parts[-2]):
         return f"{parts[-3]}/{parts[-1]}"
     if len(parts) >= 2:

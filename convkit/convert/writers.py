@@ -71,19 +71,20 @@ def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
     from convkit.convert import tfjs_layers
     from convkit.convert.tfjs_layers import tfjs_weight_name
 
+    known = tfjs_layers.layer_names(model.config)
     children = {}
     number = 0
     for _layer_name, items in model.layer_weights.items():
         if not items:
             continue
         node = tf.Module()
-        owners = list(dict.fromkeys(tfjs_weight_name(w.name).split("/")[0] for w in items))
+        owners = list(dict.fromkeys(tfjs_weight_name(w.name, known).rpartition("/")[0] for w in items))
         inner_nodes = {}
         for weight in items:
             attribute = weight.name.split("/")[-1]
             holder = node
             if len(owners) > 1:
-                owner = tfjs_weight_name(weight.name).split("/")[0]
+                owner = tfjs_weight_name(weight.name, known).rpartition("/")[0]
                 holder = inner_nodes.setdefault(owner, tf.Module())
                 setattr(node, f"layer_with_weights-{owners.index(owner)}", holder)
             elif weight.name.count("/") >= 2 and tfjs_layers.is_cell_name(weight.name.split("/")[-2]):
@@ -211,8 +212,13 @@ def _exact_rewrites(graph: Any) -> Any:
     import tensorflow as tf
 
     graph_def = graph.as_graph_def()
+    changed = _inline_conv_calls(graph_def)
+    if changed:
+        graph = _graph_of(graph_def)
+        graph_def = graph.as_graph_def()
+    changed = _depthwise_for_grouped(graph, graph_def) or changed
     erfc = [node for node in graph_def.node if node.op == "Erfc"]
-    if not erfc:
+    if not erfc and not changed:
         return graph
     for node in erfc:
         data = [name for name in node.input if not name.startswith("^")]
@@ -226,10 +232,88 @@ def _exact_rewrites(graph: Any) -> Any:
         node.op = "Sub"
         del node.input[:]
         node.input.extend([one.name, erf.name, *control])
+    return _graph_of(graph_def)
+
+
+def _graph_of(graph_def: Any) -> Any:
+    import tensorflow as tf
+
     rebuilt = tf.Graph()
     with rebuilt.as_default():
         tf.graph_util.import_graph_def(graph_def, name="")
     return rebuilt
+
+
+_CONV_ATTRS = ("T", "strides", "padding", "data_format", "dilations", "explicit_paddings")
+
+
+def _inline_conv_calls(graph_def: Any) -> bool:
+    """Replaces calls of functions holding one Conv2D (Keras 3 compiles grouped convolutions with XLA,
+    which freezing cannot inline) by that Conv2D."""
+    functions = {function.signature.name: function for function in graph_def.library.function}
+    changed = False
+    for node in graph_def.node:
+        if node.op not in ("StatefulPartitionedCall", "PartitionedCall"):
+            continue
+        function = functions.get(node.attr["f"].func.name)
+        if function is None or {n.op for n in function.node_def} - {"Conv2D", "Identity", "NoOp"}:
+            continue
+        convs = [n for n in function.node_def if n.op == "Conv2D"]
+        if len(convs) != 1:
+            continue
+        arguments = {arg.name: name for arg, name in zip(function.signature.input_arg,
+                                                         [i for i in node.input if not i.startswith("^")])}
+        identities = {n.name: n.input[0] for n in function.node_def if n.op == "Identity"}
+
+        def resolve(reference: str) -> str | None:
+            name = reference.split(":")[0]
+            while name not in arguments and name in identities:
+                name = identities[name].split(":")[0]
+            return arguments.get(name)
+
+        inputs = [resolve(reference) for reference in convs[0].input if not reference.startswith("^")]
+        if len(inputs) != 2 or None in inputs:
+            continue
+        attrs = {key: convs[0].attr[key] for key in _CONV_ATTRS if key in convs[0].attr}
+        node.op = "Conv2D"
+        del node.input[:]
+        node.input.extend(inputs)
+        node.attr.clear()
+        for key, value in attrs.items():
+            node.attr[key].CopyFrom(value)
+        changed = True
+    return changed
+
+
+def _depthwise_for_grouped(graph: Any, graph_def: Any) -> bool:
+    """A Conv2D with one input channel per group and one filter per group (ConvNeXt's depthwise
+    convolution written as Conv2D(groups=channels)) is a DepthwiseConv2dNative with the kernel's
+    last two axes swapped, which TF.js runs; TF.js has no grouped Conv2D."""
+    import tensorflow as tf
+
+    changed = False
+    by_name = {node.name: node for node in graph_def.node}
+    for operation in graph.get_operations():
+        if operation.type != "Conv2D" or operation.get_attr("data_format") != b"NHWC":
+            continue
+        channels = operation.inputs[0].shape[-1] if operation.inputs[0].shape.rank else None
+        kernel = operation.inputs[1].shape
+        if channels is None or kernel.rank != 4 or kernel[2] != 1 or kernel[3] != channels or channels == 1:
+            continue
+        node = by_name[operation.name]
+        shape = graph_def.node.add(name=f"{node.name}/convkit_depthwise_shape", op="Const")
+        shape.attr["dtype"].type = tf.int32.as_datatype_enum
+        shape.attr["value"].tensor.CopyFrom(tf.make_tensor_proto([kernel[0], kernel[1], channels, 1], dtype=tf.int32))
+        reshape = graph_def.node.add(name=f"{node.name}/convkit_depthwise_kernel", op="Reshape",
+                                     input=[node.input[1], shape.name])
+        reshape.attr["T"].CopyFrom(node.attr["T"])
+        reshape.attr["Tshape"].type = tf.int32.as_datatype_enum
+        node.op = "DepthwiseConv2dNative"
+        node.input[1] = reshape.name
+        for key in [key for key in node.attr if key not in _CONV_ATTRS]:
+            del node.attr[key]
+        changed = True
+    return changed
 
 
 def _unrunnable_fusions(graph_def: Any) -> list[str]:

@@ -1,0 +1,44 @@
+"""Two small real architectures through the zoo (bench/zoo.py): every case loads, runs and matches Keras.
+
+The whole zoo (every keras.applications architecture, every source format and
+target, beside tensorflowjs_converter) is ``make zoo``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ZOO_PATH = Path(__file__).resolve().parents[2] / "bench" / "zoo.py"
+
+
+def _zoo():
+    spec = importlib.util.spec_from_file_location("convkit_bench_zoo", ZOO_PATH)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_zoo_comparison_fails_on_a_perturbed_output() -> None:
+    zoo = _zoo()
+    reference = np.linspace(-50.0, 50.0, 40, dtype=np.float32).reshape(4, 10)
+    assert zoo._compare(reference + 1e-3, reference)[0]
+    passed, error = zoo._compare(reference + 0.1, reference)
+    assert not passed and error == pytest.approx(0.1 / 50.0, rel=1e-3)
+    assert not zoo._compare(reference[:, :9], reference)[0]
+
+
+@pytest.mark.node
+def test_small_real_architectures_convert_load_and_match(tmp_path: Path) -> None:
+    zoo = _zoo()
+    lines: list[str] = []
+    result = zoo.run(["ConvNeXtPico", "MobileNetV3Small"], sources=("k3.keras", "k2.h5"), targets=("tfjs", "keras"),
+                     work=tmp_path, anchor=False, log=lines.append)
+    table = zoo.render(result, ("tfjs", "keras"))
+    assert not result.notes, table
+    assert len(result.cases) == 8, table
+    assert all(case.status == "ok" for case in result.cases), table
+    assert "| ConvNeXtPico | k3.keras |" in table
