@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 from convkit.convert.loading import _first_line, live_from_portable, quiet_tensorflow
 from convkit.convert.portable import PortableModel
-from convkit.errors import ReadError, WriteError
+from convkit.errors import ReadError, UnsafeModelError, WriteError
 
 
 def write_keras_archive(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
@@ -105,12 +105,22 @@ def export_for_graph(model: PortableModel, target: Path, source: Path, allow_uns
 
     generation = 3 if model.generation == 3 and generations_differ(model.config) else 2
     try:
-        live = live_from_portable(model, generation, source, allow_unsafe)
-    except ReadError:
-        if generation == 3:
-            raise
-        generation = 3
-        live = live_from_portable(model, generation, source, allow_unsafe)
+        try:
+            live = live_from_portable(model, generation, source, allow_unsafe)
+        except ReadError:
+            if generation == 3:
+                raise
+            generation = 3
+            live = live_from_portable(model, generation, source, allow_unsafe)
+    except (ReadError, UnsafeModelError):
+        # A Keras SavedModel carries its own serving graph: neither Keras generation needs to rebuild
+        # the model (tf_keras ships classes such as ConvNeXt's LayerScale without exporting them).
+        if (source / "saved_model.pb").is_file() and (source / "keras_metadata.pb").is_file():
+            import shutil
+
+            shutil.copytree(source, target)
+            return
+        raise
     if generation == 3:
         live.export(str(target), verbose=False)
     else:
@@ -179,7 +189,8 @@ def _graph_rewrites(converter: Any) -> Iterator[None]:
     - Ops TF.js lacks, replaced where an exact identity exists: ``Erfc(x) = 1 - Erf(x)``
       (exact GELU in Keras 3 graphs).
     - When the fusing pass (grappler ``remap``) creates a fused activation TF.js
-      cannot run (fused hard-swish), the optimisation runs again without it.
+      cannot run (fused hard-swish) or an op it lacks (``_MklLayerNorm``), the
+      optimisation runs again without it.
     """
     optimize = converter.optimize_graph
     grappler = converter._run_grappler
@@ -191,8 +202,14 @@ def _graph_rewrites(converter: Any) -> Iterator[None]:
 
     def rewritten(graph: Any, signature_def: Any, **options: Any) -> Any:
         graph = _exact_rewrites(graph)
-        optimized = optimize(graph, signature_def, **options)
-        if _unrunnable_fusions(optimized):
+        try:
+            optimized = optimize(graph, signature_def, **options)
+            retry = bool(_unrunnable_fusions(optimized))
+        except ValueError as error:  # the fusing pass made an op TF.js lacks (oneDNN's _MklLayerNorm)
+            if "after optimization" not in str(error):
+                raise
+            retry = True
+        if retry:
             converter._run_grappler = without_remap
             try:
                 optimized = optimize(graph, signature_def, **options)
