@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from convkit.convert.loading import _first_line, live_from_portable, quiet_tensorflow
+from convkit.convert.loading import live_from_portable, quiet_tensorflow
 from convkit.convert.portable import PortableModel
 from convkit.errors import ReadError, UnsafeModelError, WriteError
 

@@ -13,7 +13,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 from convkit.convert import convert
@@ -32,6 +31,14 @@ def _save(model: Any, path: Path, seed: int = 1) -> Path:
 
 def _tfjs_json(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "model.json").read_text())
+
+
+def _to_tfjs(src: Path, out: Path, kind: str) -> Any:
+    """Converts to TF.js, expects ``kind`` (layers or graph), and checks the copy in TF.js against ``src``."""
+    result = convert(src, "tfjs", out)
+    assert result.kind == kind, result.warnings
+    assert_same_predictions(src, out)
+    return result
 
 
 def _manifest_names(folder: Path) -> list[str]:
@@ -304,9 +311,7 @@ def test_keras3_nested_functional_two_in_two_out_to_tfjs(tmp_path: Path) -> None
     p, q = inner([a, b])
     model = keras.Model([a, b], [L.Add(name="sum")([p, q]), L.Dense(1, name="r")(q)], name="outer")
     src = _save(model, tmp_path / "m.keras")
-    result = convert(src, "tfjs", tmp_path / "out")
-    assert result.kind == "layers"
-    assert_same_predictions(src, tmp_path / "out")
+    _to_tfjs(src, tmp_path / "out", "layers")
 
 
 @pytest.mark.node
@@ -377,9 +382,7 @@ def test_keras_2_0_h5_with_list_config(tmp_path: Path) -> None:
         layers[0]["config"]["batch_input_shape"] = [None, 6]
         h5.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": layers})
         h5.attrs["keras_version"] = "2.0.8"
-    result = convert(src, "tfjs", tmp_path / "out")
-    assert result.kind == "layers"
-    assert_same_predictions(src, tmp_path / "out")
+    _to_tfjs(src, tmp_path / "out", "layers")
 
 
 @pytest.mark.node

@@ -7,6 +7,7 @@ target, beside tensorflowjs_converter) is ``make zoo``.
 from __future__ import annotations
 
 import importlib.util
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ ZOO_PATH = Path(__file__).resolve().parents[2] / "bench" / "zoo.py"
 def _zoo():
     spec = importlib.util.spec_from_file_location("convkit_bench_zoo", ZOO_PATH)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
     return module
 
