@@ -20,7 +20,9 @@ a four-stage ConvNeXt with one block per stage, for quick runs), the zoo
 Cells: ``ok`` (loads, runs, matches), ``DIFF r`` (runs, relative error r),
 ``exit 2``/``exit 3`` (convert refused / crashed), ``BROKEN`` (convert exited 0
 but the output does not load or run: the case convkit promises never happens),
-``-`` (not run). The anchor column is tensorflowjs_converter's TF.js result.
+``n/a`` (convert refused a file that the Keras generation which wrote it cannot
+load back either: Keras 3 ``.h5`` of MobileNetV3 and ConvNeXt, tf_keras ``.h5`` of
+ConvNeXt), ``-`` (not run). The anchor column is tensorflowjs_converter's TF.js result.
 
 Usage:
     python bench/zoo.py                       # everything (hours on 2 cores)
@@ -34,6 +36,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -248,6 +251,10 @@ def convert_case(arch: str, source: str, target: str, src: Path, like: Path | No
     try:
         result = convert(src, target, out, like=like, overwrite=True)
     except ConvkitError as error:
+        unreadable = _keras_cannot_load(source, src)
+        if unreadable:  # not a case: the Keras that wrote the file cannot read it back either
+            return Case(arch, source, target, "n/a", f"Keras itself cannot load it ({unreadable})",
+                        seconds=_since(started))
         return Case(arch, source, target, f"exit {error.exit_code}", _short(error), seconds=_since(started))
     except Exception as error:  # a convkit bug: exit 3 at the command line
         return Case(arch, source, target, "exit 3", f"{type(error).__name__}: {_short(error)}",
@@ -261,6 +268,24 @@ def convert_case(arch: str, source: str, target: str, src: Path, like: Path | No
     status = "ok" if passed else "DIFF"
     return Case(arch, source, target, status, "" if passed else f"relative error {error_value:.2g}", result.kind,
                 error_value, _since(started))
+
+
+def _keras_cannot_load(source: str, src: Path) -> str | None:
+    """Why the Keras generation that wrote ``src`` cannot load it back (None when it can)."""
+    if source in ("k3.export", "k2.ckpt"):
+        return None
+    try:
+        if source.startswith("k3."):
+            import keras
+
+            keras.models.load_model(src, compile=False)
+        else:
+            import tf_keras
+
+            tf_keras.models.load_model(str(src), compile=False)
+    except Exception as error:  # whatever Keras raises is the answer
+        return _short(error)[:120]
+    return None
 
 
 def anchor_case(arch: str, source: str, src: Path, work: Path, inputs: np.ndarray, reference: np.ndarray) -> Case:
@@ -372,6 +397,25 @@ def render(result: ZooResult, targets: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+_LOG_LINE = re.compile(r"^(\S+)\s+(\S+)\s+-> (\S+)\s+(?:\(tensorflowjs_converter\) )?(ok|DIFF|exit \d+|BROKEN|timeout|n/a)"
+                       r"\s*(\S*)\s*(?:[\d.]+s)?\s*(.*)$")
+
+
+def from_log(lines: Sequence[str]) -> ZooResult:
+    """The cases of a run's log (stderr), so that an interrupted run still gives its table."""
+    result = ZooResult()
+    for line in lines:
+        match = _LOG_LINE.match(line.rstrip("\n"))
+        if not match:
+            continue
+        arch, source, target, status, kind, detail = match.groups()
+        error = re.search(r"relative error ([\d.e+-]+)", line)
+        case = Case(arch, source, target, status, detail.strip(), "" if kind.endswith("s") and kind[:-1].replace(".", "").isdigit() else kind,
+                    float(error.group(1)) if error else None)
+        (result.anchor if "(tensorflowjs_converter)" in line else result.cases).append(case)
+    return result
+
+
 def _short(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text[:300]
@@ -390,7 +434,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--no-anchor", action="store_true", help="skip tensorflowjs_converter")
     parser.add_argument("--work", type=Path, help="keep every file under this folder")
     parser.add_argument("--json", type=Path, help="also write every case as JSON here")
+    parser.add_argument("--from-log", type=Path, help="print the table of an earlier run's stderr log instead")
     args = parser.parse_args(argv)
+    if args.from_log:
+        logged = from_log(args.from_log.read_text().splitlines())
+        print(render(logged, sorted({case.target for case in logged.cases}, key=TARGETS.index)))
+        return 1 if logged.summary()["broken"] else 0
     archs = [name for item in args.arch for name in item.split(",") if name]
     if not archs:
         archs = list(QUICK) if args.quick else architectures()

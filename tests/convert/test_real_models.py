@@ -316,16 +316,19 @@ def test_keras3_nested_functional_two_in_two_out_to_tfjs(tmp_path: Path) -> None
 
 @pytest.mark.node
 def test_functional_tf_keras_to_keras(tmp_path: Path) -> None:
+    """Functional tf_keras models (two inputs, two outputs, a nested model) from .h5, SavedModel and checkpoint."""
     import tf_keras
 
-    L = tf_keras.layers
-    a = tf_keras.Input((4,), name="a")
-    x = L.Dense(3, name="x")(a)
-    y = L.Dense(3, name="y")(a)
-    model = tf_keras.Model(a, L.Dense(2, name="out")(L.Concatenate(name="cat")([x, y])))
+    from tests.convert.conftest import two_io
+
+    model = two_io(tf_keras)
     src = _save(model, tmp_path / "m.h5")
-    convert(src, "keras", tmp_path / "m.keras")
-    assert_same_predictions(src, tmp_path / "m.keras")
+    model.save(str(tmp_path / "sm"), save_format="tf")
+    model.save_weights(str(tmp_path / "ckpt" / "ck"))
+    for source, like in ((src, None), (tmp_path / "sm", None), (tmp_path / "ckpt" / "ck", src)):
+        out = tmp_path / f"{source.name}.keras"
+        convert(source, "keras", out, like=like)
+        assert_same_predictions(src, out)
 
 
 @pytest.mark.node
