@@ -321,8 +321,8 @@ class _Job:
                     if self.options["tfjs_kind"] == "layers":
                         raise
                     del self.warnings[noted[0]:], self.losses[noted[1]:]
-                    self.warnings.append(f"TF.js layers cannot run this model ({error.culprit or error.reason}); "
-                                         "wrote a TF.js graph model instead")
+                    blamed = f"{error.culprit}: {error.reason}" if error.culprit else error.reason
+                    self.warnings.append(f"TF.js layers cannot run this model ({blamed}); wrote a TF.js graph model instead")
             self._lose("the Keras architecture and optimizer state (a TF.js graph model is an inference graph)")
             self._enforce_strict()
             return self._graph_from_portable(model)

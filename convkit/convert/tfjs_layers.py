@@ -239,6 +239,8 @@ def tfjs_unsupported(model_config: dict[str, Any], generation: int = 2) -> list[
             if value is not None and activations.get(str(value)) is None:
                 reasons.append(f"layer {name!r} ({class_name}) uses the activation {value!r}, which TF.js layers "
                                f"{'computes differently' if ACTIVATIONS.get(str(value)) else 'does not have'}")
+        if str(class_name).startswith("Global") and config.get("keepdims"):
+            reasons.append(f"layer {name!r} ({class_name}) keeps the pooled dimensions, which TF.js layers cannot")
         if class_name == "ReLU" and (config.get("negative_slope") or config.get("threshold")):
             reasons.append(f"layer {name!r} is a ReLU with a negative slope or threshold, which TF.js layers lacks")
     return reasons
