@@ -296,7 +296,7 @@ def anchor_case(arch: str, source: str, src: Path, work: Path, inputs: np.ndarra
         return Case(arch, source, "tfjs", "n/a", "not a tensorflowjs_converter input")
     out = work / f"{source.replace('.', '_')}_anchor_tfjs"
     shutil.rmtree(out, ignore_errors=True)
-    kind = "tfjs_graph_model" if formats[source].endswith("saved_model") else "tfjs_layers_model"
+    kind = "tfjs_graph_model" if formats[source] == "tf_saved_model" else "tfjs_layers_model"
     command = [str(Path(sys.executable).parent / "tensorflowjs_converter"), "--input_format", formats[source],
                "--output_format", kind, str(src), str(out)]
     started = time.perf_counter()
@@ -325,6 +325,12 @@ def run_architecture(arch: str, sources: Sequence[str], targets: Sequence[str], 
         size = INPUT_SIZE.get(arch, 32)
         inputs = np.random.default_rng(SEED).uniform(0, 255, (SAMPLES, size, size, 3)).astype("float32")
         paths, references = save_sources(arch, work, sources, inputs)
+        if not targets:  # the anchor only
+            for source in sources:
+                case = anchor_case(arch, source, paths[source][0], work, inputs, references[source[:2]])
+                result.anchor.append(case)
+                log(f"{arch:18} {source:14} -> tfjs (tensorflowjs_converter) {case.status:7} {case.detail[:150]}")
+            return result
     except Exception as error:
         result.notes.append(f"{arch}: could not build or save ({type(error).__name__}: {_short(error)})")
         log(result.notes[-1])
@@ -432,6 +438,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--sources", help=f"comma-separated subset of {','.join(SOURCES)}")
     parser.add_argument("--targets", help=f"comma-separated subset of {','.join(TARGETS)}")
     parser.add_argument("--no-anchor", action="store_true", help="skip tensorflowjs_converter")
+    parser.add_argument("--anchor-only", action="store_true", help="run tensorflowjs_converter only")
     parser.add_argument("--work", type=Path, help="keep every file under this folder")
     parser.add_argument("--json", type=Path, help="also write every case as JSON here")
     parser.add_argument("--from-log", type=Path, help="print the table of an earlier run's stderr log instead")
@@ -445,6 +452,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         archs = list(QUICK) if args.quick else architectures()
     sources = args.sources.split(",") if args.sources else list(QUICK_SOURCES if args.quick else SOURCES)
     targets = args.targets.split(",") if args.targets else list(QUICK_TARGETS if args.quick else TARGETS)
+    if args.anchor_only:
+        targets = []
     unknown = [s for s in sources if s not in SOURCES] + [t for t in targets if t not in TARGETS]
     if unknown:
         parser.error(f"unknown source or target: {', '.join(unknown)}")

@@ -284,15 +284,20 @@ def _layers_specs(path: Path, topology: dict[str, Any]) -> tuple[list[TensorSpec
         return inputs, outputs
     by_name = {layer.get("config", {}).get("name"): layer.get("config", {}) for layer in layers}
     inputs = []
-    for entry in body.get("input_layers", []):
+    for entry in _endpoints(body.get("input_layers", [])):
         layer_name = entry[0]
         layer_config = by_name.get(layer_name, {})
         inputs.append(TensorSpec(layer_name, shape_of(layer_config), layer_config.get("dtype") or "float32"))
-    output_entries = body.get("output_layers", [])
+    output_entries = _endpoints(body.get("output_layers", []))
     names = [entry[0] for entry in output_entries]
     if len(set(names)) != len(names):
         names = [f"{name}_{i}" for i, name in enumerate(names)]
     return inputs, [TensorSpec(name, (None,)) for name in names]
+
+
+def _endpoints(value: list[Any]) -> list[Any]:
+    # Keras 3 writes a single input or output flat (["name", 0, 0]); Keras 2 always nests.
+    return [value] if value and isinstance(value[0], str) else list(value)
 
 
 def _quantization(model_json: dict[str, Any]) -> str | None:
