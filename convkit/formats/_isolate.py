@@ -22,20 +22,22 @@ from convkit.errors import ReadError
 # A sound file's structure reads in milliseconds; the allowance per byte covers --weights statistics.
 BASE_SECONDS = 10.0
 SECONDS_PER_GIB = 30.0
+MAX_LOAD_FACTOR = 2.0
 
 
 def deadline_for(path: Path) -> float:
     """Seconds a read of ``path`` may take before it counts as a hang.
 
-    Scaled up by the machine's load (runnable processes per core), so that a sound
-    file read on a busy machine is not taken for a hang.
+    Scaled up by the machine's load (runnable processes per core, at most
+    ``MAX_LOAD_FACTOR``), so that a sound file read on a busy machine is not taken
+    for a hang while a real hang still ends in bounded time.
     """
     try:
         size = path.stat().st_size
     except OSError:
         size = 0
     try:
-        busy = max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1))
+        busy = min(MAX_LOAD_FACTOR, max(1.0, os.getloadavg()[0] / (os.cpu_count() or 1)))
     except OSError:
         busy = 1.0
     return (BASE_SECONDS + SECONDS_PER_GIB * size / 2**30) * busy
