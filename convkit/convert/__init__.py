@@ -214,9 +214,10 @@ class _Job:
 
                 written = temp / member if member else temp
                 like = self.options["like"] if self.options["like"] is not None else self.src
-                # The source's layers passed convert's safety check before anything was written, and
-                # the output holds the same layers; the runtime need not refuse them again.
-                verify_output(written, self.target, final=self.out, like=like, allow_unsafe=True)
+                # Loading runs under the runtime's own safety rules too (Keras safe_mode): a second line
+                # of defence behind convert's check of the source.
+                verify_output(written, self.target, final=self.out, like=like,
+                              allow_unsafe=self.options["allow_unsafe"])
 
     def _enforce_strict(self) -> None:
         if self.options["strict"] and self.losses:
