@@ -70,3 +70,20 @@ def test_warnings_on_stderr_and_check(trained_k2: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "warning: left out of the keras output: the optimizer state" in result.stderr
     assert "check: PASS" in result.stdout
+
+
+def test_unrunnable_output_exit_2_names_the_layer_and_no_verify_keeps_it(tmp_path: Path) -> None:
+    """TF.js refuses ELU(alpha=0.5) as a layers model: forced layers exits 2; --no-verify writes it anyway."""
+    import keras
+
+    src = tmp_path / "m.keras"
+    keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.ELU(alpha=0.5, name="elu_half")]).save(src)
+    out = tmp_path / "web"
+    result = _run(str(src), "--to", "tfjs", "--tfjs-kind", "layers", "-o", str(out))
+    assert result.exit_code == 2, result.stdout
+    assert result.stderr.startswith("Error: ") and len(result.stderr.strip().splitlines()) == 1
+    assert "does not load or run in TF.js" in result.stderr and "elu_half" in result.stderr
+    assert not out.exists()
+    result = _run(str(src), "--to", "tfjs", "--tfjs-kind", "layers", "-o", str(out), "--no-verify", "--json")
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["kind"] == "layers" and (out / "model.json").exists()
