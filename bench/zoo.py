@@ -263,7 +263,9 @@ def convert_case(arch: str, source: str, target: str, src: Path, like: Path | No
     try:
         got = _run_output(out, check_like, inputs)
     except Exception as error:
-        return Case(arch, source, target, "BROKEN", _short(error), result.kind, seconds=_since(started))
+        # a loaded machine can time out the HDF5 read of a sound output: that is no verdict on the output
+        status = "timeout" if "timed out" in str(error) else "BROKEN"
+        return Case(arch, source, target, status, _short(error), result.kind, seconds=_since(started))
     passed, error_value = _compare(got, reference)
     status = "ok" if passed else "DIFF"
     return Case(arch, source, target, status, "" if passed else f"relative error {error_value:.2g}", result.kind,
