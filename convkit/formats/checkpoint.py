@@ -754,6 +754,8 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".ckpt", ".index"),
-    hooks={"read_index": read_index, "read_tensor": read_tensor, "iter_tensors": iter_tensors,
-           "read_object_graph": read_object_graph, "resolve_prefix": resolve_prefix},
+    reader="convkit.formats.portable:read_checkpoint",
+    writer="convkit.convert.routes:to_ckpt",
+    runner="convkit.check.runners:open_checkpoint",
+    default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
 ))

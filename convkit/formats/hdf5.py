@@ -149,10 +149,21 @@ def inspect(path: Path, **options: Any) -> Hdf5Report:
     return run_isolated(_inspect, Path(path), **options)
 
 
+def configs(path: Path) -> list[Any]:
+    """The model and training configs of an ``.h5`` file, as data (read in a child, like :func:`inspect`)."""
+    report = inspect(Path(path))
+    return [config for config in (report.model_config, report.training_config) if config is not None]
+
+
 register_format(Format(
     name="h5",
     description="Keras HDF5 model or weights (.h5)",
     accept=accept,
     inspect=inspect,
     extensions=(".h5", ".hdf5", ".weights.h5"),
+    configs=configs,
+    reader="convkit.formats.portable:read_h5",
+    writer="convkit.convert.routes:to_h5",
+    runner="convkit.check.runners:open_h5",
+    default_output=lambda parent, name: parent / f"{name}.h5",
 ))

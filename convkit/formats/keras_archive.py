@@ -169,10 +169,21 @@ def inspect(path: Path, **options: Any) -> KerasArchiveReport:
     return run_isolated(_inspect, Path(path), **options)
 
 
+def configs(path: Path) -> list[Any]:
+    """The model config (with its compile config) of a ``.keras`` archive, as data."""
+    report = inspect(Path(path))
+    return [config for config in (report.model_config, report.compile_config) if config is not None]
+
+
 register_format(Format(
     name="keras",
     description="Keras 3 archive (.keras)",
     accept=accept,
     inspect=inspect,
     extensions=(".keras",),
+    configs=configs,
+    reader="convkit.formats.portable:read_keras",
+    writer="convkit.convert.routes:to_keras",
+    runner="convkit.check.runners:open_keras",
+    default_output=lambda parent, name: parent / f"{name}.keras",
 ))

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from convkit.errors import ConvkitError, ReadError
-from convkit.formats import _limits, _protos, _report
+from convkit.formats import _limits, _policy, _protos, _report
 from convkit.registry import Format, get_format, register_format
 
 PB_NAME = "saved_model.pb"
@@ -44,6 +44,7 @@ class SavedModelReport(_report.ReportBase):
     fingerprint: dict[str, Any] | None
     assets: list[dict[str, Any]]
     variables: dict[str, Any] | None
+    risky_ops: list[dict[str, Any]]
 
 
 def _model_dir(path: Path) -> Path:
@@ -265,6 +266,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         layers = [row for row in layers if row["layer"] in listed]
     parameters = sum(_report.count(v["shape"]) for v in layer_weights if v["dtype"] not in ("resource", "string"))
     kind = "keras2-saved-model" if keras_metadata else "saved-model"
+    risky = _policy.risky_ops(saved_model)
     return SavedModelReport(
         format="savedmodel",
         path=str(path),
@@ -279,12 +281,14 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
             "bytes": sum(_report.count(v["shape"]) * _report.DTYPE_SIZES.get(v["dtype"], 0) for v in layer_weights),
             "keras_metadata": keras_metadata is not None,
             "fingerprint": (directory / FINGERPRINT).is_file(),
+            "risky_ops": len(risky),
         },
         layers=layers,
         keras_metadata=keras_metadata,
         fingerprint=_fingerprint(directory),
         assets=_assets(directory),
         variables=variables_report,
+        risky_ops=[found.to_dict() for found in risky],
     )
 
 
@@ -308,11 +312,37 @@ def _safe_accept(path: Path) -> bool:
         return False
 
 
+def has_keras_metadata(path: Path) -> bool:
+    """Whether the SavedModel at ``path`` was written by tf_keras (``keras_metadata.pb`` beside it)."""
+    return (_model_dir(Path(path)) / KERAS_METADATA).is_file()
+
+
+def configs(path: Path) -> list[Any]:
+    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
+    from google.protobuf.message import DecodeError
+
+    metadata_path = _model_dir(Path(path)) / KERAS_METADATA
+    if not metadata_path.is_file():
+        return []
+    data = _limits.read_capped(metadata_path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    try:
+        metadata = _protos.parse("SavedMetadata", data)
+    except (DecodeError, RecursionError):
+        raise ReadError(f"{metadata_path}: not a Keras SavedMetadata protobuf (truncated or corrupt)") from None
+    return [_limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
+            for node in metadata.nodes if node.metadata]
+
+
 register_format(Format(
     name="savedmodel",
     description="TensorFlow SavedModel directory",
     accept=_safe_accept,
     inspect=inspect,
     extensions=(),  # a directory, recognised by its saved_model.pb
-    hooks={"read_saved_model": read_saved_model},
+    configs=configs,
+    graph=read_saved_model,
+    reader="convkit.formats.portable:read_savedmodel",
+    writer="convkit.convert.routes:to_savedmodel",
+    runner="convkit.check.runners:open_savedmodel",
+    default_output=lambda parent, name: parent / f"{name}_savedmodel",
 ))

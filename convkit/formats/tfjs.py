@@ -356,11 +356,28 @@ def _owner(weight: dict[str, Any]) -> str:
     return parts[-2] if len(parts) >= 2 else parts[0]
 
 
+def configs(path: Path) -> list[Any]:
+    """The Keras config (``modelTopology`` of a layers model) and training config of ``model.json``, as data."""
+    document = read_model_json(Path(path))
+    if document.get("format") == "graph-model":
+        return []
+    return [document[key] for key in ("modelTopology", "trainingConfig") if document.get(key) is not None]
+
+
+def is_graph_model(path: Path) -> bool:
+    """Whether the TF.js model at ``path`` is a graph model (an inference graph, no Keras layers)."""
+    return read_model_json(Path(path)).get("format") == "graph-model"
+
+
 register_format(Format(
     name="tfjs",
     description="TensorFlow.js layers or graph model (model.json + shards)",
     accept=accept,
     inspect=inspect,
     extensions=("model.json",),
-    hooks={"read_model_json": read_model_json, "iter_weights": iter_weights},
+    configs=configs,
+    reader="convkit.formats.portable:read_tfjs",
+    writer="convkit.convert.routes:to_tfjs",
+    runner="convkit.check.runners:open_tfjs",
+    default_output=lambda parent, name: parent / f"{name}_tfjs",
 ))
