@@ -7,6 +7,7 @@ fits) and small enough that a forged length field cannot take the machine down.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from convkit.errors import ReadError
@@ -37,6 +38,8 @@ MAX_COMPRESSION_RATIO = 200
 # TF.js manifests: weight entries and shard files.
 MAX_MANIFEST_WEIGHTS = 1_000_000
 MAX_MANIFEST_SHARDS = 100_000
+# One TF.js weight shard read whole by inspect --weights (converters write 4 MiB shards).
+MAX_SHARD_BYTES = 4096 * MiB
 # Tensor rank and element count accepted from any header.
 MAX_TENSOR_RANK = 64
 MAX_TENSOR_ELEMENTS = 1 << 40
@@ -57,6 +60,7 @@ LIMITS = {
     "MAX_COMPRESSION_RATIO": MAX_COMPRESSION_RATIO,
     "MAX_MANIFEST_WEIGHTS": MAX_MANIFEST_WEIGHTS,
     "MAX_MANIFEST_SHARDS": MAX_MANIFEST_SHARDS,
+    "MAX_SHARD_BYTES": MAX_SHARD_BYTES,
     "MAX_TENSOR_RANK": MAX_TENSOR_RANK,
     "MAX_TENSOR_ELEMENTS": MAX_TENSOR_ELEMENTS,
 }
@@ -68,11 +72,13 @@ def read_capped(path: Path, limit: int, what: str) -> bytes:
     Raises:
         ReadError: the file is missing, unreadable or larger than ``limit``.
     """
+    from convkit.formats._files import open_regular
+
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ReadError(f"{path}: {what} is {size} bytes, over convkit's limit of {limit} bytes")
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise ReadError(f"{path}: {what} is {size} bytes, over convkit's limit of {limit} bytes")
             return handle.read(limit + 1)
     except FileNotFoundError:
         raise ReadError(f"{path}: {what} is missing") from None

@@ -332,3 +332,30 @@ def unsafe_scope(allow_unsafe: bool, generations: tuple[int, ...] = (2, 3)) -> I
 
             stack.enter_context(LegacySafeModeScope(not allow_unsafe))
         yield
+
+
+# --- one entry for convert and check ----------------------------------------------------------
+
+
+def screen(path: Path, format_name: str, allow_unsafe: bool) -> None:
+    """Judges a model file before any runtime or reader beyond ``formats/`` sees it.
+
+    Reads the file's Keras configs as data (for HDF5-bearing files in a child
+    process, so a libhdf5 hang or crash on a damaged file is one ``ReadError``)
+    and scans its TensorFlow graph, through the format's registry record.
+    ``convert`` and ``check`` call this first, for the source, the copies and ``--like``.
+
+    Raises:
+        UnsafeModelError: code in a config or a risky op in the graph, without ``allow_unsafe``.
+        ReadError: the configs or the graph cannot be read.
+    """
+    from convkit.formats._files import refuse_links
+    from convkit.registry import get_format
+
+    refuse_links(Path(path))
+    fmt = get_format(format_name)
+    if fmt.configs is not None:
+        for config in fmt.configs(Path(path)):
+            refuse_code(config, Path(path), allow_unsafe)
+    if fmt.graph is not None:
+        refuse_risky_graph(fmt.graph(Path(path)), Path(path), allow_unsafe)

@@ -84,10 +84,10 @@ def _show(document: dict[str, Any], draw: bool) -> None:
 
 
 def _read_all(path: Path, like: Path | None = None, fmt: str | None = None) -> None:
-    from convkit.convert.loading import read_portable
+    from convkit.live import read_model
 
     with contextlib.ExitStack() as stack:
-        model = read_portable(path, stack, like=like, fmt=fmt)
+        model = read_model(path, stack, like=like, fmt=fmt)
         for weight in model.weights():
             weight.read()
 
