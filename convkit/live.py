@@ -13,6 +13,7 @@ has judged its configs: Lambda layers carry Python bytecode and run it when load
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 from dataclasses import dataclass
@@ -201,7 +202,7 @@ def portable_from_live(model: Any, path: Path) -> PortableModel:
             if model_name and len(parts) >= 3 and parts[0] == model_name:
                 name = "/".join(parts[1:])
             items.append(Weight(name, tuple(int(d) for d in variable.shape), _dtype_name(variable.dtype),
-                                lambda v=variable: np.asarray(v.numpy()), trainable))
+                                functools.partial(_variable_value, variable), trainable))
         layer_weights[layer.name] = items
     return PortableModel(
         config=tfjs_layers.to_keras2_config(raw),
@@ -210,6 +211,10 @@ def portable_from_live(model: Any, path: Path) -> PortableModel:
         keras_version=version,
         raw_config=raw,
     )
+
+
+def _variable_value(variable: Any) -> np.ndarray:
+    return np.asarray(variable.numpy())
 
 
 def _dtype_name(dtype: Any) -> str:

@@ -63,7 +63,7 @@ def check_all_formats(
             started = time.perf_counter()
             try:
                 convert(model, target, out, like=options.get("like"), allow_unsafe=options.get("allow_unsafe", False),
-                        **({"tfjs_kind": kind} if kind else {}))
+                        tfjs_kind=kind)
             except ConvkitError as error:
                 failed.append(PairResult(
                     model=ModelInfo(label=name, path=str(out), format=target,

@@ -157,6 +157,7 @@ def _compare_outputs(
 ) -> tuple[list[OutputComparison], str | None]:
     ref_names, other_names = list(ref_outputs), list(outputs)
     note = None
+    partner: dict[str, str | None]
     if set(ref_names) <= set(other_names):
         partner = {name: name for name in ref_names}
     elif len(ref_names) == len(other_names):

@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from convkit.convert import tfjs_layers
-from convkit.formats.portable import PortableModel, Weight
+from convkit.formats.portable import PortableModel
 from convkit.errors import ReadError, UsageError
 
 DEFAULT_SHARD_SIZE = 4 * 1024 * 1024

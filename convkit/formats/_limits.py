@@ -111,6 +111,8 @@ def parse_json(data: bytes | str, path: Path, what: str) -> object:
         raise ReadError(f"{path}: {what} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise ReadError(f"{path}: {what} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    except ValueError as error:  # e.g. an integer over Python's 4300-digit limit
+        raise ReadError(f"{path}: {what} cannot be read as JSON ({error})") from None
     except RecursionError:
         raise ReadError(f"{path}: {what} is nested too deeply to parse") from None
     check_json_depth(document, path, what)
@@ -120,7 +122,7 @@ def parse_json(data: bytes | str, path: Path, what: str) -> object:
 def check_json_depth(document: object, path: Path, what: str) -> None:
     """Refuses JSON nested deeper than ``MAX_JSON_DEPTH`` (later code walks configs recursively)."""
     level = [document]
-    for depth in range(MAX_JSON_DEPTH + 1):
+    for _depth in range(MAX_JSON_DEPTH + 1):
         level = [child for node in level if isinstance(node, (dict, list))
                  for child in (node.values() if isinstance(node, dict) else node) if isinstance(child, (dict, list))]
         if not level:

@@ -43,7 +43,9 @@ _KERAS_PARTS = (
 # Modules whose functions may stand where a Keras config names a function (``class_name: function``).
 _FUNCTION_PARTS = ("activations", "losses", "metrics")
 # The plain-data wrappers Keras 3 serialises values in.
-_DATA_CLASSES = frozenset({"__tuple__", "__numpy__", "__bytes__", "__tensor__", "__ellipsis__", "__slice__"})
+_DATA_CLASSES = frozenset({
+    "__tuple__", "__numpy__", "__bytes__", "__tensor__", "__ellipsis__", "__slice__", "__keras_tensor__",
+})
 _CODE_LAYER_CLASSES = frozenset({"Lambda"})
 _TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda"})
 
@@ -61,6 +63,11 @@ _TF_FUNCTIONS = frozenset({
     "sqrt", "square", "squeeze", "stack", "stop_gradient", "strided_slice", "subtract", "tanh", "tensordot",
     "tensor_scatter_nd_update", "tile", "transpose", "truediv", "unstack", "where", "zeros", "zeros_like",
 })
+# tf_keras names its own optimizers in training configs under the "Custom>" package.
+_TF_KERAS_OPTIMIZERS = frozenset(
+    f"Custom>{name}" for name in
+    ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion", "Adafactor")
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Nodes visited in one config; real configs stay far below (MAX_JSON_BYTES bounds them anyway).
 _MAX_NODES = 2_000_000
@@ -103,7 +110,7 @@ def is_keras_module(module: str, parts: Iterable[str] = _KERAS_PARTS) -> bool:
     return False
 
 
-def is_allowed_tf_function(name: str) -> bool:
+def is_allowed_tf_function(name: Any) -> bool:
     """Whether a tf_keras ``TFOpLambda`` may call ``tf.<name>`` (pure math/array ops only)."""
     if not isinstance(name, str):
         return False
@@ -175,12 +182,19 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         return CodeObject(where, class_name, "Lambda layer: Python code stored in the file")
     if class_name == "__lambda__" or (isinstance(config, dict) and config.get("function_type") == "lambda"):
         return CodeObject(where, class_name, "marshalled Python bytecode (__lambda__) stored in the file")
+    if class_name == "__typespec__":
+        spec_module = config.get("module") if isinstance(config, dict) else None
+        if not (isinstance(spec_module, str) and spec_module.startswith(("tensorflow.", "keras.", "tf_keras."))):
+            return CodeObject(where, class_name, f"a type spec from module {spec_module!r}")
+        return None
     if class_name.startswith("__") and class_name not in _DATA_CLASSES:
         return CodeObject(where, class_name, f"unknown serialised object {class_name!r}")
     if class_name in _TF_OP_LAYERS:
         function = config.get("function") if isinstance(config, dict) else None
         if not is_allowed_tf_function(function):
             return CodeObject(where, class_name, f"TensorFlow function {function!r} outside convkit's pure-op allowlist")
+    if class_name in _TF_KERAS_OPTIMIZERS and module is None and registered in (None, class_name):
+        return None
     if isinstance(registered, str) and ">" in registered:
         return CodeObject(where, class_name, f"registered custom object {registered!r}")
     if module is not None:

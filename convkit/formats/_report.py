@@ -102,7 +102,7 @@ def config_layers(model_config: Any) -> list[dict[str, Any]]:
 
 
 def layer_name(layer: dict[str, Any]) -> str:
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config: dict[str, Any] = layer["config"] if isinstance(layer.get("config"), dict) else {}
     return str(config.get("name") or layer.get("name") or "?")
 
 
@@ -118,7 +118,7 @@ def config_summary(model_config: Any) -> dict[str, Any] | None:
     """A few lines about a model config: class, name, layer count, input shape."""
     if not isinstance(model_config, dict):
         return None
-    inner = model_config.get("config") if isinstance(model_config.get("config"), dict) else {}
+    inner: dict[str, Any] = model_config["config"] if isinstance(model_config.get("config"), dict) else {}
     layers = config_layers(model_config)
     summary: dict[str, Any] = {
         "class_name": model_config.get("class_name"),
@@ -126,7 +126,7 @@ def config_summary(model_config: Any) -> dict[str, Any] | None:
         "layers": len(layers),
     }
     for layer in layers:
-        config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        config: dict[str, Any] = layer["config"] if isinstance(layer.get("config"), dict) else {}
         shape = config.get("batch_shape") or config.get("batch_input_shape")
         if shape is not None:
             summary["input_shape"] = shape

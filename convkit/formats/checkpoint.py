@@ -619,7 +619,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         shards.append({"file": shard.name, "present": present, "bytes": shard.stat().st_size if present else None})
     missing = [s["file"] for s in shards if not s["present"]]
     if missing:
-        raise ReadError(f"{index.shard_path(0).parent / missing[0]}: checkpoint data shard is missing")
+        raise ReadError(f"{index.shard_path(0).parent / str(missing[0])}: checkpoint data shard is missing")
     graph = _object_graph(index)
     tensors = []
     parameters = 0

@@ -17,7 +17,7 @@ legacy weights by.
 from __future__ import annotations
 
 import contextlib
-import json
+import functools
 import re
 import shutil
 import tempfile
@@ -186,7 +186,7 @@ def _keras3_children(model_config: dict[str, Any], layers_group: Any, h5py: Any)
 
 
 def _legacy_layer_weights(group: Any, path: Path, model_name: str | None, h5py: Any) -> dict[str, list[Weight]]:
-    layer_names = [_attr_text(name) for name in group.attrs.get("layer_names", [])]
+    layer_names = [str(_attr_text(name)) for name in group.attrs.get("layer_names", [])]
     result: dict[str, list[Weight]] = {}
     for layer_name in layer_names:
         if layer_name not in group:
@@ -197,7 +197,7 @@ def _legacy_layer_weights(group: Any, path: Path, model_name: str | None, h5py: 
             weight_name = _attr_text(raw_name)
             if weight_name not in layer_group:
                 raise ReadError(f"{path}: weight {weight_name!r} of layer {layer_name!r} is missing")
-            items.append(_dataset_weight(layer_group[weight_name], _canonical_name(weight_name, model_name)))
+            items.append(_dataset_weight(layer_group[weight_name], _canonical_name(str(weight_name), model_name)))
         result[layer_name] = items
     return result
 
@@ -222,7 +222,7 @@ def _dataset_weight(dataset: Any, name: str) -> Weight:
         name=name,
         shape=tuple(int(d) for d in dataset.shape),
         dtype=np.dtype(dataset.dtype).name,
-        read=lambda ds=dataset: _read_dataset(ds),
+        read=functools.partial(_read_dataset, dataset),
         trainable=attribute not in ("moving_mean", "moving_variance"),
         raw_span=_raw_span(dataset),
     )
@@ -331,7 +331,7 @@ def _keras3_layer_weights(layer: dict[str, Any], group: Any, h5py: Any) -> list[
             cell_name = _attr_text(cell["vars"].attrs.get("name", f"{class_name.lower()}_cell"))
             items.extend(_named_vars(cell["vars"], f"{class_name}Cell", config, f"{name}/{cell_name}"))
     else:
-        items.extend(_named_vars(group["vars"], class_name, config, name))
+        items.extend(_named_vars(group["vars"], str(class_name), config, str(name)))
         for child in ("cell", "layer", "forward_layer", "backward_layer", "layers"):
             if child in group:
                 raise NotPortable(f"layer {name!r} ({class_name}) nests variables convkit reads through Keras")
@@ -451,12 +451,19 @@ def _manifest_weights(model_json: Path, document: dict[str, Any]) -> list[Weight
                 name=str(spec["name"]),
                 shape=tuple(int(d) for d in spec.get("shape", [])),
                 dtype=str(spec.get("dtype", "float32")),
-                read=lambda o=offset, n=nbytes, w=spec, p=shard_paths, z=sizes:
-                    tfjs.decode_weight(w, _read_span(p, z, o, n), 0, model_json)[0],
+                read=functools.partial(_read_manifest_weight, model_json, spec, shard_paths, sizes, offset, nbytes),
                 trainable=not str(spec["name"]).endswith(("moving_mean", "moving_variance")),
             ))
             offset += nbytes
     return weights
+
+
+def _read_manifest_weight(model_json: Path, spec: dict[str, Any], paths: list[Path], sizes: list[int], offset: int,
+                          nbytes: int) -> np.ndarray:
+    from convkit.formats import tfjs
+
+    array: np.ndarray = tfjs.decode_weight(spec, _read_span(paths, sizes, offset, nbytes), 0, model_json)[0]
+    return array
 
 
 def _read_span(paths: list[Path], sizes: list[int], offset: int, nbytes: int) -> bytes:
@@ -553,7 +560,7 @@ def map_checkpoint(template: PortableModel, path: Path, like: Path) -> PortableM
                     f"in {like}; --like must name a model of the same architecture"
                 )
             entry = entries[key]
-            got = Weight(key, tuple(entry.shape), entry.dtype, lambda k=key: checkpoint.read_tensor(prefix, k))
+            got = Weight(key, tuple(entry.shape), entry.dtype, functools.partial(checkpoint.read_tensor, prefix, key))
             _fit(want, got, layer_name, path, like)
             layer_weights[layer_name].append(Weight(want.name, want.shape, got.dtype, got.read, want.trainable))
         extra = sorted(set(by_layer[number].values()) - set(keys))
@@ -575,7 +582,7 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
         # integer variables are seed-generator states (Dropout), not weights
         if match and not np.issubdtype(np.dtype(entry.dtype), np.integer):
             numbered[int(match.group(1))] = Weight(entry.key, tuple(entry.shape), entry.dtype,
-                                                   lambda k=entry.key: checkpoint.read_tensor(prefix, k))
+                                                   functools.partial(checkpoint.read_tensor, prefix, entry.key))
     found = [numbered[number] for number in sorted(numbered)]
     expected = [weight for items in template.layer_weights.values() for weight in items]
     if not found:

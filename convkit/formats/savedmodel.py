@@ -20,7 +20,7 @@ from typing import Any
 
 from convkit.errors import ConvkitError, ReadError
 from convkit.formats import _limits, _policy, _protos, _report
-from convkit.registry import Format, get_format, register_format
+from convkit.registry import Format, register_format
 
 PB_NAME = "saved_model.pb"
 PBTXT_NAME = "saved_model.pbtxt"
@@ -174,16 +174,12 @@ def _meta_graph(meta_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _keras_metadata(directory: Path) -> dict[str, Any] | None:
-    from google.protobuf.message import DecodeError
 
     path = directory / KERAS_METADATA
     if not path.is_file():
         return None
     data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    try:
-        metadata = _protos.parse("SavedMetadata", data)
-    except (DecodeError, RecursionError):
-        raise ReadError(f"{path}: not a Keras SavedMetadata protobuf (truncated or corrupt)") from None
+    metadata = _protos.parse_file_message("SavedMetadata", data, path, "Keras SavedMetadata")
     root_config = None
     version = None
     identifiers: Counter[str] = Counter()
@@ -255,7 +251,9 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
     variables_report = None
     prefix = directory / VARIABLES_PREFIX
     if prefix.with_name("variables.index").is_file():
-        variables_report = get_format("ckpt").inspect(prefix, weights=weights, verify_crc=verify_crc).to_dict()
+        from convkit.formats import checkpoint
+
+        variables_report = checkpoint.inspect(prefix, weights=weights, verify_crc=verify_crc).to_dict()
         variables_report.pop("format", None)
     elif variables:
         raise ReadError(f"{directory}: SavedModel has variables but no variables/variables.index checkpoint")
@@ -319,16 +317,12 @@ def has_keras_metadata(path: Path) -> bool:
 
 def configs(path: Path) -> list[Any]:
     """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
-    from google.protobuf.message import DecodeError
 
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
         return []
     data = _limits.read_capped(metadata_path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    try:
-        metadata = _protos.parse("SavedMetadata", data)
-    except (DecodeError, RecursionError):
-        raise ReadError(f"{metadata_path}: not a Keras SavedMetadata protobuf (truncated or corrupt)") from None
+    metadata = _protos.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
     return [_limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
             for node in metadata.nodes if node.metadata]
 

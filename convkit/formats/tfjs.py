@@ -193,14 +193,14 @@ def decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json: 
     count = _report.count(shape)
     dtype = weight.get("dtype", "float32")
     if dtype == "string":
-        values = []
+        strings: list[bytes] = []
         for _ in range(count):
             if offset + 4 > len(data):
                 raise ReadError(f"{model_json}: string weight {weight['name']!r} runs past the end of its shards")
             length = int.from_bytes(data[offset : offset + 4], "little")
-            values.append(data[offset + 4 : offset + 4 + length])
+            strings.append(data[offset + 4 : offset + 4 + length])
             offset += 4 + length
-        return np.array(values, dtype=object).reshape(shape), offset
+        return np.array(strings, dtype=object).reshape(shape), offset
     size = weight_bytes(weight)
     assert size is not None
     if offset + size > len(data):
@@ -282,7 +282,8 @@ def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
 
     def tensors(side: str) -> list[dict[str, Any]]:
         rows = []
-        for key, info in (signature.get(side) or {}).items():
+        listed = signature.get(side)
+        for key, info in (listed.items() if isinstance(listed, dict) else []):
             if not isinstance(info, dict):
                 continue
             shape = info.get("tensorShape", {}).get("dim") if isinstance(info.get("tensorShape"), dict) else None
@@ -290,11 +291,20 @@ def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
                 "key": key,
                 "name": info.get("name"),
                 "dtype": info.get("dtype"),
-                "shape": [int(d.get("size", -1)) for d in shape] if isinstance(shape, list) else None,
+                "shape": [_dim(d) for d in shape] if isinstance(shape, list) else None,
             })
         return rows
 
     return {"inputs": tensors("inputs"), "outputs": tensors("outputs")}
+
+
+def _dim(dim: Any) -> int | None:
+    """A signature dim (``{"size": "784"}``; -1 or missing: any size); ``None`` when not a number."""
+    size = dim.get("size", -1) if isinstance(dim, dict) else None
+    try:
+        return int(size) if isinstance(size, (int, str)) and not isinstance(size, bool) else None
+    except ValueError:
+        return None
 
 
 def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport:

@@ -92,7 +92,6 @@ def write_layer_weights(layers: Sequence[Sequence[tuple[str, Callable[[], Any]]]
 
 
 def _tracked_tree(model: Any, include_optimizer: bool) -> Any:
-    import tensorflow as tf
 
     root = _layers_node(model)
     optimizer = getattr(model, "optimizer", None)

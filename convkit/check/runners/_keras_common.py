@@ -133,6 +133,6 @@ def load_failures() -> tuple[type[BaseException], ...]:
     return (*MALFORMED, tf.errors.OpError)
 
 
-def load_error(path: Path, runtime: str, error: Exception) -> ReadError:
+def load_error(path: Path, runtime: str, error: BaseException) -> ReadError:
     """The file could not be loaded by ``runtime``: a bad file (exit 2), said in one line."""
     return ReadError(f"{path}: {runtime} could not load the model ({error_text(error, with_type=True)})")

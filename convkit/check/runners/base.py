@@ -143,6 +143,6 @@ def shape_tuple(dims: Sequence[object] | None) -> tuple[int | None, ...]:
         if value is None:
             result.append(None)
             continue
-        number = int(value)
+        number = int(value)  # type: ignore[call-overload]  # a Dimension, int or numeric string
         result.append(None if number < 0 else number)
     return tuple(result)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,7 @@ class SavedModelRunner(Runner):
         super().__init__(path, "savedmodel")
         self.signature_key = signature
         self.batch_size = batch_size
-        self._function = None
+        self._function: Any = None
 
     def _load(self) -> None:
         import tensorflow as tf
