@@ -121,6 +121,7 @@ def detect(path: str | Path) -> Format:
 
     Raises:
         DetectionError: the path does not exist or no format accepts it.
+        ReadError: no format accepts it, and it is (or holds) a link or special file.
     """
     path = Path(path)
     if not path.exists() and not _is_checkpoint_prefix(path):
@@ -128,6 +129,9 @@ def detect(path: str | Path) -> Format:
     for fmt in formats():
         if fmt.accept(path):
             return fmt
+    from convkit.formats._files import refuse_links
+
+    refuse_links(path)  # a FIFO named model.json, a link to a device: say so by name
     known = ", ".join(f"{f.name} ({f.description})" for f in formats())
     raise DetectionError(f"{path}: not a model file convkit recognises; known formats: {known}")
 

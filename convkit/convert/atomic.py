@@ -97,20 +97,22 @@ def atomic_prefix(prefix: str | Path, overwrite: bool = False) -> Iterator[Path]
     existing = folder.is_dir() and not folder.is_symlink()
     if existing and not overwrite and any(_is_checkpoint_file(name, prefix.name) for name in os.listdir(folder)):
         raise WriteError(f"{prefix}: a checkpoint with this prefix already exists; pass --overwrite to replace it")
+    state_before = b""
     with atomic_output(folder, overwrite=overwrite or existing) as temp:
         temp.mkdir()
         if existing:
             for entry in os.scandir(folder):
-                if _is_checkpoint_file(entry.name, prefix.name):
-                    continue
-                _link_or_copy(Path(entry.path), temp / entry.name)
+                if entry.name == STATE_FILE and entry.is_file(follow_symlinks=False):
+                    state_before = Path(entry.path).read_bytes()
+                elif not _is_checkpoint_file(entry.name, prefix.name):
+                    _link_or_copy(Path(entry.path), temp / entry.name)
         staged = temp / prefix.name
         yield staged
+        # The writer may have written its own state file naming only the new prefix: start from the folder's.
         state = temp / STATE_FILE
-        if state.exists():  # a link to the folder's file: write a new one instead of through it
-            text = state.read_bytes()
-            state.unlink()
-            state.write_bytes(text)
+        state.unlink(missing_ok=True)
+        if state_before:
+            state.write_bytes(state_before)
         record_in_state_file(staged)
 
 

@@ -106,14 +106,19 @@ def test_no_space_left_is_one_line_and_leaves_nothing(tmp_path: Path, monkeypatc
 
     def full_disk(fd: int, data) -> int:
         written["bytes"] += len(data)
-        if written["bytes"] > 100:
+        if written["bytes"] > 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return real_write(fd, data)
 
+    def full_disk_copy(*_args: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    # The shard writer moves weight bytes with os.write and os.copy_file_range: the disk fills there.
     monkeypatch.setattr(os, "write", full_disk)
+    monkeypatch.setattr(os, "copy_file_range", full_disk_copy)
     out = tmp_path / "out" / "model_tfjs"
     result = _run(["convert", str(GOOD / "tiny_k2.h5"), "--to", "tfjs", "-o", str(out)])
-    monkeypatch.setattr(os, "write", real_write)
+    monkeypatch.undo()
     _assert_refused(result, "model_tfjs")
     assert "no space left on device writing" in result.stderr
     assert not out.exists() and list((tmp_path / "out").iterdir()) == []
