@@ -496,11 +496,7 @@ def map_weights_by_structure(
             message names the first tensor that does not fit.
     """
     targets = [(name, items) for name, items in template.layer_weights.items() if items]
-    if len(groups) != len(targets):
-        raise UsageError(
-            f"{path}: holds weights for {len(groups)} layers but {like} has {len(targets)} layers with weights; "
-            "--like must name a model of the same architecture"
-        )
+    _same_count(len(groups), len(targets), "layers", "layers with weights", path, like)
     layer_weights: dict[str, list[Weight]] = {name: [] for name in template.layer_weights}
     for (layer_name, expected), found in zip(targets, groups):
         if len(found) != len(expected):
@@ -512,6 +508,15 @@ def map_weights_by_structure(
             _fit(want, got, layer_name, path, like)
             layer_weights[layer_name].append(Weight(want.name, want.shape, got.dtype, got.read, want.trainable))
     return _with_weights(template, layer_weights)
+
+
+def _same_count(found: int, expected: int, found_what: str, expected_what: str, path: Path, like: Path) -> None:
+    if found != expected:
+        held = f"weights for {found} layers" if found_what == "layers" else f"{found} {found_what}"
+        raise UsageError(
+            f"{path}: holds {held} but {like} has {expected} {expected_what}; "
+            "--like must name a model of the same architecture"
+        )
 
 
 def _fit(want: Weight, got: Weight, layer_name: str, path: Path, like: Path) -> None:
@@ -544,11 +549,7 @@ def map_checkpoint(template: PortableModel, path: Path, like: Path) -> PortableM
     by_layer = layout.layer_entries(entry.key for entry in index.entries)
     if not by_layer:
         raise UsageError(f"{path}: holds no Keras layer weights (no layer_with_weights-N entries)")
-    if len(by_layer) != len(targets):
-        raise UsageError(
-            f"{path}: holds weights for {len(by_layer)} layers but {like} has {len(targets)} layers with weights; "
-            "--like must name a model of the same architecture"
-        )
+    _same_count(len(by_layer), len(targets), "layers", "layers with weights", path, like)
     entries = {entry.key: entry for entry in index.entries}
     layer_weights: dict[str, list[Weight]] = {name: [] for name in template.layer_weights}
     for (layer_name, expected), number in zip(targets, sorted(by_layer)):
@@ -587,11 +588,7 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
     expected = [weight for items in template.layer_weights.values() for weight in items]
     if not found:
         raise UsageError(f"{path}: SavedModel lists no model variables (variables/N) convkit can map")
-    if len(found) != len(expected):
-        raise UsageError(
-            f"{path}: holds {len(found)} variables but {like} has {len(expected)} weights; "
-            "--like must name a model of the same architecture"
-        )
+    _same_count(len(found), len(expected), "variables", "weights", path, like)
     layer_weights: dict[str, list[Weight]] = {name: [] for name in template.layer_weights}
     position = 0
     for layer_name, items in template.layer_weights.items():
