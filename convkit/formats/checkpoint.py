@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ConvkitError, ReadError
+from convkit.errors import ConvkitError, ReadError, error_text
 from convkit.formats import _limits, _protos, _report
 from convkit.registry import Format, register_format
 
@@ -290,7 +290,7 @@ def read_state(state_file: Path) -> dict[str, Any]:
     try:
         text_format.Parse(data.decode("utf-8"), state)
     except (text_format.ParseError, UnicodeDecodeError) as error:
-        raise ReadError(f"{state_file}: not a checkpoint state file ({str(error).splitlines()[0]})") from None
+        raise ReadError(f"{state_file}: not a checkpoint state file ({error_text(error)})") from None
     return {
         "latest": state.model_checkpoint_path,
         "all": list(state.all_model_checkpoint_paths),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ConvkitError, ReadError
+from convkit.errors import ConvkitError, ReadError, error_text
 from convkit.formats import _limits, _policy, _protos, _report
 from convkit.registry import Format, register_format
 
@@ -84,7 +84,7 @@ def read_saved_model(path: Path) -> Any:
         try:
             text_format.Parse(data.decode("utf-8"), message)
         except (text_format.ParseError, UnicodeDecodeError) as error:
-            raise ReadError(f"{pbtxt}: not a SavedModel text protobuf ({str(error).splitlines()[0]})") from None
+            raise ReadError(f"{pbtxt}: not a SavedModel text protobuf ({error_text(error)})") from None
         pb = pbtxt
     if not message.meta_graphs:
         raise ReadError(f"{pb}: SavedModel holds no meta graph (truncated or not a SavedModel)")

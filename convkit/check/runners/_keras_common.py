@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, shape_tuple
-from convkit.errors import MALFORMED, ReadError, error_text
+from convkit.errors import ReadError, error_text
 
 
 class KerasModelRunner(Runner):
@@ -124,13 +124,6 @@ def _embedding_vocabulary(model: Any) -> int | None:
             sizes.append(int(layer.input_dim))
         stack.extend(getattr(layer, "layers", []) or [])
     return min(sizes) if sizes else None
-
-
-def load_failures() -> tuple[type[BaseException], ...]:
-    """What a Keras runtime raises on a file it cannot load (as opposed to a bug in convkit)."""
-    import tensorflow as tf
-
-    return (*MALFORMED, tf.errors.OpError)
 
 
 def load_error(path: Path, runtime: str, error: BaseException) -> ReadError:

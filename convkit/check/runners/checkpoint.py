@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convkit.check.runners._keras_common import KerasModelRunner, load_failures
+from convkit.check.runners._keras_common import KerasModelRunner
+from convkit.check.runners.base import load_failures
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convkit.check.runners._keras_common import KerasModelRunner, load_error, load_failures
+from convkit.check.runners._keras_common import KerasModelRunner, load_error
+from convkit.check.runners.base import load_failures
 from convkit.formats import _policy
 
 
