@@ -66,6 +66,11 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
         )
 
 
+# What Keras raises when it cannot build or load what a config describes (a 10,000-layer model
+# exceeds its recursion depth): a property of the file, not a bug in convkit.
+KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError)
+
+
 # ---------------------------------------------------------------- portable reading
 
 
@@ -137,7 +142,7 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
         with _policy.unsafe_scope(allow_unsafe, (2,)):
             try:
                 return tf_keras.models.load_model(str(path), compile=False)
-            except (ValueError, TypeError, OSError, KeyError) as error:
+            except (*KERAS_REFUSALS, OSError) as error:
                 raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
     import keras
 
@@ -148,7 +153,7 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
     with _policy.unsafe_scope(allow_unsafe, (3,)):
         try:
             return keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
-        except (ValueError, TypeError, KeyError) as error:
+        except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: Keras 3 cannot load this archive ({error_text(error)})") from None
 
 
@@ -157,7 +162,7 @@ def _weights_through_keras(path: Path, template: PortableModel, like: Path, allo
     live = live_from_portable(template, 3, like, allow_unsafe)
     try:
         live.load_weights(path)
-    except (ValueError, TypeError, KeyError) as error:
+    except KERAS_REFUSALS as error:
         raise UsageError(f"{path}: does not fit the architecture of {like} ({error_text(error)})") from None
     return portable_from_live(live, path)
 
@@ -241,7 +246,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         try:
             with _policy.unsafe_scope(allow_unsafe, (2,)):
                 live = tf_keras.models.model_from_json(json.dumps(config))
-        except (ValueError, TypeError, KeyError) as error:
+        except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: tf_keras cannot build this architecture ({error_text(error)})") from None
     else:
         import keras
@@ -255,7 +260,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
             with _policy.unsafe_scope(allow_unsafe, (3,)):
                 builder = keras.Sequential if config.get("class_name") == "Sequential" else keras.Model
                 live = builder.from_config(config.get("config") or {})
-        except (ValueError, TypeError, KeyError) as error:
+        except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: Keras 3 cannot build this architecture ({error_text(error)})") from None
     assign_weights(live, model, path)
     return live

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from convkit.convert import tfjs_layers
 from convkit.convert.atomic import atomic_output, atomic_prefix, copy_model_tree
-from convkit.errors import UsageError
+from convkit.errors import UsageError, WriteError
 from convkit.formats import hdf5
 
 if TYPE_CHECKING:
@@ -132,7 +132,15 @@ def to_h5(job: Job) -> str:
         job.note_optimizer(model, carried=keep)
         job.enforce_strict()
         with atomic_output(job.out, job.options["overwrite"]) as temp:
-            streaming.write_keras2_h5(model, temp, training_config=training, progress=job.options["progress"])
+            try:
+                streaming.write_keras2_h5(model, temp, training_config=training, progress=job.options["progress"])
+            except OSError as error:
+                if "message is too large" not in str(error):
+                    raise
+                # HDF5 keeps an attribute (the layer list, the model config) in a 64 KiB object header.
+                raise WriteError(f"{job.src}: an .h5 file cannot hold this model's layer list or config (an HDF5 "
+                                 f"attribute over 64 KiB), so {job.out} was not written; convert to keras or tfjs "
+                                 "instead") from None
             if keep and model.optimizer_weights:
                 hdf5.copy_group(job.src, temp, "optimizer_weights")
     return "keras2-h5"

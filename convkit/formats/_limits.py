@@ -40,6 +40,8 @@ MAX_MANIFEST_WEIGHTS = 1_000_000
 MAX_MANIFEST_SHARDS = 100_000
 # One TF.js weight shard read whole by inspect --weights (converters write 4 MiB shards).
 MAX_SHARD_BYTES = 4096 * MiB
+# Layers in one model config, nested models included (the largest Keras applications have about 1,000).
+MAX_LAYERS = 5_000
 # Tensor rank and element count accepted from any header.
 MAX_TENSOR_RANK = 64
 MAX_TENSOR_ELEMENTS = 1 << 40
@@ -61,6 +63,7 @@ LIMITS = {
     "MAX_MANIFEST_WEIGHTS": MAX_MANIFEST_WEIGHTS,
     "MAX_MANIFEST_SHARDS": MAX_MANIFEST_SHARDS,
     "MAX_SHARD_BYTES": MAX_SHARD_BYTES,
+    "MAX_LAYERS": MAX_LAYERS,
     "MAX_TENSOR_RANK": MAX_TENSOR_RANK,
     "MAX_TENSOR_ELEMENTS": MAX_TENSOR_ELEMENTS,
 }

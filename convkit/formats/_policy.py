@@ -351,6 +351,31 @@ def unsafe_scope(allow_unsafe: bool, generations: tuple[int, ...] = (2, 3)) -> I
 # --- one entry for convert and check ----------------------------------------------------------
 
 
+def count_layers(config: Any) -> int:
+    """Layer configs in a model config, nested models included (objects listed under ``layers``)."""
+    total = 0
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            layers = node.get("layers")
+            if isinstance(layers, list):
+                total += sum(1 for layer in layers if isinstance(layer, dict))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return total
+
+
+def _refuse_too_many_layers(config: Any, path: Path) -> None:
+    from convkit.errors import ReadError
+    from convkit.formats._limits import MAX_LAYERS
+
+    layers = count_layers(config)
+    if layers > MAX_LAYERS:
+        raise ReadError(f"{path}: the model has {layers} layers, over convkit's limit of {MAX_LAYERS}")
+
+
 def screen(path: Path, format_name: str, allow_unsafe: bool) -> None:
     """Judges a model file before any runtime or reader beyond ``formats/`` sees it.
 
@@ -371,5 +396,6 @@ def screen(path: Path, format_name: str, allow_unsafe: bool) -> None:
     if fmt.configs is not None:
         for config in fmt.configs(Path(path)):
             refuse_code(config, Path(path), allow_unsafe)
+            _refuse_too_many_layers(config, Path(path))
     if fmt.graph is not None:
         refuse_risky_graph(fmt.graph(Path(path)), Path(path), allow_unsafe)
