@@ -17,7 +17,7 @@ from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.convert.engine import convert
 from convkit.errors import ConvkitError, UsageError
 from convkit.progress import Progress, no_progress
-from convkit.registry import detect, writable_format_names
+from convkit.registry import detect, get_format, writable_format_names
 
 
 def verify_conversion(src: Path, out: Path, like: str | Path | None) -> dict[str, Any]:
@@ -58,7 +58,8 @@ def check_all_formats(
         failed: list[PairResult] = []
         for target, kind in _targets(writable_format_names()):
             name = f"{target}_{kind}" if kind else target
-            out = root / (name + _suffix(target))
+            default_output = get_format(target).default_output
+            out = default_output(root, name) if default_output else root / name
             say(f"converting {model} to {name}")
             started = time.perf_counter()
             try:
@@ -100,7 +101,3 @@ def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
         else:
             result.append((name, None))
     return result
-
-
-def _suffix(target: str) -> str:
-    return {"h5": ".h5", "keras": ".keras"}.get(target, "")
