@@ -69,6 +69,7 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
 # What Keras raises when it cannot build or load what a config describes (a 10,000-layer model
 # exceeds its recursion depth): a property of the file, not a bug in convkit.
 KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError)
+KERAS_LOAD_REFUSALS: tuple[type[Exception], ...] = (*KERAS_REFUSALS, OSError)
 
 
 # ---------------------------------------------------------------- portable reading
@@ -142,7 +143,7 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
         with _policy.unsafe_scope(allow_unsafe, (2,)):
             try:
                 return tf_keras.models.load_model(str(path), compile=False)
-            except (*KERAS_REFUSALS, OSError) as error:
+            except KERAS_LOAD_REFUSALS as error:
                 raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
     import keras
 
