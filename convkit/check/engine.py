@@ -10,7 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
+from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.check.runners import KerasModelRunner, Runner, open_runner
@@ -33,12 +33,14 @@ def check(
     tolerances: Mapping[str, tuple[float, float]] | None = None,
     like: str | Path | None = None,
     allow_unsafe: bool = False,
+    tfjs_backends: Sequence[str] | None = None,
+    browser: str | Any | None = None,
     progress: Progress | None = None,
 ) -> CheckReport:
     """Runs ``ref`` and every model in ``others`` on the same inputs and compares their outputs.
 
     Each model runs in its own runtime (Keras 3, tf_keras, TensorFlow
-    SavedModel signatures, TF.js under Node), in inference mode.
+    SavedModel signatures, TF.js under Node or in Chromium), in inference mode.
 
     Args:
         ref: the reference: a model path, a ``Runner`` or a live Keras model.
@@ -53,6 +55,11 @@ def check(
         like: a model file lending its architecture to weights-only copies
             (checkpoints). Default: ``ref`` when it is a Keras model file.
         allow_unsafe: load models whose Lambda layers run code. Default ``False``.
+        tfjs_backends: TF.js backends (``cpu``, ``wasm``, ``webgl``, ``webgl-f16``), each TF.js
+            model one row per backend. Default: ``wasm`` in Node (``cpu`` for a model whose
+            kernels wasm lacks); with ``browser``, ``webgl`` and ``wasm``.
+        browser: ``"chromium"`` to run TF.js models in headless Chromium (implied by the webgl
+            backends), or a ``BrowserSession`` to share across checks. Default: Node only.
         progress: called with one line per step (for a CLI's stderr).
 
     With no input source given, models taking one 784-value input get all
@@ -67,9 +74,22 @@ def check(
         ConvkitError: the reference cannot be loaded or run (a copy that cannot
             is reported as an ERROR row instead).
     """
+    from convkit.check.runners.tfjs import TfjsRuntimes
+
+    with TfjsRuntimes(tfjs_backends, browser, progress=progress) as tfjs:
+        return _check(ref, others, inputs=inputs, mnist=mnist, random=random, seed=seed, atol=atol, rtol=rtol,
+                      tolerances=tolerances, like=like, allow_unsafe=allow_unsafe, tfjs=tfjs, progress=progress)
+
+
+def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: Any, mnist: int | None,
+           random: int | None, seed: int, atol: float | None, rtol: float | None,
+           tolerances: Mapping[str, tuple[float, float]] | None, like: str | Path | None, allow_unsafe: bool,
+           tfjs: Any, progress: Progress | None) -> CheckReport:
     started = time.perf_counter()
     say = progress or (lambda message: None)
     copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
+    copies = tfjs.expand(copies)
+    ref = tfjs.reference(ref)
     if not copies:
         raise UsageError("give at least one model to compare with the reference")
     tolerances = dict(tolerances or {})
@@ -168,7 +188,7 @@ def check_all_formats(
         raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
     # Copies in a temporary folder are best named by their format.
     pairs = tuple(
-        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=names.get(pair.model.label, pair.model.label)))
+        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=_short_label(pair.model.label, names)))
         for pair in report.pairs
     )
     return CheckReport(
@@ -178,6 +198,14 @@ def check_all_formats(
         seconds=report.seconds,
         notes=report.notes,
     )
+
+
+def _short_label(label: str, names: dict[str, str]) -> str:
+    """A copy's path in the label replaced by its format name, keeping a TF.js backend suffix."""
+    for path, name in names.items():
+        if label == path or label.startswith(path + " ("):
+            return name + label[len(path):]
+    return label
 
 
 def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
@@ -274,7 +302,7 @@ def _tolerance_for(
         if key is not None and key in tolerances:
             given_atol, given_rtol = tolerances[key]
             return Tolerance(float(given_atol), float(given_rtol), f"--tolerance {key}")
-    default = default_tolerance(str(reference.dtype), runner.quantization)
+    default = runner.default_tolerance(str(reference.dtype))
     if atol is None and rtol is None:
         return default
     return Tolerance(default.atol if atol is None else float(atol), default.rtol if rtol is None else float(rtol),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -49,7 +50,7 @@ BACKEND_TOLERANCE = {
     "webgl": Tolerance(1e-4, 1e-4, "default for WebGL float32 textures"),
     "webgl-f16": Tolerance(1e-2, 1e-2, "default for WebGL float16 textures"),
 }
-_MISSING_KERNEL = "not registered for backend 'wasm'"
+_MISSING_WASM_KERNEL = re.compile(r"Kernel '([^']+)' not registered for backend 'wasm'")
 
 
 class TfjsHost(Protocol):
@@ -140,11 +141,12 @@ class TfjsRunner(Runner):
                 header, outputs = self.host.run(self.path, ordered, self.backend)
                 self._set_runtime(self.backend)
             except ReadError as error:
-                if not (self.cpu_fallback and _MISSING_KERNEL in str(error)):
+                missing = _MISSING_WASM_KERNEL.search(str(error))
+                if not (self.cpu_fallback and missing):
                     raise
                 header, outputs = self.host.run(self.path, ordered, "cpu")
                 self._set_runtime("cpu")
-                self.notes.append(f"ran on the cpu backend: {str(error).rsplit('(', 1)[-1].rstrip(')')}")
+                self.notes.append(f"TF.js wasm has no {missing.group(1)} kernel, so this model ran on the cpu backend")
         finally:
             if getattr(self, "_own_host", False):
                 self.host.close()
@@ -174,7 +176,10 @@ def _backend_note(info: Any) -> str | None:
     if not isinstance(info, dict) or info.get("backend") != "webgl":
         return None
     precision = "float32" if info.get("float32Textures") else "float16"
-    return f"WebGL {info.get('webglVersion', '?')} with {precision} textures on {info.get('renderer', 'unknown')}"
+    renderer = str(info.get("renderer", "an unknown renderer"))
+    if "SwiftShader" in renderer:
+        renderer = "SwiftShader (Chromium's software renderer)"
+    return f"WebGL {info.get('webglVersion', '?')} with {precision} textures on {renderer}"
 
 
 class NodeHost:
@@ -301,7 +306,7 @@ class TfjsRuntimes:
 
     Every TF.js model becomes one runner per backend, each its own row in the report.
     ``cpu`` and ``wasm`` run in Node unless a browser is given, ``webgl`` and ``webgl-f16``
-    in the browser (Chromium unless another is given). One Node process and one browser
+    always in the browser (Chromium unless another is given). One Node process and one browser
     serve all models; both start at the first model that needs them and stop at ``close``.
 
     Args:
@@ -317,6 +322,7 @@ class TfjsRuntimes:
     def __init__(self, backends: Iterable[str] | None = None, browser: Any = None, *, progress: Any = None) -> None:
         chosen = parse_backends(backends)
         self.explicit = bool(chosen)
+        self.all_in_browser = browser is not None
         if browser is None and any(name in BROWSER_ONLY_BACKENDS for name in chosen):
             browser = "chromium"
         self.backends = chosen or (DEFAULT_BROWSER_BACKENDS if browser is not None else DEFAULT_NODE_BACKENDS)
@@ -330,7 +336,7 @@ class TfjsRuntimes:
         self._browser = browser
 
     def host(self, backend: str) -> TfjsHost:
-        if self._browser is not None:
+        if self._browser is not None and (self.all_in_browser or backend in BROWSER_ONLY_BACKENDS):
             return self._browser
         if self._node is None:
             self._node = NodeHost()
@@ -342,7 +348,7 @@ class TfjsRuntimes:
             return [model]
         several = len(self.backends) > 1
         return [TfjsRunner(Path(model), backend=backend, host=self.host(backend),
-                           cpu_fallback=not self.explicit and backend == "wasm" and self._browser is None,
+                           cpu_fallback=not self.explicit and not self.all_in_browser,
                            label=f"{model} ({backend})" if several else str(model))
                 for backend in self.backends]
 
