@@ -159,7 +159,7 @@ class BrowserSession:
 
         executable = find_chromium()
         try:
-            self._playwright = sync_playwright().start()
+            self._playwright = _Playwright.acquire(sync_playwright)
             # playwright gives each launch a fresh temporary profile and, as root, --no-sandbox.
             self._browser = self._playwright.chromium.launch(
                 executable_path=executable, headless=True, args=list(CHROMIUM_FLAGS), timeout=PAGE_TIMEOUT_SECONDS * 1000,
@@ -244,7 +244,7 @@ class BrowserSession:
                 except Exception:  # noqa: BLE001 - a browser that already died needs no closing
                     pass
         if self._playwright is not None:
-            self._playwright.stop()
+            _Playwright.release()
         self._context = self._browser = self._playwright = None
         self._pages.clear()
         if self._server is not None:
@@ -260,6 +260,27 @@ class BrowserSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Playwright:
+    """One playwright driver per process, shared by the sessions open at once (its sync API allows one per thread)."""
+
+    instance: Any = None
+    users = 0
+
+    @classmethod
+    def acquire(cls, start: Callable[[], Any]) -> Any:
+        if cls.instance is None:
+            cls.instance = start().start()
+        cls.users += 1
+        return cls.instance
+
+    @classmethod
+    def release(cls) -> None:
+        cls.users -= 1
+        if cls.users <= 0 and cls.instance is not None:
+            instance, cls.instance, cls.users = cls.instance, None, 0
+            instance.stop()
 
 
 def _handler(session: BrowserSession) -> type[BaseHTTPRequestHandler]:
