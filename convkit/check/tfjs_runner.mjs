@@ -137,15 +137,26 @@ async function serve() {
   console.log = toStderr;
   console.info = toStderr;
   console.warn = toStderr;
+  // The iterator exists before the first await, so no request line arriving meanwhile is lost.
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  // Started ahead of the first model, so TF.js loads and the wasm module compiles while the caller
+  // still runs its reference; a failure here is reported with the first request instead.
   let tf = null;
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
+  let startup = null;
+  try {
+    tf = load('@tensorflow/tfjs');
+    loadBackend('wasm');
+    await useBackend(tf, 'wasm');
+  } catch (error) {
+    startup = error;
+  }
   for await (const line of lines) {
     if (!line.trim()) continue;
     let request = {};
     let answer;
     try {
       request = JSON.parse(line);
-      tf = tf || load('@tensorflow/tfjs');
+      if (tf === null) throw startup;
       answer = { id: request.id, ok: true, header: await runOne(tf, request) };
     } catch (error) {
       if (process.env.CONVKIT_DEBUG) console.error(error);

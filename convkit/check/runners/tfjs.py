@@ -212,6 +212,13 @@ class NodeHost:
             raise UsageError("TF.js models run under Node.js, and no 'node' is on PATH")
         self.node_root = self.node_root or find_node_root()
 
+    def prestart(self) -> None:
+        """Starts Node now, so that TF.js loads while the caller runs other models; errors wait for ``run``."""
+        try:
+            self._start()
+        except ConvkitError:
+            pass
+
     def _start(self) -> subprocess.Popen[str]:
         if self._process is not None and self._process.poll() is None:
             return self._process
@@ -347,6 +354,10 @@ class TfjsRuntimes:
         if not _is_tfjs_path(model):
             return [model]
         several = len(self.backends) > 1
+        for backend in self.backends:
+            host = self.host(backend)
+            if isinstance(host, NodeHost):
+                host.prestart()
         return [TfjsRunner(Path(model), backend=backend, host=self.host(backend),
                            cpu_fallback=not self.explicit and not self.all_in_browser,
                            label=f"{model} ({backend})" if several else str(model))
