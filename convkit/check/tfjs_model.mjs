@@ -180,3 +180,25 @@ export async function runModel(tf, modelJson, source, feed) {
     named: outputNames.map((name, i) => [name, outputs[i]]),
   };
 }
+
+// runModel, then the outputs as bytes: returns {header, bytes}, the header naming what ran the model.
+// Disposes the feed's tensors and the outputs.
+export async function runToBytes(tf, modelJson, source, feed, backend) {
+  try {
+    const result = await runModel(tf, modelJson, source, feed);
+    const { entries, bytes } = await packTensors(result.named);
+    result.named.forEach(([, tensor]) => tensor.dispose());
+    const header = {
+      kind: result.kind,
+      inputNames: result.inputNames,
+      outputNames: result.outputNames,
+      notes: result.notes,
+      tfjsVersion: tf.version.tfjs,
+      backend,
+      tensors: entries,
+    };
+    return { header, bytes };
+  } finally {
+    Object.values(feed.tensors).forEach((tensor) => tensor.dispose());
+  }
+}

@@ -5,7 +5,7 @@
 // the job's backend, posts the output tensors back as raw bytes and returns
 // their header (names, dtypes, shapes, offsets) with what ran them.
 
-import { packTensors, runModel, unpackTensors, useBackend } from './tfjs_model.mjs';
+import { runToBytes, unpackTensors, useBackend } from './tfjs_model.mjs';
 
 const tf = window.tf;
 tf.wasm.setWasmPaths(new URL('/tfjs-wasm/', window.location.href).href);
@@ -24,23 +24,9 @@ async function run(job) {
   const modelJson = await (await fetchOk(modelUrl)).json();
   const inputBytes = new Uint8Array(await (await fetchOk(job.inputs)).arrayBuffer());
   const feed = unpackTensors(tf, job.inputHeader, inputBytes);
-  try {
-    const result = await runModel(tf, modelJson, modelUrl, feed);
-    const { entries, bytes } = await packTensors(result.named);
-    result.named.forEach(([, tensor]) => tensor.dispose());
-    await fetchOk(job.outputs, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
-    return {
-      kind: result.kind,
-      inputNames: result.inputNames,
-      outputNames: result.outputNames,
-      notes: result.notes,
-      tfjsVersion: tf.version.tfjs,
-      backend,
-      tensors: entries,
-    };
-  } finally {
-    Object.values(feed.tensors).forEach((tensor) => tensor.dispose());
-  }
+  const { header, bytes } = await runToBytes(tf, modelJson, modelUrl, feed, backend);
+  await fetchOk(job.outputs, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
+  return header;
 }
 
 // Errors come back as one line, the way the Node runner reports them.

@@ -19,7 +19,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { ModelError, packTensors, runModel, unpackTensors, useBackend } from './tfjs_model.mjs';
+import { ModelError, runToBytes, unpackTensors, useBackend } from './tfjs_model.mjs';
 
 const MAX_MODEL_JSON_BYTES = 256 * 1024 * 1024;
 const require = createRequire(import.meta.url);
@@ -104,27 +104,11 @@ async function runOne(tf, request) {
   const inputHeader = JSON.parse(readFileSync(request.inputs, 'utf8'));
   const data = readFileSync(path.resolve(path.dirname(request.inputs), inputHeader.data));
   const feed = unpackTensors(tf, inputHeader, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  try {
-    const result = await runModel(tf, modelJson, fileHandler(request.model, modelJson), feed);
-    const { entries, bytes } = await packTensors(result.named);
-    result.named.forEach(([, tensor]) => tensor.dispose());
-    const dataName = path.basename(request.outputs) + '.bin';
-    writeFileSync(path.resolve(path.dirname(request.outputs), dataName), bytes);
-    const header = {
-      kind: result.kind,
-      inputNames: result.inputNames,
-      outputNames: result.outputNames,
-      notes: result.notes,
-      tfjsVersion: tf.version.tfjs,
-      backend,
-      data: dataName,
-      tensors: entries,
-    };
-    writeFileSync(request.outputs, JSON.stringify(header));
-    return header;
-  } finally {
-    Object.values(feed.tensors).forEach((tensor) => tensor.dispose());
-  }
+  const { header, bytes } = await runToBytes(tf, modelJson, fileHandler(request.model, modelJson), feed, backend);
+  header.data = path.basename(request.outputs) + '.bin';
+  writeFileSync(path.resolve(path.dirname(request.outputs), header.data), bytes);
+  writeFileSync(request.outputs, JSON.stringify(header));
+  return header;
 }
 
 function firstLine(error) {
