@@ -6,7 +6,7 @@ import dataclasses
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.check.runners import KerasModelRunner, Runner, open_runner
 from convkit.errors import ConvkitError, UsageError
+
+if TYPE_CHECKING:
+    from convkit.check.runners.tfjs import TfjsRuntimes
 
 ModelLike = str | Path | Runner | Any
 Progress = Callable[[str], None]
@@ -84,7 +87,7 @@ def check(
 def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: Any, mnist: int | None,
            random: int | None, seed: int, atol: float | None, rtol: float | None,
            tolerances: Mapping[str, tuple[float, float]] | None, like: str | Path | None, allow_unsafe: bool,
-           tfjs: Any, progress: Progress | None) -> CheckReport:
+           tfjs: TfjsRuntimes, progress: Progress | None) -> CheckReport:
     started = time.perf_counter()
     say = progress or (lambda message: None)
     copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
