@@ -134,8 +134,7 @@ class BrowserSession:
     @property
     def base_url(self) -> str:
         assert self._server is not None
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> None:
         """Starts the page server and Chromium (done by the first ``run``)."""

@@ -91,10 +91,12 @@ class TfjsRunner(Runner):
         path = Path(path)
         model_json = path / "model.json" if path.is_dir() else path
         super().__init__(model_json, "tfjs", label=label or str(path))
+        self.model_json = model_json
         if backend not in BACKENDS:
             raise UsageError(f"unknown TF.js backend {backend!r}; choose from {', '.join(BACKENDS)}")
         self.backend = backend
-        self.host = host
+        self._own_host = host is None
+        self.host: TfjsHost = host if host is not None else NodeHost(node=node, node_root=node_root)
         self.node = node
         self.node_root = node_root
         self.cpu_fallback = backend == "wasm" if cpu_fallback is None else cpu_fallback
@@ -104,28 +106,25 @@ class TfjsRunner(Runner):
         self.last_run: dict[str, Any] = {}
 
     def _load(self) -> None:
-        model_json = _read_model_json(self.path)
+        model_json = _read_model_json(self.model_json)
         # TF.js reads the shards; every shard is vetted here first so that a hostile manifest never
         # makes it read outside the folder, read a device, or allocate what the shards do not hold.
-        check_shards(self.path, model_json)
+        check_shards(self.model_json, model_json)
         topology = model_json.get("modelTopology") or {}
         if not isinstance(topology, dict):
-            raise ReadError(f"{self.path}: modelTopology is not a JSON object")
+            raise ReadError(f"{self.model_json}: modelTopology is not a JSON object")
         is_graph = model_json.get("format") == "graph-model" or isinstance(topology.get("node"), list)
         self.kind = "graph" if is_graph else "layers"
         try:
             if is_graph:
                 self._inputs, self._outputs = _graph_specs(model_json)
             else:
-                self._inputs, self._outputs = _layers_specs(self.path, topology)
+                self._inputs, self._outputs = _layers_specs(self.model_json, topology)
         except (AttributeError, TypeError, KeyError, IndexError, ValueError) as error:
-            raise ReadError(f"{self.path}: the TF.js model topology is malformed ({type(error).__name__}: {error})"[:400]) from None
+            raise ReadError(f"{self.model_json}: the TF.js model topology is malformed ({type(error).__name__}: {error})"[:400]) from None
         if not self._inputs:
-            raise ReadError(f"{self.path}: the TF.js model declares no inputs")
+            raise ReadError(f"{self.model_json}: the TF.js model declares no inputs")
         self.quantization = _quantization(model_json)
-        if self.host is None:
-            self.host = NodeHost(node=self.node, node_root=self.node_root)
-            self._own_host = True
         self.host.ensure_available()
         self.version = _tfjs_version(Path(self.node_root) if self.node_root else find_node_root())
         self._set_runtime(self.backend)
@@ -138,17 +137,17 @@ class TfjsRunner(Runner):
         ordered = [(spec.name, feed[spec.name]) for spec in self._inputs]
         try:
             try:
-                header, outputs = self.host.run(self.path, ordered, self.backend)
+                header, outputs = self.host.run(self.model_json, ordered, self.backend)
                 self._set_runtime(self.backend)
             except ReadError as error:
                 missing = _MISSING_WASM_KERNEL.search(str(error))
                 if not (self.cpu_fallback and missing):
                     raise
-                header, outputs = self.host.run(self.path, ordered, "cpu")
+                header, outputs = self.host.run(self.model_json, ordered, "cpu")
                 self._set_runtime("cpu")
                 self.notes.append(f"TF.js wasm has no {missing.group(1)} kernel, so this model ran on the cpu backend")
         finally:
-            if getattr(self, "_own_host", False):
+            if self._own_host:
                 self.host.close()
         self.last_run = {key: header.get(key) for key in ("kind", "inputNames", "outputNames", "tfjsVersion", "backend")}
         for note in [*header.get("notes", []), _backend_note(header.get("backend"))]:
@@ -185,8 +184,9 @@ def _backend_note(info: Any) -> str | None:
 class NodeHost:
     """One ``node tfjs_runner.mjs --serve`` process that runs every TF.js model of a check run.
 
-    Started at the first ``run``, stopped by ``close`` (or at exit). Requests and answers are
-    JSON lines on the process's stdin and stdout; tensors go through files in a temporary folder.
+    Started at the first ``run`` (or ``prestart``); stopped by ``close``, or when this process ends
+    and Node's stdin with it. Requests and answers are JSON lines on the process's stdin and
+    stdout; tensors go through files in a temporary folder.
 
     Args:
         node: the ``node`` executable. Default: ``node`` on PATH.
