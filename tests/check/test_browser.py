@@ -124,3 +124,27 @@ def test_the_cli_runs_the_browser_and_stops_it(trained_k2, k2_tfjs_layers, tmp_p
     port = int(re.search(r"TF.js page on http://127.0.0.1:(\d+)", result.stderr).group(1))
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=5).close()
+
+
+@pytest.mark.browser
+def test_the_page_server_serves_only_what_a_run_registered(k2_tfjs_layers, chromium):
+    import urllib.error
+    import urllib.request
+
+    chromium.start()
+    base = chromium.base_url
+    assert base.startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(f"{base}/tfjs-wasm/tfjs-backend-wasm-simd.wasm", timeout=10) as response:
+        assert response.headers["Content-Type"] == "application/wasm"
+    model_url = chromium._model_url(k2_tfjs_layers / "model.json")
+    with urllib.request.urlopen(base + model_url, timeout=10) as response:
+        assert json.loads(response.read())["modelTopology"]
+    folder = model_url.rsplit("/", 1)[0]
+    for path in ("/etc/passwd", "/../../../etc/passwd", f"{folder}/../../etc/passwd", f"{folder}/group1-shard9of9",
+                 "/models/0123456789abcdef01234567/model.json", "/jobs/x/inputs.bin"):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base + path, timeout=10)
+        assert refused.value.code == 404, path
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(urllib.request.Request(f"{base}/jobs/x/outputs.bin", data=b"1234"), timeout=10)
+    assert refused.value.code == 404
