@@ -12,11 +12,12 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from convkit.check import check, check_all_formats, write_junit
+from convkit.check import check, write_junit
 from convkit.check.runners import tfjs
 from convkit.check.runners.tfjs import RUNNER_SCRIPT, TfjsRunner, TfjsRuntimes, parse_backends
 from convkit.cli.main import app
 from convkit.errors import UsageError
+from convkit.roundtrip import check_all_formats
 from tests.check import _models
 
 pytestmark = pytest.mark.node
@@ -138,3 +139,4 @@ def test_webgl_needs_the_browser_and_cpu_stays_in_node():
     assert runtimes.backends == ("cpu",) and runtimes.host("cpu").name == "Node"
     assert TfjsRuntimes(None).backends == ("wasm",)
     runtimes.close()
+
