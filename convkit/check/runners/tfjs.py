@@ -25,9 +25,9 @@ import numpy as np
 from convkit.check.compare import Tolerance
 from convkit.check.runners.base import Runner, TensorSpec, shape_tuple
 from convkit.errors import ConvkitError, ReadError, UsageError
+from convkit.formats.tfjs import group_shards, read_model_json, weight_bytes
 
 RUNNER_SCRIPT = Path(__file__).resolve().parent.parent / "tfjs_runner.mjs"
-MAX_MODEL_JSON_BYTES = 256 * 1024 * 1024
 NODE_TIMEOUT_SECONDS = 1800
 # Quantization dtypes, from most to least lossy; the report states the one in use.
 QUANTIZATION_ORDER = ("uint8", "uint16", "float16")
@@ -106,7 +106,7 @@ class TfjsRunner(Runner):
         self.last_run: dict[str, Any] = {}
 
     def _load(self) -> None:
-        model_json = _read_model_json(self.model_json)
+        model_json = read_model_json(self.model_json)
         # TF.js reads the shards; every shard is vetted here first so that a hostile manifest never
         # makes it read outside the folder, read a device, or allocate what the shards do not hold.
         check_shards(self.model_json, model_json)
@@ -464,68 +464,26 @@ def read_tensors(header_path: Path) -> tuple[dict[str, Any], dict[str, np.ndarra
     return header, unpack_tensors(header["tensors"], data)
 
 
-_WEIGHT_BYTES = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "int8": 1, "int16": 2}
-
-
 def check_shards(model_json_path: Path, model_json: dict[str, Any]) -> int:
-    """Checks that every weight shard is a regular file inside the model folder holding exactly the bytes
-    the manifest declares; returns the total.
+    """Checks that every weight shard is a regular file inside the model folder (no links) holding exactly
+    the bytes the manifest declares; returns the total.
 
     Raises:
-        ReadError: a shard path leaves the folder, is not a regular file, or the byte counts disagree.
+        ReadError: a shard is missing, a link or special file, outside the folder, or the byte counts disagree.
     """
-    folder = model_json_path.parent.resolve()
-    manifest = model_json.get("weightsManifest") or []
-    if not isinstance(manifest, list):
-        raise ReadError(f"{model_json_path}: weightsManifest is not a list")
     total = 0
-    for index, group in enumerate(manifest):
-        paths = group.get("paths") if isinstance(group, dict) else None
-        weights = group.get("weights") if isinstance(group, dict) else None
-        if not isinstance(paths, list) or not isinstance(weights, list):
-            raise ReadError(f"{model_json_path}: weightsManifest group {index} needs 'paths' and 'weights' lists")
+    for index, group in enumerate(model_json.get("weightsManifest") or []):
         needed: int | None = 0
-        for weight in weights:
-            size = _declared_bytes(model_json_path, weight)
+        for weight in group["weights"]:
+            size = weight_bytes(weight)
             needed = None if size is None or needed is None else needed + size
-        on_disk = 0
-        for relative in paths:
-            if not isinstance(relative, str) or not relative or "\0" in relative:
-                raise ReadError(f"{model_json_path}: shard path {relative!r} is not a file name")
-            shard = folder / relative
-            try:
-                resolved = shard.resolve()
-                inside = folder in resolved.parents
-                regular = resolved.is_file()
-            except (OSError, ValueError, RuntimeError):
-                inside = regular = False
-            if not inside or not regular:
-                raise ReadError(f"{shard}: weight shard is not a regular file inside the model folder")
-            on_disk += resolved.stat().st_size
+        on_disk = sum(shard.stat().st_size for shard in group_shards(model_json_path, group))
         if needed is not None and on_disk != needed:
             raise ReadError(
                 f"{model_json_path}: weight group {index} needs {needed} bytes but its shards hold {on_disk}"
             )
         total += on_disk
     return total
-
-
-def _declared_bytes(model_json_path: Path, weight: Any) -> int | None:
-    if not isinstance(weight, dict) or not isinstance(weight.get("shape"), list):
-        raise ReadError(f"{model_json_path}: manifest has a weight without a shape: {str(weight)[:80]}")
-    shape = weight["shape"]
-    if not all(isinstance(dim, int) and not isinstance(dim, bool) and dim >= 0 for dim in shape):
-        raise ReadError(f"{model_json_path}: weight {weight.get('name')!r} has an invalid shape {shape}"[:300])
-    quantization = weight.get("quantization")
-    dtype = quantization.get("dtype") if isinstance(quantization, dict) else weight.get("dtype", "float32")
-    if dtype == "string":
-        return None
-    if dtype not in _WEIGHT_BYTES:
-        raise ReadError(f"{model_json_path}: weight {weight.get('name')!r} has unsupported dtype {dtype!r}")
-    count = 1
-    for dim in shape:
-        count *= dim
-    return count * _WEIGHT_BYTES[dtype]
 
 
 def find_node_root() -> Path:
@@ -545,24 +503,6 @@ def find_node_root() -> Path:
         "cannot find @tensorflow/tfjs in any node_modules above convkit or the current directory; "
         "run 'npm ci' in the convkit checkout or set CONVKIT_NODE_ROOT"
     )
-
-
-def _read_model_json(path: Path) -> dict[str, Any]:
-    try:
-        from convkit.formats.tfjs import read_model_json  # type: ignore[attr-defined]
-    except ImportError:
-        read_model_json = None
-    if read_model_json is not None:
-        return read_model_json(path)
-    try:
-        if path.stat().st_size > MAX_MODEL_JSON_BYTES:
-            raise ReadError(f"{path}: model.json is larger than {MAX_MODEL_JSON_BYTES} bytes")
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ReadError(f"{path}: not a readable TF.js model.json ({error})") from None
-    if not isinstance(document, dict) or "modelTopology" not in document:
-        raise ReadError(f"{path}: not a TF.js model.json (no modelTopology)")
-    return document
 
 
 def _graph_specs(model_json: dict[str, Any]) -> tuple[list[TensorSpec], list[TensorSpec]]:
