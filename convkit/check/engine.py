@@ -77,7 +77,7 @@ def check(
     """
     from convkit.check.runners.tfjs import TfjsRuntimes
 
-    with TfjsRuntimes(tfjs_backends, browser, progress=progress) as tfjs:
+    with TfjsRuntimes(tfjs_backends, browser, allow_unsafe=allow_unsafe, progress=progress) as tfjs:
         return _check(ref, others, inputs=inputs, mnist=mnist, random=random, seed=seed, atol=atol, rtol=rtol,
                       tolerances=tolerances, like=like, allow_unsafe=allow_unsafe, tfjs=tfjs, progress=progress)
 

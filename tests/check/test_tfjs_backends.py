@@ -16,7 +16,7 @@ from convkit.check import check, write_junit
 from convkit.check.runners import tfjs
 from convkit.check.runners.tfjs import RUNNER_SCRIPT, TfjsRunner, TfjsRuntimes, parse_backends
 from convkit.cli.main import app
-from convkit.errors import UsageError
+from convkit.errors import ConvkitError, UsageError
 from convkit.roundtrip import check_all_formats
 from tests.check import _models
 
@@ -140,3 +140,17 @@ def test_webgl_needs_the_browser_and_cpu_stays_in_node():
     assert TfjsRuntimes(None).backends == ("wasm",)
     runtimes.close()
 
+
+def test_the_code_policy_judges_a_tfjs_copy_before_any_backend_runs_it(k2_tfjs_layers, trained_k2, tmp_path):
+    hostile = shutil.copytree(k2_tfjs_layers, tmp_path / "os_system_tfjs")
+    document = json.loads((hostile / "model.json").read_text())
+    dense = next(layer for layer in document["modelTopology"]["model_config"]["config"]["layers"]
+                 if layer["class_name"] == "Dense")
+    dense["config"]["kernel_initializer"] = {"module": "os", "class_name": "system", "config": {}}
+    (hostile / "model.json").write_text(json.dumps(document))
+    report = check(trained_k2 / "my_model.h5", [hostile], mnist=10, tfjs_backends=["cpu", "wasm"])
+    (pair,) = report.pairs  # refused once, before it became a runner per backend
+    assert pair.status == "ERROR" and report.exit_code == 2
+    assert "'os'" in pair.error and str(hostile) in pair.error
+    with pytest.raises(ConvkitError, match="'os'"):
+        check(hostile, [k2_tfjs_layers], mnist=10, tfjs_backends=["cpu", "wasm"])

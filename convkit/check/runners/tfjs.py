@@ -105,6 +105,11 @@ class TfjsRunner(Runner):
         self.version = "?"
         self.last_run: dict[str, Any] = {}
 
+    def on_backend(self, backend: str, host: TfjsHost, *, cpu_fallback: bool, label: str) -> TfjsRunner:
+        """This model as a new runner on ``backend`` in ``host``."""
+        return TfjsRunner(self.model_json, backend=backend, host=host, node=self.node, node_root=self.node_root,
+                          cpu_fallback=cpu_fallback, label=label)
+
     def _load(self) -> None:
         model_json = read_model_json(self.model_json)
         # TF.js reads the shards; every shard is vetted here first so that a hostile manifest never
@@ -320,14 +325,17 @@ class TfjsRuntimes:
         backends: backend names (``"wasm,webgl"`` items are split). Default: ``wasm`` in Node
             (cpu for a model whose kernels wasm lacks); with a browser, ``webgl`` and ``wasm``.
         browser: ``"chromium"``, or a running browser session to share (left open at ``close``).
+        allow_unsafe: passed to the code policy that judges each TF.js model first. Default ``False``.
         progress: called with one line when a host starts.
 
     Raises:
         UsageError: an unknown backend or browser, or a browser that is not installed.
     """
 
-    def __init__(self, backends: Iterable[str] | None = None, browser: Any = None, *, progress: Any = None) -> None:
+    def __init__(self, backends: Iterable[str] | None = None, browser: Any = None, *, allow_unsafe: bool = False,
+                 progress: Any = None) -> None:
         chosen = parse_backends(backends)
+        self.allow_unsafe = allow_unsafe
         self.explicit = bool(chosen)
         self.all_in_browser = browser is not None
         if browser is None and any(name in BROWSER_ONLY_BACKENDS for name in chosen):
@@ -350,17 +358,28 @@ class TfjsRuntimes:
         return self._node
 
     def runners(self, model: Any) -> list[Any]:
-        """One ``TfjsRunner`` per backend for a TF.js model path; anything else as it is, in a list."""
+        """One ``TfjsRunner`` per backend for a TF.js model path; anything else as it is, in a list.
+
+        The path opens through its format's registry record (``open_runner``), so the code policy judges
+        it first; a path that cannot be opened stays a path, for the engine to open and report.
+        """
         if not _is_tfjs_path(model):
             return [model]
+        from convkit.check.runners import open_runner
+
+        try:
+            opened = open_runner(Path(model), allow_unsafe=self.allow_unsafe)
+        except ConvkitError:
+            return [model]
+        if not isinstance(opened, TfjsRunner):
+            return [opened]
         several = len(self.backends) > 1
         for backend in self.backends:
             host = self.host(backend)
             if isinstance(host, NodeHost):
                 host.prestart()
-        return [TfjsRunner(Path(model), backend=backend, host=self.host(backend),
-                           cpu_fallback=not self.explicit and not self.all_in_browser,
-                           label=f"{model} ({backend})" if several else str(model))
+        return [opened.on_backend(backend, self.host(backend), cpu_fallback=not self.explicit and not self.all_in_browser,
+                                  label=f"{model} ({backend})" if several else str(model))
                 for backend in self.backends]
 
     def expand(self, models: Sequence[Any]) -> list[Any]:
