@@ -142,7 +142,7 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
         with _policy.unsafe_scope(allow_unsafe, (2,)):
             try:
                 return tf_keras.models.load_model(str(path), compile=False)
-            except (*KERAS_REFUSALS, OSError) as error:
+            except KERAS_REFUSALS + (OSError,) as error:
                 raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
     import keras
 
