@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -46,6 +46,22 @@ def check(
     keep_copies: Annotated[
         Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.")
     ] = None,
+    tfjs_backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tfjs-backend",
+            help="TF.js backend for TF.js models: cpu, wasm, webgl, webgl-f16 (float16 textures); repeat or "
+            "comma-separate for one row each. cpu and wasm run in Node (in the browser with --browser), webgl "
+            "in Chromium. Default: wasm in Node (cpu where wasm lacks a kernel); with --browser: webgl,wasm. "
+            "Default tolerances for float outputs: cpu and wasm 1e-5, webgl 1e-4, webgl-f16 1e-2.",
+            show_default=False,
+        ),
+    ] = None,
+    browser: Annotated[
+        str | None,
+        typer.Option("--browser", help="Run TF.js models in this headless browser: chromium "
+                     "('make setup-browser' installs it).", show_default=False),
+    ] = None,
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.")
     ] = None,
@@ -55,7 +71,8 @@ def check(
 
     Keras files run in Keras 3 or tf_keras (whichever wrote them), SavedModels
     through their serving signature in TensorFlow, TF.js models in TF.js under
-    Node.js, checkpoints in the architecture of --like. Inference mode everywhere.
+    Node.js (wasm backend) or in headless Chromium (--browser, --tfjs-backend),
+    checkpoints in the architecture of --like. Inference mode everywhere.
 
     Inputs: the bundled MNIST test digits for models taking 784 values, else
     100 seeded random samples; or --inputs/--mnist/--random. Inputs and outputs
@@ -71,7 +88,7 @@ def check(
     from convkit.roundtrip import check_all_formats
 
     log = stderr_console()
-    options = dict(
+    options: dict[str, Any] = dict(
         inputs=inputs,
         mnist=mnist,
         random=random,
@@ -81,6 +98,8 @@ def check(
         tolerances=_parse_tolerances(tolerance or []),
         like=like,
         allow_unsafe=allow_unsafe,
+        tfjs_backends=tfjs_backend,
+        browser=browser,
         progress=lambda message: log.print(message, markup=False, highlight=False),
     )
     if all_formats:

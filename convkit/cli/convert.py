@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -58,11 +58,11 @@ def convert_command(
     errors = stderr_console()
     for warning in result.warnings:
         errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
-    out = stdout_console()
+    console = stdout_console()
     what = f"{result.to} ({result.kind})"
-    out.print(f"{result.src} -> {result.out}  [{what}, {result.seconds:.2f} s]", markup=False, highlight=False)
+    console.print(f"{result.src} -> {result.out}  [{what}, {result.seconds:.2f} s]", markup=False, highlight=False)
     if result.check is not None:
-        out.print(f"check: {result.check.get('status', 'PASS')}", markup=False, highlight=False)
+        console.print(f"check: {result.check.get('status', 'PASS')}", markup=False, highlight=False)
 
 
 class _Progress:
@@ -75,8 +75,8 @@ class _Progress:
 
         self.enabled = enabled
         self.started = time.monotonic()
-        self.bar = None
-        self.task = None
+        self.bar: Any = None
+        self.task: Any = None
 
     def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
         import time

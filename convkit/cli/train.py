@@ -61,7 +61,7 @@ def _parse_epochs(text: str) -> tuple[int, int, int]:
         raise UsageError(
             f"--epochs-per-stage takes three positive epoch counts like 10,50,5 (the second at least 5), not {text!r}"
         )
-    return values  # type: ignore[return-value]
+    return values
 
 
 class _Progress:

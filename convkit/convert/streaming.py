@@ -190,7 +190,7 @@ def write_tfjs_layers(
             if quantized_as:
                 values, entry["quantization"] = _quantize(values, quantized_as)
             values = values.astype(values.dtype.newbyteorder("<"), copy=False)
-            shards.write(memoryview(values.reshape(-1)).cast("B"))
+            shards.write(values.reshape(-1).data.cast("B"))
             manifest.append(entry)
             done += nbytes
             if progress:
