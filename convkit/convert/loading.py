@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import re
 import zipfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from convkit import registry
+from convkit._tf import quiet_tensorflow
 from convkit.formats._isolate import preflight
 from convkit.convert import tfjs_layers
 from convkit.convert.portable import (
@@ -415,16 +415,6 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
 
 
 # ---------------------------------------------------------------- live models
-
-
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # tensorflow_decision_forests (imported by tensorflowjs) imports IPython when stdout is not a terminal file.
-    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-    import logging
-
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def _load_legacy_saved_model(path: Path) -> Any:
