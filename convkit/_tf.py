@@ -109,7 +109,7 @@ class _SilencedLoader(importlib.abc.Loader):
         return self.loader.create_module(spec)
 
     def exec_module(self, module: Any) -> None:
-        with silenced_stderr():
+        with contextlib.nullcontext() if verbose() else silenced_stderr():
             self.loader.exec_module(module)
 
     def __getattr__(self, name: str) -> Any:  # get_resource_reader, is_package, ...

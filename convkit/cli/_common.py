@@ -11,7 +11,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, Sequence, TypeVar
 
 import typer
 from rich.console import Console
@@ -19,9 +19,14 @@ from rich.console import Console
 from convkit.errors import ConvkitError
 
 INTERNAL_ERROR_EXIT = 3
+# Raised when a --json document changes incompatibly (a key removed, renamed or retyped); docs/json.md.
+SCHEMA_VERSION = 1
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
-OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.", metavar="PATH")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also show TensorFlow's own log lines.", callback=lambda v: _verbose(v))
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,9 +39,10 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, soft_wrap=True)
 
 
-def print_json(document: Any) -> None:
-    """Writes ``document`` as JSON on stdout; numpy scalars and paths become plain values."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=_json_default) + "\n")
+def print_json(document: dict[str, Any]) -> None:
+    """Writes ``document`` as JSON on stdout, ``schema_version`` first; numpy scalars and paths become plain values."""
+    versioned = {"schema_version": SCHEMA_VERSION, **document}
+    sys.stdout.write(json.dumps(versioned, indent=2, sort_keys=False, default=_json_default) + "\n")
     sys.stdout.flush()
 
 
@@ -50,6 +56,44 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def _verbose(value: bool) -> bool:
+    if value:
+        from convkit._tf import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # before anything imports TensorFlow; child processes inherit it
+    return value
+
+
+def choice_option(*names: str, choices: Sequence[str], help: str, metavar: str | None = None) -> Any:
+    """A ``typer.Option`` taking one of ``choices``: listed in ``--help``, completed by the shell,
+    and a near miss answered with "did you mean".
+
+    ``metavar`` (e.g. ``FORMAT``) names the value and moves the choices into the help text,
+    for lists too long for the option column.
+    """
+
+    def validate(value: str | None) -> str | None:
+        if value is None or value in choices:
+            return value
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}")
+
+    def complete(incomplete: str) -> list[str]:
+        return [choice for choice in choices if choice.startswith(incomplete)]
+
+    if metavar is not None:
+        help = f"{help} One of: {', '.join(choices)}."
+    return typer.Option(*names, help=help, metavar=metavar or "[" + "|".join(choices) + "]", callback=validate,
+                        autocompletion=complete, show_default=False)
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """``"; did you mean 'tfjs'?"`` for a near miss, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

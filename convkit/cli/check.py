@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from convkit.cli._common import JsonOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.cli._common import JsonOption, VerboseOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.cli._progress import StageDisplay
 from convkit.errors import UsageError
 
 
@@ -50,6 +50,7 @@ def check(
         Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.")
     ] = None,
     json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Check that copies of a model predict what the reference predicts, each in its own runtime.
 
@@ -64,12 +65,14 @@ def check(
     Exit codes: 0 every copy matches; 1 a copy's outputs differ beyond the
     tolerance; 2 usage error, or a model could not be loaded or run.
     """
-    # TensorFlow's C++ start-up chatter would bury the progress lines on stderr.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from convkit._tf import quiet_tensorflow
+
+    quiet_tensorflow()
     from convkit.check import check as run_check
     from convkit.check import check_all_formats, render_table, write_junit
 
     log = stderr_console()
+    progress = StageDisplay(quiet=json_output)
     options = dict(
         inputs=inputs,
         mnist=mnist,
@@ -80,18 +83,20 @@ def check(
         tolerances=_parse_tolerances(tolerance or []),
         like=like,
         allow_unsafe=allow_unsafe,
-        progress=lambda message: log.print(message, markup=False, highlight=False),
+        progress=progress,
     )
     if all_formats:
         if len(models) != 1:
             raise UsageError(f"--all-formats takes one MODEL, not {len(models)}")
-        report = check_all_formats(models[0], work_dir=keep_copies, **options)
-    else:
-        if keep_copies is not None:
-            raise UsageError("--keep-copies applies to --all-formats only")
-        if len(models) < 2:
-            raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
-        report = run_check(models[0], models[1:], **options)
+    elif keep_copies is not None:
+        raise UsageError("--keep-copies applies to --all-formats only")
+    elif len(models) < 2:
+        raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
+    with progress:
+        if all_formats:
+            report = check_all_formats(models[0], work_dir=keep_copies, **options)
+        else:
+            report = run_check(models[0], models[1:], **options)
     if junit_xml is not None:
         write_junit(report, junit_xml)
     if json_output:

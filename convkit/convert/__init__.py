@@ -14,7 +14,7 @@ import os
 import shutil
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -58,11 +58,17 @@ class ConvertResult:
     check: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["src"] = str(self.src)
-        document["out"] = str(self.out)
-        document["warnings"] = list(self.warnings)
-        return document
+        """The ``convert --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
+        return {
+            "src": str(self.src),
+            "out": str(self.out),
+            "src_format": self.src_format,
+            "to": self.to,
+            "kind": self.kind,
+            "warnings": list(self.warnings),
+            "seconds": self.seconds,
+            "check": self.check,
+        }
 
 
 def default_output(src: Path, to: str) -> Path:
@@ -164,7 +170,9 @@ def convert(
     result = ConvertResult(src, out, src_format, target, kind, tuple(job.warnings),
                            round(time.perf_counter() - started, 3), report)
     if report is not None and not report.get("passed", False):
-        raise MismatchError(f"{out}: predicts differently from {src} (see convkit check {src} {out})")
+        error = MismatchError(f"{out}: predicts differently from {src} (see convkit check {src} {out})")
+        error.result = result  # type: ignore[attr-defined]  # the CLI prints the report whatever the verdict
+        raise error
     return result
 
 

@@ -180,7 +180,7 @@ def write_tfjs_layers(
                 manifest.append({"name": name, "shape": list(weight.shape), "dtype": stored})
                 done += nbytes
                 if progress:
-                    progress(done, total)
+                    progress("writing weights", done, total)
                 continue
             values = np.ascontiguousarray(weight.read())
             if tuple(values.shape) != tuple(weight.shape):
@@ -194,7 +194,7 @@ def write_tfjs_layers(
             manifest.append(entry)
             done += nbytes
             if progress:
-                progress(done, total)
+                progress("writing weights", done, total)
             del values
     finally:
         shards.close()
@@ -360,5 +360,5 @@ def write_keras2_h5(
                 layer_group.create_dataset(name, data=values)
                 done += values.nbytes
                 if progress:
-                    progress(done, total)
+                    progress("writing weights", done, total)
             layer_group.attrs["weight_names"] = np.array(names)

@@ -195,22 +195,14 @@ def _declared_bytes(model_json_path: Path, weight: Any) -> int | None:
 
 
 def find_node_root() -> Path:
-    """The directory whose ``node_modules`` holds @tensorflow/tfjs.
+    """The directory whose ``node_modules`` holds @tensorflow/tfjs (where: ``convkit._node``).
 
     Raises:
-        UsageError: none is found; the message says to run ``npm ci``.
+        UsageError: none is found; the message says how to install it.
     """
-    env_root = os.environ.get("CONVKIT_NODE_ROOT")
-    candidates = [Path(env_root)] if env_root else []
-    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
-        candidates.extend(start.parents if start.is_file() else [start, *start.parents])
-    for folder in candidates:
-        if (folder / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file():
-            return folder
-    raise UsageError(
-        "cannot find @tensorflow/tfjs in any node_modules above convkit or the current directory; "
-        "run 'npm ci' in the convkit checkout or set CONVKIT_NODE_ROOT"
-    )
+    from convkit._node import find_node_root as find
+
+    return find()
 
 
 def _read_model_json(path: Path) -> dict[str, Any]:
