@@ -36,24 +36,29 @@ def verbose() -> bool:
     return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
 
 
-def quiet_tensorflow() -> None:
+def quiet_tensorflow() -> contextlib.AbstractContextManager[None]:
     """Keeps TensorFlow's C++ log lines off the terminal for the rest of this process.
 
     Cheap: it imports nothing. Call it before the first ``import tensorflow`` /
     ``keras`` / ``tf_keras``; calling it again, or after TensorFlow is imported,
     changes nothing further. Does nothing when ``CONVKIT_VERBOSE=1``.
+
+    Returns:
+        A context manager for work that logs from C++ whatever the log level
+        (grappler's "Number of eligible GPUs" in the TF.js graph converter):
+        ``with quiet_tensorflow(): ...`` runs it with file descriptor 2 captured.
     """
     if verbose():
-        return
+        return contextlib.nullcontext()
     for name, value in _QUIET_ENV.items():
         os.environ.setdefault(name, value)
     import logging
 
     logging.getLogger("absl").setLevel(logging.ERROR)
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if "tensorflow" in sys.modules or any(isinstance(f, _QuietImport) for f in sys.meta_path):
-        return
-    sys.meta_path.insert(0, _QuietImport())
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietImport) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietImport())
+    return silenced_stderr()
 
 
 @contextlib.contextmanager

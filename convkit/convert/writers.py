@@ -124,13 +124,14 @@ def write_tfjs_graph(
     if quantize:
         quantization = {quantize: list(quantize_weights) if quantize_weights else True}
     try:
-        converter.convert_tf_saved_model(
-            str(saved_model),
-            str(target),
-            signature_def="serving_default",
-            saved_model_tags="serve",
-            quantization_dtype_map=quantization,
-            weight_shard_size_bytes=shard_size,
-        )
+        with quiet_tensorflow():  # grappler logs from C++ whatever TF_CPP_MIN_LOG_LEVEL says
+            converter.convert_tf_saved_model(
+                str(saved_model),
+                str(target),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map=quantization,
+                weight_shard_size_bytes=shard_size,
+            )
     except (ValueError, KeyError, RuntimeError) as error:
         raise WriteError(f"{saved_model}: the TF.js graph converter failed ({_first_line(error)})") from None
