@@ -26,7 +26,14 @@ class ModelInfo:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            "label": self.label,
+            "path": self.path,
+            "format": self.format,
+            "runtime": self.runtime,
+            "quantization": self.quantization,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ class CheckReport:
             raise MismatchError(self.summary())
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``check --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
         return {
             "status": self.status,
             "passed": self.passed,
