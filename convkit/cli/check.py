@@ -20,34 +20,37 @@ def register(app: typer.Typer) -> None:
 def check(
     models: Annotated[
         list[Path],
-        typer.Argument(help="REF OTHER...: the reference model, then the copies to compare with it.", show_default=False),
+        typer.Argument(help="REF OTHER...: the reference model, then the copies to compare with it.", show_default=False,
+                       metavar="MODEL..."),
     ],
     all_formats: Annotated[
         bool,
         typer.Option("--all-formats", help="Convert the one MODEL given to every format in a temporary folder, then check all copies."),
     ] = False,
-    inputs: Annotated[Path | None, typer.Option("--inputs", help="An .npz file with one array per input name.")] = None,
-    mnist: Annotated[int | None, typer.Option("--mnist", help="Feed the first N bundled MNIST test digits.")] = None,
-    random: Annotated[int | None, typer.Option("--random", help="Feed N random samples drawn from the input specs.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --random.")] = 0,
-    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance for every output (default 1e-5 for float32 outputs).")] = None,
-    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance for every output (default 1e-5 for float32 outputs).")] = None,
+    inputs: Annotated[Path | None, typer.Option("--inputs", help="An .npz file with one array per input name.", metavar="FILE")] = None,
+    mnist: Annotated[int | None, typer.Option("--mnist", help="Feed the first N bundled MNIST test digits.", metavar="N")] = None,
+    random: Annotated[int | None, typer.Option("--random", help="Feed N random samples drawn from the input specs.", metavar="N")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --random.", metavar="N")] = 0,
+    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance for every output (default 1e-5 for float32 outputs).", metavar="TOL")] = None,
+    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance for every output (default 1e-5 for float32 outputs).", metavar="TOL")] = None,
     tolerance: Annotated[
         list[str] | None,
-        typer.Option("--tolerance", help="OUTPUT=ATOL,RTOL for one output; repeat for more.", show_default=False),
+        typer.Option("--tolerance", help="Tolerances for one output; repeat for more.", show_default=False,
+                     metavar="OUTPUT=ATOL,RTOL"),
     ] = None,
     like: Annotated[
         Path | None,
-        typer.Option("--like", help="Model whose architecture runs weights-only copies (checkpoints); default REF."),
+        typer.Option("--like", help="Model whose architecture runs weights-only copies (checkpoints); default REF.",
+                     metavar="MODEL"),
     ] = None,
     allow_unsafe: Annotated[
         bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")
     ] = False,
     keep_copies: Annotated[
-        Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.")
+        Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.", metavar="DIR")
     ] = None,
     junit_xml: Annotated[
-        Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.")
+        Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.", metavar="FILE")
     ] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,

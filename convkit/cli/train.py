@@ -51,7 +51,8 @@ def train(
 
     quiet_tensorflow()
     with StageDisplay() as display:
-        display("importing TensorFlow")
+        if display.live:
+            display("importing TensorFlow")
         report = run_tutorial(out, keras=keras, epochs_per_stage=stages, seed=seed, data=data,
                               on_event=_Progress(display))
     if json_output:

@@ -37,11 +37,15 @@ def test_default_output_next_to_source(trained_k3: Path, tmp_path: Path) -> None
     assert shards == {f"group1-shard{i}of{len(shards)}.bin" for i in range(1, len(shards) + 1)}
 
 
-def test_unknown_format_exit_2(trained_k3: Path, tmp_path: Path) -> None:
-    result = _run(str(trained_k3 / "my_model.h5"), "--to", "onnx", "-o", str(tmp_path / "x"))
+def test_unknown_format_exit_2_with_did_you_mean(trained_k3: Path, tmp_path: Path) -> None:
+    from convkit.registry import format_names
+
+    result = _run(str(trained_k3 / "my_model.h5"), "--to", "tfsj", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: unknown format 'onnx'; known formats: ckpt, savedmodel, h5, keras, tfjs")
-    assert result.stdout == ""
+    message = " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
+    assert "'tfsj' is not one of " + ", ".join(format_names()) in message
+    assert "did you mean 'tfjs'?" in message
+    assert result.stdout == "" and not (tmp_path / "x").exists()
 
 
 def test_existing_output_exit_2(trained_k3: Path, tmp_path: Path) -> None:
