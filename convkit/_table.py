@@ -76,7 +76,7 @@ def print_table(
     if dropped:
         dropped.sort(key=[column.heading for column in columns].index)
         console.print(f"[dim](left out to fit {width} columns: {', '.join(dropped)}; "
-                      "see --json or a wider terminal)[/]")
+                      "see --json or a wider terminal)[/]", soft_wrap=False, width=width)
     return dropped
 
 

