@@ -24,11 +24,11 @@ from convkit.convert import tfjs_layers
 from convkit.convert.atomic import atomic_output
 from convkit.convert.streaming import DEFAULT_SHARD_SIZE, QUANTIZE_DTYPES
 from convkit.errors import MismatchError, UsageError, WriteError
+from convkit.progress import Progress
 
 __all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
 
 TFJS_KINDS = ("layers", "graph")
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,7 @@ def convert(
         strict: fail instead of warning when the target cannot hold part of the source.
         allow_unsafe: allow Lambda layers and custom functions (runs code from the file).
         check: compare the output's predictions with the source's after converting.
-        progress: called with (bytes done, bytes total) while weights are written.
+        progress: called with the current stage (and bytes done, bytes total while weights are written).
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);

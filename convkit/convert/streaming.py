@@ -13,13 +13,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from convkit.convert import tfjs_layers
 from convkit.convert.portable import PortableModel, Weight, top_level_owners
 from convkit.errors import ReadError, UsageError
+from convkit.progress import Progress
 
 DEFAULT_SHARD_SIZE = 4 * 1024 * 1024
 QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
@@ -28,7 +29,6 @@ _TFJS_NARROWING = {"float64": "float32", "float16": "float32", "int64": "int32",
                    "int16": "int32", "int8": "int32", "uint8": "int32", "uint16": "int32"}
 _TFJS_DTYPES = ("float32", "int32", "bool")
 
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def write_tfjs_layers(
         quantize: ``float16``, ``uint8`` or ``uint16`` to store float32 weights smaller.
         quantize_weights: glob patterns of TF.js weight names to quantize; default all.
         generated_by: the ``generatedBy`` field.
-        progress: called with (bytes done, bytes total).
+        progress: called with ("writing weights", bytes done, bytes total).
     """
     if shard_size <= 0:
         raise UsageError(f"shard size must be a positive number of bytes, not {shard_size}")
