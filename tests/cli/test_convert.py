@@ -74,3 +74,22 @@ def test_warnings_on_stderr_and_check(trained_k2: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "warning: left out of the keras output: the optimizer state" in result.stderr
     assert "check: PASS" in result.stdout
+
+
+def test_check_json_prints_the_report_when_the_copy_differs(trained_k2: Path, tmp_path: Path, monkeypatch) -> None:
+    # A faithful conversion never differs, so the check's verdict comes from a real check of a
+    # deliberately nudged copy; what is under test is what `convert --check --json` prints then.
+    import convkit.convert
+    from convkit.check import check
+    from tests.check import _models
+
+    nudged = tmp_path / "nudged.h5"
+    _models.nudge_h5_weight(trained_k2 / "my_model.h5", nudged, "dense_1/bias:0", 1e-3)
+    failing = check(trained_k2 / "my_model.h5", [nudged], mnist=50).to_dict()
+    monkeypatch.setattr(convkit.convert, "_check", lambda src, out, like: failing)
+    out = tmp_path / "copy.keras"
+    result = _run(str(trained_k2 / "my_model.h5"), "--to", "keras", "-o", str(out), "--check", "--json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["check"]["status"] == "FAIL" and document["out"] == str(out)
+    assert result.stderr.startswith("Error: ") and "predicts differently" in result.stderr
