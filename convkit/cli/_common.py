@@ -22,10 +22,19 @@ INTERNAL_ERROR_EXIT = 3
 # Raised when a --json document changes incompatibly (a key removed, renamed or retyped); docs/json.md.
 SCHEMA_VERSION = 1
 
+
+def _verbose(value: bool) -> bool:
+    if value:
+        from convkit._tf import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # before anything imports TensorFlow; child processes inherit it
+    return value
+
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.", metavar="PATH")]
 VerboseOption = Annotated[
-    bool, typer.Option("--verbose", "-v", help="Also show TensorFlow's own log lines.", callback=lambda v: _verbose(v))
+    bool, typer.Option("--verbose", "-v", help="Also show TensorFlow's own log lines.", callback=_verbose)
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -56,14 +65,6 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
-def _verbose(value: bool) -> bool:
-    if value:
-        from convkit._tf import VERBOSE_ENV
-
-        os.environ[VERBOSE_ENV] = "1"  # before anything imports TensorFlow; child processes inherit it
-    return value
 
 
 def choice_option(*names: str, choices: Sequence[str], help: str, metavar: str | None = None) -> Any:
