@@ -67,6 +67,8 @@ class StageDisplay:
         if self._status is not None:
             self._status.stop()
             self._status = None
+        if self.console.file is not sys.stderr:
+            self.console.file.flush()
 
 
 def _stderr_is_terminal() -> bool:
