@@ -89,16 +89,14 @@ def _print_folder(folder: Path, models: list[tuple[Path, str]], json: bool) -> N
     if json:
         print_json({"format": "folder", "path": str(folder), "models": rows})
         return
-    from rich.table import Table
+    from rich.markup import escape
 
-    table = Table(title=f"{folder}: {len(rows)} model{'s' if len(rows) != 1 else ''} (inspect each by its path)",
-                  title_justify="left", title_style="bold")
-    table.add_column("path", overflow="fold", no_wrap=True)
-    table.add_column("format")
-    table.add_column("what", overflow="fold")
-    for row in rows:
-        table.add_row(row["path"], row["format"], row["description"])
-    stdout_console().print(table)
+    from convkit._table import NAME, TEXT, Column, print_table
+
+    title = escape(f"{folder}: {len(rows)} model{'s' if len(rows) != 1 else ''} (inspect each by its path)")
+    columns = [Column("path", NAME), Column("format", NAME), Column("what", TEXT)]
+    cells = [[escape(row["path"]), row["format"], escape(row["description"])] for row in rows]
+    print_table(stdout_console(), columns, cells, title=f"[bold]{title}[/]")
 
 
 def register(app: typer.Typer) -> None:
