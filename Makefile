@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup demo test test-all test-wheel docs fuzz bench clean
+.PHONY: setup demo test test-all test-wheel docs lint fuzz bench clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -56,6 +56,11 @@ test-wheel: setup node_modules/.package-lock.json
 # docs/api.md from the docstrings (tests/cli/test_api_doc.py fails when it is stale).
 docs: setup
 	$(BIN)/python docs/make_api.py
+
+# Static checks on the package: ruff (pyflakes, pycodestyle, bugbear) and mypy.
+lint: setup
+	$(BIN)/python -m ruff check convkit
+	$(BIN)/python -m mypy
 
 fuzz: setup
 	$(BIN)/python -m tests.fuzz.run --inputs 10000

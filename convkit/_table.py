@@ -12,7 +12,7 @@ followed by its values.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Literal, Sequence
 
 NAME, NUMBER, TEXT = "name", "number", "text"
 
@@ -23,7 +23,7 @@ class Column:
 
     heading: str
     kind: str = TEXT
-    justify: str = "left"
+    justify: Literal["left", "center", "right"] = "left"
     style: str | None = None
     path: bool = False  # names joined by "/", which may lose their shared folder
 
@@ -82,18 +82,18 @@ def print_table(
 
 def _shorten_paths(columns: Sequence[Column], rows: Sequence[Sequence[str]],
                    title: str | None) -> tuple[list[list[str]], str | None]:
-    rows = [list(row) for row in rows]
+    shortened = [list(row) for row in rows]
     for index, column in enumerate(columns):
         if not column.path:
             continue
-        folder = common_folder([_plain(row[index]) for row in rows])
+        folder = common_folder([_plain(row[index]) for row in shortened])
         if not folder:
             continue
-        for row in rows:
+        for row in shortened:
             row[index] = _escape(_plain(row[index])[len(folder):])
         note = f"{column.heading}s under {_escape(folder)}"
         title = f"{title} ({note})" if title else note
-    return rows, title
+    return shortened, title
 
 
 def _escape(text: str) -> str:

@@ -15,10 +15,12 @@ OUT = Path(__file__).with_name("api.md")
 
 # (section title, module, public names in reading order)
 SECTIONS = [
-    ("Top level", "convkit", ["detect", "format_names", "get_format", "inspect"]),
+    ("Top level", "convkit", ["detect", "format_names", "get_format", "inspect", "convert", "check"]),
+    ("Inspecting", "convkit.formats._api", ["inspect"]),
     ("Converting", "convkit.convert", ["convert", "ConvertResult", "default_output"]),
-    ("Checking", "convkit.check", ["check", "check_all_formats", "CheckReport", "PairResult", "OutputComparison",
+    ("Checking", "convkit.check", ["check", "CheckReport", "PairResult", "OutputComparison",
                                    "write_junit", "render_table"]),
+    ("Checking every format", "convkit.roundtrip", ["check_all_formats"]),
     ("Training", "convkit.train", ["run_tutorial", "TrainReport", "load_mnist", "Mnist"]),
     ("Formats", "convkit.registry", ["Format", "formats", "register_format"]),
     ("Progress", "convkit.progress", ["Progress", "no_progress"]),

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Callable, Sequence, TypeVar
 
 import typer
 from rich.console import Console
+from typer.models import OptionInfo
 
 from convkit.errors import ConvkitError
 
@@ -67,26 +68,53 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def choice_option(*names: str, choices: Sequence[str], help: str, metavar: str | None = None) -> Any:
+Choices = Sequence[str] | Callable[[], Sequence[str]]
+
+
+def choice_option(*names: str, choices: Choices, help: str, metavar: str | None = None) -> Any:
     """A ``typer.Option`` taking one of ``choices``: listed in ``--help``, completed by the shell,
     and a near miss answered with "did you mean".
 
+    ``choices`` may be a function (e.g. ``registry.format_names``): it is asked on every run, so a
+    format registered after this module was imported is offered and accepted like the others.
     ``metavar`` (e.g. ``FORMAT``) names the value and moves the choices into the help text,
     for lists too long for the option column.
     """
 
+    def current() -> Sequence[str]:
+        return choices() if callable(choices) else choices
+
     def validate(value: str | None) -> str | None:
-        if value is None or value in choices:
+        known = current()
+        if value is None or value in known:
             return value
-        raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}{did_you_mean(value, choices)}")
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(known)}{did_you_mean(value, known)}")
 
     def complete(incomplete: str) -> list[str]:
-        return [choice for choice in choices if choice.startswith(incomplete)]
+        return [choice for choice in current() if choice.startswith(incomplete)]
 
-    if metavar is not None:
-        help = f"{help} One of: {', '.join(choices)}."
-    return typer.Option(*names, help=help, metavar=metavar or "[" + "|".join(choices) + "]", callback=validate,
-                        autocompletion=complete, show_default=False)
+    if metavar is None:
+        return typer.Option(*names, help=help, metavar="[" + "|".join(current()) + "]", callback=validate,
+                            autocompletion=complete, show_default=False)
+    option = typer.Option(*names, help=help, metavar=metavar, callback=validate, autocompletion=complete,
+                          show_default=False)
+    return _ChoicesInHelp(option, lambda: f"{help} One of: {', '.join(current())}.")
+
+
+class _ChoicesInHelp(OptionInfo):
+    """An option whose help text lists its choices as they are when the command is built (every run)."""
+
+    def __init__(self, option: OptionInfo, text: Callable[[], str]) -> None:
+        self.__dict__.update(vars(option))
+        self._text = text
+
+    @property
+    def help(self) -> str:
+        return self._text()
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        pass  # the text is always made from the current choices
 
 
 def did_you_mean(value: str, choices: Sequence[str]) -> str:

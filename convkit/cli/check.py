@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -72,11 +72,12 @@ def check(
 
     quiet_tensorflow()
     from convkit.check import check as run_check
-    from convkit.check import check_all_formats, render_table, write_junit
+    from convkit.check import render_table, write_junit
+    from convkit.roundtrip import check_all_formats
 
     log = stderr_console()
     progress = StageDisplay(quiet=json_output)
-    options = dict(
+    options: dict[str, Any] = dict(
         inputs=inputs,
         mnist=mnist,
         random=random,

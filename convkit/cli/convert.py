@@ -33,7 +33,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def convert_command(
     src: Annotated[Path, typer.Argument(help="Model file or folder of any supported format.", metavar="SRC")],
-    to: Annotated[str, choice_option("--to", "-t", choices=format_names(), help="Target format.", metavar="FORMAT")],
+    to: Annotated[str, choice_option("--to", "-t", choices=format_names, help="Target format.", metavar="FORMAT")],
     out: OutOption = None,
     like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.", metavar="MODEL")] = None,
     tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=TFJS_KINDS, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,
@@ -48,8 +48,8 @@ def convert_command(
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
+    from convkit import convert
     from convkit._tf import quiet_tensorflow
-    from convkit.convert import convert
 
     quiet_tensorflow()
     mismatch = None
@@ -64,9 +64,10 @@ def convert_command(
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.
-            result = getattr(error, "result", None)
-            if result is None:
+            checked = getattr(error, "result", None)
+            if checked is None:
                 raise
+            result = checked
             mismatch = error
     if json_output:
         print_json(result.to_dict())

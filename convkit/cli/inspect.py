@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -12,7 +12,7 @@ from convkit.registry import format_names
 
 FormatOption = Annotated[
     str | None,
-    choice_option("--format", "-f", choices=format_names(), help="Read as this format instead of detecting it.",
+    choice_option("--format", "-f", choices=format_names, help="Read as this format instead of detecting it.",
                   metavar="FORMAT"),
 ]
 WeightsOption = Annotated[bool, typer.Option("--weights", help="Add per-tensor statistics (min, max, mean, std, NaN, Inf).")]

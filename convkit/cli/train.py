@@ -69,7 +69,7 @@ def _parse_epochs(text: str) -> tuple[int, int, int]:
         raise UsageError(
             f"--epochs-per-stage takes three positive epoch counts like 10,50,5 (the second at least 5), not {text!r}"
         )
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 class _Progress:

@@ -210,9 +210,9 @@ class _Run:
     def fit(self, stage: str, model: Any, epochs: int, callbacks: list[Any]) -> None:
         rows: list[dict[str, float]] = []
         emit = self.emit
-        k = self.keras
+        callback_base: Any = self.keras.callbacks.Callback
 
-        class Progress(k.callbacks.Callback):
+        class EpochLog(callback_base):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 row = {"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()}}
                 rows.append(row)
@@ -224,7 +224,7 @@ class _Run:
             epochs=epochs,
             batch_size=BATCH_SIZE,
             validation_data=(self.mnist.x_test, self.mnist.y_test),
-            callbacks=[*callbacks, Progress()],
+            callbacks=[*callbacks, EpochLog()],
             verbose=0,
         )
         self.history[stage] = rows

@@ -13,6 +13,8 @@ from typing import Sequence
 
 import numpy as np
 
+from convkit.errors import MALFORMED
+
 DEFAULT_BATCH_SIZE = 256
 
 
@@ -143,6 +145,13 @@ def shape_tuple(dims: Sequence[object] | None) -> tuple[int | None, ...]:
         if value is None:
             result.append(None)
             continue
-        number = int(value)
+        number = int(value)  # type: ignore[call-overload]  # a Dimension, int or numeric string
         result.append(None if number < 0 else number)
     return tuple(result)
+
+
+def load_failures() -> tuple[type[BaseException], ...]:
+    """What a Keras runtime raises on a file it cannot load (as opposed to a bug in convkit)."""
+    import tensorflow as tf
+
+    return (*MALFORMED, tf.errors.OpError)

@@ -41,6 +41,8 @@ class TfjsRunner(Runner):
             convkit package or the current directory.
     """
 
+    path: Path  # always a file: a TF.js model is never a live object
+
     def __init__(self, path: Path, *, node: str | None = None, node_root: Path | None = None) -> None:
         path = Path(path)
         model_json = path / "model.json" if path.is_dir() else path
@@ -82,7 +84,7 @@ class TfjsRunner(Runner):
             ordered = [(spec.name, feed[spec.name]) for spec in self._inputs]
             write_tensors(work_dir / "inputs.json", ordered)
             env = dict(os.environ, CONVKIT_NODE_ROOT=str(self.node_root))
-            command = [self.node, str(RUNNER_SCRIPT), str(self.path), str(work_dir / "inputs.json"),
+            command = [str(self.node), str(RUNNER_SCRIPT), str(self.path), str(work_dir / "inputs.json"),
                        str(work_dir / "outputs.json")]
             try:
                 done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=NODE_TIMEOUT_SECONDS)
@@ -206,21 +208,9 @@ def find_node_root() -> Path:
 
 
 def _read_model_json(path: Path) -> dict[str, Any]:
-    try:
-        from convkit.formats.tfjs import read_model_json  # type: ignore[attr-defined]
-    except ImportError:
-        read_model_json = None
-    if read_model_json is not None:
-        return read_model_json(path)
-    try:
-        if path.stat().st_size > MAX_MODEL_JSON_BYTES:
-            raise ReadError(f"{path}: model.json is larger than {MAX_MODEL_JSON_BYTES} bytes")
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ReadError(f"{path}: not a readable TF.js model.json ({error})") from None
-    if not isinstance(document, dict) or "modelTopology" not in document:
-        raise ReadError(f"{path}: not a TF.js model.json (no modelTopology)")
-    return document
+    from convkit.formats.tfjs import read_model_json
+
+    return read_model_json(path)
 
 
 def _graph_specs(model_json: dict[str, Any]) -> tuple[list[TensorSpec], list[TensorSpec]]:
