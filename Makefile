@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup setup-browser demo test test-all lint fuzz bench clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -57,6 +57,14 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q
+
+# The built wheel in a fresh venv outside the tree: train with the bundled digits, check a TF.js copy.
+test-wheel: setup node_modules/.package-lock.json
+	$(BIN)/python -m pytest -q tests/cli/test_wheel.py
+
+# docs/api.md from the docstrings (tests/cli/test_api_doc.py fails when it is stale).
+docs: setup
+	$(BIN)/python docs/make_api.py
 
 # Static checks on the package: ruff (pyflakes, pycodestyle, bugbear) and mypy.
 lint: setup

@@ -86,6 +86,8 @@ class TfjsRunner(Runner):
         label: the name in the report. Default: ``path``.
     """
 
+    path: Path  # always a file: a TF.js model is never a live object
+
     def __init__(self, path: Path, *, backend: str = "wasm", host: TfjsHost | None = None, node: str | None = None,
                  node_root: Path | None = None, cpu_fallback: bool | None = None, label: str | None = None) -> None:
         path = Path(path)
@@ -506,22 +508,14 @@ def check_shards(model_json_path: Path, model_json: dict[str, Any]) -> int:
 
 
 def find_node_root() -> Path:
-    """The directory whose ``node_modules`` holds @tensorflow/tfjs.
+    """The directory whose ``node_modules`` holds @tensorflow/tfjs (where: ``convkit._node``).
 
     Raises:
-        UsageError: none is found; the message says to run ``npm ci``.
+        UsageError: none is found; the message says how to install it.
     """
-    env_root = os.environ.get("CONVKIT_NODE_ROOT")
-    candidates = [Path(env_root)] if env_root else []
-    for start in (Path(__file__).resolve(), Path.cwd().resolve()):
-        candidates.extend(start.parents if start.is_file() else [start, *start.parents])
-    for folder in candidates:
-        if (folder / "node_modules" / "@tensorflow" / "tfjs" / "package.json").is_file():
-            return folder
-    raise UsageError(
-        "cannot find @tensorflow/tfjs in any node_modules above convkit or the current directory; "
-        "run 'npm ci' in the convkit checkout or set CONVKIT_NODE_ROOT"
-    )
+    from convkit._node import find_node_root as find
+
+    return find()
 
 
 def _graph_specs(model_json: dict[str, Any]) -> tuple[list[TensorSpec], list[TensorSpec]]:
