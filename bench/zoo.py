@@ -243,7 +243,7 @@ def _out_path(work: Path, source: str, target: str) -> Path:
 
 def convert_case(arch: str, source: str, target: str, src: Path, like: Path | None, work: Path,
                  inputs: np.ndarray, reference: np.ndarray) -> Case:
-    from convkit.convert import convert
+    from convkit import convert
     from convkit.errors import ConvkitError
 
     out = _out_path(work, source, target)

@@ -30,6 +30,20 @@ class WriteError(ConvkitError):
     """An output could not be written (exists, unwritable, target cannot hold it)."""
 
 
+class VerifyError(WriteError):
+    """A written model does not load or run in its target runtime.
+
+    Attributes:
+        reason: the runtime's own error, one line.
+        culprit: the layer, activation or op the error names (``layer 'x' (LayerScale)``), or ``None``.
+    """
+
+    def __init__(self, message: str, reason: str, culprit: str | None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.culprit = culprit
+
+
 class UnsafeModelError(ConvkitError):
     """A model would run code from the file (Lambda layers, unknown custom objects)."""
 
@@ -38,3 +52,24 @@ class MismatchError(ConvkitError):
     """Converted copies of a model predict differently."""
 
     exit_code = 1
+
+
+# What parsers raise on a damaged or hostile file (h5py, zipfile, json, walking a malformed config):
+# inside a reader these mean "bad file", never "bug".
+MALFORMED: tuple[type[BaseException], ...] = (
+    KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError, OSError, RuntimeError,
+    OverflowError, EOFError, MemoryError,
+)
+
+
+def error_text(error: BaseException, *, with_type: bool = False, limit: int = 300) -> str:
+    """The first line of ``error``'s message (its type when it has none), for a one-line ``Error:``.
+
+    Args:
+        error: any exception.
+        with_type: prefix the type name (``KeyError: 'x'``). Default False.
+        limit: characters kept. Default 300.
+    """
+    lines = str(error).strip().splitlines()
+    text = " ".join(lines[0].split())[:limit] if lines else type(error).__name__
+    return f"{type(error).__name__}: {text}" if with_type and lines else text

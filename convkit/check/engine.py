@@ -2,22 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
+from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.check.runners import KerasModelRunner, Runner, open_runner
 from convkit.errors import ConvkitError, UsageError
+from convkit.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from convkit.check.runners.tfjs import TfjsRuntimes
 
 ModelLike = str | Path | Runner | Any
-Progress = Callable[[str], None]
 
 
 def check(
@@ -33,12 +34,14 @@ def check(
     tolerances: Mapping[str, tuple[float, float]] | None = None,
     like: str | Path | None = None,
     allow_unsafe: bool = False,
+    tfjs_backends: Sequence[str] | None = None,
+    browser: str | Any | None = None,
     progress: Progress | None = None,
 ) -> CheckReport:
     """Runs ``ref`` and every model in ``others`` on the same inputs and compares their outputs.
 
     Each model runs in its own runtime (Keras 3, tf_keras, TensorFlow
-    SavedModel signatures, TF.js under Node), in inference mode.
+    SavedModel signatures, TF.js under Node or in Chromium), in inference mode.
 
     Args:
         ref: the reference: a model path, a ``Runner`` or a live Keras model.
@@ -53,7 +56,12 @@ def check(
         like: a model file lending its architecture to weights-only copies
             (checkpoints). Default: ``ref`` when it is a Keras model file.
         allow_unsafe: load models whose Lambda layers run code. Default ``False``.
-        progress: called with one line per step (for a CLI's stderr).
+        tfjs_backends: TF.js backends (``cpu``, ``wasm``, ``webgl``, ``webgl-f16``), each TF.js
+            model one row per backend. Default: ``wasm`` in Node (``cpu`` for a model whose
+            kernels wasm lacks); with ``browser``, ``webgl`` and ``wasm``.
+        browser: ``"chromium"`` to run TF.js models in headless Chromium (implied by the webgl
+            backends), or a ``BrowserSession`` to share across checks. Default: Node only.
+        progress: told each stage (``loading REF``, ``running COPY``, ``COPY: PASSED``).
 
     With no input source given, models taking one 784-value input get all
     bundled MNIST test digits and others 100 random samples.
@@ -67,9 +75,22 @@ def check(
         ConvkitError: the reference cannot be loaded or run (a copy that cannot
             is reported as an ERROR row instead).
     """
+    from convkit.check.runners.tfjs import TfjsRuntimes
+
+    with TfjsRuntimes(tfjs_backends, browser, allow_unsafe=allow_unsafe, progress=progress) as tfjs:
+        return _check(ref, others, inputs=inputs, mnist=mnist, random=random, seed=seed, atol=atol, rtol=rtol,
+                      tolerances=tolerances, like=like, allow_unsafe=allow_unsafe, tfjs=tfjs, progress=progress)
+
+
+def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: Any, mnist: int | None,
+           random: int | None, seed: int, atol: float | None, rtol: float | None,
+           tolerances: Mapping[str, tuple[float, float]] | None, like: str | Path | None, allow_unsafe: bool,
+           tfjs: TfjsRuntimes, progress: Progress | None) -> CheckReport:
     started = time.perf_counter()
-    say = progress or (lambda message: None)
+    say = progress or no_progress
     copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
+    copies = tfjs.expand(copies)
+    ref = tfjs.reference(ref)
     if not copies:
         raise UsageError("give at least one model to compare with the reference")
     tolerances = dict(tolerances or {})
@@ -107,91 +128,6 @@ def check(
         seconds=time.perf_counter() - started,
         notes=feed.notes,
     )
-
-
-def check_all_formats(
-    model: str | Path,
-    *,
-    work_dir: str | Path | None = None,
-    progress: Progress | None = None,
-    **options: Any,
-) -> CheckReport:
-    """Converts ``model`` to every format convkit writes, then checks every copy against it.
-
-    TF.js is written both as a layers model and as a graph model. A failed
-    conversion is reported as an ERROR row for that format. ``like`` (in
-    ``options``) also serves the conversions, for sources without a Keras
-    architecture such as ``model.export`` SavedModels.
-
-    Args:
-        model: the reference model file.
-        work_dir: where the copies go. Default: a temporary folder removed afterwards.
-        progress: called with one line per step.
-        **options: passed on to ``check`` (inputs, tolerances, ...).
-    """
-    from convkit.registry import detect, format_names
-
-    say = progress or (lambda message: None)
-    model = Path(model)
-    source_format = detect(model).name
-    try:
-        from convkit.convert import convert
-    except ImportError:
-        raise UsageError("--all-formats needs convkit.convert, which this installation lacks") from None
-    with tempfile.TemporaryDirectory(prefix="convkit-check-") as temporary:
-        root = Path(work_dir) if work_dir is not None else Path(temporary)
-        root.mkdir(parents=True, exist_ok=True)
-        copies: list[ModelLike] = []
-        names: dict[str, str] = {}
-        failed: list[PairResult] = []
-        for target, kind in _targets(format_names()):
-            name = f"{target}_{kind}" if kind else target
-            out = root / (name + _suffix(target))
-            say(f"converting {model} to {name}")
-            started = time.perf_counter()
-            try:
-                convert(model, target, out, like=options.get("like"), allow_unsafe=options.get("allow_unsafe", False),
-                        **({"tfjs_kind": kind} if kind else {}))
-            except ConvkitError as error:
-                failed.append(PairResult(
-                    model=ModelInfo(label=name, path=str(out), format=target,
-                                    runtime="convkit convert", seconds=time.perf_counter() - started),
-                    error=f"converting {model} to {name} failed: {error}",
-                ))
-                continue
-            copies.append(out)
-            names[str(out)] = name
-        if source_format not in ("ckpt",):
-            options.setdefault("like", model)
-        report = check(model, copies, progress=progress, **options) if copies else None
-    if report is None:
-        raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
-    # Copies in a temporary folder are best named by their format.
-    pairs = tuple(
-        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=names.get(pair.model.label, pair.model.label)))
-        for pair in report.pairs
-    )
-    return CheckReport(
-        reference=report.reference,
-        pairs=tuple(failed) + pairs,
-        inputs=report.inputs,
-        seconds=report.seconds,
-        notes=report.notes,
-    )
-
-
-def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
-    result: list[tuple[str, str | None]] = []
-    for name in names:
-        if name == "tfjs":
-            result.extend([("tfjs", "layers"), ("tfjs", "graph")])
-        else:
-            result.append((name, None))
-    return result
-
-
-def _suffix(target: str) -> str:
-    return {"h5": ".h5", "keras": ".keras"}.get(target, "")
 
 
 def _check_one(
@@ -244,6 +180,7 @@ def _compare_outputs(
 ) -> tuple[list[OutputComparison], str | None]:
     ref_names, other_names = list(ref_outputs), list(outputs)
     note = None
+    partner: dict[str, str | None]
     if set(ref_names) <= set(other_names):
         partner = {name: name for name in ref_names}
     elif len(ref_names) == len(other_names):
@@ -274,7 +211,7 @@ def _tolerance_for(
         if key is not None and key in tolerances:
             given_atol, given_rtol = tolerances[key]
             return Tolerance(float(given_atol), float(given_rtol), f"--tolerance {key}")
-    default = default_tolerance(str(reference.dtype), runner.quantization)
+    default = runner.default_tolerance(str(reference.dtype))
     if atol is None and rtol is None:
         return default
     return Tolerance(default.atol if atol is None else float(atol), default.rtol if rtol is None else float(rtol),

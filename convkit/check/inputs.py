@@ -102,10 +102,10 @@ def random_inputs(specs: Sequence[TensorSpec], count: int, seed: int = 0) -> Inp
     arrays = {}
     notes = []
     for spec in specs:
-        dims = list(spec.shape[1:]) if spec.shape else []
-        if any(dim is None for dim in dims):
+        open_dims = list(spec.shape[1:]) if spec.shape else []
+        if any(dim is None for dim in open_dims):
             notes.append(f"input {spec.name}: open dimensions set to {OPEN_DIMENSION_SIZE}")
-            dims = [OPEN_DIMENSION_SIZE if dim is None else dim for dim in dims]
+        dims = [OPEN_DIMENSION_SIZE if dim is None else int(dim) for dim in open_dims]
         shape = (count, *dims)
         dtype = np.dtype(spec.dtype)
         if dtype == np.bool_:
@@ -114,7 +114,7 @@ def random_inputs(specs: Sequence[TensorSpec], count: int, seed: int = 0) -> Inp
             high = spec.int_high or DEFAULT_INT_HIGH
             arrays[spec.name] = rng.integers(0, high, size=shape).astype(dtype)
         else:
-            arrays[spec.name] = rng.random(shape, dtype=np.float64).astype(dtype)
+            arrays[spec.name] = rng.random(shape).astype(dtype)
     return InputSet(arrays, f"{count} random samples (seed {seed})", notes=tuple(notes))
 
 
@@ -125,7 +125,7 @@ def _takes_mnist(specs: Sequence[TensorSpec]) -> bool:
     dims = spec.shape[1:]
     if not dims or any(dim is None for dim in dims) or not np.issubdtype(np.dtype(spec.dtype), np.floating):
         return False
-    return int(np.prod(dims)) == MNIST_PIXELS
+    return int(np.prod([int(dim) for dim in dims if dim is not None])) == MNIST_PIXELS
 
 
 def _mnist_inputs(specs: Sequence[TensorSpec], count: int | None) -> InputSet:
@@ -142,7 +142,7 @@ def _mnist_inputs(specs: Sequence[TensorSpec], count: int | None) -> InputSet:
             raise
         raise UsageError(f"--mnist {size}: the MNIST data holds fewer digits ({error})") from None
     spec = specs[0]
-    images = mnist.x_test[:size].reshape((size, *spec.shape[1:])).astype(spec.dtype)
+    images = mnist.x_test[:size].reshape((size, *(int(dim or 0) for dim in spec.shape[1:]))).astype(spec.dtype)
     return InputSet({spec.name: images}, f"{size} MNIST test digits ({mnist.source.name})", labels=mnist.y_test[:size])
 
 

@@ -97,7 +97,8 @@ def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset(
         config = _functional(config)
     elif class_name == "Sequential":
         # Keras 2.0 stored a Sequential's config as the bare list of its layers
-        layers = layer.get("config") if isinstance(layer.get("config"), list) else config.get("layers", [])
+        raw = layer.get("config")
+        layers = raw if isinstance(raw, list) else config.get("layers", [])
         config = {
             "name": config.get("name") if isinstance(layer.get("config"), dict) else layer.get("name", "sequential"),
             "layers": [_layer(item) for item in layers],

@@ -14,9 +14,10 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterator
 
-from convkit.convert.loading import live_from_portable, quiet_tensorflow
-from convkit.convert.portable import PortableModel
-from convkit.errors import ReadError, UnsafeModelError, WriteError
+from convkit._tf import quiet_tensorflow
+from convkit.errors import ReadError, UnsafeModelError, WriteError, error_text
+from convkit.formats.portable import PortableModel
+from convkit.live import live_from_portable
 
 
 def write_keras_archive(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
@@ -66,34 +67,21 @@ def write_checkpoint(model: PortableModel, prefix: Path, source: Path, allow_uns
 
 def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
     # Without a tf_keras model, build the same object graph from plain tf.Modules.
-    import tensorflow as tf
-
     from convkit.convert import tfjs_layers
     from convkit.convert.tfjs_layers import tfjs_weight_name
+    from convkit.train.checkpoints import write_layer_weights
 
     known = tfjs_layers.layer_names(model.config)
-    children = {}
-    number = 0
-    for _layer_name, items in model.layer_weights.items():
-        if not items:
-            continue
-        node = tf.Module()
-        owners = list(dict.fromkeys(tfjs_weight_name(w.name, known).rpartition("/")[0] for w in items))
-        inner_nodes = {}
+    layers = []
+    for items in model.layer_weights.values():
+        entries = []
         for weight in items:
-            attribute = weight.name.split("/")[-1]
-            holder = node
-            if len(owners) > 1:
-                owner = tfjs_weight_name(weight.name, known).rpartition("/")[0]
-                holder = inner_nodes.setdefault(owner, tf.Module())
-                setattr(node, f"layer_with_weights-{owners.index(owner)}", holder)
-            elif weight.name.count("/") >= 2 and tfjs_layers.is_cell_name(weight.name.split("/")[-2]):
-                holder = getattr(node, "cell", None) or tf.Module()
-                node.cell = holder
-            setattr(holder, attribute, tf.Variable(weight.read(), name=attribute))
-        children[f"layer_with_weights-{number}"] = node
-        number += 1
-    tf.train.Checkpoint(**children).write(str(prefix))
+            owner, _, attribute = tfjs_weight_name(weight.name, known).rpartition("/")
+            parts = weight.name.split("/")
+            in_cell = len(parts) >= 3 and tfjs_layers.is_cell_name(parts[-2])
+            entries.append((owner, f"cell/{attribute}" if in_cell else attribute, weight.read))
+        layers.append(entries)
+    write_layer_weights(layers, prefix)
 
 
 def export_for_graph(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
@@ -116,9 +104,9 @@ def export_for_graph(model: PortableModel, target: Path, source: Path, allow_uns
         # A Keras SavedModel carries its own serving graph: neither Keras generation needs to rebuild
         # the model (tf_keras ships classes such as ConvNeXt's LayerScale without exporting them).
         if (source / "saved_model.pb").is_file() and (source / "keras_metadata.pb").is_file():
-            import shutil
+            from convkit.convert.atomic import copy_model_tree
 
-            shutil.copytree(source, target)
+            copy_model_tree(source, target)
             return
         raise
     if generation == 3:
@@ -152,7 +140,8 @@ def write_tfjs_graph(
     if quantize:
         quantization = {quantize: list(quantize_weights) if quantize_weights else True}
     try:
-        with _graph_rewrites(converter):
+        # grappler logs from C++ whatever TF_CPP_MIN_LOG_LEVEL says
+        with quiet_tensorflow(), _graph_rewrites(converter):
             converter.convert_tf_saved_model(
                 str(saved_model),
                 str(target),
@@ -162,7 +151,7 @@ def write_tfjs_graph(
                 weight_shard_size_bytes=shard_size,
             )
     except (ValueError, KeyError, RuntimeError, IndexError, tf.errors.OpError) as error:
-        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({' '.join(str(error).split())[:300]})") from None
+        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({error_text(error)})") from None
 
 
 def _saved_model_has_variables(saved_model: Path) -> bool:
@@ -281,14 +270,8 @@ def _inline_conv_calls(graph_def: Any) -> bool:
         arguments = {arg.name: name for arg, name in zip(function.signature.input_arg,
                                                          [i for i in node.input if not i.startswith("^")])}
         identities = {n.name: n.input[0] for n in function.node_def if n.op == "Identity"}
-
-        def resolve(reference: str) -> str | None:
-            name = reference.split(":")[0]
-            while name not in arguments and name in identities:
-                name = identities[name].split(":")[0]
-            return arguments.get(name)
-
-        inputs = [resolve(reference) for reference in convs[0].input if not reference.startswith("^")]
+        inputs = [_argument_of(reference, arguments, identities)
+                  for reference in convs[0].input if not reference.startswith("^")]
         if len(inputs) != 2 or None in inputs:
             continue
         attrs = {key: convs[0].attr[key] for key in _CONV_ATTRS if key in convs[0].attr}
@@ -300,6 +283,14 @@ def _inline_conv_calls(graph_def: Any) -> bool:
             node.attr[key].CopyFrom(value)
         changed = True
     return changed
+
+
+def _argument_of(reference: str, arguments: dict[str, str], identities: dict[str, str]) -> str | None:
+    """The call's input a function-internal tensor reference stands for, through Identity nodes."""
+    name = reference.split(":")[0]
+    while name not in arguments and name in identities:
+        name = identities[name].split(":")[0]
+    return arguments.get(name)
 
 
 def _depthwise_for_grouped(graph: Any, graph_def: Any) -> bool:

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from convkit.convert import convert
-from convkit.convert.verify import VerifyError, verify_output
-from convkit.errors import ReadError
+from convkit import convert
+from convkit.errors import ReadError, VerifyError
+from convkit.verify import verify_output
 from tests.convert.conftest import _randomize, assert_same_predictions
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

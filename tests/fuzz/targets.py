@@ -84,10 +84,10 @@ def _show(document: dict[str, Any], draw: bool) -> None:
 
 
 def _read_all(path: Path, like: Path | None = None, fmt: str | None = None) -> None:
-    from convkit.convert.loading import read_portable
+    from convkit.live import read_model
 
     with contextlib.ExitStack() as stack:
-        model = read_portable(path, stack, like=like, fmt=fmt)
+        model = read_model(path, stack, like=like, fmt=fmt)
         for weight in model.weights():
             weight.read()
 
@@ -158,6 +158,96 @@ def _detail(error: BaseException) -> str:
     return text[-3000:]
 
 
+# ------------------------------------------------------------------ hostile classes every target mixes in
+
+# Objects that run code when a Keras config is deserialised; injected anywhere in a config, each
+# must make the code policy refuse the file (an injected object that passes is a finding).
+CODE_OBJECTS = (
+    {"module": "os", "class_name": "function", "config": "system", "registered_name": "system"},
+    {"module": "subprocess", "class_name": "Popen", "config": {"args": ["true"]}, "registered_name": None},
+    {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA", "defaults": None, "closure": None}},
+    {"class_name": "Lambda", "config": {"name": "lam", "function": ["4wE=", None, None], "function_type": "lambda"}},
+    {"module": "keras.src.saving.saving_lib", "class_name": "function", "config": "load_model"},
+    {"class_name": "TFOpLambda", "config": {"name": "w", "function": "io.write_file"}},
+    {"module": "builtins", "class_name": "function", "config": "eval", "registered_name": None},
+    {"module": None, "class_name": "Thing", "config": {}, "registered_name": "evil>Thing"},
+)
+INJECTED = ".code-injected"
+HUGE_INT = "9" * 5000
+
+
+def inject_code(config: Any, chooser: Chooser) -> Any:
+    """``config`` with one nested value (a layer field, an initializer, the config itself) replaced by code."""
+    places: list[tuple[Any, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            places.extend((node, key) for key in node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            places.extend((node, index) for index in range(len(node)))
+            for value in node:
+                walk(value)
+
+    walk(config)
+    code = json.loads(json.dumps(chooser.choice(CODE_OBJECTS)))
+    if not places:
+        return code
+    owner, key = chooser.choice(places)
+    owner[key] = code
+    return config
+
+
+def json_with_huge_int(text: bytes, chooser: Chooser) -> bytes:
+    """A JSON text with one number replaced by an integer over Python's 4300-digit limit."""
+    import re
+
+    numbers = list(re.finditer(rb"(?<![\w.])\d+(?![\w.])", text))
+    if not numbers:
+        return text
+    match = chooser.choice(numbers)
+    return text[: match.start()] + HUGE_INT.encode() + text[match.end():]
+
+
+def special_entry(folder: Path, chooser: Chooser) -> None:
+    """Replaces a file of the model folder by a link (outside, to a device) or a FIFO."""
+    import os
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    if not files:
+        return
+    victim = chooser.choice(files)
+    victim.unlink()
+    kind = chooser.integer(0, 2)
+    if kind == 0:
+        victim.symlink_to("/dev/zero")
+    elif kind == 1:
+        victim.symlink_to(GOOD / "tiny_k2.h5")
+    else:
+        os.mkfifo(victim)
+
+
+def _screen_oracle(path: Path, fmt: str) -> None:
+    """The code policy on ``path``; where code was injected it must refuse, or that is a finding."""
+    from convkit.errors import ConvkitError
+    from convkit.formats import _policy
+
+    folder = path if path.is_dir() else path.parent
+    if not (folder / INJECTED).exists():
+        _policy.screen(path, fmt, allow_unsafe=False)
+        return
+    try:
+        _policy.screen(path, fmt, allow_unsafe=False)
+    except ConvkitError:
+        raise
+    raise AssertionError(f"{path}: code injected into its config passed the code policy")
+
+
+def _mark_injected(folder: Path) -> None:
+    (folder / INJECTED).write_text("")
+
+
 # ------------------------------------------------------------------ checkpoint
 
 
@@ -213,7 +303,7 @@ def _exercise_checkpoint(prefix: Path, draw: bool) -> int:
 
 def _mutate_hdf5(folder: Path, chooser: Chooser) -> None:
     path = folder / "tiny_k2.h5"
-    mode = chooser.integer(0, 4)
+    mode = chooser.integer(0, 5)
     if mode <= 1:
         path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
         return
@@ -221,6 +311,10 @@ def _mutate_hdf5(folder: Path, chooser: Chooser) -> None:
     import numpy as np
 
     with h5py.File(path, "r+") as h5:
+        if mode == 5:
+            h5.attrs["model_config"] = json.dumps(inject_code(json.loads(h5.attrs["model_config"]), chooser))
+            _mark_injected(folder)
+            return
         if mode == 2:
             config = json.loads(h5.attrs["model_config"])
             h5.attrs["model_config"] = json.dumps(mutate_json_document(config, chooser))
@@ -259,6 +353,7 @@ def _exercise_hdf5(path: Path, draw: bool) -> int:
     return _steps(
         lambda: _detect(path),
         lambda: _show(hdf5.inspect(path, weights=True).to_dict(), draw),
+        lambda: _screen_oracle(path, "h5"),
         lambda: _read_all(path, like=like, fmt="h5"),
     )
 
@@ -268,7 +363,7 @@ def _exercise_hdf5(path: Path, draw: bool) -> int:
 
 def _mutate_keras(folder: Path, chooser: Chooser) -> None:
     path = folder / "tiny_k3.keras"
-    mode = chooser.integer(0, 5)
+    mode = chooser.integer(0, 7)
     if mode == 0:
         path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
         return
@@ -280,6 +375,12 @@ def _mutate_keras(folder: Path, chooser: Chooser) -> None:
         members = [(n, mutate_bytes(d, chooser) if n == "model.weights.h5" else d) for n, d in members]
     elif mode == 4:
         members = [(n, mutate_json_text(d, chooser) if n == "metadata.json" else d) for n, d in members]
+    elif mode == 6:
+        members = [(n, json.dumps(inject_code(json.loads(d), chooser)).encode() if n == "config.json" else d)
+                   for n, d in members]
+        _mark_injected(folder)
+    elif mode == 7:
+        members = [(n, json_with_huge_int(d, chooser) if n.endswith(".json") else d) for n, d in members]
     else:
         op = chooser.integer(0, 2)
         if op == 0:
@@ -304,6 +405,7 @@ def _exercise_keras(path: Path, draw: bool) -> int:
     return _steps(
         lambda: _detect(path),
         lambda: _show(keras_archive.inspect(path, weights=True).to_dict(), draw),
+        lambda: _screen_oracle(path, "keras"),
         lambda: _read_all(path, fmt="keras"),
     )
 
@@ -314,7 +416,19 @@ def _exercise_keras(path: Path, draw: bool) -> int:
 def _mutate_tfjs(folder: Path, chooser: Chooser) -> None:
     model_json = folder / "model.json"
     shard = folder / "group1-shard1of1.bin"
-    mode = chooser.integer(0, 4)
+    mode = chooser.integer(0, 7)
+    if mode == 5:
+        special_entry(folder, chooser)
+        return
+    if mode == 6:
+        model_json.write_bytes(json_with_huge_int(model_json.read_bytes(), chooser))
+        return
+    if mode == 7:
+        document = json.loads(model_json.read_text())
+        document["modelTopology"] = inject_code(document["modelTopology"], chooser)
+        model_json.write_text(json.dumps(document))
+        _mark_injected(folder)
+        return
     if mode <= 2:
         model_json.write_bytes(mutate_json_text(model_json.read_bytes(), chooser) if mode < 2
                                else mutate_bytes(model_json.read_bytes(), chooser))
@@ -324,9 +438,14 @@ def _mutate_tfjs(folder: Path, chooser: Chooser) -> None:
         document = json.loads(model_json.read_text())
         group = document["weightsManifest"][0]
         weight = chooser.choice(group["weights"])
-        op = chooser.integer(0, 3)
-        if op == 0:
-            weight["quantization"] = {"dtype": chooser.choice(("uint8", "uint16", "float16", "int8", "x")),
+        op = chooser.integer(0, 5)
+        if op == 4:
+            weight["name"] = chooser.choice(group["weights"])["name"]  # two weights, one name
+        elif op == 5:
+            document["signature"] = {"inputs": {"x": {"tensorShape": {"dim": [
+                {"size": chooser.choice(("abc", "-1", "4", None, 7, [], "9" * 30))}]}}}}
+        elif op == 0:
+            weight["quantization"] = {"dtype": chooser.choice(("uint8", "uint16", "float16", "int8", "bool", "x")),
                                       "scale": chooser.choice((1.0, 0.0, -1, "x")), "min": chooser.choice((0, "y", None))}
         elif op == 1:
             weight["dtype"] = chooser.choice(("float32", "int32", "bool", "string", "complex64", "float64", "uint8"))
@@ -344,6 +463,7 @@ def _exercise_tfjs(folder: Path, draw: bool) -> int:
         lambda: _detect(folder),
         lambda: _show(tfjs.inspect(folder, weights=True).to_dict(), draw),
         lambda: list(tfjs.iter_weights(folder)),
+        lambda: _screen_oracle(folder, "tfjs"),
         lambda: _read_all(folder, fmt="tfjs"),
     )
 
@@ -355,7 +475,21 @@ def _mutate_saved_model(folder: Path, chooser: Chooser) -> None:
     from convkit.formats import _protos
 
     pb = folder / "saved_model.pb"
-    mode = chooser.integer(0, 4)
+    mode = chooser.integer(0, 6)
+    if mode == 5:
+        special_entry(folder, chooser)
+        return
+    if mode == 6:  # a file, process or Python op in the graph or in one library function
+        from convkit.formats._policy import RISKY_OPS
+
+        message = _protos.parse("SavedModel", pb.read_bytes())
+        graph = message.meta_graphs[0].graph_def
+        functions = list(graph.library.function)
+        holder = chooser.choice(functions).node_def if functions and chooser.boolean() else graph.node
+        holder.add(name="injected", op=chooser.choice(sorted(RISKY_OPS | {"SaveV2", "RestoreV2"})))
+        pb.write_bytes(message.SerializeToString())
+        _mark_injected(folder)
+        return
     if mode <= 1:
         pb.write_bytes(mutate_bytes(pb.read_bytes(), chooser))
     elif mode <= 3:
@@ -374,6 +508,7 @@ def _exercise_saved_model(folder: Path, draw: bool) -> int:
         lambda: _detect(folder),
         lambda: _show(savedmodel.inspect(folder, weights=True, verify_crc=True).to_dict(), draw),
         lambda: savedmodel.read_saved_model(folder),
+        lambda: _screen_oracle(folder, "savedmodel"),
         lambda: _read_all(folder, like=like, fmt="savedmodel"),
     )
 

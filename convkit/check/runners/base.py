@@ -13,6 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
+from convkit.check.compare import Tolerance, default_tolerance
+from convkit.errors import MALFORMED
+
 DEFAULT_BATCH_SIZE = 256
 
 
@@ -90,6 +93,10 @@ class Runner:
             raise ValueError(f"feed lacks inputs {missing} of {self.label}")
         return self._infer(feed)
 
+    def default_tolerance(self, dtype: str) -> Tolerance:
+        """The tolerance an output of ``dtype`` gets unless the caller gives one (runtimes may loosen it)."""
+        return default_tolerance(dtype, self.quantization)
+
     def describe(self) -> dict[str, object]:
         return {
             "path": str(self.path) if self.path is not None else None,
@@ -143,6 +150,13 @@ def shape_tuple(dims: Sequence[object] | None) -> tuple[int | None, ...]:
         if value is None:
             result.append(None)
             continue
-        number = int(value)
+        number = int(value)  # type: ignore[call-overload]  # a Dimension, int or numeric string
         result.append(None if number < 0 else number)
     return tuple(result)
+
+
+def load_failures() -> tuple[type[BaseException], ...]:
+    """What a Keras runtime raises on a file it cannot load (as opposed to a bug in convkit)."""
+    import tensorflow as tf
+
+    return (*MALFORMED, tf.errors.OpError)

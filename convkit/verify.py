@@ -1,44 +1,55 @@
 """Proof that a written model loads and runs in its target runtime.
 
-``convert`` calls :func:`verify_output` on every output while it still sits in
-its temporary sibling: TF.js models run in real @tensorflow/tfjs under Node.js,
-``.h5``/``.keras`` files in Keras (the generation that wrote the dialect, then
-the other), SavedModels through tf_keras or their serving signature,
-checkpoints restored into the source's architecture. Each runs once on a few
-random inputs made from its own input spec. A failure raises
-:class:`VerifyError` carrying the runtime's own message and the layer or op it
-names, so the output is never renamed into place.
+``convert`` has every output verified while it still sits in its temporary
+sibling: TF.js models run in real @tensorflow/tfjs, ``.h5``/``.keras`` files in
+Keras (the generation that wrote the dialect, then the other), SavedModels
+through tf_keras or their serving signature, checkpoints restored into the
+source's architecture. Each runs once on a few random inputs made from its own
+input spec. A failure raises :class:`~convkit.errors.VerifyError` carrying the
+runtime's own message and the layer or op it names, so the output is never
+renamed into place.
 
-The runners are the ones ``convkit check`` uses; they are imported inside the
-function so that importing :mod:`convkit.convert` never imports the check
-package.
+The runners are the ones ``convkit check`` uses. ``convkit/convert`` does not
+import ``convkit/check``: this module sits above both, and
+:class:`OutputVerifier` is what :func:`convkit.convert` hands the route engine
+(its ``verify`` parameter), for running each output once and for ``--check``.
 """
 
 from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ConvkitError, UnsafeModelError, WriteError
+from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError
 
 VERIFY_SAMPLES = 2
 VERIFY_SEED = 0
 
 
-class VerifyError(WriteError):
-    """A written model does not load or run in its target runtime.
+@dataclass(frozen=True)
+class OutputVerifier:
+    """The route engine's ``verify``: each output run once before it is put in place, and ``--check``.
 
     Attributes:
-        reason: the runtime's own error, one line.
-        culprit: the layer, activation or op the error names (``layer 'x' (LayerScale)``), or ``None``.
+        load_and_run: run every output once in its target runtime (``--verify``, the default);
+            ``False`` (``--no-verify``) keeps unverified outputs.
     """
 
-    def __init__(self, message: str, reason: str, culprit: str | None) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.culprit = culprit
+    load_and_run: bool = True
+
+    def run_once(self, path: Path, target: str, *, final: Path, like: Path | None, allow_unsafe: bool) -> None:
+        """Loads and runs the written output at ``path``; raises ``VerifyError`` when its runtime cannot."""
+        if self.load_and_run:
+            verify_output(path, target, final=final, like=like, allow_unsafe=allow_unsafe)
+
+    def compare(self, src: Path, out: Path, like: str | Path | None) -> dict[str, Any]:
+        """``convert --check``: the copy checked against its source, as the report's dict."""
+        from convkit import roundtrip
+
+        return roundtrip.verify_conversion(src, out, like)
 
 
 def verify_output(
@@ -90,10 +101,6 @@ def verify_output(
 
 
 def _open(path: Path, target: str, *, like: Path | None, allow_unsafe: bool) -> Any:
-    if target == "tfjs":
-        from convkit.check.runners.tfjs import TfjsRunner
-
-        return TfjsRunner(path)
     from convkit.check.runners import open_runner
 
     if target == "h5":
@@ -106,6 +113,7 @@ def _open(path: Path, target: str, *, like: Path | None, allow_unsafe: bool) -> 
             from convkit.check.runners.keras3 import load_keras3
 
             return _loaded(load_keras3(path, "h5", allow_unsafe=allow_unsafe))
+    # A TF.js model opens through its registry record too, so the code policy judges it first.
     return _loaded(open_runner(path, like=like, allow_unsafe=allow_unsafe))
 
 
