@@ -5,7 +5,8 @@ object in it is judged: layers, activations, initializers, regularizers,
 constraints, losses, metrics, optimizers, nested models. An object is data when
 it names a Keras built-in by module and class (Keras 3 ``keras.*`` /
 ``keras.src.*``, tf_keras ``tf_keras.*``; Keras-shipped classes that are not
-public, such as ConvNeXt's ``LayerScale``, are recognised by their module), or
+public, such as ConvNeXt's ``LayerScale``, are recognised by their module;
+Keras 3 operations on symbolic tensors by their pure math/array ops module), or
 a TensorFlow function on the pure math/array allowlist for tf_keras
 ``TFOpLambda``/``SlicingOpLambda`` layers. Anything else is code: ``Lambda``
 layers, marshalled ``__lambda__`` bytecode, functions or classes from modules
@@ -40,6 +41,12 @@ _KERAS_PARTS = (
     "metrics", "optimizers", "dtype_policies", "mixed_precision", "applications", "premade_models",
     "feature_column", "random",
 )
+# Keras 3 records an operation applied to symbolic tensors in a functional model (``x + 3`` in
+# MobileNetV3's hard sigmoid) as an object of its ops modules: pure math and array operations, the
+# Keras 3 counterpart of tf_keras' TFOpLambda allowlist. ``ops.core`` (control flow taking functions)
+# is not on it.
+_KERAS3_OP_PARTS = ("ops.numpy", "ops.math", "ops.nn", "ops.linalg", "ops.image")
+_KERAS_PARTS = (*_KERAS_PARTS, *_KERAS3_OP_PARTS)
 # Modules whose functions may stand where a Keras config names a function (``class_name: function``).
 _FUNCTION_PARTS = ("activations", "losses", "metrics")
 # The plain-data wrappers Keras 3 serialises values in.
