@@ -36,7 +36,7 @@ from convkit.errors import UnsafeModelError
 # Keras modules whose classes are built-in layers, models and their parts. A class from any other
 # module (keras.src.saving, keras.utils, os, subprocess, __main__, ...) is code.
 _KERAS_ROOTS = ("keras", "tf_keras", "keras.src", "tf_keras.src")
-_KERAS_PARTS = (
+_KERAS_PARTS: tuple[str, ...] = (
     "layers", "models", "engine", "initializers", "regularizers", "constraints", "activations", "losses",
     "metrics", "optimizers", "dtype_policies", "mixed_precision", "applications", "premade_models",
     "feature_column", "random",
