@@ -191,7 +191,7 @@ def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
 
 
 def _suffix(target: str) -> str:
-    return {"h5": ".h5", "keras": ".keras"}.get(target, "")
+    return {"h5": ".h5", "keras": ".keras", "onnx": ".onnx", "tflite": ".tflite"}.get(target, "")
 
 
 def _check_one(

@@ -26,7 +26,7 @@ def convert_command(
     out: OutOption = None,
     like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.")] = None,
     tfjs_kind: Annotated[Optional[str], typer.Option("--tfjs-kind", help="TF.js model kind: layers or graph.")] = None,
-    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Quantize TF.js weights: float16, uint8 or uint16.")] = None,
+    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Quantize TF.js weights: float16, uint8 or uint16; TFLite: dynamic (int8 weights), float16 or int8 (weights and activations, calibrated on the inputs convkit check uses).")] = None,
     quantize_weights: Annotated[Optional[list[str]], typer.Option("--quantize-weights", help="Glob of TF.js weight names to quantize (repeatable); default all.")] = None,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Bytes per TF.js weight shard.")] = 4 * 1024 * 1024,
     keep_optimizer: Annotated[bool, typer.Option("--keep-optimizer/--no-optimizer", help="Carry optimizer state where the target holds it.")] = True,
@@ -34,6 +34,7 @@ def convert_command(
     strict: Annotated[bool, typer.Option("--strict", help="Fail instead of warning when the target cannot hold part of the source.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
+    opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
     json_output: JsonOption = False,
 ) -> None:
     from convkit.convert import convert
@@ -46,7 +47,7 @@ def convert_command(
             src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
             quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
             keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-            allow_unsafe=unsafe, check=check, progress=progress,
+            allow_unsafe=unsafe, check=check, progress=progress, opset=opset,
         )
     finally:
         progress.close()

@@ -70,7 +70,8 @@ def default_output(src: Path, to: str) -> Path:
 
     ``my_model.h5 --to tfjs`` -> ``my_model_tfjs/``; ``--to keras`` ->
     ``my_model.keras``; ``--to savedmodel`` -> ``my_model_savedmodel/``;
-    ``--to ckpt`` -> ``my_model_ckpt/ckpt``; ``--to h5`` -> ``my_model.h5``.
+    ``--to ckpt`` -> ``my_model_ckpt/ckpt``; ``--to h5`` -> ``my_model.h5``;
+    ``--to onnx`` -> ``my_model.onnx``; ``--to tflite`` -> ``my_model.tflite``.
     A default that would be the source itself gets ``_converted``.
     """
     src = Path(src)
@@ -91,6 +92,8 @@ def default_output(src: Path, to: str) -> Path:
         "savedmodel": parent / f"{name}_savedmodel",
         "ckpt": parent / f"{name}_ckpt" / "ckpt",
         "h5": parent / f"{name}.h5",
+        "onnx": parent / f"{name}.onnx",
+        "tflite": parent / f"{name}.tflite",
     }
     out = candidates.get(to, parent / f"{name}_{to}")
     if out.resolve() == src.resolve() or (to == "ckpt" and out.parent.resolve() == src.resolve()):
@@ -114,6 +117,7 @@ def convert(
     allow_unsafe: bool = False,
     check: bool = False,
     progress: Progress | None = None,
+    opset: int | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -124,7 +128,8 @@ def convert(
         like: a model file giving the architecture for weights-only sources.
         tfjs_kind: ``layers`` or ``graph``; default layers for Keras sources
             (graph when TF.js layers cannot hold the model), graph for plain SavedModels.
-        quantize: ``float16``, ``uint8`` or ``uint16`` weights in TF.js outputs.
+        quantize: ``float16``, ``uint8`` or ``uint16`` weights in TF.js outputs;
+            ``dynamic``, ``float16`` or ``int8`` for TFLite outputs.
         quantize_weights: glob patterns of weight names to quantize; default all.
         shard_size: bytes per TF.js weight shard; default 4 MiB.
         keep_optimizer: carry optimizer state where the target holds it; default True.
@@ -133,6 +138,7 @@ def convert(
         allow_unsafe: allow Lambda layers and custom functions (runs code from the file).
         check: compare the output's predictions with the source's after converting.
         progress: called with (bytes done, bytes total) while weights are written.
+        opset: ONNX opset of ``--to onnx`` outputs; default 17.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -144,9 +150,20 @@ def convert(
     src_format = registry.detect(src).name
     if tfjs_kind is not None and tfjs_kind not in TFJS_KINDS:
         raise UsageError(f"unknown TF.js model kind {tfjs_kind!r}; choose one of {', '.join(TFJS_KINDS)}")
-    if target != "tfjs" and (tfjs_kind or quantize or quantize_weights):
-        raise UsageError("--tfjs-kind, --quantize and --quantize-weights apply to --to tfjs only")
-    if quantize is not None and quantize not in QUANTIZE_DTYPES:
+    if target != "tfjs" and (tfjs_kind or quantize_weights or (quantize and target != "tflite")):
+        raise UsageError("--tfjs-kind, --quantize and --quantize-weights apply to --to tfjs only "
+                         "(and --quantize to --to tflite)")
+    if opset is not None and target != "onnx":
+        raise UsageError("--opset applies to --to onnx only")
+    if target == "tflite":
+        from convkit.convert.to_tflite import check_quantization
+
+        check_quantization(quantize)
+    elif target == "onnx":
+        from convkit.convert.to_onnx import check_opset
+
+        check_opset(opset)
+    elif quantize is not None and quantize not in QUANTIZE_DTYPES:
         raise UsageError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZE_DTYPES)}")
     if quantize_weights and not quantize:
         raise UsageError("--quantize-weights needs --quantize")
@@ -156,7 +173,7 @@ def convert(
     job = _Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-               allow_unsafe=allow_unsafe, progress=progress)
+               allow_unsafe=allow_unsafe, progress=progress, opset=opset)
     kind = job.run()
     report = None
     if check:
@@ -231,8 +248,12 @@ class _Job:
     # ------------------------------------------------------------ routes
 
     def run(self) -> str:
+        if self.src_format in ("onnx", "tflite"):
+            return self._from_inference_format()
         if self._is_tfjs_graph():
             return self._from_tfjs_graph()
+        if self.target in ("onnx", "tflite"):
+            return getattr(self, f"_to_{self.target}")()
         if self._is_plain_saved_model() and self.options["like"] is None:
             return self._from_plain_saved_model()
         route = getattr(self, f"_to_{self.target}")
@@ -310,6 +331,52 @@ class _Job:
                                          quantize=self.options["quantize"],
                                          quantize_weights=self.options["quantize_weights"])
         return "graph"
+
+    def _from_inference_format(self) -> str:
+        raise UsageError(
+            f"{self.src}: is an {self.src_format.upper()} model, an inference graph without Keras layers; convkit "
+            f"does not convert it back (no maintained converter to Keras or SavedModel works offline within "
+            f"convkit's pins: onnx2tf 1.28.8 imports onnx_graphsurgeon and sng4onnx, which it does not declare, "
+            f"and downloads calibration images at run time); keep the Keras source and convert that"
+        )
+
+    def _serving(self, stack: contextlib.ExitStack) -> tuple[Any, Any]:
+        """The source as a named function, and a builder of its unrolled form (None without recurrent layers)."""
+        from convkit.convert import serving
+
+        if self._is_plain_saved_model() and self.options["like"] is None:
+            from convkit.formats.savedmodel import read_saved_model
+
+            read_saved_model(self.src)  # a damaged saved_model.pb fails here, with one line, before TensorFlow sees it
+            return serving.from_saved_model(self.src), None
+        model = self._portable(stack)
+        self._note_optimizer(model, carried=False)
+        self._enforce_strict()
+        unsafe = self.options["allow_unsafe"]
+        unrolled = None
+        if serving.recurrent_layers(model):
+            unrolled = lambda: serving.from_portable(serving.unrolled(model), self.src, unsafe)  # noqa: E731
+        return serving.from_portable(model, self.src, unsafe), unrolled
+
+    def _to_onnx(self) -> str:
+        from convkit.convert.to_onnx import write_onnx
+
+        with contextlib.ExitStack() as stack:
+            live, _ = self._serving(stack)
+            with atomic_output(self.out, self.options["overwrite"]) as temp:
+                opset = write_onnx(live, temp, self.src, opset=self.options["opset"])
+        return f"opset-{opset}"
+
+    def _to_tflite(self) -> str:
+        from convkit.convert.to_tflite import write_tflite
+
+        with contextlib.ExitStack() as stack:
+            live, unrolled = self._serving(stack)
+            with atomic_output(self.out, self.options["overwrite"]) as temp:
+                written = write_tflite(live, temp, self.src, quantize=self.options["quantize"], unrolled=unrolled)
+            self.warnings.extend(written.warnings)
+        quantize = self.options["quantize"]
+        return f"{written.kind}-{quantize}" if quantize else written.kind
 
     def _to_h5(self) -> str:
         from convkit.convert import streaming

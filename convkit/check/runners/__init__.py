@@ -4,7 +4,7 @@
 and HDF5 files written by Keras 3, tf_keras for files written by Keras 2
 (HDF5 ``keras_version`` 2.x, SavedModels with ``keras_metadata.pb``),
 TensorFlow signatures for other SavedModels, TF.js under Node for ``model.json``,
-and the architecture of ``like`` for weights-only files.
+onnxruntime for ``.onnx``, LiteRT for ``.tflite``, and the architecture of ``like`` for weights-only files.
 """
 
 from __future__ import annotations
@@ -82,6 +82,8 @@ def open_runner(
         from convkit.check.runners.checkpoint import load_weights_runner
 
         return load_weights_runner(path, name, like=like_path, allow_unsafe=allow_unsafe, training=training)
+    elif name in ("onnx", "tflite"):
+        runner = _inference_format(path, name)
     else:
         raise UsageError(f"{path}: convkit check has no runtime for {name} files")
     if training:
@@ -93,6 +95,16 @@ def _tfjs(path: Path) -> Runner:
     from convkit.check.runners.tfjs import TfjsRunner
 
     return TfjsRunner(path)
+
+
+def _inference_format(path: Path, name: str) -> Runner:
+    if name == "onnx":
+        from convkit.check.runners.onnx import OnnxRunner
+
+        return OnnxRunner(path)
+    from convkit.check.runners.tflite import TfliteRunner
+
+    return TfliteRunner(path)
 
 
 def _keras(path: Path, name: str, version: str, *, allow_unsafe: bool, training: bool) -> Runner:
