@@ -55,11 +55,16 @@ def check(
 
     Keras files run in Keras 3 or tf_keras (whichever wrote them), SavedModels
     through their serving signature in TensorFlow, TF.js models in TF.js under
-    Node.js, checkpoints in the architecture of --like. Inference mode everywhere.
+    Node.js, ONNX in onnxruntime, TFLite in LiteRT (tf.lite.Interpreter for Flex ops),
+    checkpoints in the architecture of --like. Inference mode everywhere.
 
     Inputs: the bundled MNIST test digits for models taking 784 values, else
     100 seeded random samples; or --inputs/--mnist/--random. Inputs and outputs
     are matched by name, else by position when counts and shapes line up.
+
+    Default tolerances (atol/rtol): 1e-5/1e-5 for float32 outputs; quantized
+    copies: float16 weights 1e-2/1e-2, TF.js uint16 1e-3/1e-3, TF.js uint8
+    1e-1/1e-1, TFLite dynamic-range 5e-2/5e-2, TFLite int8 5e-1/2e-1.
 
     Exit codes: 0 every copy matches; 1 a copy's outputs differ beyond the
     tolerance; 2 usage error, or a model could not be loaded or run.

@@ -231,6 +231,27 @@ def _quantization(table: _Table | None) -> dict[str, Any] | None:
     return row
 
 
+def _dequantize(values: Any, shape: list[int], table: _Table | None) -> Any:
+    """``(values - zero_point) * scale``, per channel along the quantized dimension when there are several scales."""
+    import numpy as np
+
+    if table is None:
+        return None
+    scale = np.asarray(table.numbers(2, "f"), dtype=np.float64)
+    zero_point = np.asarray(table.numbers(3, "q") or [0] * len(scale), dtype=np.float64)
+    if not scale.size or zero_point.size != scale.size:
+        return None
+    array = values.astype(np.float64).reshape(shape)
+    if scale.size == 1:
+        return (array - zero_point[0]) * scale[0]
+    axis = table.scalar(6, "i", 0)
+    if not 0 <= axis < array.ndim or array.shape[axis] != scale.size:
+        return None
+    view = [1] * array.ndim
+    view[axis] = scale.size
+    return (array - zero_point.reshape(view)) * scale.reshape(view)
+
+
 def _buffer_span(buffers: list[_Table], index: int, data_size: int, path: Path) -> tuple[int, int]:
     """(start, length) of buffer ``index``'s bytes in the file."""
     if index <= 0 or index >= len(buffers):
@@ -314,10 +335,10 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
             if weights and length:
                 values = _tensor_values(data, start, length, dtype, shape, name, path)
                 row["stats"] = _report.tensor_stats(values) if values is not None else None
-                quantization = row["quantization"]
-                if values is not None and quantization and "scale" in quantization:
-                    dequantized = (values.astype("float64") - quantization["zero_point"]) * quantization["scale"]
-                    row["dequantized"] = {"min": float(dequantized.min()), "max": float(dequantized.max())}
+                if values is not None and row["quantization"]:
+                    dequantized = _dequantize(values, shape, tensor.table(4))
+                    if dequantized is not None and dequantized.size:
+                        row["dequantized"] = {"min": float(dequantized.min()), "max": float(dequantized.max())}
             tensor_rows.append(row)
         for operator in operators:
             counts[operator.scalar(0, "I", 0)] += 1
