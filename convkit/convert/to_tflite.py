@@ -178,6 +178,14 @@ def run_once(path: Path, *, flex: bool = False) -> None:
     """
     import numpy as np
 
+    from convkit.formats.tflite import inspect
+
+    flex_ops = inspect(path).summary["flex_ops"]
+    if flex_ops and not flex:
+        # Decided from the file, not by trying: in a process that has imported TensorFlow (as this one has),
+        # LiteRT finds TensorFlow's Flex delegate and runs these ops; on a device it would not.
+        raise WriteError(f"{path.name}: the LiteRT interpreter cannot run the converted model (it holds "
+                         f"TensorFlow Flex ops: {', '.join(flex_ops[:5])})")
     try:
         with quiet_stderr():
             runner = interpreter(path, flex=flex).get_signature_runner()

@@ -144,3 +144,45 @@ def test_cli_json(models: dict) -> None:
     table = runner.invoke(app, ["inspect", str(models["folder"] / "dense.tflite")])
     assert table.exit_code == 0 and "FULLY_CONNECTED" in table.stdout
     assert np.isfinite(document["summary"]["parameters"])
+
+
+RUNTIMES = ("tensorflow", "keras", "tf_keras", "tensorflowjs", "onnxruntime", "ai_edge_litert", "tf2onnx")
+NO_RUNTIME_CHILD = r"""
+import json, sys
+from typer.testing import CliRunner
+from convkit.cli.main import app
+
+runner = CliRunner()
+codes = {}
+for path in sys.argv[1:]:
+    codes[path] = [runner.invoke(app, ["inspect", path, *extra]).exit_code
+                   for extra in (["--json", "--weights"], ["--tree"])]
+codes["_loaded"] = sorted(m for m in sys.modules if m.split(".")[0] in %r)
+print(json.dumps(codes))
+""" % (RUNTIMES,)
+
+
+def test_inspecting_onnx_and_tflite_imports_no_tensorflow_and_no_runtime(models: dict, tmp_path: Path) -> None:
+    """A child with TensorFlow, Keras, onnxruntime, LiteRT and tf2onnx all failing on import inspects every file."""
+    import subprocess
+    import sys
+
+    from tests.formats.test_onnx import _model
+
+    onnx_path = tmp_path / "toy.onnx"
+    onnx_path.write_bytes(_model().SerializeToString())
+    for name in RUNTIMES:
+        package = tmp_path / "blocked" / name
+        package.mkdir(parents=True)
+        (package / "__init__.py").write_text(f"raise ImportError('{name} must not be imported by convkit inspect')\n")
+    paths = [onnx_path, *sorted(models["folder"].glob("*.tflite"))]
+    root = Path(__file__).resolve().parents[2]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(tmp_path / "blocked"), str(root)]))
+    child = subprocess.run([sys.executable, "-c", NO_RUNTIME_CHILD, *map(str, paths)],
+                           capture_output=True, text=True, env=env, timeout=300)
+    assert child.returncode == 0, child.stderr[-3000:]
+    codes = json.loads(child.stdout)
+    assert codes.pop("_loaded") == []
+    assert codes == {str(path): [0, 0] for path in paths}
+    blocked = subprocess.run([sys.executable, "-c", "import onnxruntime"], capture_output=True, text=True, env=env)
+    assert blocked.returncode != 0 and "must not be imported" in blocked.stderr
