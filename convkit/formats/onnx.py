@@ -62,6 +62,11 @@ class OnnxReport(_report.ReportBase):
     metadata: dict[str, str]
 
 
+def _text(value: Any) -> str:
+    # A string field holding bad UTF-8 comes back from protobuf as bytes.
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
 # ---------------------------------------------------------------- sniffing
 
 
@@ -151,16 +156,16 @@ def _dims(value_type: Any) -> list[int | str | None]:
     dims: list[int | str | None] = []
     for dim in shape.dim:
         kind = dim.WhichOneof("value")
-        dims.append(dim.dim_value if kind == "dim_value" else dim.dim_param if kind == "dim_param" else None)
+        dims.append(dim.dim_value if kind == "dim_value" else _text(dim.dim_param) if kind == "dim_param" else None)
     return dims
 
 
 def _value_info(value: Any) -> dict[str, Any]:
     kind = value.type.WhichOneof("value")
     if kind != "tensor_type":
-        return {"name": value.name, "dtype": kind or "?", "shape": None}
+        return {"name": _text(value.name), "dtype": kind or "?", "shape": None}
     return {
-        "name": value.name,
+        "name": _text(value.name),
         "dtype": _ELEMENT_TYPES.get(value.type.tensor_type.elem_type, f"type {value.type.tensor_type.elem_type}"),
         "shape": _dims(value.type) if value.type.tensor_type.HasField("shape") else None,
     }
@@ -193,17 +198,17 @@ def _walk_initializers(graph: Any, depth: int = 0) -> Iterator[Any]:
 def _external(tensor: Any) -> dict[str, str] | None:
     if tensor.data_location != 1:  # TensorProto.EXTERNAL
         return None
-    return {entry.key: entry.value for entry in tensor.external_data}
+    return {_text(entry.key): _text(entry.value) for entry in tensor.external_data}
 
 
 def _initializer_row(tensor: Any, path: Path) -> dict[str, Any]:
     dtype = _ELEMENT_TYPES.get(tensor.data_type, f"type {tensor.data_type}")
     shape = [int(d) for d in tensor.dims]
     if any(d < 0 for d in shape):
-        raise ReadError(f"{path}: initializer {tensor.name!r} has a negative dimension in {shape}")
-    _limits.check_shape(tuple(shape), path, f"initializer {tensor.name!r}")
+        raise ReadError(f"{path}: initializer {_text(tensor.name)!r} has a negative dimension in {shape}")
+    _limits.check_shape(tuple(shape), path, f"initializer {_text(tensor.name)!r}")
     external = _external(tensor)
-    row: dict[str, Any] = {"name": tensor.name, "dtype": dtype, "shape": shape,
+    row: dict[str, Any] = {"name": _text(tensor.name), "dtype": dtype, "shape": shape,
                            "bytes": _report.count(shape) * _ELEMENT_BYTES.get(dtype, 0) if dtype != "string" else None,
                            "stored": "external" if external else "embedded"}
     if external:
@@ -228,17 +233,20 @@ def _external_file(path: Path, location: str | None, name: str) -> Path:
 
 
 def tensor_values(tensor: Any, path: Path) -> Any:
-    """The initializer ``tensor`` as a numpy array, reading external data from inside the model folder.
+    """The initializer ``tensor`` as a numpy array (None for an unknown element type), external data read
+    from inside the model folder.
 
     Raises:
         ReadError: the data is shorter than the shape needs, or lies outside the folder.
     """
     from onnx import numpy_helper
 
+    if tensor.data_type not in _ELEMENT_TYPES:
+        return None
     external = _external(tensor)
     try:
         if external:
-            source = _external_file(path, external.get("location"), tensor.name)
+            source = _external_file(path, external.get("location"), _text(tensor.name))
             offset = int(external.get("offset", 0))
             length = external.get("length")
             with source.open("rb") as handle:
@@ -253,8 +261,8 @@ def tensor_values(tensor: Any, path: Path) -> Any:
         return numpy_helper.to_array(tensor)
     except ReadError:
         raise
-    except (ValueError, TypeError, OSError) as error:
-        raise ReadError(f"{path}: initializer {tensor.name!r} cannot be decoded ({error})") from None
+    except (ValueError, TypeError, OSError, KeyError, IndexError) as error:
+        raise ReadError(f"{path}: initializer {_text(tensor.name)!r} cannot be decoded ({error})") from None
 
 
 def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport:
@@ -268,8 +276,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport
     path = Path(path)
     model = read_model(path)
     graph = model.graph
-    opsets = [{"domain": entry.domain or "ai.onnx", "version": entry.version} for entry in model.opset_import]
-    counts: Counter[tuple[str, str]] = Counter((node.domain, node.op_type) for node in _walk_nodes(graph))
+    opsets = [{"domain": _text(entry.domain) or "ai.onnx", "version": entry.version} for entry in model.opset_import]
+    counts: Counter[tuple[str, str]] = Counter((_text(node.domain), _text(node.op_type)) for node in _walk_nodes(graph))
     ops = [
         {"op": op, "domain": domain or "ai.onnx", "count": count, "custom": domain not in STANDARD_DOMAINS}
         for (domain, op), count in counts.most_common()
@@ -277,21 +285,22 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport
     initializers = [_initializer_row(tensor, path) for tensor in _walk_initializers(graph)]
     if weights:
         for row, tensor in zip(initializers, _walk_initializers(graph)):
-            row["stats"] = _report.tensor_stats(tensor_values(tensor, path))
+            values = tensor_values(tensor, path)
+            row["stats"] = _report.tensor_stats(values) if values is not None else None
     initializer_names = {row["name"] for row in initializers}
     totals = _report.weight_totals([row for row in initializers if row["dtype"] in _ELEMENT_BYTES])
-    producer = " ".join(part for part in (model.producer_name, model.producer_version) if part)
+    producer = " ".join(_text(part) for part in (model.producer_name, model.producer_version) if part)
     return OnnxReport(
         format="onnx",
         path=str(path),
         ir_version=model.ir_version,
         producer=producer,
         model_version=model.model_version,
-        domain=model.domain,
-        doc_string=model.doc_string[:1000],
+        domain=_text(model.domain),
+        doc_string=_text(model.doc_string)[:1000],
         opsets=opsets,
         summary={
-            "graph": graph.name,
+            "graph": _text(graph.name),
             "nodes": sum(counts.values()),
             "op_types": len(counts),
             "custom_ops": sorted({f"{row['domain']}.{row['op']}" for row in ops if row["custom"]}),
@@ -301,11 +310,11 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport
             "external_initializers": sum(1 for row in initializers if row["stored"] == "external"),
             "functions": len(model.functions),
         },
-        inputs=[_value_info(value) for value in graph.input if value.name not in initializer_names],
+        inputs=[_value_info(value) for value in graph.input if _text(value.name) not in initializer_names],
         outputs=[_value_info(value) for value in graph.output],
         ops=ops,
         initializers=initializers,
-        metadata={entry.key: entry.value[:1000] for entry in model.metadata_props},
+        metadata={_text(entry.key): _text(entry.value)[:1000] for entry in model.metadata_props},
     )
 
 

@@ -143,3 +143,22 @@ def test_cli_json_and_table(toy: Path) -> None:
     assert json.loads(result.stdout)["summary"]["custom_ops"] == ["com.example.FancyGate"]
     table = runner.invoke(app, ["inspect", str(toy)])
     assert table.exit_code == 0 and "FancyGate" in table.stdout and "com.example" in table.stdout
+
+
+def test_mutated_files_give_a_report_or_a_read_error(toy: Path, tmp_path: Path) -> None:
+    """Random byte damage: every outcome is a report or a ReadError, never another exception."""
+    rng = np.random.default_rng(7)
+    seed = toy.read_bytes()
+    path = tmp_path / "mutated.onnx"
+    errors = 0
+    for _ in range(300):
+        data = bytearray(seed)
+        for _ in range(int(rng.integers(1, 6))):
+            data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(data))
+        onnx_format.accept(path)
+        try:
+            json.dumps(onnx_format.inspect(path, weights=True).to_dict())
+        except ReadError:
+            errors += 1
+    assert 0 < errors < 300

@@ -186,3 +186,27 @@ def test_inspecting_onnx_and_tflite_imports_no_tensorflow_and_no_runtime(models:
     assert codes == {str(path): [0, 0] for path in paths}
     blocked = subprocess.run([sys.executable, "-c", "import onnxruntime"], capture_output=True, text=True, env=env)
     assert blocked.returncode != 0 and "must not be imported" in blocked.stderr
+
+
+def test_mutated_files_give_a_report_or_a_read_error(models: dict, tmp_path: Path) -> None:
+    """Random byte damage: every outcome is a report or a ReadError, never another exception."""
+    from convkit.formats import _render
+    from rich.console import Console
+
+    rng = np.random.default_rng(7)
+    seed = (models["folder"] / "dense_dynamic.tflite").read_bytes()
+    path = tmp_path / "mutated.tflite"
+    errors = 0
+    for _ in range(300):
+        data = bytearray(seed)
+        for _ in range(int(rng.integers(1, 8))):
+            data[int(rng.integers(0, 64 if rng.random() < 0.5 else len(data)))] = int(rng.integers(0, 256))
+        path.write_bytes(bytes(data))
+        try:
+            document = tflite.inspect(path, weights=True).to_dict()
+        except ReadError:
+            errors += 1
+            continue
+        json.dumps(document)
+        _render.render(document, Console(file=open(os.devnull, "w")))
+    assert 0 < errors < 300
