@@ -333,11 +333,16 @@ class _Job:
         return "graph"
 
     def _from_inference_format(self) -> str:
+        reason = (
+            "no maintained ONNX-to-Keras or ONNX-to-SavedModel converter works offline within convkit's pins: "
+            "onnx2tf 1.28.8 imports onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads "
+            "calibration images at run time"
+            if self.src_format == "onnx" else
+            "TensorFlow has no TFLite-to-SavedModel or TFLite-to-Keras converter"
+        )
         raise UsageError(
-            f"{self.src}: is an {self.src_format.upper()} model, an inference graph without Keras layers; convkit "
-            f"does not convert it back (no maintained converter to Keras or SavedModel works offline within "
-            f"convkit's pins: onnx2tf 1.28.8 imports onnx_graphsurgeon and sng4onnx, which it does not declare, "
-            f"and downloads calibration images at run time); keep the Keras source and convert that"
+            f"{self.src}: is an inference graph without Keras layers ({self.src_format}), which convkit does not "
+            f"convert back ({reason}); keep the Keras source and convert that"
         )
 
     def _serving(self, stack: contextlib.ExitStack) -> tuple[Any, Any]:
