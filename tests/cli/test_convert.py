@@ -38,9 +38,10 @@ def test_default_output_next_to_source(trained_k3: Path, tmp_path: Path) -> None
 
 
 def test_unknown_format_exit_2(trained_k3: Path, tmp_path: Path) -> None:
-    result = _run(str(trained_k3 / "my_model.h5"), "--to", "onnx", "-o", str(tmp_path / "x"))
+    result = _run(str(trained_k3 / "my_model.h5"), "--to", "pmml", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: unknown format 'onnx'; known formats: ckpt, savedmodel, h5, keras, tfjs")
+    assert result.stderr.startswith(
+        "Error: unknown format 'pmml'; known formats: ckpt, savedmodel, h5, keras, tfjs, onnx, tflite")
     assert result.stdout == ""
 
 

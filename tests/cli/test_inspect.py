@@ -79,8 +79,10 @@ def test_format_option(trained_k3: Path) -> None:
     assert code == 0 and json.loads(stdout)["format"] == "keras"
     code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "h5")
     assert code == 2 and stderr.startswith("Error: ") and "not an HDF5 file" in stderr
+    code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "pmml")
+    assert code == 2 and "unknown format 'pmml'" in stderr
     code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "onnx")
-    assert code == 2 and "unknown format 'onnx'" in stderr
+    assert code == 2 and stderr.startswith("Error: ") and "ONNX" in stderr
 
 
 def test_verify_failure_exits_non_zero(trained_k3: Path, tmp_path: Path) -> None:
