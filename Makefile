@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup demo test test-all fuzz bench clean
+.PHONY: setup demo test test-all lint fuzz bench clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -48,6 +48,11 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q
+
+# Static checks on the package: ruff (pyflakes, pycodestyle, bugbear) and mypy.
+lint: setup
+	$(BIN)/python -m ruff check convkit
+	$(BIN)/python -m mypy
 
 fuzz: setup
 	$(BIN)/python -m tests.fuzz.run --inputs 10000

@@ -1,7 +1,7 @@
 """convkit: train, convert, inspect and check TensorFlow / Keras / TF.js model files.
 
-The public API is thin; heavy imports (TensorFlow, Keras) happen inside the
-functions that need them so that ``import convkit`` stays fast::
+The public API is four plain functions; heavy imports (TensorFlow, Keras)
+happen inside them so that ``import convkit`` stays fast::
 
     import convkit
 
@@ -10,28 +10,60 @@ functions that need them so that ``import convkit`` stays fast::
     convkit.convert("my_model.h5", "tfjs")        # a TF.js layers model beside it
     convkit.check("my_model.h5", ["my_model_tfjs"]).assert_passed()
 
-``convkit.convert`` and ``convkit.check`` are packages that can be called as
-their main function; ``convkit.train.run_tutorial`` runs the tutorial.
+``convkit.train.run_tutorial`` runs the tutorial.
 """
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Sequence
 
+# The subpackages of the same names as the functions below are bound first: a later first import
+# of `convkit.convert` would otherwise replace the function `convkit.convert` with the package.
+import convkit.check as _check_package  # noqa: F401
+import convkit.convert as _convert_package  # noqa: F401
 from convkit.errors import ConvkitError
 from convkit.registry import detect, format_names, get_format
 
+if TYPE_CHECKING:
+    from convkit.check.report import CheckReport
+    from convkit.convert.engine import ConvertResult
+
 __version__ = "0.1.0"
 
-# Loaded on first use, so that `convkit inspect` does not pay for numpy and the check engine.
-_LAZY = {"check": "convkit.check", "convert": "convkit.convert", "inspect": "convkit.formats._api"}
+
+def inspect(path: str | Path, format: str | None = None, *, weights: bool = False, verify: bool = False) -> Any:
+    """Describes the model file at ``path`` without TensorFlow (see :func:`convkit.formats._api.inspect`)."""
+    from convkit.formats._api import inspect as run
+
+    return run(path, format, weights=weights, verify=verify)
 
 
-def __getattr__(name: str) -> Any:
-    if name not in _LAZY:
-        raise AttributeError(f"module 'convkit' has no attribute {name!r}")
-    module = import_module(_LAZY[name])
-    return getattr(module, name) if name == "inspect" else module
+def convert(src: str | Path, to: str, out: str | Path | None = None, **options: Any) -> ConvertResult:
+    """Converts the model at ``src`` to the format ``to``.
+
+    Takes the options of :func:`convkit.convert.engine.convert` (``like``,
+    ``tfjs_kind``, ``quantize``, ``overwrite``, ``strict``, ``allow_unsafe``,
+    ``check``, ``progress``, ...); ``check=True`` checks the output with the
+    check engine before returning.
+    """
+    from convkit.convert.engine import convert as run
+    from convkit.roundtrip import verify_conversion
+
+    if options.get("check"):
+        options.setdefault("verify", verify_conversion)
+    return run(src, to, out, **options)
+
+
+def check(ref: Any, others: Sequence[Any] | Any, **options: Any) -> CheckReport:
+    """Runs ``ref`` and every model in ``others`` on the same inputs and compares their outputs.
+
+    Takes the options of :func:`convkit.check.engine.check` (``inputs``, ``mnist``,
+    ``random``, ``atol``, ``rtol``, ``tolerances``, ``like``, ``allow_unsafe``, ``progress``).
+    """
+    from convkit.check.engine import check as run
+
+    return run(ref, others, **options)
+
 
 __all__ = ["ConvkitError", "check", "convert", "detect", "format_names", "get_format", "inspect", "__version__"]

@@ -38,3 +38,24 @@ class MismatchError(ConvkitError):
     """Converted copies of a model predict differently."""
 
     exit_code = 1
+
+
+# What parsers raise on a damaged or hostile file (h5py, zipfile, json, walking a malformed config):
+# inside a reader these mean "bad file", never "bug".
+MALFORMED: tuple[type[BaseException], ...] = (
+    KeyError, TypeError, AttributeError, ValueError, IndexError, RecursionError, OSError, RuntimeError,
+    OverflowError, EOFError, MemoryError,
+)
+
+
+def error_text(error: BaseException, *, with_type: bool = False, limit: int = 300) -> str:
+    """The first line of ``error``'s message (its type when it has none), for a one-line ``Error:``.
+
+    Args:
+        error: any exception.
+        with_type: prefix the type name (``KeyError: 'x'``). Default False.
+        limit: characters kept. Default 300.
+    """
+    lines = str(error).strip().splitlines()
+    text = " ".join(lines[0].split())[:limit] if lines else type(error).__name__
+    return f"{type(error).__name__}: {text}" if with_type and lines else text

@@ -7,7 +7,8 @@ messages) reads them from here, so a format is named in one place only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable
 
@@ -16,7 +17,10 @@ from convkit.errors import DetectionError, UsageError
 
 @dataclass(frozen=True)
 class Format:
-    """What convkit knows about one model file format.
+    """What convkit knows about one model file format, and who reads, writes and runs it.
+
+    The convert and check engines ask this record instead of testing format
+    names, so a new format is one module ending in one ``register_format(...)``.
 
     Attributes:
         name: short name used by ``--to``/``--format`` and in messages (``h5``).
@@ -26,8 +30,21 @@ class Format:
         inspect: ``inspect(path, **options) -> report`` without TensorFlow.
         extensions: file name endings that suggest the format, used only to
             word error messages and default output names.
-        hooks: further callables the convert and check engines look up by name
-            (``load``, ``save``, ``read_weights``, ...).
+        configs: ``configs(path) -> [config, ...]``: every Keras config the file
+            holds, parsed as data, for the code policy (``formats/_policy.py``);
+            None when the format holds none.
+        graph: ``graph(path) -> SavedModel message`` whose ops the policy scans; None
+            when the format holds no TensorFlow graph to run.
+        reader: ``"module:function"`` giving ``read(path, stack, *, like, allow_unsafe)
+            -> PortableModel`` (Keras config + lazily read weights); None: no Keras model.
+        no_reader: why a format without a ``reader`` holds no Keras model convkit can
+            read back, for the refusal of such a source; empty: no reason to give.
+        writer: ``"module:function"`` of the convert route writing this format
+            (``write(job) -> kind``); None: convkit does not write it.
+        runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
+            -> Runner`` for ``check``; None: no runtime.
+        default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
+            by default, from the source's parent/``base`` and stem ``name``.
     """
 
     name: str
@@ -35,7 +52,21 @@ class Format:
     accept: Callable[[Path], bool]
     inspect: Callable[..., Any] | None = None
     extensions: tuple[str, ...] = ()
-    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    configs: Callable[[Path], list[Any]] | None = None
+    graph: Callable[[Path], Any] | None = None
+    reader: str | None = None
+    no_reader: str = ""
+    writer: str | None = None
+    runner: str | None = None
+    default_output: Callable[[Path, str], Path] | None = None
+
+    def resolve(self, role: str) -> Callable[..., Any] | None:
+        """The function named by ``reader``, ``writer`` or ``runner``, imported on first use."""
+        target = getattr(self, role)
+        if target is None:
+            return None
+        module, _, function = target.partition(":")
+        return getattr(import_module(module), function)
 
 
 _FORMATS: dict[str, Format] = {}
@@ -49,6 +80,11 @@ def register_format(fmt: Format) -> Format:
     return fmt
 
 
+def unregister_format(name: str) -> None:
+    """Removes the format ``name`` (a format registered by a test or a plug-in)."""
+    _FORMATS.pop(name, None)
+
+
 def _load_builtin_formats() -> None:
     import convkit.formats  # noqa: F401  (each module registers itself)
 
@@ -60,8 +96,13 @@ def formats() -> list[Format]:
 
 
 def format_names() -> list[str]:
-    """The names ``--to`` and ``--format`` accept."""
+    """The names ``--format`` accepts."""
     return [f.name for f in formats()]
+
+
+def writable_format_names() -> list[str]:
+    """The names ``--to`` accepts: formats whose record names a writer."""
+    return [f.name for f in formats() if f.writer]
 
 
 def get_format(name: str) -> Format:
@@ -83,6 +124,7 @@ def detect(path: str | Path) -> Format:
 
     Raises:
         DetectionError: the path does not exist or no format accepts it.
+        ReadError: no format accepts it, and it is (or holds) a link or special file.
     """
     path = Path(path)
     if not path.exists() and not _is_checkpoint_prefix(path):
@@ -90,6 +132,9 @@ def detect(path: str | Path) -> Format:
     for fmt in formats():
         if fmt.accept(path):
             return fmt
+    from convkit.formats._files import refuse_links
+
+    refuse_links(path)  # a FIFO named model.json, a link to a device: say so by name
     known = ", ".join(f"{f.name} ({f.description})" for f in formats())
     raise DetectionError(f"{path}: not a model file convkit recognises; known formats: {known}")
 

@@ -1,39 +1,39 @@
 """``convkit check``: prove that every copy of a model predicts the same, each in its own runtime.
 
 Loaders pick a runner per file (Keras 3, tf_keras, TensorFlow SavedModel
-signatures, TF.js under Node); every runner gets the same inputs; the
-comparator measures each output against the reference's; the report gives the
-verdict as a table, JSON or JUnit XML.
+signatures, TF.js under Node) as the format's registry record says; every
+runner gets the same inputs; the comparator measures each output against the
+reference's; the report gives the verdict as a table, JSON or JUnit XML.
 
 Example, in a test suite::
 
-    import convkit.check
+    import convkit
 
-    convkit.check.check("model.keras", ["model_tfjs/", "model.h5"]).assert_passed()
+    convkit.check("model.keras", ["model_tfjs/", "model.h5"]).assert_passed()
 
-The package itself is callable as the ``check`` function, so ``convkit.check(...)``
-works as the top-level API without hiding the package's other names.
+Names are loaded on first use, so ``import convkit`` stays light.
 """
 
 from __future__ import annotations
 
-from convkit._callable import make_package_callable
-from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
-from convkit.check.engine import check, check_all_formats
-from convkit.check.report import CheckReport, PairResult, render_table, write_junit
+from importlib import import_module
+from typing import Any
 
-__all__ = [
-    "CheckReport",
-    "OutputComparison",
-    "PairResult",
-    "Tolerance",
-    "check",
-    "check_all_formats",
-    "compare_output",
-    "default_tolerance",
-    "render_table",
-    "write_junit",
-]
+_NAMES = {
+    "CheckReport": "convkit.check.report",
+    "PairResult": "convkit.check.report",
+    "render_table": "convkit.check.report",
+    "write_junit": "convkit.check.report",
+    "OutputComparison": "convkit.check.compare",
+    "Tolerance": "convkit.check.compare",
+    "compare_output": "convkit.check.compare",
+    "default_tolerance": "convkit.check.compare",
+    "check": "convkit.check.engine",
+}
+__all__ = sorted(_NAMES)
 
 
-make_package_callable(__name__, check)
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'convkit.check' has no attribute {name!r}")

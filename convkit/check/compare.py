@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from typing import Any
+
 import numpy as np
 
 # Defaults per kind of output; the report prints which one applied.
@@ -127,7 +129,7 @@ def compare_output(
 ) -> OutputComparison:
     """Compares ``other`` with ``reference`` under ``tolerance``; ``other`` ``None`` means the output is missing."""
     reference = np.asarray(reference)
-    common = dict(
+    common: dict[str, Any] = dict(
         output=name,
         other_output=other_name or name,
         atol=tolerance.atol,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -15,9 +13,9 @@ from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.check.runners import KerasModelRunner, Runner, open_runner
 from convkit.errors import ConvkitError, UsageError
+from convkit.progress import Progress, no_progress
 
 ModelLike = str | Path | Runner | Any
-Progress = Callable[[str], None]
 
 
 def check(
@@ -53,7 +51,7 @@ def check(
         like: a model file lending its architecture to weights-only copies
             (checkpoints). Default: ``ref`` when it is a Keras model file.
         allow_unsafe: load models whose Lambda layers run code. Default ``False``.
-        progress: called with one line per step (for a CLI's stderr).
+        progress: told each stage (``loading REF``, ``running COPY``, ``COPY: PASSED``).
 
     With no input source given, models taking one 784-value input get all
     bundled MNIST test digits and others 100 random samples.
@@ -68,7 +66,7 @@ def check(
             is reported as an ERROR row instead).
     """
     started = time.perf_counter()
-    say = progress or (lambda message: None)
+    say = progress or no_progress
     copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
     if not copies:
         raise UsageError("give at least one model to compare with the reference")
@@ -107,91 +105,6 @@ def check(
         seconds=time.perf_counter() - started,
         notes=feed.notes,
     )
-
-
-def check_all_formats(
-    model: str | Path,
-    *,
-    work_dir: str | Path | None = None,
-    progress: Progress | None = None,
-    **options: Any,
-) -> CheckReport:
-    """Converts ``model`` to every format convkit writes, then checks every copy against it.
-
-    TF.js is written both as a layers model and as a graph model. A failed
-    conversion is reported as an ERROR row for that format. ``like`` (in
-    ``options``) also serves the conversions, for sources without a Keras
-    architecture such as ``model.export`` SavedModels.
-
-    Args:
-        model: the reference model file.
-        work_dir: where the copies go. Default: a temporary folder removed afterwards.
-        progress: called with one line per step.
-        **options: passed on to ``check`` (inputs, tolerances, ...).
-    """
-    from convkit.registry import detect, format_names
-
-    say = progress or (lambda message: None)
-    model = Path(model)
-    source_format = detect(model).name
-    try:
-        from convkit.convert import convert
-    except ImportError:
-        raise UsageError("--all-formats needs convkit.convert, which this installation lacks") from None
-    with tempfile.TemporaryDirectory(prefix="convkit-check-") as temporary:
-        root = Path(work_dir) if work_dir is not None else Path(temporary)
-        root.mkdir(parents=True, exist_ok=True)
-        copies: list[ModelLike] = []
-        names: dict[str, str] = {}
-        failed: list[PairResult] = []
-        for target, kind in _targets(format_names()):
-            name = f"{target}_{kind}" if kind else target
-            out = root / (name + _suffix(target))
-            say(f"converting {model} to {name}")
-            started = time.perf_counter()
-            try:
-                convert(model, target, out, like=options.get("like"), allow_unsafe=options.get("allow_unsafe", False),
-                        **({"tfjs_kind": kind} if kind else {}))
-            except ConvkitError as error:
-                failed.append(PairResult(
-                    model=ModelInfo(label=name, path=str(out), format=target,
-                                    runtime="convkit convert", seconds=time.perf_counter() - started),
-                    error=f"converting {model} to {name} failed: {error}",
-                ))
-                continue
-            copies.append(out)
-            names[str(out)] = name
-        if source_format not in ("ckpt",):
-            options.setdefault("like", model)
-        report = check(model, copies, progress=progress, **options) if copies else None
-    if report is None:
-        raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
-    # Copies in a temporary folder are best named by their format.
-    pairs = tuple(
-        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=names.get(pair.model.label, pair.model.label)))
-        for pair in report.pairs
-    )
-    return CheckReport(
-        reference=report.reference,
-        pairs=tuple(failed) + pairs,
-        inputs=report.inputs,
-        seconds=report.seconds,
-        notes=report.notes,
-    )
-
-
-def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
-    result: list[tuple[str, str | None]] = []
-    for name in names:
-        if name == "tfjs":
-            result.extend([("tfjs", "layers"), ("tfjs", "graph")])
-        else:
-            result.append((name, None))
-    return result
-
-
-def _suffix(target: str) -> str:
-    return {"h5": ".h5", "keras": ".keras", "onnx": ".onnx", "tflite": ".tflite"}.get(target, "")
 
 
 def _check_one(
@@ -244,6 +157,7 @@ def _compare_outputs(
 ) -> tuple[list[OutputComparison], str | None]:
     ref_names, other_names = list(ref_outputs), list(outputs)
     note = None
+    partner: dict[str, str | None]
     if set(ref_names) <= set(other_names):
         partner = {name: name for name in ref_names}
     elif len(ref_names) == len(other_names):

@@ -72,7 +72,8 @@ def check(
     # TensorFlow's C++ start-up chatter would bury the progress lines on stderr.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from convkit.check import check as run_check
-    from convkit.check import check_all_formats, render_table, write_junit
+    from convkit.check import render_table, write_junit
+    from convkit.roundtrip import check_all_formats
 
     log = stderr_console()
     options = dict(

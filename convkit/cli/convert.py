@@ -37,7 +37,7 @@ def convert_command(
     opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    from convkit.convert import convert
+    from convkit import convert
     from convkit.registry import get_format
 
     get_format(to)  # unknown names fail before any heavy import, listing the known ones
@@ -79,10 +79,10 @@ class _Progress:
         self.bar = None
         self.task = None
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
         import time
 
-        if not self.enabled or total <= 0:
+        if not self.enabled or done is None or total is None or total <= 0:
             return
         if self.bar is None:
             if time.monotonic() - self.started < self.DELAY_SECONDS:

@@ -8,11 +8,14 @@ from typing import Annotated
 import typer
 
 from convkit.cli._common import JsonOption, handle_errors, print_json, stdout_console
+from convkit.registry import format_names
 
-FormatOption = Annotated[
-    str | None,
-    typer.Option("--format", "-f", help="Read as this format (ckpt, savedmodel, h5, keras, tfjs) instead of detecting it."),
-]
+
+def _format_help() -> str:
+    return f"Read as this format ({', '.join(format_names())}) instead of detecting it."
+
+
+FormatOption = Annotated[str | None, typer.Option("--format", "-f", help=_format_help())]
 WeightsOption = Annotated[bool, typer.Option("--weights", help="Add per-tensor statistics (min, max, mean, std, NaN, Inf).")]
 TreeOption = Annotated[bool, typer.Option("--tree", help="Draw the full trees (HDF5 groups, checkpoint object graph).")]
 VerifyOption = Annotated[bool, typer.Option("--verify", help="Recompute every checkpoint tensor's CRC32C.")]

@@ -8,6 +8,7 @@ writes a model file goes through :func:`atomic_output`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -51,8 +52,95 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         if not _exists(temp):
             raise WriteError(f"{path}: the conversion produced no output")
         _replace(temp, path, overwrite)
+    except BaseException as error:
+        if no_space(error):
+            raise WriteError(f"no space left on device writing {path}") from None
+        raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def no_space(error: BaseException) -> bool:
+    """Whether ``error`` (or what it wraps) is a full disk or quota, from Python, h5py or TensorFlow."""
+    seen: BaseException | None = error
+    for _ in range(10):
+        if seen is None:
+            return False
+        if isinstance(seen, OSError) and seen.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        if "No space left on device" in str(seen) or "Disk quota exceeded" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _is_checkpoint_file(name: str, prefix: str) -> bool:
+    return name.startswith(prefix + ".") and (name.endswith(".index") or ".data-" in name)
+
+
+@contextlib.contextmanager
+def atomic_prefix(prefix: str | Path, overwrite: bool = False) -> Iterator[Path]:
+    """Yields a temporary checkpoint prefix; its files appear at ``prefix`` in one rename.
+
+    A checkpoint is several files (``.index``, ``.data-*``) plus the folder's
+    ``checkpoint`` state file, and a folder's files cannot be renamed in together,
+    so the whole folder is staged: a sibling holding links to the folder's other
+    files, the new checkpoint and the state file naming it, renamed over the folder.
+
+    Raises:
+        WriteError: a checkpoint with this prefix exists and ``overwrite`` is False.
+    """
+    from convkit.train.checkpoints import STATE_FILE, record_in_state_file
+
+    prefix = Path(prefix)
+    folder = prefix.parent
+    existing = folder.is_dir() and not folder.is_symlink()
+    if existing and not overwrite and any(_is_checkpoint_file(name, prefix.name) for name in os.listdir(folder)):
+        raise WriteError(f"{prefix}: a checkpoint with this prefix already exists; pass --overwrite to replace it")
+    state_before = b""
+    with atomic_output(folder, overwrite=overwrite or existing) as temp:
+        temp.mkdir()
+        if existing:
+            for entry in os.scandir(folder):
+                if entry.name == STATE_FILE and entry.is_file(follow_symlinks=False):
+                    state_before = Path(entry.path).read_bytes()
+                elif not _is_checkpoint_file(entry.name, prefix.name):
+                    _link_or_copy(Path(entry.path), temp / entry.name)
+        staged = temp / prefix.name
+        yield staged
+        # The writer may have written its own state file naming only the new prefix: start from the folder's.
+        state = temp / STATE_FILE
+        state.unlink(missing_ok=True)
+        if state_before:
+            state.write_bytes(state_before)
+        record_in_state_file(staged)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    if source.is_symlink() or not (source.is_file() or source.is_dir()):
+        raise WriteError(f"{source}: is a link or special file; convkit writes no checkpoint into a folder holding one")
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True, copy_function=_link_file)
+    else:
+        _link_file(source, target)
+
+
+def _link_file(source: str | Path, target: str | Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copy2(source, target)
+
+
+def copy_model_tree(source: Path, target: Path) -> None:
+    """Copies a model file or folder that holds only regular files (links refused, never followed)."""
+    from convkit.formats._files import refuse_links
+
+    refuse_links(source)
+    if source.is_dir():
+        shutil.copytree(source, target, symlinks=True)
+    else:
+        shutil.copyfile(source, target, follow_symlinks=False)
 
 
 def _exists(path: Path) -> bool:

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from convkit.convert.loading import _first_line, live_from_portable, quiet_tensorflow
 from convkit.convert import tfjs_layers
-from convkit.convert.portable import PortableModel
-from convkit.errors import ReadError
+from convkit.errors import ReadError, error_text
+from convkit.formats.portable import PortableModel
+from convkit.live import live_from_portable, quiet_tensorflow
 
 
 @dataclass
@@ -150,7 +150,7 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as error:
-        raise ReadError(f"{path}: TensorFlow could not load the SavedModel ({_first_line(error)})") from None
+        raise ReadError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
     signatures = dict(loaded.signatures)
     if signature not in signatures:
         if len(signatures) != 1:

@@ -1,9 +1,9 @@
 """Weights moved tensor by tensor between ``.h5`` files and TF.js layers models.
 
-No TensorFlow here: a :class:`~convkit.convert.portable.PortableModel` is
+No TensorFlow here: a :class:`~convkit.formats.portable.PortableModel` is
 written as a TF.js layers model (``model.json`` + ``groupK-shardIofN.bin``) or
-as a Keras 2 style ``.h5`` with only one tensor in memory at a time, and a
-TF.js layers model is read back into a ``PortableModel``.
+as a Keras 2 style ``.h5`` with only one tensor in memory at a time. Reading a
+TF.js layers model back is :func:`convkit.formats.portable.read_tfjs_layers`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from convkit.convert import tfjs_layers
-from convkit.convert.portable import PortableModel, Weight, top_level_owners
+from convkit.formats.portable import PortableModel
 from convkit.errors import ReadError, UsageError
 
 DEFAULT_SHARD_SIZE = 4 * 1024 * 1024
@@ -221,103 +221,6 @@ def write_tfjs_layers(
 def _keras2_version(version: str) -> str:
     # TF.js only reads the field; state the dialect the topology is written in.
     return version if version.startswith("2") else "2.19.0"
-
-
-# ---------------------------------------------------------------- reading TF.js layers models
-
-
-def read_tfjs_layers(path: Path) -> PortableModel:
-    """A TF.js layers model (``model.json`` or its folder) as a PortableModel."""
-    from convkit.formats.tfjs import read_model_json
-
-    model_json = path / "model.json" if path.is_dir() else path
-    document = read_model_json(model_json)  # size-capped; shard paths checked to stay in the folder
-    if document.get("format") == "graph-model":
-        raise UsageError(f"{path}: is a TF.js graph model, which holds no Keras architecture")
-    topology = document.get("modelTopology")
-    if not isinstance(topology, dict):
-        raise ReadError(f"{model_json}: has no modelTopology object")
-    config = topology.get("model_config", topology)
-    if "class_name" not in config:
-        raise ReadError(f"{model_json}: modelTopology has no class_name")
-    config = tfjs_layers.to_keras2_config({"class_name": config["class_name"], "config": config.get("config", {})})
-    owners = top_level_owners(config)
-    layer_weights: dict[str, list[Weight]] = {
-        (layer.get("config") or {}).get("name", layer.get("name")): [] for layer in config["config"].get("layers", [])
-    }
-    for weight in _manifest_weights(model_json, document):
-        owner = weight.name.split("/")[0]
-        top = owners.get(owner)
-        if top is None:
-            raise ReadError(f"{model_json}: weight {weight.name!r} belongs to no layer of the topology")
-        layer_weights.setdefault(top, []).append(weight)
-    version = str(topology.get("keras_version", "2"))
-    return PortableModel(
-        config=config,
-        layer_weights=layer_weights,
-        generation=2,
-        keras_version=version if version[:1].isdigit() else "2.19.0",
-        training_config=document.get("trainingConfig") or topology.get("training_config"),
-        raw_config=config,
-    )
-
-
-def _manifest_weights(model_json: Path, document: dict[str, Any]) -> list[Weight]:
-    folder = model_json.parent.resolve()
-    weights: list[Weight] = []
-    for group in document.get("weightsManifest", []):
-        shard_paths = []
-        for relative in group.get("paths", []):
-            shard = (folder / relative).resolve()
-            if folder not in shard.parents:
-                raise ReadError(f"{model_json}: shard path {relative!r} leaves the model folder")
-            if not shard.is_file():
-                raise ReadError(f"{model_json}: shard {relative!r} is missing")
-            shard_paths.append(shard)
-        sizes = [os.path.getsize(shard) for shard in shard_paths]
-        offset = 0
-        for spec in group.get("weights", []):
-            quantization = spec.get("quantization")
-            dtype = spec.get("dtype", "float32")
-            stored = quantization["dtype"] if quantization else dtype
-            shape = tuple(int(d) for d in spec.get("shape", []))
-            nbytes = int(np.prod(shape, dtype=np.int64)) * np.dtype(stored).itemsize
-            if offset + nbytes > sum(sizes):
-                raise ReadError(f"{model_json}: weight {spec.get('name')!r} runs past the end of its shards")
-            weights.append(Weight(
-                name=str(spec["name"]),
-                shape=shape,
-                dtype=dtype,
-                read=lambda o=offset, n=nbytes, s=stored, q=quantization, d=dtype, sh=shape, p=shard_paths, z=sizes:
-                    _dequantize(_read_span(p, z, o, n), s, q, d).reshape(sh),
-                trainable=not str(spec["name"]).endswith(("moving_mean", "moving_variance")),
-            ))
-            offset += nbytes
-    return weights
-
-
-def _read_span(paths: list[Path], sizes: list[int], offset: int, nbytes: int) -> bytes:
-    chunks = []
-    start = 0
-    for path, size in zip(paths, sizes):
-        end = start + size
-        if offset < end and offset + nbytes > start:
-            low = max(offset, start) - start
-            high = min(offset + nbytes, end) - start
-            with open(path, "rb") as handle:
-                handle.seek(low)
-                chunks.append(handle.read(high - low))
-        start = end
-    return b"".join(chunks)
-
-
-def _dequantize(raw: bytes, stored: str, quantization: dict[str, Any] | None, dtype: str) -> np.ndarray:
-    values = np.frombuffer(raw, dtype=np.dtype(stored).newbyteorder("<"))
-    if not quantization:
-        return values.astype(dtype)
-    if stored == "float16":
-        return values.astype(np.float32)
-    return (values.astype(np.float32) * np.float32(quantization["scale"]) + np.float32(quantization["min"]))
 
 
 # ---------------------------------------------------------------- Keras 2 style .h5

@@ -14,19 +14,13 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from convkit.convert.loading import _first_line
 from convkit.convert.serving import Serving, quiet_stderr
-from convkit.errors import UsageError, WriteError
+from convkit.errors import UsageError, WriteError, error_text
+from convkit.formats.onnx import ORT_TYPES
 
 DEFAULT_OPSET = 17
 # tf2onnx 1.17 writes opsets up to 18; below 13 many Keras ops have no ONNX form.
 OPSETS = range(13, 19)
-# onnxruntime's element type names -> numpy dtypes.
-_ORT_TYPES = {
-    "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16", "tensor(int64)": "int64",
-    "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
-    "tensor(bool)": "bool",
-}
 
 
 def check_opset(opset: int | None) -> int:
@@ -60,11 +54,11 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int | Non
     tf2onnx.logging.set_level(logging.ERROR)
     try:
         with quiet_stderr():
-                tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(), opset=opset,
+            tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(), opset=opset,
                                           output_path=str(target))
     except Exception as error:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors alike
         raise WriteError(f"{source}: tf2onnx cannot convert this model to ONNX opset {opset} "
-                         f"({type(error).__name__}: {_first_line(error)})") from None
+                         f"({type(error).__name__}: {error_text(error)})") from None
     run_once(target)
     return opset
 
@@ -75,9 +69,9 @@ def smoke_inputs(inputs: list[Any]) -> dict[str, Any]:
 
     rng = np.random.default_rng(0)
     feed = {}
-    for position, node in enumerate(inputs):
+    for node in inputs:
         dims = [d if isinstance(d, int) and d > 0 else (1 if i == 0 else 2) for i, d in enumerate(node.shape or [])]
-        dtype = np.dtype(_ORT_TYPES.get(node.type, "float32"))
+        dtype = np.dtype(ORT_TYPES.get(node.type, "float32"))
         feed[node.name] = rng.random(dims).astype(dtype) if dtype.kind == "f" else np.zeros(dims, dtype)
     return feed
 
@@ -94,4 +88,4 @@ def run_once(path: Path) -> None:
         session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         session.run(None, smoke_inputs(session.get_inputs()))
     except Exception as error:  # onnxruntime raises its own exception classes per failure
-        raise WriteError(f"{path.name}: onnxruntime cannot run the converted model ({_first_line(error)})") from None
+        raise WriteError(f"{path.name}: onnxruntime cannot run the converted model ({error_text(error)})") from None

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from convkit.convert.loading import _first_line, quiet_tensorflow
 from convkit.convert.serving import Serving, quiet_stderr
-from convkit.errors import UsageError, WriteError
+from convkit.errors import UsageError, WriteError, error_text
+from convkit.live import quiet_tensorflow
 
 QUANTIZATIONS = ("dynamic", "float16", "int8")
 REPRESENTATIVE_SAMPLES = 100
@@ -99,9 +99,10 @@ def write_tflite(
         if route.kind == "builtin-unrolled" and unrolled is None:
             continue
         try:
-            data = _convert(unrolled() if route.kind == "builtin-unrolled" else serving, route, quantize)
+            model = unrolled() if unrolled is not None and route.kind == "builtin-unrolled" else serving
+            data = _convert(model, route, quantize)
         except Exception as error:  # the converter raises ConverterError, ValueError, RuntimeError...
-            failures.append(f"{route.kind}: {_first_line(error)}")
+            failures.append(f"{route.kind}: {error_text(error)}")
             continue
         target.write_bytes(data)
         try:
@@ -147,12 +148,11 @@ def _convert(serving: Serving, route: Route, quantize: str | None) -> bytes:
 
 def representative_samples(serving: Serving) -> Iterator[list[Any]]:
     """Calibration samples, one at a time, drawn as ``convkit check`` draws its inputs."""
-    from convkit.check.inputs import make_inputs
-    from convkit.check.runners.base import TensorSpec
+    from convkit.samples import TensorSpec, default_inputs
 
     specs = [TensorSpec(name, (None, *shape), dtype)
              for name, shape, dtype in zip(serving.input_names, serving.input_shapes, serving.input_dtypes)]
-    arrays = make_inputs(specs).arrays
+    arrays = default_inputs(specs).arrays
     count = min(REPRESENTATIVE_SAMPLES, len(next(iter(arrays.values()))))
     for index in range(count):
         yield [arrays[name][index : index + 1] for name in serving.input_names]
@@ -197,4 +197,4 @@ def run_once(path: Path, *, flex: bool = False) -> None:
             runner(**feed)
     except Exception as error:  # the interpreters raise RuntimeError and ValueError with their kernel's message
         runtime = "tf.lite.Interpreter" if flex else "the LiteRT interpreter"
-        raise WriteError(f"{path.name}: {runtime} cannot run the converted model ({_first_line(error)})") from None
+        raise WriteError(f"{path.name}: {runtime} cannot run the converted model ({error_text(error)})") from None

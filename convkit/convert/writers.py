@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from convkit.convert.loading import _first_line, live_from_portable, quiet_tensorflow
-from convkit.convert.portable import PortableModel
-from convkit.errors import ReadError, WriteError
+from convkit.errors import ReadError, WriteError, error_text
+from convkit.formats.portable import PortableModel
+from convkit.live import live_from_portable, quiet_tensorflow
 
 
 def write_keras_archive(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
@@ -63,32 +63,11 @@ def write_checkpoint(model: PortableModel, prefix: Path, source: Path, allow_uns
 
 def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
     # Without a tf_keras model, build the same object graph from plain tf.Modules.
-    import tensorflow as tf
-
     from convkit.convert.tfjs_layers import tfjs_weight_name
+    from convkit.train.checkpoints import write_layer_weights
 
-    children = {}
-    number = 0
-    for _layer_name, items in model.layer_weights.items():
-        if not items:
-            continue
-        node = tf.Module()
-        owners = list(dict.fromkeys(tfjs_weight_name(w.name).split("/")[0] for w in items))
-        inner_nodes = {}
-        for weight in items:
-            attribute = weight.name.split("/")[-1]
-            holder = node
-            if len(owners) > 1:
-                owner = tfjs_weight_name(weight.name).split("/")[0]
-                holder = inner_nodes.setdefault(owner, tf.Module())
-                setattr(node, f"layer_with_weights-{owners.index(owner)}", holder)
-            elif weight.name.count("/") >= 2 and weight.name.split("/")[-2].endswith("cell"):
-                holder = getattr(node, "cell", None) or tf.Module()
-                node.cell = holder
-            setattr(holder, attribute, tf.Variable(weight.read(), name=attribute))
-        children[f"layer_with_weights-{number}"] = node
-        number += 1
-    tf.train.Checkpoint(**children).write(str(prefix))
+    layers = [[(tfjs_weight_name(weight.name), weight.read) for weight in items] for items in model.layer_weights.values()]
+    write_layer_weights(layers, prefix)
 
 
 def export_for_graph(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
@@ -133,4 +112,4 @@ def write_tfjs_graph(
             weight_shard_size_bytes=shard_size,
         )
     except (ValueError, KeyError, RuntimeError) as error:
-        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({_first_line(error)})") from None
+        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({error_text(error)})") from None

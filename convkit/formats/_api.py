@@ -32,12 +32,14 @@ def inspect(path: str | Path, format: str | None = None, *, weights: bool = Fals
     if format and not path.exists() and not path.with_name(path.name + ".index").exists():
         raise ReadError(f"{path}: no such file or directory")
     # With --format the reader itself says precisely what does not fit (bad magic, not JSON, ...).
+    if fmt.inspect is None:
+        raise ReadError(f"{path}: convkit cannot inspect {fmt.name} files")
     return fmt.inspect(path, weights=weights, verify_crc=verify)
 
 
 def failed_checks(report_dict: dict[str, Any]) -> list[str]:
     """Checksum mismatches a report found (``--verify``), as ``key`` strings."""
-    found = []
+    found: list[str] = []
     for section in (report_dict, report_dict.get("variables") or {}):
         verify = section.get("verify") if isinstance(section, dict) else None
         if isinstance(verify, dict):

@@ -84,7 +84,7 @@ def _short(error: Exception) -> str:
     return " ".join(str(error).split())[:160]
 
 
-def read_attr(obj: Any, name: str, path: Path) -> Any:
+def read_attr(obj: Any, name: str | bytes, path: Path) -> Any:
     """One attribute as a plain value, refusing attributes over ``MAX_HDF5_ATTR_BYTES``."""
     import h5py
 

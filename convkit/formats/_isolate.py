@@ -93,18 +93,3 @@ def _collect(child: int, read_end: int, path: Path, seconds: float) -> Any:
     if kind == "error":
         raise value
     return value
-
-
-HDF5_FORMATS = ("h5", "keras")
-
-
-def preflight(path: Path, format_name: str) -> None:
-    """Reads an HDF5-bearing file's structures in a child before h5py or Keras read it in-process.
-
-    ``convert`` and ``check`` call this first, so that a file on which libhdf5
-    hangs or crashes ends in one ``ReadError`` instead of taking the process down.
-    """
-    if format_name in HDF5_FORMATS:
-        from convkit.registry import get_format
-
-        get_format(format_name).inspect(path)

@@ -7,6 +7,7 @@ fits) and small enough that a forged length field cannot take the machine down.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from convkit.errors import ReadError
@@ -37,6 +38,10 @@ MAX_COMPRESSION_RATIO = 200
 # TF.js manifests: weight entries and shard files.
 MAX_MANIFEST_WEIGHTS = 1_000_000
 MAX_MANIFEST_SHARDS = 100_000
+# One TF.js weight shard read whole by inspect --weights (converters write 4 MiB shards).
+MAX_SHARD_BYTES = 4096 * MiB
+# Layers in one model config, nested models included (the largest Keras applications have about 1,000).
+MAX_LAYERS = 5_000
 # Tensor rank and element count accepted from any header.
 MAX_TENSOR_RANK = 64
 MAX_TENSOR_ELEMENTS = 1 << 40
@@ -57,6 +62,8 @@ LIMITS = {
     "MAX_COMPRESSION_RATIO": MAX_COMPRESSION_RATIO,
     "MAX_MANIFEST_WEIGHTS": MAX_MANIFEST_WEIGHTS,
     "MAX_MANIFEST_SHARDS": MAX_MANIFEST_SHARDS,
+    "MAX_SHARD_BYTES": MAX_SHARD_BYTES,
+    "MAX_LAYERS": MAX_LAYERS,
     "MAX_TENSOR_RANK": MAX_TENSOR_RANK,
     "MAX_TENSOR_ELEMENTS": MAX_TENSOR_ELEMENTS,
 }
@@ -68,11 +75,13 @@ def read_capped(path: Path, limit: int, what: str) -> bytes:
     Raises:
         ReadError: the file is missing, unreadable or larger than ``limit``.
     """
+    from convkit.formats._files import open_regular
+
     try:
-        size = path.stat().st_size
-        if size > limit:
-            raise ReadError(f"{path}: {what} is {size} bytes, over convkit's limit of {limit} bytes")
-        with path.open("rb") as handle:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise ReadError(f"{path}: {what} is {size} bytes, over convkit's limit of {limit} bytes")
             return handle.read(limit + 1)
     except FileNotFoundError:
         raise ReadError(f"{path}: {what} is missing") from None
@@ -105,6 +114,8 @@ def parse_json(data: bytes | str, path: Path, what: str) -> object:
         raise ReadError(f"{path}: {what} is not UTF-8 text") from None
     except json.JSONDecodeError as error:
         raise ReadError(f"{path}: {what} is not valid JSON ({error.msg} at line {error.lineno})") from None
+    except ValueError as error:  # e.g. an integer over Python's 4300-digit limit
+        raise ReadError(f"{path}: {what} cannot be read as JSON ({error})") from None
     except RecursionError:
         raise ReadError(f"{path}: {what} is nested too deeply to parse") from None
     check_json_depth(document, path, what)
@@ -114,7 +125,7 @@ def parse_json(data: bytes | str, path: Path, what: str) -> object:
 def check_json_depth(document: object, path: Path, what: str) -> None:
     """Refuses JSON nested deeper than ``MAX_JSON_DEPTH`` (later code walks configs recursively)."""
     level = [document]
-    for depth in range(MAX_JSON_DEPTH + 1):
+    for _depth in range(MAX_JSON_DEPTH + 1):
         level = [child for node in level if isinstance(node, (dict, list))
                  for child in (node.values() if isinstance(node, dict) else node) if isinstance(child, (dict, list))]
         if not level:

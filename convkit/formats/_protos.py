@@ -125,6 +125,18 @@ def parse(name: str, data: bytes) -> Any:
     return message
 
 
+def parse_file_message(name: str, data: bytes, path: Any, what: str) -> Any:
+    """Decodes ``data`` (read from ``path``) as the message ``name``; any failure is one ``ReadError``."""
+    from google.protobuf.message import DecodeError
+
+    from convkit.errors import ReadError
+
+    try:
+        return parse(name, data)
+    except (DecodeError, RecursionError, ValueError):
+        raise ReadError(f"{path}: not a {what} protobuf (truncated or corrupt)") from None
+
+
 def trackable_object_graph_class() -> Any:
     from tensorboard.compat.proto import trackable_object_graph_pb2
 

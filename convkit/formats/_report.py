@@ -13,6 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from convkit.formats import _policy
+
 
 def to_plain(value: Any) -> Any:
     """``value`` with dataclasses, tuples, paths and numpy scalars turned into JSON types."""
@@ -87,9 +89,6 @@ def tensor_stats(array: Any) -> dict[str, Any] | None:
 
 # --- Keras model configs (read as data, never deserialised) -------------------------------
 
-CODE_LAYER_CLASSES = {"Lambda"}
-
-
 def config_layers(model_config: Any) -> list[dict[str, Any]]:
     """The layer configs of a Sequential/Functional model config (either Keras generation)."""
     if not isinstance(model_config, dict):
@@ -103,51 +102,23 @@ def config_layers(model_config: Any) -> list[dict[str, Any]]:
 
 
 def layer_name(layer: dict[str, Any]) -> str:
-    config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+    config: dict[str, Any] = layer["config"] if isinstance(layer.get("config"), dict) else {}
     return str(config.get("name") or layer.get("name") or "?")
 
 
-def code_layers(model_config: Any, _path: str = "") -> list[dict[str, Any]]:
-    """Layers that would run code from the file if the model were loaded.
+def code_layers(model_config: Any) -> list[dict[str, Any]]:
+    """Objects in a model config that would run code from the file if the model were loaded.
 
-    Lambda layers (marshalled Python bytecode or a function name) and objects
-    registered by modules outside Keras are flagged; they are shown, never
-    unmarshalled or imported.
+    The rule is :mod:`convkit.formats._policy`'s; they are shown, never unmarshalled or imported.
     """
-    found: list[dict[str, Any]] = []
-    stack = [(model_config, _path)]
-    visited = 0
-    while stack and visited < 100_000:
-        node, where = stack.pop()
-        visited += 1
-        if isinstance(node, dict):
-            class_name = node.get("class_name")
-            config = node.get("config")
-            if isinstance(class_name, str) and isinstance(config, dict):
-                name = str(config.get("name") or class_name)
-                here = f"{where}/{name}" if where else name
-                module = node.get("module")
-                registered = node.get("registered_name")
-                if class_name in CODE_LAYER_CLASSES:
-                    found.append({"layer": here, "class_name": class_name, "reason": "Lambda layer: Python code stored in the file"})
-                elif isinstance(module, str) and module and not module.startswith(("keras", "tf_keras", "builtins")):
-                    found.append({"layer": here, "class_name": class_name, "reason": f"custom object from module {module!r}"})
-                elif isinstance(registered, str) and ">" in registered:
-                    found.append({"layer": here, "class_name": class_name, "reason": f"registered custom object {registered!r}"})
-                stack.extend((value, here) for value in config.values())
-            else:
-                stack.extend((value, where) for value in node.values())
-        elif isinstance(node, list):
-            stack.extend((value, where) for value in node)
-    found.reverse()
-    return found
+    return [found.to_dict() for found in _policy.code_objects(model_config)]
 
 
 def config_summary(model_config: Any) -> dict[str, Any] | None:
     """A few lines about a model config: class, name, layer count, input shape."""
     if not isinstance(model_config, dict):
         return None
-    inner = model_config.get("config") if isinstance(model_config.get("config"), dict) else {}
+    inner: dict[str, Any] = model_config["config"] if isinstance(model_config.get("config"), dict) else {}
     layers = config_layers(model_config)
     summary: dict[str, Any] = {
         "class_name": model_config.get("class_name"),
@@ -155,7 +126,7 @@ def config_summary(model_config: Any) -> dict[str, Any] | None:
         "layers": len(layers),
     }
     for layer in layers:
-        config = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        config: dict[str, Any] = layer["config"] if isinstance(layer.get("config"), dict) else {}
         shape = config.get("batch_shape") or config.get("batch_input_shape")
         if shape is not None:
             summary["input_shape"] = shape

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ConvkitError, ReadError
+from convkit.errors import ConvkitError, ReadError, error_text
 from convkit.formats import _limits, _protos, _report
 from convkit.registry import Format, register_format
 
@@ -290,7 +290,7 @@ def read_state(state_file: Path) -> dict[str, Any]:
     try:
         text_format.Parse(data.decode("utf-8"), state)
     except (text_format.ParseError, UnicodeDecodeError) as error:
-        raise ReadError(f"{state_file}: not a checkpoint state file ({str(error).splitlines()[0]})") from None
+        raise ReadError(f"{state_file}: not a checkpoint state file ({error_text(error)})") from None
     return {
         "latest": state.model_checkpoint_path,
         "all": list(state.all_model_checkpoint_paths),
@@ -619,7 +619,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         shards.append({"file": shard.name, "present": present, "bytes": shard.stat().st_size if present else None})
     missing = [s["file"] for s in shards if not s["present"]]
     if missing:
-        raise ReadError(f"{index.shard_path(0).parent / missing[0]}: checkpoint data shard is missing")
+        raise ReadError(f"{index.shard_path(0).parent / str(missing[0])}: checkpoint data shard is missing")
     graph = _object_graph(index)
     tensors = []
     parameters = 0
@@ -754,6 +754,8 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".ckpt", ".index"),
-    hooks={"read_index": read_index, "read_tensor": read_tensor, "iter_tensors": iter_tensors,
-           "read_object_graph": read_object_graph, "resolve_prefix": resolve_prefix},
+    reader="convkit.formats.portable:read_checkpoint",
+    writer="convkit.convert.routes:to_ckpt",
+    runner="convkit.check.runners:open_checkpoint",
+    default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
 ))

@@ -149,10 +149,56 @@ def inspect(path: Path, **options: Any) -> Hdf5Report:
     return run_isolated(_inspect, Path(path), **options)
 
 
+def keras_attributes(path: Path) -> dict[str, str]:
+    """The root attributes of a Keras HDF5 file (``keras_version``, ``backend``, ``model_config``), as text."""
+    result = {}
+    with _h5.reading(path), _h5.open_hdf5(path, path) as h5:
+        for key in ("keras_version", "backend", "model_config"):
+            if key in h5.attrs:
+                value = _h5.read_attr(h5, key, path)
+                result[key] = value if isinstance(value, str) else str(value)
+    return result
+
+
+def refuse_forged(path: Path) -> None:
+    """Raises ``ReadError`` when a dataset declares more bytes than the file stores.
+
+    Keras would allocate the declared size while loading (a forged header can
+    declare terabytes), so the sizes are checked before any runtime sees the file.
+    """
+    import h5py
+
+    datasets: list[Any] = []
+    with _h5.reading(path), _h5.open_hdf5(path, path) as h5:
+        h5.visititems(lambda name, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
+        for dataset in datasets:
+            _h5.check_stored(dataset, path)
+
+
+def copy_group(source: Path, target: Path, name: str) -> None:
+    """Copies the group ``name`` (``optimizer_weights``) of one ``.h5`` file into another, if present."""
+    import h5py
+
+    with h5py.File(source, "r") as src, h5py.File(target, "a") as dst:
+        if name in src:
+            src.copy(src[name], dst, name=name)
+
+
+def configs(path: Path) -> list[Any]:
+    """The model and training configs of an ``.h5`` file, as data (read in a child, like :func:`inspect`)."""
+    report = inspect(Path(path))
+    return [config for config in (report.model_config, report.training_config) if config is not None]
+
+
 register_format(Format(
     name="h5",
     description="Keras HDF5 model or weights (.h5)",
     accept=accept,
     inspect=inspect,
     extensions=(".h5", ".hdf5", ".weights.h5"),
+    configs=configs,
+    reader="convkit.formats.portable:read_h5",
+    writer="convkit.convert.routes:to_h5",
+    runner="convkit.check.runners:open_h5",
+    default_output=lambda parent, name: parent / f"{name}.h5",
 ))

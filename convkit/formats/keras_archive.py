@@ -60,10 +60,15 @@ def accept(path: Path) -> bool:
         return False
 
 
-def _entries(archive: zipfile.ZipFile, path: Path) -> list[dict[str, Any]]:
+def check_members(archive: zipfile.ZipFile, path: Path) -> list[dict[str, Any]]:
+    """The archive's members, checked against the member-count, size and zip-bomb limits before any is read."""
     infos = archive.infolist()
     if len(infos) > _limits.MAX_ARCHIVE_MEMBERS:
         raise ReadError(f"{path}: archive holds {len(infos)} members, over convkit's limit of {_limits.MAX_ARCHIVE_MEMBERS}")
+    names = [info.filename for info in infos]
+    if len(set(names)) != len(names):
+        twice = sorted({name for name in names if names.count(name) > 1})[0]
+        raise ReadError(f"{path}: archive holds two members named {twice!r}; which one a reader takes is undefined")
     total = 0
     rows = []
     for info in infos:
@@ -85,7 +90,7 @@ def _entries(archive: zipfile.ZipFile, path: Path) -> list[dict[str, Any]]:
     return rows
 
 
-def _json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
+def json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
     info = archive.getinfo(name)
     if info.file_size > _limits.MAX_JSON_BYTES:
         raise ReadError(f"{path}: {name} is {info.file_size} bytes, over convkit's limit of {_limits.MAX_JSON_BYTES}")
@@ -111,14 +116,14 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArch
     except (zipfile.BadZipFile, OSError, ValueError) as error:
         raise ReadError(f"{path}: not a readable zip archive ({error}; truncated?)") from None
     with archive:
-        entries = _entries(archive, path)
+        entries = check_members(archive, path)
         names = {row["name"] for row in entries}
         if CONFIG not in names:
             raise ReadError(f"{path}: zip archive has no {CONFIG}; not a Keras 3 .keras file")
-        model_config = _json_member(archive, CONFIG, path)
+        model_config = json_member(archive, CONFIG, path)
         if not isinstance(model_config, dict):
             raise ReadError(f"{path}: {CONFIG} is not a JSON object")
-        metadata = _json_member(archive, METADATA, path) if METADATA in names else None
+        metadata = json_member(archive, METADATA, path) if METADATA in names else None
         weights_tree = None
         weight_rows: list[dict[str, Any]] = []
         optimizer_rows: list[dict[str, Any]] = []
@@ -169,10 +174,34 @@ def inspect(path: Path, **options: Any) -> KerasArchiveReport:
     return run_isolated(_inspect, Path(path), **options)
 
 
+def keras_version(path: Path) -> str | None:
+    """The ``keras_version`` in a ``.keras`` archive's ``metadata.json``, if any."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if "metadata.json" not in archive.namelist():
+                return None
+            metadata = json_member(archive, "metadata.json", path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
+    version = metadata.get("keras_version") if isinstance(metadata, dict) else None
+    return version if isinstance(version, str) else None
+
+
+def configs(path: Path) -> list[Any]:
+    """The model config (with its compile config) of a ``.keras`` archive, as data."""
+    report = inspect(Path(path))
+    return [config for config in (report.model_config, report.compile_config) if config is not None]
+
+
 register_format(Format(
     name="keras",
     description="Keras 3 archive (.keras)",
     accept=accept,
     inspect=inspect,
     extensions=(".keras",),
+    configs=configs,
+    reader="convkit.formats.portable:read_keras",
+    writer="convkit.convert.routes:to_keras",
+    runner="convkit.check.runners:open_keras",
+    default_output=lambda parent, name: parent / f"{name}.keras",
 ))

@@ -29,6 +29,12 @@ from convkit.registry import Format, register_format
 
 # Operator domains every ONNX runtime implements; anything else is a custom op.
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
+# The element types as onnxruntime names them in its sessions' inputs and outputs -> numpy dtype names.
+ORT_TYPES = {
+    "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16", "tensor(int64)": "int64",
+    "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
+    "tensor(bool)": "bool",
+}
 _SNIFF_FIELDS = 10_000
 _GRAPH_FIELD = 7
 _OPSET_FIELD = 8
@@ -324,5 +330,11 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".onnx",),
-    hooks={"read_model": read_model},
+    no_reader=("an ONNX file is an inference graph without Keras layers, and no maintained ONNX-to-Keras or "
+               "ONNX-to-SavedModel converter works offline within convkit's pins: onnx2tf 1.28.8 imports "
+               "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
+               "run time"),
+    writer="convkit.convert.routes:to_onnx",
+    runner="convkit.check.runners:open_onnx",
+    default_output=lambda parent, name: parent / f"{name}.onnx",
 ))

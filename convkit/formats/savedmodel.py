@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ConvkitError, ReadError
-from convkit.formats import _limits, _protos, _report
-from convkit.registry import Format, get_format, register_format
+from convkit.errors import ConvkitError, ReadError, error_text
+from convkit.formats import _limits, _policy, _protos, _report
+from convkit.registry import Format, register_format
 
 PB_NAME = "saved_model.pb"
 PBTXT_NAME = "saved_model.pbtxt"
@@ -44,6 +44,7 @@ class SavedModelReport(_report.ReportBase):
     fingerprint: dict[str, Any] | None
     assets: list[dict[str, Any]]
     variables: dict[str, Any] | None
+    risky_ops: list[dict[str, Any]]
 
 
 def _model_dir(path: Path) -> Path:
@@ -83,7 +84,7 @@ def read_saved_model(path: Path) -> Any:
         try:
             text_format.Parse(data.decode("utf-8"), message)
         except (text_format.ParseError, UnicodeDecodeError) as error:
-            raise ReadError(f"{pbtxt}: not a SavedModel text protobuf ({str(error).splitlines()[0]})") from None
+            raise ReadError(f"{pbtxt}: not a SavedModel text protobuf ({error_text(error)})") from None
         pb = pbtxt
     if not message.meta_graphs:
         raise ReadError(f"{pb}: SavedModel holds no meta graph (truncated or not a SavedModel)")
@@ -173,16 +174,12 @@ def _meta_graph(meta_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
 
 
 def _keras_metadata(directory: Path) -> dict[str, Any] | None:
-    from google.protobuf.message import DecodeError
 
     path = directory / KERAS_METADATA
     if not path.is_file():
         return None
     data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    try:
-        metadata = _protos.parse("SavedMetadata", data)
-    except (DecodeError, RecursionError):
-        raise ReadError(f"{path}: not a Keras SavedMetadata protobuf (truncated or corrupt)") from None
+    metadata = _protos.parse_file_message("SavedMetadata", data, path, "Keras SavedMetadata")
     root_config = None
     version = None
     identifiers: Counter[str] = Counter()
@@ -254,7 +251,9 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
     variables_report = None
     prefix = directory / VARIABLES_PREFIX
     if prefix.with_name("variables.index").is_file():
-        variables_report = get_format("ckpt").inspect(prefix, weights=weights, verify_crc=verify_crc).to_dict()
+        from convkit.formats import checkpoint
+
+        variables_report = checkpoint.inspect(prefix, weights=weights, verify_crc=verify_crc).to_dict()
         variables_report.pop("format", None)
     elif variables:
         raise ReadError(f"{directory}: SavedModel has variables but no variables/variables.index checkpoint")
@@ -265,6 +264,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         layers = [row for row in layers if row["layer"] in listed]
     parameters = sum(_report.count(v["shape"]) for v in layer_weights if v["dtype"] not in ("resource", "string"))
     kind = "keras2-saved-model" if keras_metadata else "saved-model"
+    risky = _policy.risky_ops(saved_model)
     return SavedModelReport(
         format="savedmodel",
         path=str(path),
@@ -279,12 +279,14 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
             "bytes": sum(_report.count(v["shape"]) * _report.DTYPE_SIZES.get(v["dtype"], 0) for v in layer_weights),
             "keras_metadata": keras_metadata is not None,
             "fingerprint": (directory / FINGERPRINT).is_file(),
+            "risky_ops": len(risky),
         },
         layers=layers,
         keras_metadata=keras_metadata,
         fingerprint=_fingerprint(directory),
         assets=_assets(directory),
         variables=variables_report,
+        risky_ops=[found.to_dict() for found in risky],
     )
 
 
@@ -308,11 +310,33 @@ def _safe_accept(path: Path) -> bool:
         return False
 
 
+def has_keras_metadata(path: Path) -> bool:
+    """Whether the SavedModel at ``path`` was written by tf_keras (``keras_metadata.pb`` beside it)."""
+    return (_model_dir(Path(path)) / KERAS_METADATA).is_file()
+
+
+def configs(path: Path) -> list[Any]:
+    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
+
+    metadata_path = _model_dir(Path(path)) / KERAS_METADATA
+    if not metadata_path.is_file():
+        return []
+    data = _limits.read_capped(metadata_path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    metadata = _protos.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
+    return [_limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
+            for node in metadata.nodes if node.metadata]
+
+
 register_format(Format(
     name="savedmodel",
     description="TensorFlow SavedModel directory",
     accept=_safe_accept,
     inspect=inspect,
     extensions=(),  # a directory, recognised by its saved_model.pb
-    hooks={"read_saved_model": read_saved_model},
+    configs=configs,
+    graph=read_saved_model,
+    reader="convkit.formats.portable:read_savedmodel",
+    writer="convkit.convert.routes:to_savedmodel",
+    runner="convkit.check.runners:open_savedmodel",
+    default_output=lambda parent, name: parent / f"{name}_savedmodel",
 ))

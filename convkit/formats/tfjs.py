@@ -22,11 +22,13 @@ from typing import Any
 
 from convkit.errors import ReadError
 from convkit.formats import _limits, _report
+from convkit.formats._files import is_regular_file, open_regular
 from convkit.registry import Format, register_format
 
 MODEL_JSON = "model.json"
 _DTYPE_BYTES = {"float32": 4, "int32": 4, "bool": 1, "uint8": 1, "uint16": 2, "float16": 2, "complex64": 8}
 _SNIFF_BYTES = 4096
+QUANTIZED_DTYPES = ("uint8", "uint16", "float16")
 
 
 @dataclass(frozen=True)
@@ -126,14 +128,22 @@ def _check_weight(weight: Any, model_json: Path) -> None:
     stored = quantization.get("dtype") if isinstance(quantization, dict) else dtype
     if not isinstance(stored, str) or not isinstance(dtype, str) or (stored not in _DTYPE_BYTES and dtype != "string"):
         raise ReadError(f"{model_json}: weight {weight['name']!r} has unsupported dtype {stored!r}")
+    if quantization is not None and not isinstance(quantization, dict):
+        raise ReadError(f"{model_json}: weight {weight['name']!r} has a quantization that is not an object")
     if isinstance(quantization, dict):
+        if stored not in QUANTIZED_DTYPES:
+            raise ReadError(f"{model_json}: weight {weight['name']!r} is quantized to {stored!r}; TF.js quantizes "
+                            f"to {', '.join(QUANTIZED_DTYPES)} only")
+        if dtype not in ("float32", "int32"):
+            raise ReadError(f"{model_json}: weight {weight['name']!r} of dtype {dtype!r} cannot be quantized")
         for field in ("scale", "min"):
             value = quantization.get(field, 0.0)
             if not isinstance(value, (int, float)) or isinstance(value, bool):
                 raise ReadError(f"{model_json}: weight {weight['name']!r} has a non-numeric quantization {field} {value!r}")
 
 
-def _weight_bytes(weight: dict[str, Any]) -> int | None:
+def weight_bytes(weight: dict[str, Any]) -> int | None:
+    """Bytes a (checked) manifest weight takes in its shards; None for strings, whose length varies."""
     quantization = weight.get("quantization")
     dtype = quantization["dtype"] if isinstance(quantization, dict) else weight.get("dtype", "float32")
     if dtype == "string":
@@ -141,41 +151,57 @@ def _weight_bytes(weight: dict[str, Any]) -> int | None:
     return _report.count(weight["shape"]) * _DTYPE_BYTES[dtype]
 
 
-def _group_shards(model_json: Path, group: dict[str, Any]) -> list[Path]:
-    return [model_json.parent / shard for shard in group["paths"]]
+def group_shards(model_json: Path, group: dict[str, Any]) -> list[Path]:
+    """The shard files of one manifest group: regular files inside the model folder, links refused.
+
+    Raises:
+        ReadError: a shard is missing, a link, a special file, or outside the folder.
+    """
+    folder = model_json.parent.resolve()
+    shards = []
+    for relative in group["paths"]:
+        shard = model_json.parent / relative
+        try:
+            if not shard.exists() and not shard.is_symlink():
+                raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing")
+            if not is_regular_file(shard):
+                raise ReadError(f"{shard}: weight shard is not a regular file inside the model folder "
+                                "(a link or special file; convkit follows no links)")
+            if folder not in shard.resolve().parents:
+                raise ReadError(f"{shard}: weight shard is not a file inside the model folder")
+        except (OSError, ValueError) as error:
+            raise ReadError(f"{shard}: cannot read weight shard ({getattr(error, 'strerror', None) or error})") from None
+        shards.append(shard)
+    return shards
 
 
 def _read_group(model_json: Path, group: dict[str, Any], group_index: int) -> bytes:
     chunks = []
-    folder = model_json.parent.resolve()
-    for shard in _group_shards(model_json, group):
-        try:
-            if folder not in shard.resolve().parents or not shard.is_file():
-                raise ReadError(f"{shard}: weight shard is not a file inside the model folder (a link elsewhere?)")
-            chunks.append(shard.read_bytes())
-        except FileNotFoundError:
-            raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing") from None
-        except (OSError, ValueError) as error:
-            raise ReadError(f"{shard}: cannot read weight shard ({getattr(error, 'strerror', None) or error})") from None
+    for shard in group_shards(model_json, group):
+        with open_regular(shard) as handle:
+            chunks.append(handle.read(_limits.MAX_SHARD_BYTES + 1))
+        if len(chunks[-1]) > _limits.MAX_SHARD_BYTES:
+            raise ReadError(f"{shard}: weight shard is over convkit's limit of {_limits.MAX_SHARD_BYTES} bytes")
     return b"".join(chunks)
 
 
-def _decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json: Path) -> tuple[Any, int]:
+def decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json: Path) -> tuple[Any, int]:
+    """The array of one manifest weight at ``offset`` in its group's bytes, dequantized; and the next offset."""
     import numpy as np
 
     shape = tuple(weight["shape"])
     count = _report.count(shape)
     dtype = weight.get("dtype", "float32")
     if dtype == "string":
-        values = []
+        strings: list[bytes] = []
         for _ in range(count):
             if offset + 4 > len(data):
                 raise ReadError(f"{model_json}: string weight {weight['name']!r} runs past the end of its shards")
             length = int.from_bytes(data[offset : offset + 4], "little")
-            values.append(data[offset + 4 : offset + 4 + length])
+            strings.append(data[offset + 4 : offset + 4 + length])
             offset += 4 + length
-        return np.array(values, dtype=object).reshape(shape), offset
-    size = _weight_bytes(weight)
+        return np.array(strings, dtype=object).reshape(shape), offset
+    size = weight_bytes(weight)
     assert size is not None
     if offset + size > len(data):
         raise ReadError(
@@ -216,7 +242,7 @@ def iter_weights(path: Path) -> Iterator[tuple[str, Any]]:
         data = _read_group(model_json, group, group_index)
         offset = 0
         for weight in group["weights"]:
-            array, offset = _decode_weight(weight, data, offset, model_json)
+            array, offset = decode_weight(weight, data, offset, model_json)
             yield weight["name"], array
 
 
@@ -256,7 +282,8 @@ def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
 
     def tensors(side: str) -> list[dict[str, Any]]:
         rows = []
-        for key, info in (signature.get(side) or {}).items():
+        listed = signature.get(side)
+        for key, info in (listed.items() if isinstance(listed, dict) else []):
             if not isinstance(info, dict):
                 continue
             shape = info.get("tensorShape", {}).get("dim") if isinstance(info.get("tensorShape"), dict) else None
@@ -264,11 +291,20 @@ def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
                 "key": key,
                 "name": info.get("name"),
                 "dtype": info.get("dtype"),
-                "shape": [int(d.get("size", -1)) for d in shape] if isinstance(shape, list) else None,
+                "shape": [_dim(d) for d in shape] if isinstance(shape, list) else None,
             })
         return rows
 
     return {"inputs": tensors("inputs"), "outputs": tensors("outputs")}
+
+
+def _dim(dim: Any) -> int | None:
+    """A signature dim (``{"size": "784"}``; -1 or missing: any size); ``None`` when not a number."""
+    size = dim.get("size", -1) if isinstance(dim, dict) else None
+    try:
+        return int(size) if isinstance(size, (int, str)) and not isinstance(size, bool) else None
+    except ValueError:
+        return None
 
 
 def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport:
@@ -290,7 +326,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
         needed = 0
         variable = False
         for weight in group["weights"]:
-            size = _weight_bytes(weight)
+            size = weight_bytes(weight)
             variable = variable or size is None
             quantization = weight.get("quantization")
             weight_rows.append({
@@ -303,10 +339,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
             })
             needed += size or 0
         on_disk = 0
-        for shard in _group_shards(model_json, group):
-            if not _is_file(shard):
-                raise ReadError(f"{shard}: weight shard named in {model_json.name} is missing")
-            size = shard.stat().st_size
+        for shard in group_shards(model_json, group):
+            size = shard.lstat().st_size
             on_disk += size
             shard_rows.append({"file": str(shard.relative_to(model_json.parent)), "group": group_index, "bytes": size})
         if not variable and on_disk < needed:
@@ -356,11 +390,28 @@ def _owner(weight: dict[str, Any]) -> str:
     return parts[-2] if len(parts) >= 2 else parts[0]
 
 
+def configs(path: Path) -> list[Any]:
+    """The Keras config (``modelTopology`` of a layers model) and training config of ``model.json``, as data."""
+    document = read_model_json(Path(path))
+    if document.get("format") == "graph-model":
+        return []
+    return [document[key] for key in ("modelTopology", "trainingConfig") if document.get(key) is not None]
+
+
+def is_graph_model(path: Path) -> bool:
+    """Whether the TF.js model at ``path`` is a graph model (an inference graph, no Keras layers)."""
+    return read_model_json(Path(path)).get("format") == "graph-model"
+
+
 register_format(Format(
     name="tfjs",
     description="TensorFlow.js layers or graph model (model.json + shards)",
     accept=accept,
     inspect=inspect,
     extensions=("model.json",),
-    hooks={"read_model_json": read_model_json, "iter_weights": iter_weights},
+    configs=configs,
+    reader="convkit.formats.portable:read_tfjs",
+    writer="convkit.convert.routes:to_tfjs",
+    runner="convkit.check.runners:open_tfjs",
+    default_output=lambda parent, name: parent / f"{name}_tfjs",
 ))

@@ -293,6 +293,17 @@ def _tensor_values(data: bytes, start: int, length: int, dtype: str, shape: list
     return values
 
 
+def _described(indices: list[int], rows: list[dict[str, Any]], subgraph: int, path: Path) -> list[dict[str, Any]]:
+    """The subgraph's input or output tensors ``indices``, as name, dtype and shape."""
+    described = []
+    for index in indices:
+        if not 0 <= index < len(rows):
+            raise ReadError(f"{path}: subgraph {subgraph} names tensor {index} of {len(rows)}")
+        row = rows[index]
+        described.append({"name": row["name"], "dtype": row["dtype"], "shape": row["shape_signature"] or row["shape"]})
+    return described
+
+
 def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteReport:
     """Describes the TFLite model at ``path`` without an interpreter.
 
@@ -345,21 +356,13 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
         inputs = subgraph.numbers(1, "i")
         outputs = subgraph.numbers(2, "i")
 
-        def described(indices: list[int]) -> list[dict[str, Any]]:
-            rows = []
-            for index in indices:
-                if not 0 <= index < len(tensors):
-                    raise ReadError(f"{path}: subgraph {subgraph_index} names tensor {index} of {len(tensors)}")
-                row = tensor_rows[len(tensor_rows) - len(tensors) + index]
-                rows.append({"name": row["name"], "dtype": row["dtype"], "shape": row["shape_signature"] or row["shape"]})
-            return rows
-
+        own_rows = tensor_rows[len(tensor_rows) - len(tensors):]
         subgraph_rows.append({
             "name": subgraph.string(4) or f"subgraph {subgraph_index}",
             "tensors": len(tensors),
             "operators": len(operators),
-            "inputs": described(inputs),
-            "outputs": described(outputs),
+            "inputs": _described(inputs, own_rows, subgraph_index, path),
+            "outputs": _described(outputs, own_rows, subgraph_index, path),
         })
     op_rows = []
     for index, count in counts.most_common():
@@ -372,17 +375,16 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
     for entry in model.tables(6):
         name = entry.string(0) or ""
         start, length = _buffer_span(buffers, entry.scalar(1, "I", 0), len(data), path)
-        row = {"name": name, "bytes": length}
         if name == "min_runtime_version" and length:
             min_runtime = data[start : start + length].split(b"\0")[0].decode("ascii", "replace")
-        metadata.append(row)
+        metadata.append({"name": name, "bytes": length})
     signatures = []
-    for signature in model.tables(7):
+    for signature_def in model.tables(7):
         signatures.append({
-            "key": signature.string(2),
-            "subgraph": signature.scalar(4, "I", 0),
-            "inputs": [entry.string(0) for entry in signature.tables(0)],
-            "outputs": [entry.string(0) for entry in signature.tables(1)],
+            "key": signature_def.string(2),
+            "subgraph": signature_def.scalar(4, "I", 0),
+            "inputs": [entry.string(0) for entry in signature_def.tables(0)],
+            "outputs": [entry.string(0) for entry in signature_def.tables(1)],
         })
     constants = [row for row in tensor_rows if row["bytes"]]
     return TfliteReport(
@@ -438,5 +440,9 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".tflite",),
-    hooks={"uses_flex_ops": uses_flex_ops, "quantization": quantization},
+    no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
+               "or TFLite-to-Keras converter"),
+    writer="convkit.convert.routes:to_tflite",
+    runner="convkit.check.runners:open_tflite",
+    default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

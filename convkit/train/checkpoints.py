@@ -1,4 +1,4 @@
-"""TF-checkpoint-format weights for Keras 3 models, laid out as Keras 2 lays them.
+"""The tf_keras checkpoint object layout, read and written: one place for ``layer_with_weights-N``.
 
 Keras 3's ``save_weights`` and ``ModelCheckpoint`` no longer write TF
 checkpoints. The tutorial's files are TF checkpoints, and users feed them to
@@ -7,25 +7,93 @@ with ``tf.train.Checkpoint`` over a small object graph that mirrors the one
 ``tf_keras`` builds: ``layer_with_weights-N/<weight>`` for the layers and
 ``optimizer/_iterations``, ``optimizer/_learning_rate``, ``optimizer/_variables/K``
 for the optimizer. A ``tf_keras`` model of the same architecture restores these
-files with ``load_weights`` (and the reverse works too).
+files with ``load_weights`` (and the reverse works too). A nested model is one
+node whose own layers with weights are ``layer_with_weights-K`` beneath it, as
+tf_keras writes them.
+
+``train`` writes checkpoints with :func:`save_checkpoint`, ``convert`` writes a
+model's weights with :func:`write_layer_weights` and maps them back with
+:func:`layer_entries` and :func:`match_layer`, and ``check`` restores them
+into a live model with :func:`load_checkpoint`.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Iterable, Sequence
+
+LAYER_KEY = re.compile(r"^layer_with_weights-(\d+)/(.*)/\.ATTRIBUTES/VARIABLE_VALUE$")
+STATE_FILE = "checkpoint"
+
+
+def layer_entries(keys: Iterable[str]) -> dict[int, dict[str, str]]:
+    """Checkpoint keys of layer weights by layer number: ``{N: {path below the layer: key}}``.
+
+    Optimizer slots and non-layer objects are left out.
+    """
+    by_layer: dict[int, dict[str, str]] = {}
+    for key in keys:
+        match = LAYER_KEY.match(key)
+        if match and ".OPTIMIZER_SLOT" not in key:
+            by_layer.setdefault(int(match.group(1)), {})[match.group(2)] = key
+    return by_layer
+
+
+def match_layer(found: dict[str, str], wanted: Sequence[str]) -> list[str | None]:
+    """The checkpoint key for each weight of one layer, ``None`` where none fits.
+
+    Args:
+        found: ``{path below the layer: key}`` for that layer (from :func:`layer_entries`).
+        wanted: the layer's weights as ``owner/.../attribute`` names in ``.h5`` order; several
+            owners mean a nested model, whose K-th owner is ``layer_with_weights-K`` below it.
+    """
+    owners = list(dict.fromkeys(name.split("/")[0] for name in wanted))
+    left = dict(found)
+    keys: list[str | None] = []
+    for name in wanted:
+        attribute = name.split("/")[-1]
+        candidates = [rel for rel in left if rel == attribute or rel.endswith("/" + attribute)]
+        if len(owners) > 1:
+            inner = f"layer_with_weights-{owners.index(name.split('/')[0])}/"
+            candidates = [rel for rel in candidates if rel.startswith(inner)]
+        keys.append(left.pop(candidates[0]) if candidates else None)
+    return keys
+
+
+def write_layer_weights(layers: Sequence[Sequence[tuple[str, Callable[[], Any]]]], prefix: Path) -> None:
+    """Writes weights as tf_keras lays them out: one ``layer_with_weights-N`` per layer with weights.
+
+    Args:
+        layers: per layer with weights, ``(owner/.../attribute, read)`` pairs in ``.h5`` order.
+        prefix: the checkpoint prefix.
+    """
+    import tensorflow as tf
+
+    children = {}
+    for number, items in enumerate(layer for layer in layers if layer):
+        node = tf.Module()
+        owners = list(dict.fromkeys(name.split("/")[0] for name, _ in items))
+        inner_nodes: dict[str, Any] = {}
+        for name, read in items:
+            attribute = name.split("/")[-1]
+            holder = node
+            if len(owners) > 1:
+                owner = name.split("/")[0]
+                holder = inner_nodes.setdefault(owner, tf.Module())
+                setattr(node, f"layer_with_weights-{owners.index(owner)}", holder)
+            elif name.count("/") >= 2 and name.split("/")[-2].endswith("cell"):
+                holder = getattr(node, "cell", None) or tf.Module()
+                node.cell = holder
+            setattr(holder, attribute, tf.Variable(read(), name=attribute))
+        children[f"layer_with_weights-{number}"] = node
+    tf.train.Checkpoint(**children).write(str(prefix))
+    record_in_state_file(prefix)
 
 
 def _tracked_tree(model: Any, include_optimizer: bool) -> Any:
-    import tensorflow as tf
 
-    root = tf.Module()
-    layers = [layer for layer in _flat_layers(model) if layer.weights]
-    for index, layer in enumerate(layers):
-        node = tf.Module()
-        for weight in layer.weights:
-            setattr(node, _short_name(weight), _tf_variable(weight))
-        setattr(root, f"layer_with_weights-{index}", node)
+    root = _layers_node(model)
     optimizer = getattr(model, "optimizer", None)
     if include_optimizer and optimizer is not None and optimizer.variables:
         root.optimizer = _optimizer_node(optimizer)
@@ -47,14 +115,20 @@ def _optimizer_node(optimizer: Any) -> Any:
     return node
 
 
-def _flat_layers(model: Any) -> list[Any]:
-    layers = []
-    for layer in model.layers:
-        if hasattr(layer, "layers") and layer.layers:
-            layers.extend(_flat_layers(layer))
+def _layers_node(model: Any) -> Any:
+    # A nested model is one node holding its own layer_with_weights-K, as tf_keras writes it.
+    import tensorflow as tf
+
+    root = tf.Module()
+    for index, layer in enumerate(layer for layer in model.layers if layer.weights):
+        if getattr(layer, "layers", None):
+            node = _layers_node(layer)
         else:
-            layers.append(layer)
-    return layers
+            node = tf.Module()
+            for weight in layer.weights:
+                setattr(node, _short_name(weight), _tf_variable(weight))
+        setattr(root, f"layer_with_weights-{index}", node)
+    return root
 
 
 def _short_name(weight: Any) -> str:
@@ -84,7 +158,7 @@ def save_checkpoint(model: Any, prefix: str | Path, include_optimizer: bool = Tr
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     tf.train.Checkpoint(root=_tracked_tree(model, include_optimizer)).write(str(prefix))
-    _record_in_state_file(prefix)
+    record_in_state_file(prefix)
     return prefix
 
 
@@ -96,9 +170,12 @@ def load_checkpoint(model: Any, prefix: str | Path) -> None:
     status.expect_partial().assert_existing_objects_matched()
 
 
-def _record_in_state_file(prefix: Path) -> None:
-    # The state file is a text-format CheckpointState proto with paths relative to its folder.
-    state_file = prefix.parent / "checkpoint"
+def record_in_state_file(prefix: Path) -> None:
+    """Names ``prefix`` as the latest checkpoint in its folder's ``checkpoint`` state file.
+
+    The state file is a text-format CheckpointState proto with paths relative to its folder.
+    """
+    state_file = prefix.parent / STATE_FILE
     earlier: list[str] = []
     if state_file.is_file():
         for line in state_file.read_text().splitlines():

@@ -85,6 +85,16 @@ def test_format_option(trained_k3: Path) -> None:
     assert code == 2 and stderr.startswith("Error: ") and "ONNX" in stderr
 
 
+def test_format_help_lists_every_registered_format() -> None:
+    from convkit.registry import format_names
+
+    result = runner.invoke(app, ["inspect", "--help"])
+    assert result.exit_code == 0, result.output
+    listed = " ".join(result.stdout.replace("│", " ").split())  # the help panel's lines, unwrapped
+    assert f"Read as this format ({', '.join(format_names())})" in listed
+    assert "onnx" in format_names() and "tflite" in format_names()
+
+
 def test_verify_failure_exits_non_zero(trained_k3: Path, tmp_path: Path) -> None:
     prefix = _artifacts.copy_checkpoint(trained_k3 / "checkpoints" / "my_checkpoint", tmp_path)
     shard = Path(f"{prefix}.data-00000-of-00001")

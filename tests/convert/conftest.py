@@ -132,9 +132,9 @@ def lambda_h5(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def assert_same_predictions(src: Path, out: Path, like: Path | None = None) -> dict[str, Any]:
     """Runs convkit's equivalence check (each model in its own runtime, TF.js under Node)."""
-    import convkit.check
+    from convkit.check import check
 
-    report = convkit.check.check(src, [out], like=like, random=16)
+    report = check(src, [out], like=like, random=16)
     document = report.to_dict()
     assert report.passed, document
     return document

@@ -127,7 +127,7 @@ _SLOW_CONVERSION = textwrap.dedent(
     import sys, time
     from convkit.convert import convert
 
-    def crawl(done, total):  # a real conversion, slowed so the test can kill it mid-write
+    def crawl(stage, done=None, total=None):  # a real conversion, slowed so the test can kill it mid-write
         time.sleep(0.02)
 
     convert(sys.argv[1], "tfjs", sys.argv[2], shard_size=64 * 1024, progress=crawl)

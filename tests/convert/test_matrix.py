@@ -208,7 +208,7 @@ def test_matrix_keras2(zoo_k2: Path, tmp_path: Path, source: str, to: str) -> No
 @pytest.mark.parametrize("source", ["my_model.h5", "my_model.keras", "saved_model/my_model"])
 def test_matrix_tutorial(trained: Path, tmp_path: Path, source: str, to: str) -> None:
     src = trained / source
-    from convkit.convert.loading import has_keras_metadata
+    from convkit.formats.savedmodel import has_keras_metadata
 
     if source.startswith("saved_model") and not has_keras_metadata(src) and to != "tfjs":
         if to == "savedmodel":

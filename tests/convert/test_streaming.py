@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 
 from convkit.convert import default_output
-from convkit.convert.portable import read_h5_model
-from convkit.convert.streaming import read_tfjs_layers, write_keras2_h5, write_tfjs_layers
+from convkit.formats.portable import read_h5_model, read_tfjs_layers
+from convkit.convert.streaming import write_keras2_h5, write_tfjs_layers
 from convkit.errors import UsageError
 
 

@@ -1,7 +1,9 @@
 """One fuzz target per reader: seed files, how to damage them, and what to run on the result.
 
 Seeds are the tiny real models in fixtures/hostile/good (written by tf_keras,
-Keras 3 and tensorflowjs). Each input copies a seed into a work folder,
+Keras 3 and tensorflowjs), and for ONNX and TFLite a tiny model written at run
+time by the ``onnx`` package's helpers and by TensorFlow's TFLite converter
+(once per work folder). Each input copies a seed into a work folder,
 applies byte-level or structure-aware mutations (JSON values, protobuf fields,
 LevelDB entries with valid CRCs, HDF5 datasets and attributes, zip members),
 then runs every TensorFlow-free reader convkit has for the format: detection,
@@ -50,6 +52,8 @@ class Target:
         mutate: damages the work folder in place.
         exercise: runs the readers on ``work/entry`` (drawing the text view when asked);
             returns how many refused the input, or raises.
+        make_seed: writes the seed file at the path given, for seeds made at run time
+            instead of taken from fixtures/hostile/good; None: a fixture.
     """
 
     name: str
@@ -57,6 +61,7 @@ class Target:
     entry: str
     mutate: Callable[[Path, Chooser], None]
     exercise: Callable[[Path, bool], int]
+    make_seed: Callable[[Path], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -84,10 +89,10 @@ def _show(document: dict[str, Any], draw: bool) -> None:
 
 
 def _read_all(path: Path, like: Path | None = None, fmt: str | None = None) -> None:
-    from convkit.convert.loading import read_portable
+    from convkit.live import read_model
 
     with contextlib.ExitStack() as stack:
-        model = read_portable(path, stack, like=like, fmt=fmt)
+        model = read_model(path, stack, like=like, fmt=fmt)
         for weight in model.weights():
             weight.read()
 
@@ -129,7 +134,7 @@ def run_trial(target: Target, work: Path, chooser: Chooser) -> Trial:
         (work / "like").mkdir(parents=True)
         shutil.copyfile(GOOD / "tiny_k2.h5", _like_h5(work))
         shutil.copyfile(GOOD / "tiny_k3.keras", _like_keras(work))
-    seed = GOOD / target.seed
+    seed = _seed(target, work)
     if seed.is_dir():
         shutil.copytree(seed, work / "seed")
     else:
@@ -145,6 +150,16 @@ def run_trial(target: Target, work: Path, chooser: Chooser) -> Trial:
     return Trial("rejected" if refused else "ok")
 
 
+def _seed(target: Target, work: Path) -> Path:
+    if target.make_seed is None:
+        return GOOD / target.seed
+    made = work / "made" / target.seed
+    if not made.exists():
+        made.parent.mkdir(parents=True, exist_ok=True)
+        target.make_seed(made)
+    return made
+
+
 def _signature(error: BaseException) -> str:
     """Exception type plus the innermost convkit frame: one signature per distinct bug."""
     frames = traceback.extract_tb(error.__traceback__)
@@ -156,6 +171,96 @@ def _signature(error: BaseException) -> str:
 def _detail(error: BaseException) -> str:
     text = "".join(traceback.format_exception(type(error), error, error.__traceback__)[-8:])
     return text[-3000:]
+
+
+# ------------------------------------------------------------------ hostile classes every target mixes in
+
+# Objects that run code when a Keras config is deserialised; injected anywhere in a config, each
+# must make the code policy refuse the file (an injected object that passes is a finding).
+CODE_OBJECTS = (
+    {"module": "os", "class_name": "function", "config": "system", "registered_name": "system"},
+    {"module": "subprocess", "class_name": "Popen", "config": {"args": ["true"]}, "registered_name": None},
+    {"class_name": "__lambda__", "config": {"code": "4wEAAAAAAAAA", "defaults": None, "closure": None}},
+    {"class_name": "Lambda", "config": {"name": "lam", "function": ["4wE=", None, None], "function_type": "lambda"}},
+    {"module": "keras.src.saving.saving_lib", "class_name": "function", "config": "load_model"},
+    {"class_name": "TFOpLambda", "config": {"name": "w", "function": "io.write_file"}},
+    {"module": "builtins", "class_name": "function", "config": "eval", "registered_name": None},
+    {"module": None, "class_name": "Thing", "config": {}, "registered_name": "evil>Thing"},
+)
+INJECTED = ".code-injected"
+HUGE_INT = "9" * 5000
+
+
+def inject_code(config: Any, chooser: Chooser) -> Any:
+    """``config`` with one nested value (a layer field, an initializer, the config itself) replaced by code."""
+    places: list[tuple[Any, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            places.extend((node, key) for key in node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            places.extend((node, index) for index in range(len(node)))
+            for value in node:
+                walk(value)
+
+    walk(config)
+    code = json.loads(json.dumps(chooser.choice(CODE_OBJECTS)))
+    if not places:
+        return code
+    owner, key = chooser.choice(places)
+    owner[key] = code
+    return config
+
+
+def json_with_huge_int(text: bytes, chooser: Chooser) -> bytes:
+    """A JSON text with one number replaced by an integer over Python's 4300-digit limit."""
+    import re
+
+    numbers = list(re.finditer(rb"(?<![\w.])\d+(?![\w.])", text))
+    if not numbers:
+        return text
+    match = chooser.choice(numbers)
+    return text[: match.start()] + HUGE_INT.encode() + text[match.end():]
+
+
+def special_entry(folder: Path, chooser: Chooser) -> None:
+    """Replaces a file of the model folder by a link (outside, to a device) or a FIFO."""
+    import os
+
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.is_symlink())
+    if not files:
+        return
+    victim = chooser.choice(files)
+    victim.unlink()
+    kind = chooser.integer(0, 2)
+    if kind == 0:
+        victim.symlink_to("/dev/zero")
+    elif kind == 1:
+        victim.symlink_to(GOOD / "tiny_k2.h5")
+    else:
+        os.mkfifo(victim)
+
+
+def _screen_oracle(path: Path, fmt: str) -> None:
+    """The code policy on ``path``; where code was injected it must refuse, or that is a finding."""
+    from convkit.errors import ConvkitError
+    from convkit.formats import _policy
+
+    folder = path if path.is_dir() else path.parent
+    if not (folder / INJECTED).exists():
+        _policy.screen(path, fmt, allow_unsafe=False)
+        return
+    try:
+        _policy.screen(path, fmt, allow_unsafe=False)
+    except ConvkitError:
+        raise
+    raise AssertionError(f"{path}: code injected into its config passed the code policy")
+
+
+def _mark_injected(folder: Path) -> None:
+    (folder / INJECTED).write_text("")
 
 
 # ------------------------------------------------------------------ checkpoint
@@ -213,7 +318,7 @@ def _exercise_checkpoint(prefix: Path, draw: bool) -> int:
 
 def _mutate_hdf5(folder: Path, chooser: Chooser) -> None:
     path = folder / "tiny_k2.h5"
-    mode = chooser.integer(0, 4)
+    mode = chooser.integer(0, 5)
     if mode <= 1:
         path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
         return
@@ -221,6 +326,10 @@ def _mutate_hdf5(folder: Path, chooser: Chooser) -> None:
     import numpy as np
 
     with h5py.File(path, "r+") as h5:
+        if mode == 5:
+            h5.attrs["model_config"] = json.dumps(inject_code(json.loads(h5.attrs["model_config"]), chooser))
+            _mark_injected(folder)
+            return
         if mode == 2:
             config = json.loads(h5.attrs["model_config"])
             h5.attrs["model_config"] = json.dumps(mutate_json_document(config, chooser))
@@ -259,6 +368,7 @@ def _exercise_hdf5(path: Path, draw: bool) -> int:
     return _steps(
         lambda: _detect(path),
         lambda: _show(hdf5.inspect(path, weights=True).to_dict(), draw),
+        lambda: _screen_oracle(path, "h5"),
         lambda: _read_all(path, like=like, fmt="h5"),
     )
 
@@ -268,7 +378,7 @@ def _exercise_hdf5(path: Path, draw: bool) -> int:
 
 def _mutate_keras(folder: Path, chooser: Chooser) -> None:
     path = folder / "tiny_k3.keras"
-    mode = chooser.integer(0, 5)
+    mode = chooser.integer(0, 7)
     if mode == 0:
         path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
         return
@@ -280,6 +390,12 @@ def _mutate_keras(folder: Path, chooser: Chooser) -> None:
         members = [(n, mutate_bytes(d, chooser) if n == "model.weights.h5" else d) for n, d in members]
     elif mode == 4:
         members = [(n, mutate_json_text(d, chooser) if n == "metadata.json" else d) for n, d in members]
+    elif mode == 6:
+        members = [(n, json.dumps(inject_code(json.loads(d), chooser)).encode() if n == "config.json" else d)
+                   for n, d in members]
+        _mark_injected(folder)
+    elif mode == 7:
+        members = [(n, json_with_huge_int(d, chooser) if n.endswith(".json") else d) for n, d in members]
     else:
         op = chooser.integer(0, 2)
         if op == 0:
@@ -304,6 +420,7 @@ def _exercise_keras(path: Path, draw: bool) -> int:
     return _steps(
         lambda: _detect(path),
         lambda: _show(keras_archive.inspect(path, weights=True).to_dict(), draw),
+        lambda: _screen_oracle(path, "keras"),
         lambda: _read_all(path, fmt="keras"),
     )
 
@@ -314,7 +431,19 @@ def _exercise_keras(path: Path, draw: bool) -> int:
 def _mutate_tfjs(folder: Path, chooser: Chooser) -> None:
     model_json = folder / "model.json"
     shard = folder / "group1-shard1of1.bin"
-    mode = chooser.integer(0, 4)
+    mode = chooser.integer(0, 7)
+    if mode == 5:
+        special_entry(folder, chooser)
+        return
+    if mode == 6:
+        model_json.write_bytes(json_with_huge_int(model_json.read_bytes(), chooser))
+        return
+    if mode == 7:
+        document = json.loads(model_json.read_text())
+        document["modelTopology"] = inject_code(document["modelTopology"], chooser)
+        model_json.write_text(json.dumps(document))
+        _mark_injected(folder)
+        return
     if mode <= 2:
         model_json.write_bytes(mutate_json_text(model_json.read_bytes(), chooser) if mode < 2
                                else mutate_bytes(model_json.read_bytes(), chooser))
@@ -324,9 +453,14 @@ def _mutate_tfjs(folder: Path, chooser: Chooser) -> None:
         document = json.loads(model_json.read_text())
         group = document["weightsManifest"][0]
         weight = chooser.choice(group["weights"])
-        op = chooser.integer(0, 3)
-        if op == 0:
-            weight["quantization"] = {"dtype": chooser.choice(("uint8", "uint16", "float16", "int8", "x")),
+        op = chooser.integer(0, 5)
+        if op == 4:
+            weight["name"] = chooser.choice(group["weights"])["name"]  # two weights, one name
+        elif op == 5:
+            document["signature"] = {"inputs": {"x": {"tensorShape": {"dim": [
+                {"size": chooser.choice(("abc", "-1", "4", None, 7, [], "9" * 30))}]}}}}
+        elif op == 0:
+            weight["quantization"] = {"dtype": chooser.choice(("uint8", "uint16", "float16", "int8", "bool", "x")),
                                       "scale": chooser.choice((1.0, 0.0, -1, "x")), "min": chooser.choice((0, "y", None))}
         elif op == 1:
             weight["dtype"] = chooser.choice(("float32", "int32", "bool", "string", "complex64", "float64", "uint8"))
@@ -344,6 +478,7 @@ def _exercise_tfjs(folder: Path, draw: bool) -> int:
         lambda: _detect(folder),
         lambda: _show(tfjs.inspect(folder, weights=True).to_dict(), draw),
         lambda: list(tfjs.iter_weights(folder)),
+        lambda: _screen_oracle(folder, "tfjs"),
         lambda: _read_all(folder, fmt="tfjs"),
     )
 
@@ -355,7 +490,21 @@ def _mutate_saved_model(folder: Path, chooser: Chooser) -> None:
     from convkit.formats import _protos
 
     pb = folder / "saved_model.pb"
-    mode = chooser.integer(0, 4)
+    mode = chooser.integer(0, 6)
+    if mode == 5:
+        special_entry(folder, chooser)
+        return
+    if mode == 6:  # a file, process or Python op in the graph or in one library function
+        from convkit.formats._policy import RISKY_OPS
+
+        message = _protos.parse("SavedModel", pb.read_bytes())
+        graph = message.meta_graphs[0].graph_def
+        functions = list(graph.library.function)
+        holder = chooser.choice(functions).node_def if functions and chooser.boolean() else graph.node
+        holder.add(name="injected", op=chooser.choice(sorted(RISKY_OPS | {"SaveV2", "RestoreV2"})))
+        pb.write_bytes(message.SerializeToString())
+        _mark_injected(folder)
+        return
     if mode <= 1:
         pb.write_bytes(mutate_bytes(pb.read_bytes(), chooser))
     elif mode <= 3:
@@ -374,7 +523,119 @@ def _exercise_saved_model(folder: Path, draw: bool) -> int:
         lambda: _detect(folder),
         lambda: _show(savedmodel.inspect(folder, weights=True, verify_crc=True).to_dict(), draw),
         lambda: savedmodel.read_saved_model(folder),
+        lambda: _screen_oracle(folder, "savedmodel"),
         lambda: _read_all(folder, like=like, fmt="savedmodel"),
+    )
+
+
+# ------------------------------------------------------------------ ONNX
+
+
+def _make_onnx(path: Path) -> None:
+    """A two-layer MLP (MatMul, Add, Relu) with named, open-batch inputs and metadata, by the onnx helpers."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    initializers = [numpy_helper.from_array(rng.random(shape).astype("float32"), name)
+                    for name, shape in (("w1", (4, 3)), ("b1", (3,)), ("w2", (3, 2)), ("b2", (2,)))]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["a1"]),
+             helper.make_node("Relu", ["a1"], ["h"]), helper.make_node("MatMul", ["h", "w2"], ["m2"]),
+             helper.make_node("Add", ["m2", "b2"], ["y"])]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+                              initializer=initializers)
+    model = helper.make_model(graph, producer_name="convkit-fuzz", opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"source": "tests/fuzz/targets.py"})
+    path.write_bytes(model.SerializeToString())
+
+
+def _mutate_onnx(folder: Path, chooser: Chooser) -> None:
+    path = folder / "tiny.onnx"
+    mode = chooser.integer(0, 4)
+    if mode <= 1:
+        path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
+        return
+    if mode == 4:
+        special_entry(folder, chooser)
+        return
+    from onnx import ModelProto
+
+    model = ModelProto()
+    model.ParseFromString(path.read_bytes())
+    if mode == 3 and model.graph.initializer:  # external data pointing anywhere, with any offset and length
+        tensor = chooser.choice(list(model.graph.initializer))
+        tensor.ClearField("raw_data")
+        tensor.data_location = 1
+        for key, value in (("location", chooser.choice(HOSTILE_TEXT)), ("offset", chooser.choice(("0", "-1", "x"))),
+                           ("length", chooser.choice(("4", "9" * 30, "")))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+    else:
+        mutate_message(model, chooser, max_ops=6)
+    path.write_bytes(model.SerializeToString())
+
+
+def _exercise_onnx(path: Path, draw: bool) -> int:
+    from convkit.formats import onnx
+
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(onnx.inspect(path, weights=True).to_dict(), draw),
+        lambda: onnx.read_model(path),
+        lambda: _screen_oracle(path, "onnx"),
+    )
+
+
+# ------------------------------------------------------------------ TFLite
+
+
+def _make_tflite(path: Path) -> None:
+    """A Dense model converted by TensorFlow's TFLite converter, with its serving_default signature."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import numpy as np
+    import tensorflow as tf
+
+    kernel = tf.constant(np.linspace(-1.0, 1.0, 12, dtype="float32").reshape(4, 3))
+    bias = tf.constant(np.array([0.5, -0.5, 0.25], dtype="float32"))
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32, name="x")])
+    def serve(x: Any) -> dict[str, Any]:
+        return {"y": tf.nn.relu(tf.matmul(x, kernel) + bias)}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
+    path.write_bytes(converter.convert())
+
+
+def _mutate_tflite(folder: Path, chooser: Chooser) -> None:
+    path = folder / "tiny.tflite"
+    data = path.read_bytes()
+    mode = chooser.integer(0, 4)
+    if mode == 4:
+        special_entry(folder, chooser)
+        return
+    if mode == 3:  # a 32-bit offset or length anywhere in the flatbuffer set to an edge value
+        import struct
+
+        at = chooser.integer(0, max(len(data) // 4 - 1, 0)) * 4
+        value = chooser.choice((0, 1, 3, 0x7FFFFFFF, 0xFFFFFFFF, len(data), len(data) - 4, at))
+        path.write_bytes(data[:at] + struct.pack("<I", value) + data[at + 4:])
+        return
+    path.write_bytes(mutate_bytes(data, chooser))
+
+
+def _exercise_tflite(path: Path, draw: bool) -> int:
+    from convkit.formats import tflite
+
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(tflite.inspect(path, weights=True).to_dict(), draw),
+        lambda: tflite.uses_flex_ops(path),
+        lambda: tflite.quantization(path),
+        lambda: _screen_oracle(path, "tflite"),
     )
 
 
@@ -386,5 +647,7 @@ TARGETS: dict[str, Target] = {
         Target("keras", "tiny_k3.keras", "tiny_k3.keras", _mutate_keras, _exercise_keras),
         Target("tfjs", "tiny_tfjs", "", _mutate_tfjs, _exercise_tfjs),
         Target("savedmodel", "tiny_savedmodel", "", _mutate_saved_model, _exercise_saved_model),
+        Target("onnx", "tiny.onnx", "tiny.onnx", _mutate_onnx, _exercise_onnx, make_seed=_make_onnx),
+        Target("tflite", "tiny.tflite", "tiny.tflite", _mutate_tflite, _exercise_tflite, make_seed=_make_tflite),
     )
 }

@@ -49,6 +49,26 @@ def test_inspect_json(sandbox: Sandbox) -> None:
             assert document["summary"]["code_layers"] >= 1, "a Lambda layer is not flagged as code"
             flagged = json.dumps(document["model"]["code_layers"])
             assert "lambda" in flagged.lower()
+        if case.get("code"):
+            flagged = json.dumps(_listed(document, "code_layers"))
+            assert case["code"] in flagged, f"code object {case['code']!r} not listed: {flagged[:500]}"
+        if case.get("risky_op"):
+            assert case["risky_op"] in json.dumps(document["risky_ops"])
+
+
+def _listed(document: object, key: str) -> list[object]:
+    """Every list stored under ``key`` anywhere in a report."""
+    found: list[object] = []
+    if isinstance(document, dict):
+        for name, value in document.items():
+            if name == key and isinstance(value, list):
+                found.extend(value)
+            else:
+                found.extend(_listed(value, key))
+    elif isinstance(document, list):
+        for value in document:
+            found.extend(_listed(value, key))
+    return found
 
 
 def test_inspect_text_tree(sandbox: Sandbox) -> None:

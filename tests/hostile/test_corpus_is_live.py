@@ -63,3 +63,47 @@ def _contents(root: Path) -> dict[str, object]:
         elif path.is_file():
             found[key] = path.read_bytes()
     return found
+
+
+LOAD_ESCAPED_LAMBDA = """
+import sys
+import numpy as np
+import tf_keras
+model = tf_keras.models.load_model(sys.argv[1])
+model(np.zeros((1, 4), np.float32))
+"""
+
+RUN_WRITE_FILE_GRAPH = """
+import sys
+import tensorflow as tf
+loaded = tf.saved_model.load(sys.argv[1])
+loaded.signatures["serving_default"](x=tf.zeros((1, 4)))
+"""
+
+
+def test_the_escaped_lambda_runs_when_tf_keras_loads_it(tmp_path: Path) -> None:
+    marker = tmp_path / "marker.txt"
+    env = dict(os.environ, **{MARKER_ENV: str(marker)}, TF_CPP_MIN_LOG_LEVEL="3")
+    completed = subprocess.run(
+        [sys.executable, "-c", LOAD_ESCAPED_LAMBDA, str(CORPUS / "cases" / "code_metadata_escape_savedmodel")],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert "code from a model file ran" in marker.read_text()
+
+
+def test_the_write_file_graph_writes_when_tensorflow_runs_it() -> None:
+    from tests.hostile._corpus import ESCAPE_NAME
+
+    escape = Path("/tmp") / ESCAPE_NAME
+    existed = escape.exists()
+    completed = subprocess.run(
+        [sys.executable, "-c", RUN_WRITE_FILE_GRAPH, str(CORPUS / "cases" / "savedmodel_write_file_op")],
+        env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3"), capture_output=True, text=True, timeout=300,
+    )
+    try:
+        assert completed.returncode == 0, completed.stderr[-2000:]
+        assert escape.read_text() == "written by a model's graph\n"
+    finally:
+        if not existed:
+            escape.unlink(missing_ok=True)

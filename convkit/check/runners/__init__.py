@@ -1,20 +1,22 @@
 """Runners, one per runtime: each loads a model and answers ``infer(feed) -> {output: array}``.
 
-``open_runner(path)`` picks the runtime a file belongs to: Keras 3 for ``.keras``
-and HDF5 files written by Keras 3, tf_keras for files written by Keras 2
-(HDF5 ``keras_version`` 2.x, SavedModels with ``keras_metadata.pb``),
-TensorFlow signatures for other SavedModels, TF.js under Node for ``model.json``,
-onnxruntime for ``.onnx``, LiteRT for ``.tflite``, and the architecture of ``like`` for weights-only files.
+``open_runner(path)`` asks the file's format record for its runner: Keras 3 for
+``.keras`` and HDF5 files written by Keras 3, tf_keras for files written by
+Keras 2 (HDF5 ``keras_version`` 2.x, SavedModels with ``keras_metadata.pb``),
+TensorFlow signatures for other SavedModels, TF.js under Node for
+``model.json``, onnxruntime for ``.onnx``, LiteRT for ``.tflite``, and the
+architecture of ``like`` for weights-only files. The
+code policy (``formats/_policy.py``) judges every file before a runtime sees it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from convkit.check.runners._keras_common import KerasModelRunner, h5_keras_attributes, keras_archive_version
+from convkit.check.runners._keras_common import KerasModelRunner
 from convkit.check.runners.base import Runner, TensorSpec
 from convkit.errors import ReadError, UsageError
-from convkit.formats._isolate import preflight
+from convkit.formats import _policy
 from convkit.registry import detect
 
 __all__ = ["KerasModelRunner", "Runner", "TensorSpec", "open_runner", "is_weights_only"]
@@ -22,12 +24,10 @@ __all__ = ["KerasModelRunner", "Runner", "TensorSpec", "open_runner", "is_weight
 
 def is_weights_only(path: Path) -> bool:
     """Whether ``path`` holds weights without an architecture (checkpoints, weights-only HDF5)."""
+    from convkit.formats.portable import is_weights_only_h5
+
     name = detect(path).name
-    if name == "ckpt":
-        return True
-    if name == "h5":
-        return "model_config" not in h5_keras_attributes(Path(path))
-    return False
+    return name == "ckpt" or (name == "h5" and is_weights_only_h5(Path(path)))
 
 
 def open_runner(
@@ -48,63 +48,89 @@ def open_runner(
     Raises:
         DetectionError: the path is not a model file.
         UsageError: weights-only file without ``like``; ``training`` for a non-Keras runtime.
-        ReadError, UnsafeModelError: the runtime refuses the file.
+        ReadError, UnsafeModelError: the file cannot be loaded, or holds code.
     """
     path = Path(path)
-    name = detect(path).name
-    preflight(path, name)
-    like_path = Path(like) if like is not None else None
-    if name == "tfjs":
-        runner: Runner = _tfjs(path)
-    elif name == "savedmodel":
-        from convkit.check.runners.savedmodel import SavedModelRunner
-
-        if (path / "keras_metadata.pb").is_file():
-            from convkit.check.runners.tf_keras import load_tf_keras
-
-            try:
-                return load_tf_keras(path, name, allow_unsafe=allow_unsafe, training=training)
-            except ReadError as error:
-                if training:
-                    raise
-                # The Keras metadata may be beyond tf_keras; the serving signature still runs in TensorFlow.
-                runner = SavedModelRunner(path)
-                runner.notes.append(f"ran its serving signature because {error}")
-        else:
-            runner = SavedModelRunner(path)
-    elif name == "keras":
-        version = keras_archive_version(path) or "3"
-        return _keras(path, name, version, allow_unsafe=allow_unsafe, training=training)
-    elif name == "h5" and not is_weights_only(path):
-        version = h5_keras_attributes(path).get("keras_version", "3")
-        return _keras(path, name, version, allow_unsafe=allow_unsafe, training=training)
-    elif name in ("h5", "ckpt"):
-        from convkit.check.runners.checkpoint import load_weights_runner
-
-        return load_weights_runner(path, name, like=like_path, allow_unsafe=allow_unsafe, training=training)
-    elif name in ("onnx", "tflite"):
-        runner = _inference_format(path, name)
-    else:
-        raise UsageError(f"{path}: convkit check has no runtime for {name} files")
-    if training:
-        raise UsageError(f"{path}: training mode applies to Keras models only, not to {name} files")
+    fmt = detect(path)
+    _policy.screen(path, fmt.name, allow_unsafe)
+    opener = fmt.resolve("runner")
+    if opener is None:
+        raise UsageError(f"{path}: convkit check has no runtime for {fmt.name} files")
+    runner: Runner = opener(path, like=Path(like) if like is not None else None, allow_unsafe=allow_unsafe,
+                            training=training)
+    if training and not isinstance(runner, KerasModelRunner):
+        raise UsageError(f"{path}: training mode applies to Keras models only, not to {fmt.name} files")
     return runner
 
 
-def _tfjs(path: Path) -> Runner:
+# ------------------------------------------------------------------ the runners format records name
+
+
+def open_tfjs(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """TF.js under Node."""
     from convkit.check.runners.tfjs import TfjsRunner
 
     return TfjsRunner(path)
 
 
-def _inference_format(path: Path, name: str) -> Runner:
-    if name == "onnx":
-        from convkit.check.runners.onnx import OnnxRunner
+def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """onnxruntime on the CPU."""
+    from convkit.check.runners.onnx import OnnxRunner
 
-        return OnnxRunner(path)
+    return OnnxRunner(path)
+
+
+def open_tflite(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """The standalone LiteRT interpreter (TensorFlow's ``tf.lite.Interpreter`` for Flex ops)."""
     from convkit.check.runners.tflite import TfliteRunner
 
     return TfliteRunner(path)
+
+
+def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow."""
+    from convkit.check.runners.savedmodel import SavedModelRunner
+    from convkit.formats.savedmodel import has_keras_metadata
+
+    if has_keras_metadata(path):
+        from convkit.check.runners.tf_keras import load_tf_keras
+
+        try:
+            return load_tf_keras(path, "savedmodel", allow_unsafe=allow_unsafe, training=training)
+        except ReadError as error:
+            if training:
+                raise
+            # The Keras metadata may be beyond tf_keras; the serving signature still runs in TensorFlow.
+            runner = SavedModelRunner(path)
+            runner.notes.append(f"ran its serving signature because {error}")
+            return runner
+    return SavedModelRunner(path)
+
+
+def open_keras(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """A ``.keras`` archive in the Keras generation that wrote it."""
+    from convkit.formats.keras_archive import keras_version
+
+    return _keras(path, "keras", keras_version(path) or "3", allow_unsafe=allow_unsafe, training=training)
+
+
+def open_h5(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """A whole-model ``.h5`` in the Keras generation that wrote it; a weights-only one in ``like``."""
+    from convkit.formats.hdf5 import keras_attributes
+
+    attributes = keras_attributes(path)
+    if "model_config" not in attributes:
+        return open_checkpoint(path, like=like, allow_unsafe=allow_unsafe, training=training, format_name="h5")
+    version = attributes.get("keras_version", "3")
+    return _keras(path, "h5", version, allow_unsafe=allow_unsafe, training=training)
+
+
+def open_checkpoint(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool,
+                    format_name: str = "ckpt") -> Runner:
+    """Weights-only files in the architecture of ``like``."""
+    from convkit.check.runners.checkpoint import load_weights_runner
+
+    return load_weights_runner(path, format_name, like=like, allow_unsafe=allow_unsafe, training=training)
 
 
 def _keras(path: Path, name: str, version: str, *, allow_unsafe: bool, training: bool) -> Runner:

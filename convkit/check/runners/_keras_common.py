@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 from typing import Any
@@ -10,10 +9,7 @@ from typing import Any
 import numpy as np
 
 from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, shape_tuple
-from convkit.errors import ReadError, UnsafeModelError
-
-# Layers whose saved config carries Python code that loading would run.
-_CODE_LAYERS = ("Lambda", "TFOpLambda")
+from convkit.errors import ReadError, error_text
 
 
 class KerasModelRunner(Runner):
@@ -130,79 +126,6 @@ def _embedding_vocabulary(model: Any) -> int | None:
     return min(sizes) if sizes else None
 
 
-def refuse_code_layers(path: Path, config_text: str | bytes | None) -> None:
-    """Raises ``UnsafeModelError`` when a saved model config holds code layers.
-
-    Loading a ``Lambda`` layer from an HDF5 file or a legacy SavedModel unmarshals
-    Python bytecode from the file; the check refuses unless asked to allow it.
-    """
-    if not config_text:
-        return
-    if isinstance(config_text, bytes):
-        config_text = config_text.decode("utf-8", "replace")
-    for layer in _CODE_LAYERS:
-        if re.search(r'"class_name":\s*"' + layer + '"', config_text):
-            raise UnsafeModelError(
-                f"{path}: the model holds a {layer} layer whose Python code would run when loaded; "
-                "pass --unsafe (allow_unsafe=True) if you trust the file"
-            )
-
-
-def h5_keras_attributes(path: Path) -> dict[str, str]:
-    """The root attributes of a Keras HDF5 file (``keras_version``, ``model_config``), as text."""
-    import h5py
-
-    try:
-        with h5py.File(path, "r") as handle:
-            result = {}
-            for key in ("keras_version", "backend", "model_config"):
-                value = handle.attrs.get(key)
-                if value is None:
-                    continue
-                result[key] = value.decode("utf-8") if isinstance(value, bytes) else str(value)
-            return result
-    except OSError as error:
-        raise ReadError(f"{path}: not a readable HDF5 file ({error})") from None
-
-
-def refuse_forged_h5(path: Path) -> None:
-    """Raises ``ReadError`` when a dataset declares more bytes than the HDF5 file stores.
-
-    Keras would allocate the declared size while loading (a forged header can
-    declare terabytes), so the sizes are checked before any runtime sees the file.
-    """
-    import h5py
-
-    from convkit.formats._h5 import check_stored
-
-    datasets: list = []
-    try:
-        with h5py.File(path, "r") as handle:
-            handle.visititems(lambda name, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
-            for dataset in datasets:
-                check_stored(dataset, path)
-    except ReadError:
-        raise
-    except (OSError, RuntimeError, KeyError, ValueError) as error:
-        raise ReadError(f"{path}: not a readable HDF5 file ({' '.join(str(error).split())[:200]})") from None
-
-
-def keras_archive_version(path: Path) -> str | None:
-    """The ``keras_version`` in a ``.keras`` archive's metadata.json, if any."""
-    import zipfile
-
-    try:
-        with zipfile.ZipFile(path) as archive:
-            if "metadata.json" not in archive.namelist():
-                return None
-            info = archive.getinfo("metadata.json")
-            if info.file_size > 1 << 20:
-                return None
-            return json.loads(archive.read("metadata.json")).get("keras_version")
-    except (zipfile.BadZipFile, ValueError, OSError) as error:
-        raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
-
-
-def load_error(path: Path, runtime: str, error: Exception) -> ReadError:
-    first_line = (str(error).strip().splitlines() or [""])[0][:300]
-    return ReadError(f"{path}: {runtime} could not load the model ({type(error).__name__}: {first_line})")
+def load_error(path: Path, runtime: str, error: BaseException) -> ReadError:
+    """The file could not be loaded by ``runtime``: a bad file (exit 2), said in one line."""
+    return ReadError(f"{path}: {runtime} could not load the model ({error_text(error, with_type=True)})")

@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
-from convkit.errors import ReadError
-
-# onnxruntime's element type names -> numpy dtype names.
-ORT_TYPES = {
-    "tensor(float)": "float32", "tensor(double)": "float64", "tensor(float16)": "float16", "tensor(int64)": "int64",
-    "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
-    "tensor(bool)": "bool",
-}
+from convkit.errors import ReadError, error_text
+from convkit.formats.onnx import ORT_TYPES
 
 
-def _spec(node: object) -> TensorSpec:
+def _spec(node: Any) -> TensorSpec:
     dims = tuple(d if isinstance(d, int) and d >= 0 else None for d in (getattr(node, "shape", None) or ()))
     return TensorSpec(name=node.name, shape=dims, dtype=ORT_TYPES.get(node.type, node.type))
 
@@ -36,20 +31,20 @@ class OnnxRunner(Runner):
     def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__(path, "onnx")
         self.batch_size = batch_size
-        self._session = None
+        self._file = Path(path)
+        self._session: Any = None
 
     def _load(self) -> None:
         import onnxruntime
 
         from convkit.formats.onnx import read_model
 
-        read_model(self.path)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
+        read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
         self.runtime = f"onnxruntime {onnxruntime.__version__}"
         try:
             self._session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
-            first_line = (str(error).strip().splitlines() or [""])[0][:300]
-            raise ReadError(f"{self.path}: onnxruntime could not load the model ({first_line})") from None
+            raise ReadError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
         self._inputs = [_spec(node) for node in self._session.get_inputs()]
         self._outputs = [_spec(node) for node in self._session.get_outputs()]
 
@@ -61,9 +56,8 @@ class OnnxRunner(Runner):
         def run(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             try:
                 values = self._session.run(names, {spec.name: part[spec.name] for spec in self._inputs})
-            except Exception as error:
-                first_line = (str(error).strip().splitlines() or [""])[0][:300]
-                raise ReadError(f"{self.path}: onnxruntime could not run the model ({first_line})") from None
+            except Exception as error:  # onnxruntime's own exception classes (InvalidArgument, Fail, ...)
+                raise ReadError(f"{self.path}: onnxruntime could not run the model ({error_text(error)})") from None
             return dict(zip(names, values))
 
         return in_batches(feed, run, batch_size)

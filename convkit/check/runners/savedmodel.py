@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, shape_tuple
-from convkit.errors import ReadError, UsageError
+from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
+from convkit.errors import ReadError, UsageError, error_text
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -30,7 +31,7 @@ class SavedModelRunner(Runner):
         super().__init__(path, "savedmodel")
         self.signature_key = signature
         self.batch_size = batch_size
-        self._function = None
+        self._function: Any = None
 
     def _load(self) -> None:
         import tensorflow as tf
@@ -38,9 +39,8 @@ class SavedModelRunner(Runner):
         self.runtime = f"TF {tf.__version__}"
         try:
             loaded = tf.saved_model.load(str(self.path))
-        except Exception as error:
-            first_line = (str(error).strip().splitlines() or [""])[0][:300]
-            raise ReadError(f"{self.path}: TensorFlow could not load the SavedModel ({first_line})") from None
+        except load_failures() as error:  # a file TensorFlow cannot load; anything else is a bug
+            raise ReadError(f"{self.path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
         signatures = dict(loaded.signatures)
         key = self.signature_key
         if key is None:

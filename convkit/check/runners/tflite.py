@@ -8,11 +8,12 @@ report says so.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, batch_count
-from convkit.errors import ReadError
+from convkit.errors import ReadError, error_text
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -39,14 +40,15 @@ class TfliteRunner(Runner):
     def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
         super().__init__(path, "tflite")
         self.batch_size = batch_size
-        self._runner = None
+        self._file = Path(path)
+        self._runner: Any = None
         self._fixed_batch: int | None = None
 
     def _load(self) -> None:
         from convkit.formats import tflite
 
-        flex = tflite.uses_flex_ops(self.path)
-        self.quantization = tflite.quantization(self.path)
+        flex = tflite.uses_flex_ops(self._file)
+        self.quantization = tflite.quantization(self._file)
         try:
             if flex:
                 import tensorflow as tf
@@ -62,15 +64,14 @@ class TfliteRunner(Runner):
                 interpreter = Interpreter(model_path=str(self.path))
                 self.runtime = f"LiteRT {ai_edge_litert.__version__}"
             signatures = interpreter.get_signature_list()
-            key = DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in signatures else next(iter(signatures), None)
-            if key is None:
+            key = DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in signatures else next(iter(signatures), "")
+            if not key:
                 raise ReadError(f"{self.path}: the TFLite model has no signature, so its inputs have no names to feed")
             self._runner = interpreter.get_signature_runner(key)
         except ReadError:
             raise
         except Exception as error:  # the interpreter raises ValueError/RuntimeError with its own message
-            first_line = (str(error).strip().splitlines() or [""])[0][:300]
-            raise ReadError(f"{self.path}: the TFLite interpreter could not load the model ({first_line})") from None
+            raise ReadError(f"{self.path}: the TFLite interpreter could not load the model ({error_text(error)})") from None
         self._inputs = [_spec(name, detail) for name, detail in self._runner.get_input_details().items()]
         self._outputs = [_spec(name, detail) for name, detail in self._runner.get_output_details().items()]
         fixed = {spec.shape[0] for spec in self._inputs if spec.shape and spec.shape[0] is not None}
@@ -91,9 +92,8 @@ class TfliteRunner(Runner):
                         for name, array in part.items()}
             try:
                 result = self._runner(**part)
-            except Exception as error:
-                first_line = (str(error).strip().splitlines() or [""])[0][:300]
-                raise ReadError(f"{self.path}: {self.runtime} could not run the model ({first_line})") from None
+            except Exception as error:  # the interpreter raises ValueError/RuntimeError with its kernel's message
+                raise ReadError(f"{self.path}: {self.runtime} could not run the model ({error_text(error)})") from None
             for name in names:
                 pieces[name].append(np.asarray(result[name])[:count])
         return {name: np.concatenate(pieces[name], axis=0) for name in names}

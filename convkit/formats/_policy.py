@@ -1,0 +1,401 @@
+"""What counts as code in a model file: the one rule ``inspect``, ``convert`` and ``check`` apply.
+
+A Keras config is parsed as data (never searched as bytes) and every nested
+object in it is judged: layers, activations, initializers, regularizers,
+constraints, losses, metrics, optimizers, nested models. An object is data when
+it names a Keras built-in by module and class (Keras 3 ``keras.*`` /
+``keras.src.*``, tf_keras ``tf_keras.*``; Keras-shipped classes that are not
+public, such as ConvNeXt's ``LayerScale``, are recognised by their module), or
+a TensorFlow function on the pure math/array allowlist for tf_keras
+``TFOpLambda``/``SlicingOpLambda`` layers. Anything else is code: ``Lambda``
+layers, marshalled ``__lambda__`` bytecode, functions or classes from modules
+outside Keras (``os.system`` as an activation), registered custom objects.
+
+SavedModel graphs are scanned the same way: every node of the graph and of
+every function in its library is checked for ops that touch files, processes,
+the network or Python (``ReadFile``, ``WriteFile``, ``PyFunc``, ...).
+
+``inspect`` lists what it finds; ``convert`` and ``check`` refuse it unless the
+user passes ``--unsafe``, and :func:`unsafe_scope` limits that permission to one
+load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from convkit.errors import UnsafeModelError
+
+# --- Keras configs ---------------------------------------------------------------------------
+
+# Keras modules whose classes are built-in layers, models and their parts. A class from any other
+# module (keras.src.saving, keras.utils, os, subprocess, __main__, ...) is code.
+_KERAS_ROOTS = ("keras", "tf_keras", "keras.src", "tf_keras.src")
+_KERAS_PARTS = (
+    "layers", "models", "engine", "initializers", "regularizers", "constraints", "activations", "losses",
+    "metrics", "optimizers", "dtype_policies", "mixed_precision", "applications", "premade_models",
+    "feature_column", "random",
+)
+# Modules whose functions may stand where a Keras config names a function (``class_name: function``).
+_FUNCTION_PARTS = ("activations", "losses", "metrics")
+# The plain-data wrappers Keras 3 serialises values in.
+_DATA_CLASSES = frozenset({
+    "__tuple__", "__numpy__", "__bytes__", "__tensor__", "__ellipsis__", "__slice__", "__keras_tensor__",
+})
+_CODE_LAYER_CLASSES = frozenset({"Lambda"})
+_TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda"})
+
+# TensorFlow functions a tf_keras TFOpLambda may call: pure math and array ops, nothing that
+# reads or writes files, starts processes or calls back into Python.
+_TF_FUNCTION_FAMILIES = ("math.", "nn.", "linalg.", "signal.", "bitwise.", "__operators__.", "image.")
+_TF_FUNCTIONS = frozenset({
+    "abs", "add", "add_n", "argmax", "argmin", "argsort", "boolean_mask", "broadcast_to", "cast", "clip_by_norm",
+    "clip_by_value", "concat", "cos", "cumsum", "divide", "einsum", "equal", "exp", "expand_dims", "eye", "fill",
+    "gather", "gather_nd", "greater", "greater_equal", "identity", "less", "less_equal", "linspace", "logical_and",
+    "logical_not", "logical_or", "matmul", "maximum", "minimum", "multiply", "negative", "norm", "not_equal",
+    "one_hot", "ones", "ones_like", "pad", "pow", "range", "rank", "reduce_all", "reduce_any", "reduce_logsumexp",
+    "reduce_max", "reduce_mean", "reduce_min", "reduce_prod", "reduce_sum", "repeat", "reshape", "reverse", "roll",
+    "round", "scatter_nd", "searchsorted", "shape", "sigmoid", "sign", "sin", "size", "slice", "sort", "split",
+    "sqrt", "square", "squeeze", "stack", "stop_gradient", "strided_slice", "subtract", "tanh", "tensordot",
+    "tensor_scatter_nd_update", "tile", "transpose", "truediv", "unstack", "where", "zeros", "zeros_like",
+})
+# tf_keras names its own optimizers in training configs under the "Custom>" package.
+_TF_KERAS_OPTIMIZERS = frozenset(
+    f"Custom>{name}" for name in
+    ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion", "Adafactor")
+)
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Nodes visited in one config; real configs stay far below (MAX_JSON_BYTES bounds them anyway).
+_MAX_NODES = 2_000_000
+
+
+@dataclass(frozen=True)
+class CodeObject:
+    """One object in a model config that would run code from the file if loaded.
+
+    Attributes:
+        where: the object's place in the model (``sequential/lam``, ``model/dense/kernel_initializer``).
+        class_name: the class (or ``function``) it names.
+        reason: why it counts as code, in a few words.
+    """
+
+    where: str
+    class_name: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"layer": self.where, "class_name": self.class_name, "reason": self.reason}
+
+    def describe(self) -> str:
+        """The object in words, for messages (``a Lambda layer 'lam'``)."""
+        name = self.where.rsplit("/", 1)[-1]
+        if self.class_name in _CODE_LAYER_CLASSES or self.class_name in _TF_OP_LAYERS:
+            return f"a {self.class_name} layer {name!r}"
+        return f"{self.reason} at {self.where!r}"
+
+
+def is_keras_module(module: str, parts: Iterable[str] = _KERAS_PARTS) -> bool:
+    """Whether ``module`` is one of Keras' own modules for built-in layers and their parts."""
+    if module in ("keras", "tf_keras"):
+        return True
+    for root in _KERAS_ROOTS:
+        for part in parts:
+            prefix = f"{root}.{part}"
+            if module == prefix or module.startswith(prefix + "."):
+                return True
+    return False
+
+
+def is_allowed_tf_function(name: Any) -> bool:
+    """Whether a tf_keras ``TFOpLambda`` may call ``tf.<name>`` (pure math/array ops only)."""
+    if not isinstance(name, str):
+        return False
+    name = name.removeprefix("tf.")
+    for prefix in ("compat.v1.", "compat.v2."):
+        name = name.removeprefix(prefix)
+    if not all(_IDENTIFIER.match(part) for part in name.split(".")):
+        return False
+    if name in _TF_FUNCTIONS:
+        return True
+    return name.startswith(_TF_FUNCTION_FAMILIES) and "py_func" not in name and "numpy_function" not in name
+
+
+def code_objects(config: Any, where: str = "") -> list[CodeObject]:
+    """Every object in a Keras config (either generation, any container) that would run code.
+
+    Args:
+        config: the parsed JSON config (a model, a layer, or a list of them).
+        where: a prefix for the reported places.
+
+    Returns:
+        The findings in document order; empty when the config is data only.
+    """
+    found: list[CodeObject] = []
+    inside: tuple[str, ...] = ()
+    for node, here, key in _walk(config, where):
+        if inside and here.startswith(inside):
+            continue  # the parts of a flagged object (a Lambda's own bytecode) are that one finding
+        finding = _judge(node, here, key)
+        if finding is not None:
+            found.append(finding)
+            inside = (here + "/",)
+    return found
+
+
+def _walk(config: Any, where: str) -> Iterator[tuple[dict[str, Any], str, str]]:
+    """(object dict, its place, the key it sits under) for every dict in ``config``, in document order."""
+    stack: list[tuple[Any, str, str]] = [(config, where, "")]
+    visited = 0
+    while stack:
+        node, here, key = stack.pop()
+        visited += 1
+        if visited > _MAX_NODES:
+            # An unwalkable config cannot be cleared as data.
+            yield {"class_name": "?", "config": {}, "_too_large": True}, here, key
+            return
+        if isinstance(node, dict):
+            place = here
+            config_value = node.get("config")
+            if isinstance(node.get("class_name"), str):
+                name = config_value.get("name") if isinstance(config_value, dict) else None
+                label = name if isinstance(name, str) and name else (key or node["class_name"])
+                place = f"{here}/{label}" if here else str(label)
+                yield node, place, key
+            children = [(value, place, str(child_key)) for child_key, value in node.items()]
+            stack.extend(reversed(children))
+        elif isinstance(node, list):
+            stack.extend(reversed([(value, here, key) for value in node]))
+
+
+def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
+    class_name = node["class_name"]
+    config = node.get("config")
+    module = node.get("module")
+    registered = node.get("registered_name")
+    if node.get("_too_large"):
+        return CodeObject(where, class_name, "a config too large to check for code")
+    if class_name in _CODE_LAYER_CLASSES:
+        return CodeObject(where, class_name, "Lambda layer: Python code stored in the file")
+    if class_name == "__lambda__" or (isinstance(config, dict) and config.get("function_type") == "lambda"):
+        return CodeObject(where, class_name, "marshalled Python bytecode (__lambda__) stored in the file")
+    if class_name == "__typespec__":
+        spec_module = config.get("module") if isinstance(config, dict) else None
+        if not (isinstance(spec_module, str) and spec_module.startswith(("tensorflow.", "keras.", "tf_keras."))):
+            return CodeObject(where, class_name, f"a type spec from module {spec_module!r}")
+        return None
+    if class_name.startswith("__") and class_name not in _DATA_CLASSES:
+        return CodeObject(where, class_name, f"unknown serialised object {class_name!r}")
+    if class_name in _TF_OP_LAYERS:
+        function = config.get("function") if isinstance(config, dict) else None
+        if not is_allowed_tf_function(function):
+            return CodeObject(where, class_name, f"TensorFlow function {function!r} outside convkit's pure-op allowlist")
+    if class_name in _TF_KERAS_OPTIMIZERS and module is None and registered in (None, class_name):
+        return None
+    if isinstance(registered, str) and ">" in registered:
+        return CodeObject(where, class_name, f"registered custom object {registered!r}")
+    if module is not None:
+        if not isinstance(module, str):
+            return CodeObject(where, class_name, "an object whose module is not a name")
+        if class_name == "function":
+            if not is_keras_module(module, _FUNCTION_PARTS) or not (isinstance(config, str) and _IDENTIFIER.match(config)):
+                return CodeObject(where, class_name, f"function {config!r} from module {module!r}")
+        elif not is_keras_module(module):
+            return CodeObject(where, class_name, f"custom object from module {module!r}")
+    if not _IDENTIFIER.match(class_name):
+        return CodeObject(where, class_name, f"class name {class_name!r} that is not a plain name")
+    return None
+
+
+def refuse_code(config: Any, path: Path, allow_unsafe: bool, where: str = "") -> None:
+    """Raises ``UnsafeModelError`` when ``config`` holds code, unless ``allow_unsafe``.
+
+    Raises:
+        UnsafeModelError: naming the first code object and ``--unsafe``.
+    """
+    if allow_unsafe:
+        return
+    found = code_objects(config, where)
+    if found:
+        raise UnsafeModelError(
+            f"{path}: the model holds {found[0].describe()}, which runs Python code stored in the file "
+            "when loaded; pass --unsafe only if you trust the file"
+        )
+
+
+# --- SavedModel graphs -----------------------------------------------------------------------
+
+# Ops that read or write files, start processes, reach the network or call back into Python.
+RISKY_OPS = frozenset({
+    "ReadFile", "WriteFile", "MatchingFiles", "ImmutableConst", "PrintV2",
+    "PyFunc", "PyFuncStateless", "EagerPyFunc",
+    "WholeFileReader", "WholeFileReaderV2", "TextLineReader", "TextLineReaderV2", "FixedLengthRecordReader",
+    "FixedLengthRecordReaderV2", "TFRecordReader", "TFRecordReaderV2", "LMDBReader", "IdentityReader",
+    "IdentityReaderV2", "ReaderRead", "ReaderReadV2", "ReaderReadUpTo", "ReaderReadUpToV2",
+    "TFRecordDataset", "TFRecordDatasetV2", "TextLineDataset", "FixedLengthRecordDataset",
+    "FixedLengthRecordDatasetV2", "CSVDataset", "CSVDatasetV2", "ExperimentalCSVDataset", "MatchingFilesDataset",
+    "ExperimentalMatchingFilesDataset", "SqlDataset", "ExperimentalSqlDataset", "LMDBDataset",
+    "ExperimentalLMDBDataset", "SaveDataset", "SaveDatasetV2", "LoadDataset", "ExperimentalSaveDataset",
+    "SnapshotDataset", "SnapshotDatasetV2", "DatasetToTFRecord", "ExperimentalDatasetToTFRecord",
+    "InitializeTableFromTextFile", "InitializeTableFromTextFileV2", "GenerateVocabRemapping",
+    "LoadAndRemapMatrix", "SummaryWriter", "CreateSummaryFileWriter", "CreateSummaryDbWriter",
+    "WriteSummary", "WriteScalarSummary", "WriteHistogramSummary", "WriteImageSummary", "WriteAudioSummary",
+    "WriteGraphSummary", "WriteRawProtoSummary", "ImportEvent", "FlushSummaryWriter",
+    "DebugIdentity", "DebugIdentityV2", "DebugIdentityV3", "DebugNanCount", "DebugNumericSummary",
+    "DebugNumericSummaryV2", "DecodeProtoV2", "EncodeProto", "RecvTPUEmbeddingActivations", "_Recv", "_Send",
+    "_HostRecv", "_HostSend", "CollectiveBcastRecv", "CollectiveBcastSend",
+})
+# Checkpoint ops: data files, allowed only in the saver's own save/restore functions.
+CHECKPOINT_OPS = frozenset({
+    "SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints",
+})
+
+
+@dataclass(frozen=True)
+class RiskyOp:
+    """One op in a SavedModel graph that touches files, processes, the network or Python.
+
+    Attributes:
+        op: the op type (``ReadFile``).
+        node: the node's name.
+        function: the library function holding it, or ``None`` for the top-level graph.
+    """
+
+    op: str
+    node: str
+    function: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op": self.op, "node": self.node, "function": self.function}
+
+    def describe(self) -> str:
+        inside = f" in function {self.function!r}" if self.function else ""
+        return f"a {self.op} op ({self.node!r}{inside})"
+
+
+def risky_ops(saved_model: Any) -> list[RiskyOp]:
+    """Ops of every meta graph of a decoded ``SavedModel`` message (graph and every library function)."""
+    found: list[RiskyOp] = []
+    for meta_graph in saved_model.meta_graphs:
+        graph = meta_graph.graph_def
+        saver_nodes, saver_scope = _saver_nodes(meta_graph)
+        saver_functions = {
+            node.attr["f"].func.name for node in graph.node if node.name in saver_nodes and "f" in node.attr
+        }
+        for node in graph.node:
+            in_saver = node.name in saver_nodes or bool(saver_scope and node.name.startswith(saver_scope))
+            if node.op in RISKY_OPS or (node.op in CHECKPOINT_OPS and not in_saver):
+                found.append(RiskyOp(node.op, node.name, None))
+        for function in graph.library.function:
+            name = function.signature.name
+            for node in function.node_def:
+                if node.op in RISKY_OPS or (node.op in CHECKPOINT_OPS and name not in saver_functions):
+                    found.append(RiskyOp(node.op, node.name, name))
+    return found
+
+
+def _saver_nodes(meta_graph: Any) -> tuple[set[str], str | None]:
+    if not meta_graph.HasField("saver_def"):
+        return set(), None
+    saver = meta_graph.saver_def
+    names = {saver.save_tensor_name.split(":")[0], saver.restore_op_name.split(":")[0]}
+    names.discard("")
+    # TF1 savers keep their ops under one scope (save/SaveV2, save/restore_all).
+    scopes = {name.split("/")[0] for name in names if "/" in name}
+    scope = f"{scopes.pop()}/" if len(scopes) == 1 else None
+    return names, scope
+
+
+def refuse_risky_graph(saved_model: Any, path: Path, allow_unsafe: bool) -> None:
+    """Raises ``UnsafeModelError`` when the graph holds risky ops, unless ``allow_unsafe``."""
+    if allow_unsafe:
+        return
+    found = risky_ops(saved_model)
+    if found:
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        raise UnsafeModelError(
+            f"{path}: the SavedModel graph holds {found[0].describe()}{more}, which reaches files, processes, "
+            "the network or Python when run; pass --unsafe only if you trust the file"
+        )
+
+
+# --- the permission itself ------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def unsafe_scope(allow_unsafe: bool, generations: tuple[int, ...] = (2, 3)) -> Iterator[None]:
+    """Keras safe mode set for one load: off with ``allow_unsafe``, on otherwise; restored afterwards.
+
+    Safe mode is Keras' own refusal of Lambda bytecode. The previous setting comes
+    back however the block ends, so ``--unsafe`` never outlives the load it was given for.
+
+    Args:
+        allow_unsafe: the user's ``--unsafe``.
+        generations: the Keras generations the block loads with (2: tf_keras, 3: Keras 3).
+    """
+    with contextlib.ExitStack() as stack:
+        if 3 in generations:
+            from keras.src.saving.serialization_lib import SafeModeScope
+
+            stack.enter_context(SafeModeScope(not allow_unsafe))
+        if 2 in generations:
+            from tf_keras.src.saving.serialization_lib import SafeModeScope as LegacySafeModeScope
+
+            stack.enter_context(LegacySafeModeScope(not allow_unsafe))
+        yield
+
+
+# --- one entry for convert and check ----------------------------------------------------------
+
+
+def count_layers(config: Any) -> int:
+    """Layer configs in a model config, nested models included (objects listed under ``layers``)."""
+    total = 0
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            layers = node.get("layers")
+            if isinstance(layers, list):
+                total += sum(1 for layer in layers if isinstance(layer, dict))
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return total
+
+
+def _refuse_too_many_layers(config: Any, path: Path) -> None:
+    from convkit.errors import ReadError
+    from convkit.formats._limits import MAX_LAYERS
+
+    layers = count_layers(config)
+    if layers > MAX_LAYERS:
+        raise ReadError(f"{path}: the model has {layers} layers, over convkit's limit of {MAX_LAYERS}")
+
+
+def screen(path: Path, format_name: str, allow_unsafe: bool) -> None:
+    """Judges a model file before any runtime or reader beyond ``formats/`` sees it.
+
+    Reads the file's Keras configs as data (for HDF5-bearing files in a child
+    process, so a libhdf5 hang or crash on a damaged file is one ``ReadError``)
+    and scans its TensorFlow graph, through the format's registry record.
+    ``convert`` and ``check`` call this first, for the source, the copies and ``--like``.
+
+    Raises:
+        UnsafeModelError: code in a config or a risky op in the graph, without ``allow_unsafe``.
+        ReadError: the configs or the graph cannot be read.
+    """
+    from convkit.formats._files import refuse_links
+    from convkit.registry import get_format
+
+    refuse_links(Path(path))
+    fmt = get_format(format_name)
+    if fmt.configs is not None:
+        for config in fmt.configs(Path(path)):
+            refuse_code(config, Path(path), allow_unsafe)
+            _refuse_too_many_layers(config, Path(path))
+    if fmt.graph is not None:
+        refuse_risky_graph(fmt.graph(Path(path)), Path(path), allow_unsafe)

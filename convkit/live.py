@@ -1,0 +1,328 @@
+"""Live Keras models from model files, for both ``convert`` and ``check``.
+
+:func:`read_model` gives a :class:`~convkit.formats.portable.PortableModel`
+(config + lazily read weights) of any Keras-bearing file, through the format's
+reader and, where only Keras can read the file, through Keras itself.
+:func:`load_keras_model` gives a live Keras model (Keras 3 or tf_keras) for
+running it; :func:`live_from_portable` builds one from a PortableModel.
+
+Nothing here deserializes a model before :func:`convkit.formats._policy.screen`
+has judged its configs: Lambda layers carry Python bytecode and run it when loaded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convkit import registry
+from convkit.convert import tfjs_layers
+from convkit.errors import MALFORMED, ReadError, UnsafeModelError, UsageError, error_text
+from convkit.formats import _policy
+from convkit.formats.portable import NotPortable, PortableModel, Weight, read_portable
+from convkit.formats.savedmodel import has_keras_metadata
+
+@dataclass
+class LoadedModel:
+    """A live Keras model and where it came from.
+
+    Attributes:
+        model: a Keras 3 ``keras.Model`` or a tf_keras model.
+        generation: 3 for Keras 3, 2 for tf_keras.
+        format: the registry name of the source file's format.
+    """
+
+    model: Any
+    generation: int
+    format: str
+
+
+def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> None:
+    """Refuses layer classes the installed Keras does not know (custom objects without their code)."""
+    if generation == 2:
+        import tf_keras
+
+        module = tf_keras.layers
+    else:
+        import keras
+
+        module = keras.layers
+    for layer in tfjs_layers.iter_layers(config):
+        class_name = layer.get("class_name", "")
+        if class_name in tfjs_layers.MODEL_CLASSES or hasattr(module, class_name):
+            continue
+        if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
+            continue
+        raise UnsafeModelError(
+            f"{path}: layer {(layer.get('config') or {}).get('name', '?')!r} is of the custom class "
+            f"{class_name!r}, which convkit cannot build without its code"
+        )
+
+
+# What Keras raises when it cannot build or load what a config describes (a 10,000-layer model
+# exceeds its recursion depth): a property of the file, not a bug in convkit.
+KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError)
+KERAS_LOAD_REFUSALS: tuple[type[Exception], ...] = (*KERAS_REFUSALS, OSError)
+
+
+# ---------------------------------------------------------------- portable reading
+
+
+def format_of(path: Path) -> str:
+    """The registry name of the format at ``path``."""
+    return registry.detect(path).name
+
+
+def read_model(
+    path: Path,
+    stack: contextlib.ExitStack,
+    *,
+    like: Path | None = None,
+    allow_unsafe: bool = False,
+    fmt: str | None = None,
+) -> PortableModel:
+    """Architecture and weights of ``path`` (with ``like`` for weights-only files), after the code policy.
+
+    Raises:
+        UsageError: a weights-only source without ``like``, or a source with no Keras model.
+        UnsafeModelError: code in the file (or in ``like``) without ``allow_unsafe``.
+        ReadError: the file is damaged or malformed, now or when a weight is read later.
+    """
+    fmt = fmt or format_of(path)
+    _policy.screen(path, fmt, allow_unsafe)
+    template = None
+    if like is not None:
+        like_path = Path(like)
+
+        def template() -> PortableModel:
+            return read_model(like_path, stack, allow_unsafe=allow_unsafe)
+
+    try:
+        model = read_portable(path, stack, fmt, like=like, template=template)
+    except NotPortable as error:
+        if error.weights_only:
+            assert template is not None and like is not None
+            return _weights_through_keras(path, template(), Path(like), allow_unsafe)
+        return portable_from_live(_load_whole(path, fmt, error.generation, allow_unsafe), path)
+    except MALFORMED as error:
+        raise ReadError(f"{path}: malformed or damaged {fmt} file ({error_text(error, with_type=True)})") from None
+    for weight in model.weights():
+        weight.read = _guarded_read(weight, path)
+    return model
+
+
+def _guarded_read(weight: Weight, path: Path) -> Any:
+    read = weight.read
+
+    def guarded() -> Any:
+        try:
+            return read()
+        except ReadError as error:
+            if str(path) in str(error):
+                raise
+            raise ReadError(f"{path}: weight {weight.name!r}: {error}") from None
+        except MALFORMED as error:
+            raise ReadError(f"{path}: cannot read weight {weight.name!r} ({error_text(error, with_type=True)})") from None
+
+    return guarded
+
+
+def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any:
+    """A file only Keras can read whole: a tf_keras SavedModel, a .keras archive with unusual layers."""
+    quiet_tensorflow()
+    if generation == 2:
+        import tf_keras
+
+        with _policy.unsafe_scope(allow_unsafe, (2,)):
+            try:
+                return tf_keras.models.load_model(str(path), compile=False)
+            except KERAS_LOAD_REFUSALS as error:
+                raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
+    import keras
+
+    read_configs = registry.get_format(fmt).configs
+    model_configs = read_configs(path) if read_configs is not None else []
+    if model_configs and isinstance(model_configs[0], dict):
+        check_known_classes(model_configs[0], path, 3)
+    with _policy.unsafe_scope(allow_unsafe, (3,)):
+        try:
+            return keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
+        except KERAS_REFUSALS as error:
+            raise ReadError(f"{path}: Keras 3 cannot load this archive ({error_text(error)})") from None
+
+
+def _weights_through_keras(path: Path, template: PortableModel, like: Path, allow_unsafe: bool) -> PortableModel:
+    """Keras 3 ``.weights.h5`` for layers convkit cannot name: let Keras 3 load them into ``like``."""
+    live = live_from_portable(template, 3, like, allow_unsafe)
+    try:
+        live.load_weights(path)
+    except KERAS_REFUSALS as error:
+        raise UsageError(f"{path}: does not fit the architecture of {like} ({error_text(error)})") from None
+    return portable_from_live(live, path)
+
+
+# ---------------------------------------------------------------- live models
+
+
+def quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # tensorflow_decision_forests (imported by tensorflowjs) imports IPython when stdout is not a terminal file.
+    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+
+
+def portable_from_live(model: Any, path: Path) -> PortableModel:
+    """A live Keras model (either generation) as a PortableModel."""
+    if _is_tf_keras(model):
+        raw = json.loads(model.to_json())
+        generation = 2
+        import tf_keras
+
+        version = tf_keras.__version__
+    else:
+        import keras
+
+        raw = keras.saving.serialize_keras_object(model)
+        generation = 3
+        version = keras.__version__
+    layer_weights: dict[str, list[Weight]] = {}
+    model_name = raw.get("config", {}).get("name")
+    for layer in model.layers:
+        items = []
+        for variable, trainable in [(v, True) for v in layer.trainable_weights] + [
+            (v, False) for v in layer.non_trainable_weights
+        ]:
+            name = getattr(variable, "path", None) if generation == 3 else variable.name
+            name = str(name or variable.name).split(":")[0]
+            parts = name.split("/")
+            if model_name and len(parts) >= 3 and parts[0] == model_name:
+                name = "/".join(parts[1:])
+            items.append(Weight(name, tuple(int(d) for d in variable.shape), _dtype_name(variable.dtype),
+                                functools.partial(_variable_value, variable), trainable))
+        layer_weights[layer.name] = items
+    return PortableModel(
+        config=tfjs_layers.to_keras2_config(raw),
+        layer_weights=layer_weights,
+        generation=generation,
+        keras_version=version,
+        raw_config=raw,
+    )
+
+
+def _variable_value(variable: Any) -> np.ndarray:
+    return np.asarray(variable.numpy())
+
+
+def _dtype_name(dtype: Any) -> str:
+    name = getattr(dtype, "name", None) or str(dtype)
+    return np.dtype(name).name
+
+
+def _is_tf_keras(model: Any) -> bool:
+    return type(model).__module__.startswith("tf_keras")
+
+
+def live_from_portable(model: PortableModel, generation: int, path: Path, allow_unsafe: bool = False) -> Any:
+    """Builds a live Keras model of ``generation`` (2: tf_keras, 3: Keras 3) with ``model``'s weights.
+
+    Raises:
+        ReadError: that Keras generation cannot build the architecture.
+    """
+    quiet_tensorflow()
+    if generation == 2:
+        import tf_keras
+
+        config = model.config
+        check_known_classes(config, path, 2)
+        try:
+            with _policy.unsafe_scope(allow_unsafe, (2,)):
+                live = tf_keras.models.model_from_json(json.dumps(config))
+        except KERAS_REFUSALS as error:
+            raise ReadError(f"{path}: tf_keras cannot build this architecture ({error_text(error)})") from None
+    else:
+        import keras
+
+        if model.generation == 3 and model.raw_config:
+            config = model.raw_config
+        else:
+            config = tfjs_layers.keras3_dialect(model.config)
+        check_known_classes(config, path, 3)
+        try:
+            with _policy.unsafe_scope(allow_unsafe, (3,)):
+                builder = keras.Sequential if config.get("class_name") == "Sequential" else keras.Model
+                live = builder.from_config(config.get("config") or {})
+        except KERAS_REFUSALS as error:
+            raise ReadError(f"{path}: Keras 3 cannot build this architecture ({error_text(error)})") from None
+    assign_weights(live, model, path)
+    return live
+
+
+def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
+    """Sets every variable of ``live`` from ``model``'s weights, matched by TF.js-style name."""
+    source = {tfjs_layers.tfjs_weight_name(weight.name): weight for weight in model.weights()}
+    generation = 2 if _is_tf_keras(live) else 3
+    seen = set()
+    for variable in live.weights:
+        raw_name = getattr(variable, "path", None) if generation == 3 else variable.name
+        key = tfjs_layers.tfjs_weight_name(str(raw_name or variable.name))
+        if key in seen:
+            raise ReadError(f"{path}: two weights of the model are both named {key!r}; convkit cannot map them")
+        seen.add(key)
+        weight = source.pop(key, None)
+        if weight is None:
+            raise ReadError(f"{path}: no stored value for weight {key!r} of the model")
+        values = weight.read()
+        if tuple(values.shape) != tuple(variable.shape):
+            raise ReadError(
+                f"{path}: weight {key!r} is stored with shape {list(values.shape)} but the model expects "
+                f"{list(variable.shape)}"
+            )
+        variable.assign(values.astype(_dtype_name(variable.dtype), copy=False))
+    if source:
+        raise ReadError(f"{path}: stored weight {next(iter(source))!r} matches no weight of the model")
+
+
+def load_keras_model(path: str | Path, like: str | Path | None = None, allow_unsafe: bool = False) -> LoadedModel:
+    """Loads any Keras-bearing file into a live Keras model.
+
+    ``.keras`` and Keras 3 ``.h5`` files load in Keras 3; tf_keras ``.h5``
+    files, legacy Keras SavedModels and TF.js layers models load in tf_keras;
+    weights-only files (checkpoints, ``.weights.h5``, legacy weights ``.h5``,
+    Keras 3 ``export()`` SavedModels) take the architecture of ``like``.
+
+    Args:
+        path: the model file.
+        like: a model file of the same architecture, for weights-only files.
+        allow_unsafe: allow Lambda layers and custom functions (runs code from the file).
+
+    Raises:
+        ConvkitError: the file cannot be read or is refused as unsafe.
+    """
+    path = Path(path)
+    fmt = format_of(path)
+    quiet_tensorflow()
+    if fmt == "keras" or (fmt == "savedmodel" and has_keras_metadata(path)):
+        _policy.screen(path, fmt, allow_unsafe)
+        generation = 3 if fmt == "keras" else 2
+        return LoadedModel(_load_whole(path, fmt, generation, allow_unsafe), generation, fmt)
+    with contextlib.ExitStack() as stack:
+        portable = read_model(path, stack, like=Path(like) if like else None, allow_unsafe=allow_unsafe, fmt=fmt)
+        generation = 3 if portable.generation == 3 else 2
+        try:
+            model = live_from_portable(portable, generation, path, allow_unsafe)
+        except ReadError:
+            if generation == 3:
+                raise
+            model = live_from_portable(portable, 3, path, allow_unsafe)
+            generation = 3
+    return LoadedModel(model, generation, fmt)

@@ -1,0 +1,103 @@
+"""The workflows that need both engines: convert and then check, and check across every format.
+
+``convkit/check`` and ``convkit/convert`` do not import each other; what joins
+them lives here, above both.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from convkit.check.engine import ModelLike, check
+from convkit.check.report import CheckReport, ModelInfo, PairResult
+from convkit.convert.engine import convert
+from convkit.errors import ConvkitError, UsageError
+from convkit.progress import Progress, no_progress
+from convkit.registry import detect, get_format, writable_format_names
+
+
+def verify_conversion(src: Path, out: Path, like: str | Path | None) -> dict[str, Any]:
+    """``convert --check``: the written copy checked against its source, as the report's dict."""
+    if out.name and not out.exists() and out.with_name(out.name + ".index").exists():
+        like = like or src
+    return check(src, [out], like=like).to_dict()
+
+
+def check_all_formats(
+    model: str | Path,
+    *,
+    work_dir: str | Path | None = None,
+    progress: Progress | None = None,
+    **options: Any,
+) -> CheckReport:
+    """Converts ``model`` to every format convkit writes, then checks every copy against it.
+
+    TF.js is written both as a layers model and as a graph model. A failed
+    conversion is reported as an ERROR row for that format. ``like`` (in
+    ``options``) also serves the conversions, for sources without a Keras
+    architecture such as ``model.export`` SavedModels.
+
+    Args:
+        model: the reference model file.
+        work_dir: where the copies go. Default: a temporary folder removed afterwards.
+        progress: called with one line per step.
+        **options: passed on to ``check`` (inputs, tolerances, ...).
+    """
+    say = progress or no_progress
+    model = Path(model)
+    source_format = detect(model).name
+    with tempfile.TemporaryDirectory(prefix="convkit-check-") as temporary:
+        root = Path(work_dir) if work_dir is not None else Path(temporary)
+        root.mkdir(parents=True, exist_ok=True)
+        copies: list[ModelLike] = []
+        names: dict[str, str] = {}
+        failed: list[PairResult] = []
+        for target, kind in _targets(writable_format_names()):
+            name = f"{target}_{kind}" if kind else target
+            default_output = get_format(target).default_output
+            out = default_output(root, name) if default_output else root / name
+            say(f"converting {model} to {name}")
+            started = time.perf_counter()
+            try:
+                convert(model, target, out, like=options.get("like"), allow_unsafe=options.get("allow_unsafe", False),
+                        tfjs_kind=kind)
+            except ConvkitError as error:
+                failed.append(PairResult(
+                    model=ModelInfo(label=name, path=str(out), format=target,
+                                    runtime="convkit convert", seconds=time.perf_counter() - started),
+                    error=f"converting {model} to {name} failed: {error}",
+                ))
+                continue
+            copies.append(out)
+            names[str(out)] = name
+        if source_format not in ("ckpt",):
+            options.setdefault("like", model)
+        report = check(model, copies, progress=progress, **options) if copies else None
+    if report is None:
+        raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
+    # Copies in a temporary folder are best named by their format.
+    pairs = tuple(
+        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=names.get(pair.model.label, pair.model.label)))
+        for pair in report.pairs
+    )
+    return CheckReport(
+        reference=report.reference,
+        pairs=tuple(failed) + pairs,
+        inputs=report.inputs,
+        seconds=report.seconds,
+        notes=report.notes,
+    )
+
+
+def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:
+    result: list[tuple[str, str | None]] = []
+    for name in names:
+        if name == "tfjs":
+            result.extend([("tfjs", "layers"), ("tfjs", "graph")])
+        else:
+            result.append((name, None))
+    return result
