@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup demo test test-all lint fuzz bench clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -18,6 +18,15 @@ $(STAMP): requirements.lock pyproject.toml
 
 node_modules/.package-lock.json: package.json package-lock.json
 	npm ci --no-audit --no-fund
+
+# Optional: the browser for `convkit check --browser chromium` and --tfjs-backend webgl. Debian's Chromium,
+# driven by playwright with executable_path set; never 'playwright install', which downloads a browser build.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+setup-browser: setup
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
+	$(BIN)/python -m pip install --quiet -c requirements.lock playwright
+	$(BIN)/python -c "from convkit.check.runners.browser import browser_missing; m = browser_missing(); \
+	  print(m or 'Chromium is ready: convkit check --browser chromium'); raise SystemExit(1 if m else 0)"
 
 # The main job: train the tutorial's model, convert it to every format, inspect and check them all.
 CK := $(BIN)/convkit
@@ -48,6 +57,14 @@ test: setup
 
 test-all: setup
 	$(BIN)/python -m pytest -q
+
+# The built wheel in a fresh venv outside the tree: train with the bundled digits, check a TF.js copy.
+test-wheel: setup node_modules/.package-lock.json
+	$(BIN)/python -m pytest -q tests/cli/test_wheel.py
+
+# docs/api.md from the docstrings (tests/cli/test_api_doc.py fails when it is stale).
+docs: setup
+	$(BIN)/python docs/make_api.py
 
 # Static checks on the package: ruff (pyflakes, pycodestyle, bugbear) and mypy.
 lint: setup

@@ -12,7 +12,7 @@ Pairs:
 - Checkpoint values: the same with ``--all_tensors`` vs ``convkit inspect --json --weights --verify P``.
 Plus convkit alone on the ``.h5`` and ``.keras`` files (no comparable stock tool).
 
-Target: every convkit inspect <= 0.5 s and <= 150 MiB. Exit code 1 if one is missed.
+Target: every convkit inspect <= 0.5 s and <= 150 MiB, the SavedModel <= 0.25 s. Exit code 1 if one is missed.
 
 Usage: python bench/inspect_bench.py [--runs 5] [--dir TRAINED] [--keras 3] [--json]
 """
@@ -32,6 +32,8 @@ from _measure import measure  # noqa: E402
 
 BIN = Path(sys.executable).parent
 TARGET_SECONDS = 0.5
+# The case users run most (the tutorial's SavedModel) has the tighter target.
+CASE_TARGET_SECONDS = {"SavedModel": 0.25}
 TARGET_MIB = 150.0
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3"}
 
@@ -72,7 +74,8 @@ def run(trained: Path, runs: int) -> list[dict]:
             "time_ratio": round(other.seconds / mine.seconds, 1) if other else None,
             "cpu_ratio": round(other.cpu_seconds / mine.cpu_seconds, 1) if other else None,
             "memory_ratio": round(other.peak_mib / mine.peak_mib, 1) if other else None,
-            "target_met": mine.seconds <= TARGET_SECONDS and mine.peak_mib <= TARGET_MIB,
+            "target_seconds": CASE_TARGET_SECONDS.get(label, TARGET_SECONDS),
+            "target_met": mine.seconds <= CASE_TARGET_SECONDS.get(label, TARGET_SECONDS) and mine.peak_mib <= TARGET_MIB,
         }
         rows.append(row)
     return rows
@@ -80,7 +83,8 @@ def run(trained: Path, runs: int) -> list[dict]:
 
 def _print(rows: list[dict], runs: int) -> None:
     load = os.getloadavg()[0]
-    print(f"median of {runs} runs; target per convkit inspect: <= {TARGET_SECONDS} s and <= {TARGET_MIB:.0f} MiB; "
+    print(f"median of {runs} runs; target per convkit inspect: <= {TARGET_SECONDS} s (SavedModel <= "
+          f"{CASE_TARGET_SECONDS['SavedModel']} s) and <= {TARGET_MIB:.0f} MiB; "
           f"load average {load:.1f} on {os.cpu_count()} CPUs (wall times stretch when the machine is busy; CPU s do not)")
     header = (f"{'case':32} {'wall s':>7} {'CPU s':>6} {'MiB':>5}   {'other tool':20} {'wall s':>7} {'CPU s':>6} {'MiB':>5}"
               f"   {'x wall':>6} {'x CPU':>6} {'x mem':>6}  target")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from convkit import registry
+from convkit._tf import quiet_tensorflow
 from convkit.convert import tfjs_layers
 from convkit.errors import MALFORMED, ReadError, UnsafeModelError, UsageError, error_text
 from convkit.formats import _policy
@@ -169,16 +169,6 @@ def _weights_through_keras(path: Path, template: PortableModel, like: Path, allo
 
 
 # ---------------------------------------------------------------- live models
-
-
-def quiet_tensorflow() -> None:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    # tensorflow_decision_forests (imported by tensorflowjs) imports IPython when stdout is not a terminal file.
-    os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
-    import logging
-
-    logging.getLogger("absl").setLevel(logging.ERROR)
-    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 def portable_from_live(model: Any, path: Path) -> PortableModel:

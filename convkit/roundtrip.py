@@ -81,7 +81,7 @@ def check_all_formats(
         raise UsageError(f"{model}: no conversion succeeded, so there is nothing to check")
     # Copies in a temporary folder are best named by their format.
     pairs = tuple(
-        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=names.get(pair.model.label, pair.model.label)))
+        dataclasses.replace(pair, model=dataclasses.replace(pair.model, label=_short_label(pair.model.label, names)))
         for pair in report.pairs
     )
     return CheckReport(
@@ -91,6 +91,14 @@ def check_all_formats(
         seconds=report.seconds,
         notes=report.notes,
     )
+
+
+def _short_label(label: str, names: dict[str, str]) -> str:
+    """A copy's path in the label replaced by its format name, keeping a TF.js backend suffix."""
+    for path, name in names.items():
+        if label == path or label.startswith(path + " ("):
+            return name + label[len(path):]
+    return label
 
 
 def _targets(names: Sequence[str]) -> list[tuple[str, str | None]]:

@@ -64,5 +64,4 @@ def test_no_import_error_fallbacks_around_convkit_modules() -> None:
             )
             if catches_import_error and imports_own:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
-    # The TF.js runner's internals (Node protocol) are left to their own change.
-    assert [place for place in found if not place.startswith("check/runners/tfjs.py")] == [], found
+    assert found == [], found

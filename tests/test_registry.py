@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convkit import registry
+from convkit.cli._common import SCHEMA_VERSION
 from convkit.cli.main import app
 
 MAGIC = b"TOYMODEL1\n"
@@ -55,7 +56,8 @@ def test_a_registered_format_is_detected_inspected_and_listed(toy_format: regist
 
     result = CliRunner().invoke(app, ["inspect", str(model), "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout) == {"format": "toy", "path": str(model), "layers": 2}
+    # The format's own document, under the version every --json document carries (docs/json.md).
+    assert json.loads(result.stdout) == {"schema_version": SCHEMA_VERSION, "format": "toy", "path": str(model), "layers": 2}
 
     help_text = CliRunner().invoke(app, ["convert", "--help"]).stdout
     assert "toy" in help_text

@@ -8,7 +8,7 @@ passed, and for classifier outputs ([N, classes]) how often top-1 agrees.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from typing import Any
 
@@ -110,9 +110,27 @@ class OutputComparison:
         return text
 
     def to_dict(self) -> dict[str, object]:
-        data = asdict(self)
-        data["shape"] = list(self.shape)
-        data["other_shape"] = list(self.other_shape) if self.other_shape is not None else None
+        data: dict[str, object] = {
+            "output": self.output,
+            "other_output": self.other_output,
+            "passed": self.passed,
+            "atol": self.atol,
+            "rtol": self.rtol,
+            "tolerance_source": self.tolerance_source,
+            "shape": list(self.shape),
+            "other_shape": list(self.other_shape) if self.other_shape is not None else None,
+            "max_abs": self.max_abs,
+            "mean_abs": self.mean_abs,
+            "max_rel": self.max_rel,
+            "mean_rel": self.mean_rel,
+            "needed_atol": self.needed_atol,
+            "needed_rtol": self.needed_rtol,
+            "mismatched": self.mismatched,
+            "size": self.size,
+            "top1_agreement": self.top1_agreement,
+            "top1_agree": self.top1_agree,
+            "reason": self.reason,
+        }
         for key, value in data.items():
             if isinstance(value, float) and not np.isfinite(value):
                 data[key] = None if np.isnan(value) else ("inf" if value > 0 else "-inf")

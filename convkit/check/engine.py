@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
-from convkit.check.compare import OutputComparison, Tolerance, compare_output, default_tolerance
+from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.check.runners import KerasModelRunner, Runner, open_runner
 from convkit.errors import ConvkitError, UsageError
 from convkit.progress import Progress, no_progress
+
+if TYPE_CHECKING:
+    from convkit.check.runners.tfjs import TfjsRuntimes
 
 ModelLike = str | Path | Runner | Any
 
@@ -31,12 +34,14 @@ def check(
     tolerances: Mapping[str, tuple[float, float]] | None = None,
     like: str | Path | None = None,
     allow_unsafe: bool = False,
+    tfjs_backends: Sequence[str] | None = None,
+    browser: str | Any | None = None,
     progress: Progress | None = None,
 ) -> CheckReport:
     """Runs ``ref`` and every model in ``others`` on the same inputs and compares their outputs.
 
     Each model runs in its own runtime (Keras 3, tf_keras, TensorFlow
-    SavedModel signatures, TF.js under Node), in inference mode.
+    SavedModel signatures, TF.js under Node or in Chromium), in inference mode.
 
     Args:
         ref: the reference: a model path, a ``Runner`` or a live Keras model.
@@ -51,6 +56,11 @@ def check(
         like: a model file lending its architecture to weights-only copies
             (checkpoints). Default: ``ref`` when it is a Keras model file.
         allow_unsafe: load models whose Lambda layers run code. Default ``False``.
+        tfjs_backends: TF.js backends (``cpu``, ``wasm``, ``webgl``, ``webgl-f16``), each TF.js
+            model one row per backend. Default: ``wasm`` in Node (``cpu`` for a model whose
+            kernels wasm lacks); with ``browser``, ``webgl`` and ``wasm``.
+        browser: ``"chromium"`` to run TF.js models in headless Chromium (implied by the webgl
+            backends), or a ``BrowserSession`` to share across checks. Default: Node only.
         progress: told each stage (``loading REF``, ``running COPY``, ``COPY: PASSED``).
 
     With no input source given, models taking one 784-value input get all
@@ -65,9 +75,22 @@ def check(
         ConvkitError: the reference cannot be loaded or run (a copy that cannot
             is reported as an ERROR row instead).
     """
+    from convkit.check.runners.tfjs import TfjsRuntimes
+
+    with TfjsRuntimes(tfjs_backends, browser, allow_unsafe=allow_unsafe, progress=progress) as tfjs:
+        return _check(ref, others, inputs=inputs, mnist=mnist, random=random, seed=seed, atol=atol, rtol=rtol,
+                      tolerances=tolerances, like=like, allow_unsafe=allow_unsafe, tfjs=tfjs, progress=progress)
+
+
+def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: Any, mnist: int | None,
+           random: int | None, seed: int, atol: float | None, rtol: float | None,
+           tolerances: Mapping[str, tuple[float, float]] | None, like: str | Path | None, allow_unsafe: bool,
+           tfjs: TfjsRuntimes, progress: Progress | None) -> CheckReport:
     started = time.perf_counter()
     say = progress or no_progress
     copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
+    copies = tfjs.expand(copies)
+    ref = tfjs.reference(ref)
     if not copies:
         raise UsageError("give at least one model to compare with the reference")
     tolerances = dict(tolerances or {})
@@ -188,7 +211,7 @@ def _tolerance_for(
         if key is not None and key in tolerances:
             given_atol, given_rtol = tolerances[key]
             return Tolerance(float(given_atol), float(given_rtol), f"--tolerance {key}")
-    default = default_tolerance(str(reference.dtype), runner.quantization)
+    default = runner.default_tolerance(str(reference.dtype))
     if atol is None and rtol is None:
         return default
     return Tolerance(default.atol if atol is None else float(atol), default.rtol if rtol is None else float(rtol),

@@ -26,7 +26,14 @@ class ModelInfo:
     seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return {
+            "label": self.label,
+            "path": self.path,
+            "format": self.format,
+            "runtime": self.runtime,
+            "quantization": self.quantization,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,7 @@ class CheckReport:
             raise MismatchError(self.summary())
 
     def to_dict(self) -> dict[str, Any]:
+        """The ``check --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
         return {
             "status": self.status,
             "passed": self.passed,
@@ -148,10 +156,16 @@ def _number(value: float | None) -> str:
 
 
 def render_table(report: CheckReport, console: Any) -> None:
-    """Prints one row per copy and output, then notes, failures and the PASSED/FAILED line, on ``console``."""
+    """Prints one row per copy and output, then notes, failures and the PASSED/FAILED line, on ``console``.
+
+    Model paths and output names are never cut: a narrow terminal first loses the folder
+    the copies share, then the number columns (all in ``--json``).
+    """
     from rich import box
-    from rich.table import Table
+    from rich.markup import escape
     from rich.text import Text
+
+    from convkit._table import NAME, NUMBER, TEXT, Column, print_table
 
     rows = [(pair, out) for pair in report.pairs for out in (pair.outputs or (None,))]
     tolerances = {(o.atol, o.rtol, o.tolerance_source) for _, o in rows if o is not None}
@@ -161,32 +175,29 @@ def render_table(report: CheckReport, console: Any) -> None:
         caption += f"; tolerance atol {atol:g}, rtol {rtol:g} ({source})"
     elif tolerances:
         caption += "; tolerances: " + ", ".join(f"{a:g}/{r:g} ({source})" for a, r, source in sorted(tolerances))
-    table = Table(title=f"reference: {report.reference.label} ({report.reference.runtime})", caption=caption,
-                  title_justify="left", caption_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
-    # Mean errors and the needed tolerance are in --json and the FAIL lines; the table stays within 80 columns.
-    headings = ["model", "runtime", "output", "max abs", "max rel", "top-1", "result"]
+    # Mean errors and the needed tolerance are in --json and the FAIL lines.
+    columns = [Column("model", NAME, path=True), Column("runtime", TEXT), Column("output", NAME),
+               Column("max abs", NUMBER, "right"), Column("max rel", NUMBER, "right"),
+               Column("top-1", NUMBER, "right"), Column("result", NAME)]
     if len(tolerances) > 1:
-        headings.insert(5, "atol/rtol")
-    for heading in headings:
-        numeric = heading in ("max abs", "max rel", "top-1", "atol/rtol", "result")
-        table.add_column(heading, justify="right" if numeric and heading != "result" else "left", no_wrap=numeric,
-                         overflow="fold")
+        columns.insert(5, Column("atol/rtol", NUMBER, "right"))
     styles = {PASS: "[green]PASS[/]", FAIL: "[bold red]FAIL[/]", ERROR: "[bold red]ERROR[/]"}
+    cells = []
     for pair, out in rows:
         if out is None:
-            cells = [pair.model.label, pair.model.runtime, "-", "-", "-", "-", styles[pair.status]]
+            row = [pair.model.label, pair.model.runtime, "-", "-", "-", "-"]
             if len(tolerances) > 1:
-                cells.insert(5, "-")
-            table.add_row(*cells)
+                row.insert(5, "-")
+            cells.append([escape(cell) for cell in row] + [styles[pair.status]])
             continue
         name = out.output if out.output == out.other_output else f"{out.output} ({out.other_output})"
         top1 = "-" if out.top1_agreement is None else f"{out.top1_agreement:.1%}"
-        cells = [pair.model.label, pair.model.runtime, name, _number(out.max_abs), _number(out.max_rel), top1,
-                 styles[PASS if out.passed else FAIL]]
+        row = [pair.model.label, pair.model.runtime, name, _number(out.max_abs), _number(out.max_rel), top1]
         if len(tolerances) > 1:
-            cells.insert(5, f"{out.atol:g}/{out.rtol:g}")
-        table.add_row(*cells)
-    console.print(table)
+            row.insert(5, f"{out.atol:g}/{out.rtol:g}")
+        cells.append([escape(cell) for cell in row] + [styles[PASS if out.passed else FAIL]])
+    title = escape(f"reference: {report.reference.label} ({report.reference.runtime})")
+    print_table(console, columns, cells, title=title, caption=escape(caption), box=box.SIMPLE_HEAD, pad_edge=False)
     for note in report.notes:
         console.print(f"note: {note}", markup=False, highlight=False)
     for pair in report.pairs:

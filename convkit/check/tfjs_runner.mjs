@@ -1,64 +1,74 @@
-// Runs a TF.js model (layers or graph) in real TF.js under Node.js, for `convkit check`.
+// Runs TF.js models (layers or graph) in real TF.js under Node.js, for `convkit check`.
 //
-// Usage: node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON
+// One model:      node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON [--backend cpu|wasm]
+// Many models:    node tfjs_runner.mjs --serve
+//   reads one JSON request per line on stdin, {"id", "model", "inputs", "outputs", "backend"},
+//   and answers each with one JSON line on stdout, {"id", "ok": true, "header"} or
+//   {"id", "ok": false, "error"}; TF.js is loaded once for all of them.
 //
 // INPUTS_JSON names a binary file of raw little-endian tensors and lists each
 // tensor's name, dtype, shape, byte offset and length. The outputs are written
-// the same way (OUTPUTS_JSON plus OUTPUTS_JSON's ".bin" sibling). Inference only:
-// layers models run through predict(), graph models through execute().
-// @tensorflow/tfjs is resolved from CONVKIT_NODE_ROOT (a directory holding
-// node_modules) or from this script's folder upward.
+// the same way (OUTPUTS_JSON plus OUTPUTS_JSON's ".bin" sibling).
+// @tensorflow/tfjs (and @tensorflow/tfjs-backend-wasm for the wasm backend) are
+// resolved from CONVKIT_NODE_ROOT (a directory holding node_modules) or from this
+// script's folder upward.
 
 import { createRequire } from 'node:module';
 import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-const BATCH_SIZE = 256;
+import { ModelError, runToBytes, unpackTensors, useBackend } from './tfjs_model.mjs';
+
 const MAX_MODEL_JSON_BYTES = 256 * 1024 * 1024;
+const require = createRequire(import.meta.url);
+const ROOTS = [process.env.CONVKIT_NODE_ROOT, path.dirname(fileURLToPath(import.meta.url))].filter(Boolean);
 
-function fail(message) {
-  process.stderr.write(`convkit-tfjs-error: ${message}\n`);
-  process.exit(1);
-}
-
-function loadTf() {
-  const require = createRequire(import.meta.url);
-  const roots = [process.env.CONVKIT_NODE_ROOT, path.dirname(fileURLToPath(import.meta.url))].filter(Boolean);
+function load(packageName) {
   let resolved;
   try {
-    resolved = require.resolve('@tensorflow/tfjs', { paths: roots });
+    resolved = require.resolve(packageName, { paths: ROOTS });
   } catch (error) {
-    fail(`cannot find @tensorflow/tfjs from ${roots.join(', ')}; run 'npm ci' in the project`);
+    throw new ModelError(`cannot find ${packageName} from ${ROOTS.join(', ')}; run 'npm ci' in the project`);
   }
   return require(resolved);
+}
+
+// The wasm backend registers itself with the tfjs-core that @tensorflow/tfjs uses when first loaded,
+// so it is loaded only when asked for and a missing package fails only the runs that need it.
+function loadBackend(name) {
+  if (name === 'wasm') load('@tensorflow/tfjs-backend-wasm');
 }
 
 // A shard must be a regular file inside the model folder (after following links); never a device.
 function readShard(folder, relative, modelJsonPath) {
   if (typeof relative !== 'string' || path.isAbsolute(relative)) {
-    fail(`${modelJsonPath}: weight shard path ${relative} leaves the model folder`);
+    throw new ModelError(`${modelJsonPath}: weight shard path ${relative} leaves the model folder`);
   }
   let real;
   try {
     real = realpathSync(path.resolve(folder, relative));
   } catch (error) {
-    fail(`${modelJsonPath}: weight shard ${relative} is missing`);
+    throw new ModelError(`${modelJsonPath}: weight shard ${relative} is missing`);
   }
   const realFolder = realpathSync(folder);
   if (path.relative(realFolder, real).startsWith('..') || !statSync(real).isFile()) {
-    fail(`${modelJsonPath}: weight shard ${relative} is not a regular file inside the model folder`);
+    throw new ModelError(`${modelJsonPath}: weight shard ${relative} is not a regular file inside the model folder`);
   }
   return readFileSync(real);
 }
 
+function readModelJson(modelJsonPath) {
+  const text = readFileSync(modelJsonPath);
+  if (text.length > MAX_MODEL_JSON_BYTES) throw new ModelError(`${modelJsonPath} is larger than ${MAX_MODEL_JSON_BYTES} bytes`);
+  return JSON.parse(text.toString('utf8'));
+}
+
 // An IOHandler reading model.json and its weight shards from disk (tf.io has none in plain @tensorflow/tfjs).
-function fileHandler(modelJsonPath) {
+function fileHandler(modelJsonPath, modelJson) {
   return {
     load: async () => {
-      const text = readFileSync(modelJsonPath);
-      if (text.length > MAX_MODEL_JSON_BYTES) fail(`${modelJsonPath} is larger than ${MAX_MODEL_JSON_BYTES} bytes`);
-      const modelJson = JSON.parse(text.toString('utf8'));
       const folder = path.dirname(path.resolve(modelJsonPath));
       const weightSpecs = [];
       const buffers = [];
@@ -86,118 +96,73 @@ function fileHandler(modelJsonPath) {
   };
 }
 
-const TYPED = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
+// One model on one backend: reads INPUTS_JSON, writes OUTPUTS_JSON, returns the header written.
+async function runOne(tf, request) {
+  loadBackend(request.backend);
+  const backend = await useBackend(tf, request.backend || 'cpu');
+  const modelJson = readModelJson(request.model);
+  const inputHeader = JSON.parse(readFileSync(request.inputs, 'utf8'));
+  const data = readFileSync(path.resolve(path.dirname(request.inputs), inputHeader.data));
+  const feed = unpackTensors(tf, inputHeader, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  const { header, bytes } = await runToBytes(tf, modelJson, fileHandler(request.model, modelJson), feed, backend);
+  header.data = path.basename(request.outputs) + '.bin';
+  writeFileSync(path.resolve(path.dirname(request.outputs), header.data), bytes);
+  writeFileSync(request.outputs, JSON.stringify(header));
+  return header;
+}
 
-function readTensors(tf, headerPath) {
-  const header = JSON.parse(readFileSync(headerPath, 'utf8'));
-  const data = readFileSync(path.resolve(path.dirname(headerPath), header.data));
-  const tensors = {};
-  for (const entry of header.tensors) {
-    const Typed = TYPED[entry.dtype];
-    if (!Typed) fail(`input ${entry.name}: dtype ${entry.dtype} is not one TF.js runs`);
-    const bytes = data.subarray(entry.offset, entry.offset + entry.byteLength);
-    const copy = new Uint8Array(bytes).buffer; // aligned copy
-    tensors[entry.name] = tf.tensor(new Typed(copy), entry.shape, entry.dtype);
+function firstLine(error) {
+  return String(error && error.message ? error.message : error).split('\n')[0];
+}
+
+async function serve() {
+  // stdout carries the answers only: whatever TF.js prints goes to stderr.
+  const toStderr = (...args) => process.stderr.write(args.map(String).join(' ') + '\n');
+  console.log = toStderr;
+  console.info = toStderr;
+  console.warn = toStderr;
+  // The iterator exists before the first await, so no request line arriving meanwhile is lost.
+  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]();
+  // Started ahead of the first model, so TF.js loads and the wasm module compiles while the caller
+  // still runs its reference; a failure here is reported with the first request instead.
+  let tf = null;
+  let startup = null;
+  try {
+    tf = load('@tensorflow/tfjs');
+    loadBackend('wasm');
+    await useBackend(tf, 'wasm');
+  } catch (error) {
+    startup = error;
   }
-  return { names: header.tensors.map((e) => e.name), tensors };
-}
-
-function writeTensors(headerPath, named, extra) {
-  const entries = [];
-  const chunks = [];
-  let offset = 0;
-  for (const [name, tensor] of named) {
-    const values = tensor.dataSync();
-    const bytes = Buffer.from(values.buffer, values.byteOffset, values.byteLength);
-    entries.push({ name, dtype: tensor.dtype, shape: tensor.shape, offset, byteLength: bytes.length });
-    chunks.push(bytes);
-    offset += bytes.length;
+  for await (const line of lines) {
+    if (!line.trim()) continue;
+    let request = {};
+    let answer;
+    try {
+      request = JSON.parse(line);
+      if (tf === null) throw startup;
+      answer = { id: request.id, ok: true, header: await runOne(tf, request) };
+    } catch (error) {
+      if (process.env.CONVKIT_DEBUG) console.error(error);
+      answer = { id: request.id, ok: false, error: firstLine(error) };
+    }
+    process.stdout.write(JSON.stringify(answer) + '\n');
   }
-  const dataName = path.basename(headerPath) + '.bin';
-  writeFileSync(path.resolve(path.dirname(headerPath), dataName), Buffer.concat(chunks));
-  writeFileSync(headerPath, JSON.stringify({ ...extra, data: dataName, tensors: entries }));
-}
-
-// Picks the model's inputs from the feed: by name when the names agree, else by position.
-function arrange(modelNames, feed, notes) {
-  if (modelNames.every((name) => name in feed.tensors)) return modelNames.map((name) => feed.tensors[name]);
-  if (modelNames.length === feed.names.length) {
-    notes.push(`inputs fed by position: ${feed.names.join(', ')} -> ${modelNames.join(', ')}`);
-    return feed.names.map((name) => feed.tensors[name]);
-  }
-  fail(`the model takes inputs [${modelNames.join(', ')}] but was given [${feed.names.join(', ')}]`);
-}
-
-function layerName(symbolicTensor) {
-  return symbolicTensor.sourceLayer ? symbolicTensor.sourceLayer.name : symbolicTensor.name;
-}
-
-function batchCount(tensors) {
-  return tensors.length ? tensors[0].shape[0] : 0;
-}
-
-async function runInBatches(tf, inputs, runBatch) {
-  const total = batchCount(inputs);
-  const pieces = [];
-  for (let start = 0; start < Math.max(total, 1); start += BATCH_SIZE) {
-    const size = Math.min(BATCH_SIZE, total - start);
-    const part = inputs.map((t) => t.slice(start, size));
-    pieces.push(await runBatch(part));
-    part.forEach((t) => t.dispose());
-  }
-  return pieces[0].map((_, i) => (pieces.length === 1 ? pieces[0][i] : tf.concat(pieces.map((p) => p[i]), 0)));
 }
 
 async function main() {
-  const [modelJsonPath, inputsPath, outputsPath] = process.argv.slice(2);
-  if (!outputsPath) fail('usage: node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON');
-  const tf = loadTf();
-  await tf.setBackend('cpu');
-  const modelJson = JSON.parse(readFileSync(modelJsonPath, 'utf8'));
-  const isGraph = modelJson.format === 'graph-model' || (modelJson.modelTopology && Array.isArray(modelJson.modelTopology.node));
-  const feed = readTensors(tf, inputsPath);
-  const notes = [];
-  let inputNames;
-  let outputNames;
-  let outputs;
-  if (isGraph) {
-    const model = await tf.loadGraphModel(fileHandler(modelJsonPath));
-    const signature = model.signature || modelJson.signature;
-    const useSignature = signature && signature.inputs && signature.outputs;
-    inputNames = useSignature ? Object.keys(signature.inputs) : model.inputNodes;
-    outputNames = useSignature ? Object.keys(signature.outputs) : model.outputNodes;
-    const ordered = arrange(inputNames, feed, notes);
-    outputs = await runInBatches(tf, ordered, async (part) => {
-      const dict = {};
-      inputNames.forEach((name, i) => { dict[name] = part[i]; });
-      let result;
-      try {
-        result = model.execute(dict, outputNames);
-      } catch (error) {
-        if (!String(error.message).includes('executeAsync')) throw error;
-        result = await model.executeAsync(dict, outputNames);
-      }
-      return Array.isArray(result) ? result : [result];
-    });
-  } else {
-    const model = await tf.loadLayersModel(fileHandler(modelJsonPath), { strict: true });
-    // A Sequential model leaves inputNames/outputNames empty; its symbolic tensors name their layers.
-    inputNames = model.inputNames.length ? model.inputNames : model.inputs.map((t) => layerName(t));
-    outputNames = model.outputNames.length ? model.outputNames : model.outputs.map((t) => layerName(t));
-    const ordered = arrange(inputNames, feed, notes);
-    outputs = await runInBatches(tf, ordered, async (part) => {
-      const result = model.predict(part.length === 1 ? part[0] : part, { batchSize: BATCH_SIZE });
-      return Array.isArray(result) ? result : [result];
-    });
-  }
-  writeTensors(outputsPath, outputNames.map((name, i) => [name, outputs[i]]), {
-    kind: isGraph ? 'graph' : 'layers',
-    inputNames,
-    outputNames,
-    notes,
-    tfjsVersion: tf.version.tfjs,
-    backend: tf.getBackend(),
-  });
+  const args = process.argv.slice(2);
+  if (args[0] === '--serve') return serve();
+  const backendAt = args.indexOf('--backend');
+  const backend = backendAt >= 0 ? args[backendAt + 1] : 'cpu';
+  const positional = backendAt >= 0 ? args.filter((_, i) => i !== backendAt && i !== backendAt + 1) : args;
+  const [model, inputs, outputs] = positional;
+  if (!outputs) throw new ModelError('usage: node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON [--backend cpu|wasm]');
+  await runOne(load('@tensorflow/tfjs'), { model, inputs, outputs, backend });
 }
 
-main().catch((error) => { if (process.env.CONVKIT_DEBUG) console.error(error); fail(String(error && error.message ? error.message : error).split("\n")[0]); });
+main().catch((error) => {
+  if (process.env.CONVKIT_DEBUG) console.error(error);
+  process.stderr.write(`convkit-tfjs-error: ${firstLine(error)}\n`);
+  process.exit(1);
+});

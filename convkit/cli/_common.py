@@ -11,17 +11,32 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, Callable, Sequence, TypeVar
 
 import typer
 from rich.console import Console
+from typer.models import OptionInfo
 
 from convkit.errors import ConvkitError
 
 INTERNAL_ERROR_EXIT = 3
+# Raised when a --json document changes incompatibly (a key removed, renamed or retyped); docs/json.md.
+SCHEMA_VERSION = 1
+
+
+def _verbose(value: bool) -> bool:
+    if value:
+        from convkit._tf import VERBOSE_ENV
+
+        os.environ[VERBOSE_ENV] = "1"  # before anything imports TensorFlow; child processes inherit it
+    return value
+
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout and nothing else.")]
-OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.")]
+OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output path.", metavar="PATH")]
+VerboseOption = Annotated[
+    bool, typer.Option("--verbose", "-v", help="Also show TensorFlow's own log lines.", callback=_verbose)
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -34,9 +49,10 @@ def stderr_console() -> Console:
     return Console(file=sys.stderr, soft_wrap=True)
 
 
-def print_json(document: Any) -> None:
-    """Writes ``document`` as JSON on stdout; numpy scalars and paths become plain values."""
-    sys.stdout.write(json.dumps(document, indent=2, sort_keys=False, default=_json_default) + "\n")
+def print_json(document: dict[str, Any]) -> None:
+    """Writes ``document`` as JSON on stdout, ``schema_version`` first; numpy scalars and paths become plain values."""
+    versioned = {"schema_version": SCHEMA_VERSION, **document}
+    sys.stdout.write(json.dumps(versioned, indent=2, sort_keys=False, default=_json_default) + "\n")
     sys.stdout.flush()
 
 
@@ -50,6 +66,63 @@ def _json_default(value: Any) -> Any:
     if hasattr(value, "to_dict"):
         return value.to_dict()
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+Choices = Sequence[str] | Callable[[], Sequence[str]]
+
+
+def choice_option(*names: str, choices: Choices, help: str, metavar: str | None = None) -> Any:
+    """A ``typer.Option`` taking one of ``choices``: listed in ``--help``, completed by the shell,
+    and a near miss answered with "did you mean".
+
+    ``choices`` may be a function (e.g. ``registry.format_names``): it is asked on every run, so a
+    format registered after this module was imported is offered and accepted like the others.
+    ``metavar`` (e.g. ``FORMAT``) names the value and moves the choices into the help text,
+    for lists too long for the option column.
+    """
+
+    def current() -> Sequence[str]:
+        return choices() if callable(choices) else choices
+
+    def validate(value: str | None) -> str | None:
+        known = current()
+        if value is None or value in known:
+            return value
+        raise typer.BadParameter(f"{value!r} is not one of {', '.join(known)}{did_you_mean(value, known)}")
+
+    def complete(incomplete: str) -> list[str]:
+        return [choice for choice in current() if choice.startswith(incomplete)]
+
+    if metavar is None:
+        return typer.Option(*names, help=help, metavar="[" + "|".join(current()) + "]", callback=validate,
+                            autocompletion=complete, show_default=False)
+    option = typer.Option(*names, help=help, metavar=metavar, callback=validate, autocompletion=complete,
+                          show_default=False)
+    return _ChoicesInHelp(option, lambda: f"{help} One of: {', '.join(current())}.")
+
+
+class _ChoicesInHelp(OptionInfo):
+    """An option whose help text lists its choices as they are when the command is built (every run)."""
+
+    def __init__(self, option: OptionInfo, text: Callable[[], str]) -> None:
+        self.__dict__.update(vars(option))
+        self._text = text
+
+    @property
+    def help(self) -> str:
+        return self._text()
+
+    @help.setter
+    def help(self, value: str | None) -> None:
+        pass  # the text is always made from the current choices
+
+
+def did_you_mean(value: str, choices: Sequence[str]) -> str:
+    """``"; did you mean 'tfjs'?"`` for a near miss, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.5)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

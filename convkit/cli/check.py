@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from convkit.cli._common import JsonOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.cli._common import JsonOption, VerboseOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.cli._progress import StageDisplay
 from convkit.errors import UsageError
 
 
@@ -20,42 +20,63 @@ def register(app: typer.Typer) -> None:
 def check(
     models: Annotated[
         list[Path],
-        typer.Argument(help="REF OTHER...: the reference model, then the copies to compare with it.", show_default=False),
+        typer.Argument(help="REF OTHER...: the reference model, then the copies to compare with it.", show_default=False,
+                       metavar="MODEL..."),
     ],
     all_formats: Annotated[
         bool,
         typer.Option("--all-formats", help="Convert the one MODEL given to every format in a temporary folder, then check all copies."),
     ] = False,
-    inputs: Annotated[Path | None, typer.Option("--inputs", help="An .npz file with one array per input name.")] = None,
-    mnist: Annotated[int | None, typer.Option("--mnist", help="Feed the first N bundled MNIST test digits.")] = None,
-    random: Annotated[int | None, typer.Option("--random", help="Feed N random samples drawn from the input specs.")] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Seed for --random.")] = 0,
-    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance for every output (default 1e-5 for float32 outputs).")] = None,
-    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance for every output (default 1e-5 for float32 outputs).")] = None,
+    inputs: Annotated[Path | None, typer.Option("--inputs", help="An .npz file with one array per input name.", metavar="FILE")] = None,
+    mnist: Annotated[int | None, typer.Option("--mnist", help="Feed the first N bundled MNIST test digits.", metavar="N")] = None,
+    random: Annotated[int | None, typer.Option("--random", help="Feed N random samples drawn from the input specs.", metavar="N")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for --random.", metavar="N")] = 0,
+    atol: Annotated[float | None, typer.Option("--atol", help="Absolute tolerance for every output (default 1e-5 for float32 outputs).", metavar="TOL")] = None,
+    rtol: Annotated[float | None, typer.Option("--rtol", help="Relative tolerance for every output (default 1e-5 for float32 outputs).", metavar="TOL")] = None,
     tolerance: Annotated[
         list[str] | None,
-        typer.Option("--tolerance", help="OUTPUT=ATOL,RTOL for one output; repeat for more.", show_default=False),
+        typer.Option("--tolerance", help="Tolerances for one output; repeat for more.", show_default=False,
+                     metavar="OUTPUT=ATOL,RTOL"),
     ] = None,
     like: Annotated[
         Path | None,
-        typer.Option("--like", help="Model whose architecture runs weights-only copies (checkpoints); default REF."),
+        typer.Option("--like", help="Model whose architecture runs weights-only copies (checkpoints); default REF.",
+                     metavar="MODEL"),
     ] = None,
     allow_unsafe: Annotated[
         bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")
     ] = False,
     keep_copies: Annotated[
-        Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.")
+        Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.", metavar="DIR")
+    ] = None,
+    tfjs_backend: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--tfjs-backend",
+            help="TF.js backend for TF.js models: cpu, wasm, webgl, webgl-f16 (float16 textures); repeat or "
+            "comma-separate for one row each. cpu and wasm run in Node (in the browser with --browser), webgl "
+            "in Chromium. Default: wasm in Node (cpu where wasm lacks a kernel); with --browser: webgl,wasm. "
+            "Default tolerances for float outputs: cpu and wasm 1e-5, webgl 1e-4, webgl-f16 1e-2.",
+            show_default=False,
+        ),
+    ] = None,
+    browser: Annotated[
+        str | None,
+        typer.Option("--browser", help="Run TF.js models in this headless browser: chromium "
+                     "('make setup-browser' installs it).", show_default=False),
     ] = None,
     junit_xml: Annotated[
-        Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.")
+        Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.", metavar="FILE")
     ] = None,
     json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Check that copies of a model predict what the reference predicts, each in its own runtime.
 
     Keras files run in Keras 3 or tf_keras (whichever wrote them), SavedModels
     through their serving signature in TensorFlow, TF.js models in TF.js under
-    Node.js, ONNX in onnxruntime, TFLite in LiteRT (tf.lite.Interpreter for Flex ops),
+    Node.js (wasm backend) or in headless Chromium (--browser, --tfjs-backend), ONNX in
+    onnxruntime, TFLite in LiteRT (tf.lite.Interpreter for Flex ops),
     checkpoints in the architecture of --like. Inference mode everywhere.
 
     Inputs: the bundled MNIST test digits for models taking 784 values, else
@@ -69,14 +90,16 @@ def check(
     Exit codes: 0 every copy matches; 1 a copy's outputs differ beyond the
     tolerance; 2 usage error, or a model could not be loaded or run.
     """
-    # TensorFlow's C++ start-up chatter would bury the progress lines on stderr.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from convkit._tf import quiet_tensorflow
+
+    quiet_tensorflow()
     from convkit.check import check as run_check
     from convkit.check import render_table, write_junit
     from convkit.roundtrip import check_all_formats
 
     log = stderr_console()
-    options = dict(
+    progress = StageDisplay(quiet=json_output)
+    options: dict[str, Any] = dict(
         inputs=inputs,
         mnist=mnist,
         random=random,
@@ -86,18 +109,23 @@ def check(
         tolerances=_parse_tolerances(tolerance or []),
         like=like,
         allow_unsafe=allow_unsafe,
-        progress=lambda message: log.print(message, markup=False, highlight=False),
+        tfjs_backends=tfjs_backend,
+        browser=browser,
+        progress=progress,
     )
     if all_formats:
         if len(models) != 1:
             raise UsageError(f"--all-formats takes one MODEL, not {len(models)}")
-        report = check_all_formats(models[0], work_dir=keep_copies, **options)
-    else:
-        if keep_copies is not None:
-            raise UsageError("--keep-copies applies to --all-formats only")
-        if len(models) < 2:
-            raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
-        report = run_check(models[0], models[1:], **options)
+    elif keep_copies is not None:
+        raise UsageError("--keep-copies applies to --all-formats only")
+    elif len(models) < 2:
+        raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
+    with progress:
+        progress.begin("loading models")
+        if all_formats:
+            report = check_all_formats(models[0], work_dir=keep_copies, **options)
+        else:
+            report = run_check(models[0], models[1:], **options)
     if junit_xml is not None:
         write_junit(report, junit_xml)
     if json_output:

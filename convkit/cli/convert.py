@@ -7,12 +7,25 @@ from typing import Annotated, Optional
 
 import typer
 
-from convkit.cli._common import JsonOption, OutOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.cli._common import (
+    JsonOption,
+    OutOption,
+    VerboseOption,
+    choice_option,
+    handle_errors,
+    print_json,
+    stdout_console,
+)
+from convkit.cli._progress import StageDisplay
+from convkit.errors import MismatchError
 from convkit.registry import format_names
 
-
-def _format_help() -> str:
-    return "Target format: " + ", ".join(format_names()) + "."
+# The engine's own tuples (convkit.convert.TFJS_KINDS, QUANTIZE_DTYPES) sit behind numpy, which
+# `convkit inspect` must not pay for; tests/cli/test_options.py holds these equal to them.
+TFJS_KINDS = ("layers", "graph")
+QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
+# convkit.convert.to_tflite.QUANTIZATIONS beyond the TF.js ones (float16 is both).
+TFLITE_ONLY_QUANTIZATIONS = ("dynamic", "int8")
 
 
 def register(app: typer.Typer) -> None:
@@ -21,14 +34,14 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def convert_command(
-    src: Annotated[Path, typer.Argument(help="Model file or folder of any supported format.")],
-    to: Annotated[str, typer.Option("--to", "-t", help=_format_help())],
+    src: Annotated[Path, typer.Argument(help="Model file or folder of any supported format.", metavar="SRC")],
+    to: Annotated[str, choice_option("--to", "-t", choices=format_names, help="Target format.", metavar="FORMAT")],
     out: OutOption = None,
-    like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.")] = None,
-    tfjs_kind: Annotated[Optional[str], typer.Option("--tfjs-kind", help="TF.js model kind: layers or graph.")] = None,
-    quantize: Annotated[Optional[str], typer.Option("--quantize", help="Quantize TF.js weights: float16, uint8 or uint16; TFLite: dynamic (int8 weights), float16 or int8 (weights and activations, calibrated on the inputs convkit check uses).")] = None,
-    quantize_weights: Annotated[Optional[list[str]], typer.Option("--quantize-weights", help="Glob of TF.js weight names to quantize (repeatable); default all.")] = None,
-    shard_size: Annotated[int, typer.Option("--shard-size", help="Bytes per TF.js weight shard.")] = 4 * 1024 * 1024,
+    like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.", metavar="MODEL")] = None,
+    tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=TFJS_KINDS, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,
+    quantize: Annotated[Optional[str], choice_option("--quantize", choices=QUANTIZE_DTYPES + TFLITE_ONLY_QUANTIZATIONS, help="Quantize TF.js weights to float16, uint8 or uint16; TFLite: dynamic (int8 weights), float16 or int8 (weights and activations, calibrated on the inputs convkit check uses).")] = None,
+    quantize_weights: Annotated[Optional[list[str]], typer.Option("--quantize-weights", help="Glob of TF.js weight names to quantize (repeatable); default all.", metavar="GLOB")] = None,
+    shard_size: Annotated[int, typer.Option("--shard-size", help="Bytes per TF.js weight shard.", metavar="BYTES")] = 4 * 1024 * 1024,
     keep_optimizer: Annotated[bool, typer.Option("--keep-optimizer/--no-optimizer", help="Carry optimizer state where the target holds it.")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail instead of warning when the target cannot hold part of the source.")] = False,
@@ -36,65 +49,44 @@ def convert_command(
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
     opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
     json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     from convkit import convert
-    from convkit.registry import get_format
+    from convkit._tf import quiet_tensorflow
 
-    get_format(to)  # unknown names fail before any heavy import, listing the known ones
-    progress = _Progress(enabled=not json_output)
-    try:
-        result = convert(
-            src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
-            quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
-            keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-            allow_unsafe=unsafe, check=check, progress=progress, opset=opset,
-        )
-    finally:
-        progress.close()
+    quiet_tensorflow()
+    mismatch = None
+    with StageDisplay(quiet=json_output) as progress:
+        progress.begin(f"converting {src.name} to {to}")
+        try:
+            result = convert(
+                src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
+                quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
+                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
+                allow_unsafe=unsafe, check=check, progress=progress, opset=opset,
+            )
+        except MismatchError as error:
+            # The copy was written and checked: its report is the answer, whatever the verdict.
+            checked = getattr(error, "result", None)
+            if checked is None:
+                raise
+            result = checked
+            mismatch = error
     if json_output:
         print_json(result.to_dict())
-        return
+    else:
+        _print_result(result, progress)
+    if mismatch is not None:
+        raise mismatch
+
+
+def _print_result(result, progress: StageDisplay) -> None:
     from rich.markup import escape
 
-    errors = stderr_console()
     for warning in result.warnings:
-        errors.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
+        progress.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     out = stdout_console()
     what = f"{result.to} ({result.kind})"
     out.print(f"{result.src} -> {result.out}  [{what}, {result.seconds:.2f} s]", markup=False, highlight=False)
     if result.check is not None:
-        out.print(f"check: {result.check.get('status', 'PASS')}", markup=False, highlight=False)
-
-
-class _Progress:
-    """A progress bar on stderr, shown only once a conversion has run for a moment."""
-
-    DELAY_SECONDS = 0.5
-
-    def __init__(self, enabled: bool) -> None:
-        import time
-
-        self.enabled = enabled
-        self.started = time.monotonic()
-        self.bar = None
-        self.task = None
-
-    def __call__(self, stage: str, done: int | None = None, total: int | None = None) -> None:
-        import time
-
-        if not self.enabled or done is None or total is None or total <= 0:
-            return
-        if self.bar is None:
-            if time.monotonic() - self.started < self.DELAY_SECONDS:
-                return
-            from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
-
-            self.bar = Progress("writing", BarColumn(), DownloadColumn(), TimeRemainingColumn(),
-                                console=stderr_console(), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("convert", total=total)
-        self.bar.update(self.task, completed=done)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.stop()
+        out.print(f"check: {result.check.get('headline', result.check.get('status'))}", markup=False, highlight=False)

@@ -7,7 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
-from convkit.cli._common import JsonOption, handle_errors, print_json, stderr_console, stdout_console
+from convkit.cli._common import JsonOption, VerboseOption, handle_errors, print_json, stdout_console
+from convkit.cli._progress import StageDisplay
 from convkit.errors import UsageError
 
 
@@ -17,21 +18,24 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def train(
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tutorial's files (created).")],
-    keras: Annotated[int, typer.Option("--keras", help="Keras generation: 3 (Keras 3, default) or 2 (tf_keras, the tutorial's own calls).")] = 3,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the tutorial's files (created).", metavar="DIR")],
+    keras: Annotated[int, typer.Option("--keras", help="Keras generation: 3 (Keras 3, default) or 2 (tf_keras, the tutorial's own calls).", metavar="[3|2]")] = 3,
     epochs_per_stage: Annotated[
         str,
         typer.Option(
             "--epochs-per-stage",
+            metavar="N1,N2,N3",
             help="Epochs of the per-epoch checkpoint run, the every-5-epochs run and the whole-model run.",
         ),
     ] = "10,50,5",
-    seed: Annotated[int, typer.Option("--seed", help="Random seed; equal seeds give identical weights.")] = 0,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed; equal seeds give identical weights.", metavar="N")] = 0,
     data: Annotated[
         Path | None,
-        typer.Option("--data", help="MNIST in Keras mnist.npz layout (default: ~/.keras/datasets/mnist.npz, else the bundled digits)."),
+        typer.Option("--data", metavar="FILE",
+                     help="MNIST in Keras mnist.npz layout (default: ~/.keras/datasets/mnist.npz, else the bundled digits)."),
     ] = None,
     json_output: JsonOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Train the tutorial's MNIST model and write every file the tutorial makes.
 
@@ -42,10 +46,14 @@ def train(
     if keras not in (2, 3):
         raise UsageError(f"--keras must be 2 or 3, not {keras}")
     stages = _parse_epochs(epochs_per_stage)
+    from convkit._tf import quiet_tensorflow
     from convkit.train import run_tutorial
 
-    log = stderr_console()
-    report = run_tutorial(out, keras=keras, epochs_per_stage=stages, seed=seed, data=data, on_event=_Progress(log))
+    quiet_tensorflow()
+    with StageDisplay() as display:
+        display.begin("importing TensorFlow")
+        report = run_tutorial(out, keras=keras, epochs_per_stage=stages, seed=seed, data=data,
+                              on_event=_Progress(display))
     if json_output:
         print_json(report.to_dict())
         return
@@ -61,19 +69,24 @@ def _parse_epochs(text: str) -> tuple[int, int, int]:
         raise UsageError(
             f"--epochs-per-stage takes three positive epoch counts like 10,50,5 (the second at least 5), not {text!r}"
         )
-    return values  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 class _Progress:
-    """Per-epoch and per-stage lines on stderr."""
+    """Per-epoch and per-stage lines on stderr, the current stage under them."""
 
-    def __init__(self, console: Any) -> None:
-        self.console = console
+    def __init__(self, display: StageDisplay) -> None:
+        self.display = display
+        self.console = display
+        self.stage = ""
 
     def __call__(self, kind: str, fields: dict[str, Any]) -> None:
         if kind == "stage":
+            self.stage = str(fields["stage"])
             self.console.print(f"[bold]{fields['stage']}[/]: {fields['description']}")
+            self._show(f"{self.stage}: training")
         elif kind == "epoch":
+            self._show(f"{self.stage}: epoch {fields['epoch']}/{fields['epochs']}")
             self.console.print(
                 f"  epoch {fields['epoch']:>3}/{fields['epochs']}  loss {fields['loss']:.4f}  "
                 f"accuracy {fields['accuracy']:.3f}  test loss {fields['val_loss']:.4f}  "
@@ -84,6 +97,11 @@ class _Progress:
             self.console.print(f"  saved {fields['path']}", highlight=False)
         elif kind == "evaluation":
             self.console.print(f"  {fields['source']}: accuracy {100 * fields['accuracy']:.1f}%", highlight=False)
+
+    def _show(self, stage: str) -> None:
+        # The spinner only: in a log the lines above already say where the run is.
+        if self.display.live:
+            self.display(stage)
 
 
 def _print_summary(report: Any) -> None:

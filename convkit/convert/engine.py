@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -21,7 +21,7 @@ from convkit import registry
 from convkit.convert.streaming import DEFAULT_SHARD_SIZE, QUANTIZE_DTYPES
 from convkit.errors import MismatchError, UsageError, WriteError
 from convkit.formats import _policy
-from convkit.progress import Progress
+from convkit.progress import Progress, no_progress
 
 __all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
 
@@ -58,11 +58,17 @@ class ConvertResult:
     check: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
-        document = asdict(self)
-        document["src"] = str(self.src)
-        document["out"] = str(self.out)
-        document["warnings"] = list(self.warnings)
-        return document
+        """The ``convert --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
+        return {
+            "src": str(self.src),
+            "out": str(self.out),
+            "src_format": self.src_format,
+            "to": self.to,
+            "kind": self.kind,
+            "warnings": list(self.warnings),
+            "seconds": self.seconds,
+            "check": self.check,
+        }
 
 
 def default_output(src: Path, to: str) -> Path:
@@ -166,13 +172,13 @@ def convert(
         raise UsageError(f"{out}: the output would replace the source; choose another --out")
     if check and verify is None:
         raise UsageError("check=True needs a verify function; convkit.convert passes the check engine's")
-    say = progress or _silent
+    say = progress or no_progress
     say("loading")
     _policy.screen(src, src_format, allow_unsafe)
     job = Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-               allow_unsafe=allow_unsafe, progress=_bytes_progress(progress), opset=opset)
+               allow_unsafe=allow_unsafe, progress=progress, opset=opset)
     say("writing")
     kind = job.run()
     report = None
@@ -182,24 +188,10 @@ def convert(
     result = ConvertResult(src, out, src_format, target, kind, tuple(job.warnings),
                            round(time.perf_counter() - started, 3), report)
     if report is not None and not report.get("passed", False):
-        raise MismatchError(f"{out}: predicts differently from {src} (see convkit check {src} {out})")
+        error = MismatchError(f"{out}: predicts differently from {src} (see convkit check {src} {out})")
+        error.result = result  # type: ignore[attr-defined]  # the CLI prints the report whatever the verdict
+        raise error
     return result
-
-
-def _silent(stage: str, done: int | None = None, total: int | None = None) -> None:
-    return None
-
-
-def _bytes_progress(progress: Progress | None) -> Callable[[int, int], None] | None:
-    # The streaming writers count bytes; they report them as the "writing" stage.
-    if progress is None:
-        return None
-    report = progress
-
-    def bytes_written(done: int, total: int) -> None:
-        report("writing", done, total)
-
-    return bytes_written
 
 
 class Job:

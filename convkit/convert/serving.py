@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from convkit._tf import quiet_tensorflow
 from convkit.convert import tfjs_layers
 from convkit.errors import ReadError, error_text
 from convkit.formats.portable import PortableModel
-from convkit.live import live_from_portable, quiet_tensorflow
+from convkit.live import live_from_portable
 
 
 @dataclass

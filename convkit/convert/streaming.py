@@ -13,13 +13,14 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
 from convkit.convert import tfjs_layers
 from convkit.formats.portable import PortableModel
 from convkit.errors import ReadError, UsageError
+from convkit.progress import Progress
 
 DEFAULT_SHARD_SIZE = 4 * 1024 * 1024
 QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
@@ -27,8 +28,6 @@ QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
 _TFJS_NARROWING = {"float64": "float32", "float16": "float32", "int64": "int32", "uint32": "int32",
                    "int16": "int32", "int8": "int32", "uint8": "int32", "uint16": "int32"}
 _TFJS_DTYPES = ("float32", "int32", "bool")
-
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -137,7 +136,7 @@ def write_tfjs_layers(
         quantize: ``float16``, ``uint8`` or ``uint16`` to store float32 weights smaller.
         quantize_weights: glob patterns of TF.js weight names to quantize; default all.
         generated_by: the ``generatedBy`` field.
-        progress: called with (bytes done, bytes total).
+        progress: told the ``writing`` stage with bytes done and bytes total.
     """
     if shard_size <= 0:
         raise UsageError(f"shard size must be a positive number of bytes, not {shard_size}")
@@ -180,7 +179,7 @@ def write_tfjs_layers(
                 manifest.append({"name": name, "shape": list(weight.shape), "dtype": stored})
                 done += nbytes
                 if progress:
-                    progress(done, total)
+                    progress("writing", done, total)
                 continue
             values = np.ascontiguousarray(weight.read())
             if tuple(values.shape) != tuple(weight.shape):
@@ -190,11 +189,11 @@ def write_tfjs_layers(
             if quantized_as:
                 values, entry["quantization"] = _quantize(values, quantized_as)
             values = values.astype(values.dtype.newbyteorder("<"), copy=False)
-            shards.write(memoryview(values.reshape(-1)).cast("B"))
+            shards.write(values.reshape(-1).data.cast("B"))
             manifest.append(entry)
             done += nbytes
             if progress:
-                progress(done, total)
+                progress("writing", done, total)
             del values
     finally:
         shards.close()
@@ -263,5 +262,5 @@ def write_keras2_h5(
                 layer_group.create_dataset(name, data=values)
                 done += values.nbytes
                 if progress:
-                    progress(done, total)
+                    progress("writing", done, total)
             layer_group.attrs["weight_names"] = np.array(names)

@@ -33,9 +33,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+from convkit._tf import quiet_tensorflow
 from convkit.convert.serving import Serving, quiet_stderr
 from convkit.errors import UsageError, WriteError, error_text
-from convkit.live import quiet_tensorflow
 
 QUANTIZATIONS = ("dynamic", "float16", "int8")
 REPRESENTATIVE_SAMPLES = 100

@@ -11,9 +11,11 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+
+from convkit._tf import quiet_tensorflow
 from convkit.errors import ReadError, WriteError, error_text
 from convkit.formats.portable import PortableModel
-from convkit.live import live_from_portable, quiet_tensorflow
+from convkit.live import live_from_portable
 
 
 def write_keras_archive(model: PortableModel, target: Path, source: Path, allow_unsafe: bool) -> None:
@@ -103,13 +105,14 @@ def write_tfjs_graph(
     if quantize:
         quantization = {quantize: list(quantize_weights) if quantize_weights else True}
     try:
-        converter.convert_tf_saved_model(
-            str(saved_model),
-            str(target),
-            signature_def="serving_default",
-            saved_model_tags="serve",
-            quantization_dtype_map=quantization,
-            weight_shard_size_bytes=shard_size,
-        )
+        with quiet_tensorflow():  # grappler logs from C++ whatever TF_CPP_MIN_LOG_LEVEL says
+            converter.convert_tf_saved_model(
+                str(saved_model),
+                str(target),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map=quantization,
+                weight_shard_size_bytes=shard_size,
+            )
     except (ValueError, KeyError, RuntimeError) as error:
         raise WriteError(f"{saved_model}: the TF.js graph converter failed ({error_text(error)})") from None

@@ -15,6 +15,9 @@ from typing import Any
 _JSON_ONLY = {"model_config", "training_config", "compile_config"}
 _MAX_CELL = 80
 _FIRST = ("summary", "layers")
+# Columns that hold names (tensor keys, layers, files): never cut, never wrapped.
+_NAME_KEYS = {"name", "key", "path", "file", "object", "layer", "tensor", "weight", "prefix", "output", "input",
+              "signature", "model", "node"}
 
 
 def render(report: dict[str, Any], console: Any, *, tree: bool = False) -> None:
@@ -53,7 +56,7 @@ def _section(title: str, value: Any, console: Any, tree: bool, depth: int) -> No
         return
     if isinstance(value, list):
         if all(isinstance(item, dict) and _is_flat(item) for item in value):
-            console.print(_records_table(title, value))
+            _records_table(title, value, console)
         elif all(_is_scalar(item) for item in value):
             console.print(f"[bold]{title}[/]: {', '.join(_cell(item) for item in value)}")
         else:
@@ -63,7 +66,7 @@ def _section(title: str, value: Any, console: Any, tree: bool, depth: int) -> No
     if isinstance(value, dict):
         scalars = {k: v for k, v in value.items() if _is_scalar(v) or _is_scalar_list(v)}
         if scalars:
-            console.print(_mapping_table(title, scalars))
+            _mapping_table(title, scalars, console)
         for key, item in value.items():
             if key in scalars or item is None or item in ([], {}):
                 continue
@@ -72,34 +75,39 @@ def _section(title: str, value: Any, console: Any, tree: bool, depth: int) -> No
     console.print(f"[bold]{title}[/]: {_cell(value)}")
 
 
-def _records_table(title: str, rows: list[dict[str, Any]]) -> Any:
-    from rich.table import Table
+def _records_table(title: str, rows: list[dict[str, Any]], console: Any) -> None:
+    from convkit._table import NAME, NUMBER, TEXT, Column, print_table
 
-    columns: list[str] = []
+    headings: list[str] = []
     flat_rows = []
     for row in rows:
         flat = _flatten(row)
         flat_rows.append(flat)
         for key in flat:
-            if key not in columns:
-                columns.append(key)
-    table = Table(title=title, title_justify="left", title_style="bold")
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for flat in flat_rows:
-        table.add_row(*(_cell(flat.get(column)) for column in columns))
-    return table
+            if key not in headings:
+                headings.append(key)
+    columns = []
+    for position, heading in enumerate(headings):
+        values = [flat.get(heading) for flat in flat_rows]
+        if position == 0 or heading.rsplit(".", 1)[-1] in _NAME_KEYS:
+            kind = NAME
+        elif all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)) for v in values):
+            kind = NUMBER
+        else:
+            kind = TEXT
+        is_path = kind == NAME and all(isinstance(v, str) and "/" in v for v in values)
+        columns.append(Column(heading, kind, justify="right" if kind == NUMBER else "left", path=is_path))
+    cells = [[_cell(flat.get(c.heading), limit=None if c.kind == NAME else _MAX_CELL) for c in columns]
+             for flat in flat_rows]
+    print_table(console, columns, cells, title=f"[bold]{title}[/]")
 
 
-def _mapping_table(title: str, mapping: dict[str, Any]) -> Any:
-    from rich.table import Table
+def _mapping_table(title: str, mapping: dict[str, Any], console: Any) -> None:
+    from convkit._table import NAME, TEXT, Column, print_table
 
-    table = Table(title=title, show_header=False, title_justify="left", title_style="bold")
-    table.add_column("key", style="cyan")
-    table.add_column("value", overflow="fold")
-    for key, value in mapping.items():
-        table.add_row(str(key), _cell(value))
-    return table
+    columns = [Column("key", NAME, style="cyan"), Column("value", TEXT)]
+    print_table(console, columns, [[_cell(str(key), limit=None), _cell(value)] for key, value in mapping.items()],
+                title=f"[bold]{title}[/]", show_header=False)
 
 
 def _tree(title: str, node: dict[str, Any]) -> Any:
@@ -165,7 +173,7 @@ def _is_tree(value: Any) -> bool:
     return isinstance(value, dict) and "name" in value and ("children" in value or "kind" in value or "node" in value)
 
 
-def _cell(value: Any, limit: int = _MAX_CELL) -> str:
+def _cell(value: Any, limit: int | None = _MAX_CELL) -> str:
     from rich.markup import escape
 
     if value is None:
@@ -180,6 +188,6 @@ def _cell(value: Any, limit: int = _MAX_CELL) -> str:
         text = "[" + ", ".join("None" if v is None else _cell(v) for v in value) + "]"
     else:
         text = json.dumps(value, default=str)
-    if len(text) > limit:
+    if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return escape(text)

@@ -54,6 +54,7 @@ class OnnxReport(_report.ReportBase):
 
     format: str
     path: str
+    kind: str
     ir_version: int
     producer: str
     model_version: int
@@ -299,6 +300,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport
     return OnnxReport(
         format="onnx",
         path=str(path),
+        kind="external-data" if any(row["stored"] == "external" for row in initializers) else "single-file",
         ir_version=model.ir_version,
         producer=producer,
         model_version=model.model_version,

@@ -77,7 +77,8 @@ class TfliteReport(_report.ReportBase):
 
     format: str
     path: str
-    schema_version: int
+    kind: str
+    tflite_schema_version: int
     description: str
     min_runtime_version: str | None
     summary: dict[str, Any]
@@ -390,7 +391,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
     return TfliteReport(
         format="tflite",
         path=str(path),
-        schema_version=model.scalar(0, "I", 0),
+        kind="flex" if any(row["flex"] for row in op_rows) else "builtin",
+        tflite_schema_version=model.scalar(0, "I", 0),
         description=model.string(3) or "",
         min_runtime_version=min_runtime,
         summary={

@@ -1,8 +1,9 @@
 """The tutorial's data: the first 1000 training and 1000 test MNIST digits.
 
 Sources, in order: a file the caller names (Keras ``mnist.npz`` layout), the
-Keras cache ``~/.keras/datasets/mnist.npz``, and the real MNIST subset bundled
-under ``fixtures/mnist``. Nothing is ever downloaded.
+Keras cache ``~/.keras/datasets/mnist.npz``, and the 2000 real MNIST digits
+bundled in the package (``convkit/train/mnist``, provenance and licence in its
+README). Nothing is ever downloaded.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from convkit.errors import ReadError
 
-BUNDLED_MNIST = Path(__file__).resolve().parents[2] / "fixtures" / "mnist" / "mnist-2000.npz"
+BUNDLED_MNIST = Path(__file__).resolve().parent / "mnist" / "mnist-2000.npz"
 KERAS_CACHE = Path("~/.keras/datasets/mnist.npz").expanduser()
 TUTORIAL_SIZE = 1000
 _KEYS = ("x_train", "y_train", "x_test", "y_test")

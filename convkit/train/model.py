@@ -7,16 +7,12 @@ categorical cross-entropy from logits, accuracy. ``generation=2`` uses
 
 from __future__ import annotations
 
-import os
 from types import ModuleType
 from typing import Any
 
+from convkit._tf import quiet_tensorflow
+
 GENERATIONS = (2, 3)
-
-
-def quiet_tensorflow() -> None:
-    """Silences TensorFlow's C++ start-up chatter before the first import."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def keras_module(generation: int) -> ModuleType:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,6 +47,16 @@ class Evaluation:
     same_predictions: bool | None = None
     max_abs_diff: float | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "accuracy": self.accuracy,
+            "loss": self.loss,
+            "same_predictions": self.same_predictions,
+            "max_abs_diff": self.max_abs_diff,
+        }
+
 
 @dataclass(frozen=True)
 class TrainReport:
@@ -64,7 +74,19 @@ class TrainReport:
     versions: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The ``train --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
+        return {
+            "out": self.out,
+            "keras": self.keras,
+            "seed": self.seed,
+            "epochs_per_stage": list(self.epochs_per_stage),
+            "data_source": self.data_source,
+            "history": {stage: [dict(row) for row in rows] for stage, rows in self.history.items()},
+            "evaluations": [evaluation.to_dict() for evaluation in self.evaluations],
+            "artifacts": [dict(artifact) for artifact in self.artifacts],
+            "seconds": self.seconds,
+            "versions": dict(self.versions),
+        }
 
     def evaluation(self, name: str) -> Evaluation:
         return next(e for e in self.evaluations if e.name == name)
@@ -188,9 +210,9 @@ class _Run:
     def fit(self, stage: str, model: Any, epochs: int, callbacks: list[Any]) -> None:
         rows: list[dict[str, float]] = []
         emit = self.emit
-        k = self.keras
+        callback_base: Any = self.keras.callbacks.Callback
 
-        class Progress(k.callbacks.Callback):
+        class EpochLog(callback_base):
             def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
                 row = {"epoch": epoch + 1, **{key: float(value) for key, value in (logs or {}).items()}}
                 rows.append(row)
@@ -202,7 +224,7 @@ class _Run:
             epochs=epochs,
             batch_size=BATCH_SIZE,
             validation_data=(self.mnist.x_test, self.mnist.y_test),
-            callbacks=[*callbacks, Progress()],
+            callbacks=[*callbacks, EpochLog()],
             verbose=0,
         )
         self.history[stage] = rows
@@ -294,7 +316,7 @@ class _Run:
             same = bool(np.array_equal(np.argmax(expected, axis=1), np.argmax(logits, axis=1)))
         evaluation = Evaluation(name, source, accuracy, loss, same, diff)
         self.evaluations.append(evaluation)
-        self.emit("evaluation", asdict(evaluation))
+        self.emit("evaluation", evaluation.to_dict())
 
 
 def _artifacts(out: Path) -> list[dict[str, Any]]:

@@ -30,7 +30,8 @@ def _invoke(*args: object):
 
 
 @pytest.mark.node
-@pytest.mark.parametrize("generation, model", [(3, "my_model.keras"), (2, "my_model.h5")], ids=["keras3", "keras2"])
+# Keras 3 (my_model.keras) runs as a subprocess in tests/cli/test_quiet.py, which also reads its stderr.
+@pytest.mark.parametrize("generation, model", [(2, "my_model.h5")], ids=["keras2"])
 def test_all_formats_of_the_tutorial_model_pass(generation, model, request, tmp_path):
     trained = request.getfixturevalue(f"trained_k{generation}")
     junit = tmp_path / "check.xml"
@@ -76,7 +77,7 @@ def test_json_report_has_the_numbers(trained_k2, nudged_k2):
     assert output["needed_atol"] == pytest.approx(1e-3, rel=0.1)
     assert output["mismatched"] == 100 and output["size"] == 1000
     assert {"mean_abs", "max_rel", "mean_rel", "needed_rtol", "atol", "rtol", "top1_agreement"} <= set(output)
-    assert "running" in result.stderr
+    assert result.stderr == ""  # progress lines are for people; a --json run off a terminal shows none
 
 
 def test_a_per_output_tolerance_can_accept_the_difference(trained_k2, nudged_k2):

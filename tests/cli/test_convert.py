@@ -37,12 +37,16 @@ def test_default_output_next_to_source(trained_k3: Path, tmp_path: Path) -> None
     assert shards == {f"group1-shard{i}of{len(shards)}.bin" for i in range(1, len(shards) + 1)}
 
 
-def test_unknown_format_exit_2(trained_k3: Path, tmp_path: Path) -> None:
-    result = _run(str(trained_k3 / "my_model.h5"), "--to", "pmml", "-o", str(tmp_path / "x"))
+def test_unknown_format_exit_2_with_did_you_mean(trained_k3: Path, tmp_path: Path) -> None:
+    from convkit.registry import format_names
+
+    result = _run(str(trained_k3 / "my_model.h5"), "--to", "tfsj", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2
-    assert result.stderr.startswith(
-        "Error: unknown format 'pmml'; known formats: ckpt, savedmodel, h5, keras, tfjs, onnx, tflite")
-    assert result.stdout == ""
+    message = " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
+    assert "'tfsj' is not one of " + ", ".join(format_names()) in message
+    assert "tfjs, onnx, tflite" in message
+    assert "did you mean 'tfjs'?" in message
+    assert result.stdout == "" and not (tmp_path / "x").exists()
 
 
 def test_existing_output_exit_2(trained_k3: Path, tmp_path: Path) -> None:
@@ -62,7 +66,9 @@ def test_mismatched_like_exit_2(trained_k3: Path, tmp_path: Path) -> None:
     result = _run(str(trained_k3 / "training_1" / "cp.ckpt"), "--to", "h5", "--like", str(narrower),
                   "-o", str(tmp_path / "x.h5"))
     assert result.exit_code == 2
-    assert result.stderr.count("\n") == 1 and "has shape [784, 512]" in result.stderr
+    lines = result.stderr.strip().splitlines()  # the stages reached, then one error line
+    assert lines[-1].startswith("Error: ") and "has shape [784, 512]" in lines[-1]
+    assert all(not line.startswith("Error") and "Traceback" not in line for line in lines[:-1])
     assert not (tmp_path / "x.h5").exists()
 
 
@@ -71,3 +77,22 @@ def test_warnings_on_stderr_and_check(trained_k2: Path, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "warning: left out of the keras output: the optimizer state" in result.stderr
     assert "check: PASS" in result.stdout
+
+
+def test_check_json_prints_the_report_when_the_copy_differs(trained_k2: Path, tmp_path: Path, monkeypatch) -> None:
+    # A faithful conversion never differs, so the check's verdict comes from a real check of a
+    # deliberately nudged copy; what is under test is what `convert --check --json` prints then.
+    import convkit.roundtrip
+    from convkit.check import check
+    from tests.check import _models
+
+    nudged = tmp_path / "nudged.h5"
+    _models.nudge_h5_weight(trained_k2 / "my_model.h5", nudged, "dense_1/bias:0", 1e-3)
+    failing = check(trained_k2 / "my_model.h5", [nudged], mnist=50).to_dict()
+    monkeypatch.setattr(convkit.roundtrip, "verify_conversion", lambda src, out, like: failing)
+    out = tmp_path / "copy.keras"
+    result = _run(str(trained_k2 / "my_model.h5"), "--to", "keras", "-o", str(out), "--check", "--json")
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    assert document["check"]["status"] == "FAIL" and document["out"] == str(out)
+    assert result.stderr.startswith("Error: ") and "predicts differently" in result.stderr

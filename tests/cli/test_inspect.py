@@ -44,7 +44,7 @@ def test_json_names_the_format(trained: Path, relative: str, fmt: str, kind: str
     assert code == 0, stderr
     document = json.loads(stdout)
     assert document["format"] == fmt
-    assert list(document)[0] == "format"
+    assert list(document)[:2] == ["schema_version", "format"]
     if kind:
         assert document["kind"] == kind
 
@@ -79,8 +79,9 @@ def test_format_option(trained_k3: Path) -> None:
     assert code == 0 and json.loads(stdout)["format"] == "keras"
     code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "h5")
     assert code == 2 and stderr.startswith("Error: ") and "not an HDF5 file" in stderr
-    code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "pmml")
-    assert code == 2 and "unknown format 'pmml'" in stderr
+    code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "hdf5")
+    message = " ".join(line.strip(" │╭╮╰╯─") for line in stderr.splitlines())
+    assert code == 2 and "'hdf5' is not one of" in message and "did you mean 'h5'?" in message
     code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "onnx")
     assert code == 2 and stderr.startswith("Error: ") and "ONNX" in stderr
 
@@ -88,10 +89,10 @@ def test_format_option(trained_k3: Path) -> None:
 def test_format_help_lists_every_registered_format() -> None:
     from convkit.registry import format_names
 
-    result = runner.invoke(app, ["inspect", "--help"])
+    result = runner.invoke(app, ["inspect", "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    listed = " ".join(result.stdout.replace("│", " ").split())  # the help panel's lines, unwrapped
-    assert f"Read as this format ({', '.join(format_names())})" in listed
+    listed = " ".join(line.strip(" │╭╮╰╯─") for line in result.stdout.splitlines())
+    assert "One of: " + ", ".join(format_names()) in listed
     assert "onnx" in format_names() and "tflite" in format_names()
 
 
@@ -127,8 +128,18 @@ def test_missing_path(tmp_path: Path) -> None:
     _one_error_line(*_inspect(str(tmp_path / "nothing.h5")), "nothing.h5", "no such file")
 
 
-def test_directory_of_the_wrong_kind(trained_k3: Path) -> None:
-    _one_error_line(*_inspect(str(trained_k3)), str(trained_k3), "not a model file")
+def test_directory_without_models(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("no model here")
+    (tmp_path / "sub").mkdir()
+    _one_error_line(*_inspect(str(tmp_path)), str(tmp_path), "not a model file")
+
+
+def test_directory_of_models_lists_them(trained_k3: Path) -> None:
+    code, stdout, stderr = _inspect(str(trained_k3))
+    assert code == 0, stderr
+    assert f"{trained_k3}: 6 models" in stdout
+    for line in ("my_model.h5", "my_model.keras", "saved_model/my_model", "training_1", "training_2", "checkpoints"):
+        assert line in stdout
 
 
 def test_random_bytes(tmp_path: Path) -> None:

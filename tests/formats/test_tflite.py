@@ -77,7 +77,7 @@ def test_detected_by_identifier(models: dict, tmp_path: Path) -> None:
 def test_report_matches_the_converter_input_and_litert(models: dict) -> None:
     path = models["folder"] / "dense.tflite"
     report = tflite.inspect(path).to_dict()
-    assert report["format"] == "tflite" and report["schema_version"] == 3
+    assert report["format"] == "tflite" and report["tflite_schema_version"] == 3
     assert report["signatures"] == [{"key": "serving_default", "subgraph": 0, "inputs": ["pixels"], "outputs": ["scores"]}]
     assert {row["op"]: row["count"] for row in report["ops"]} == {"FULLY_CONNECTED": 2}
     assert report["summary"]["parameters"] == 32 * 64 + 64 + 64 * 3 + 3

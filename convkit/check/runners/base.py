@@ -12,6 +12,7 @@ from typing import Sequence
 
 import numpy as np
 
+from convkit.check.compare import Tolerance, default_tolerance
 from convkit.errors import MALFORMED
 from convkit.samples import TensorSpec
 
@@ -69,6 +70,10 @@ class Runner:
         if missing:
             raise ValueError(f"feed lacks inputs {missing} of {self.label}")
         return self._infer(feed)
+
+    def default_tolerance(self, dtype: str) -> Tolerance:
+        """The tolerance an output of ``dtype`` gets unless the caller gives one (runtimes may loosen it)."""
+        return default_tolerance(dtype, self.quantization)
 
     def describe(self) -> dict[str, object]:
         return {

@@ -1,0 +1,204 @@
+// What convkit check does with a TF.js model once TF.js is loaded, wherever it runs:
+// in Node (tfjs_runner.mjs) and in a browser page (tfjs_page.html) alike.
+//
+// Tensors travel as one raw little-endian byte buffer plus a header listing each
+// tensor's name, dtype, shape, byte offset and length. Inference only: layers
+// models run through predict(), graph models through execute() (executeAsync()
+// when the graph has control flow). Nothing here touches the file system or the
+// network; the caller hands in an IOHandler or URL to load the model from.
+
+export const BATCH_SIZE = 256;
+
+// What each backend name means: the TF.js backend and the flags set before it starts.
+export const BACKENDS = {
+  cpu: { backend: 'cpu', flags: {} },
+  wasm: { backend: 'wasm', flags: {} },
+  webgl: { backend: 'webgl', flags: { WEBGL_FORCE_F16_TEXTURES: false } },
+  'webgl-f16': { backend: 'webgl', flags: { WEBGL_FORCE_F16_TEXTURES: true } },
+};
+
+const TYPED = { float32: Float32Array, int32: Int32Array, bool: Uint8Array };
+
+export class ModelError extends Error {}
+
+// Switches TF.js to the named backend and proves it took: setBackend falls back silently otherwise.
+export async function useBackend(tf, name) {
+  const wanted = BACKENDS[name];
+  if (!wanted) throw new ModelError(`unknown TF.js backend ${name}; known: ${Object.keys(BACKENDS).join(', ')}`);
+  for (const [flag, value] of Object.entries(wanted.flags)) tf.env().set(flag, value);
+  let ready = false;
+  try {
+    ready = await tf.setBackend(wanted.backend);
+  } catch (error) {
+    throw new ModelError(`the TF.js ${wanted.backend} backend did not start: ${error.message || error}`);
+  }
+  if (!ready || tf.getBackend() !== wanted.backend) {
+    throw new ModelError(`the TF.js ${wanted.backend} backend did not start here (TF.js chose ${tf.getBackend()})`);
+  }
+  await tf.ready();
+  return describeBackend(tf, name);
+}
+
+// What actually ran: for WebGL the texture precision and the renderer, which differ by device.
+function describeBackend(tf, name) {
+  const info = { name, backend: tf.getBackend() };
+  if (info.backend === 'webgl') {
+    info.webglVersion = tf.env().getNumber('WEBGL_VERSION');
+    info.float32Textures = tf.env().getBool('WEBGL_RENDER_FLOAT32_ENABLED') && !tf.env().getBool('WEBGL_FORCE_F16_TEXTURES');
+    try {
+      const gl = tf.backend().gpgpu.gl;
+      const debug = gl.getExtension('WEBGL_debug_renderer_info');
+      info.renderer = debug ? gl.getParameter(debug.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER);
+    } catch (error) {
+      info.renderer = 'unknown';
+    }
+  }
+  if (info.backend === 'wasm') {
+    info.simd = tf.env().getBool('WASM_HAS_SIMD_SUPPORT');
+    info.threads = tf.env().getBool('WASM_HAS_MULTITHREAD_SUPPORT');
+  }
+  return info;
+}
+
+// header: {tensors: [{name, dtype, shape, offset, byteLength}]}; bytes: a Uint8Array holding them all.
+export function unpackTensors(tf, header, bytes) {
+  const tensors = {};
+  for (const entry of header.tensors) {
+    const Typed = TYPED[entry.dtype];
+    if (!Typed) throw new ModelError(`input ${entry.name}: dtype ${entry.dtype} is not one TF.js runs`);
+    const copy = bytes.slice(entry.offset, entry.offset + entry.byteLength).buffer; // aligned copy
+    tensors[entry.name] = tf.tensor(new Typed(copy), entry.shape, entry.dtype);
+  }
+  return { names: header.tensors.map((entry) => entry.name), tensors };
+}
+
+// The opposite of unpackTensors: [[name, tensor]] -> {entries, bytes}.
+export async function packTensors(named) {
+  const entries = [];
+  const chunks = [];
+  let offset = 0;
+  for (const [name, tensor] of named) {
+    const values = await tensor.data();
+    const bytes = new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    entries.push({ name, dtype: tensor.dtype, shape: tensor.shape, offset, byteLength: bytes.length });
+    chunks.push(bytes);
+    offset += bytes.length;
+  }
+  const joined = new Uint8Array(offset);
+  let at = 0;
+  for (const chunk of chunks) {
+    joined.set(chunk, at);
+    at += chunk.length;
+  }
+  return { entries, bytes: joined };
+}
+
+export function isGraphModel(modelJson) {
+  return modelJson.format === 'graph-model' || Boolean(modelJson.modelTopology && Array.isArray(modelJson.modelTopology.node));
+}
+
+// Picks the model's inputs from the feed: by name when the names agree, else by position.
+function arrange(modelNames, feed, notes) {
+  if (modelNames.every((name) => name in feed.tensors)) return modelNames.map((name) => feed.tensors[name]);
+  if (modelNames.length === feed.names.length) {
+    notes.push(`inputs fed by position: ${feed.names.join(', ')} -> ${modelNames.join(', ')}`);
+    return feed.names.map((name) => feed.tensors[name]);
+  }
+  throw new ModelError(`the model takes inputs [${modelNames.join(', ')}] but was given [${feed.names.join(', ')}]`);
+}
+
+function layerName(symbolicTensor) {
+  return symbolicTensor.sourceLayer ? symbolicTensor.sourceLayer.name : symbolicTensor.name;
+}
+
+async function runInBatches(tf, inputs, runBatch) {
+  const total = inputs.length ? inputs[0].shape[0] : 0;
+  const pieces = [];
+  for (let start = 0; start < Math.max(total, 1); start += BATCH_SIZE) {
+    const size = Math.min(BATCH_SIZE, total - start);
+    const part = inputs.map((t) => t.slice(start, size));
+    pieces.push(await runBatch(part));
+    part.forEach((t) => t.dispose());
+  }
+  if (pieces.length === 1) return pieces[0];
+  const joined = pieces[0].map((_, i) => tf.concat(pieces.map((p) => p[i]), 0));
+  pieces.flat().forEach((t) => t.dispose());
+  return joined;
+}
+
+// Loads the model from `source` (an IOHandler or URL), runs it on `feed` and returns
+// {kind, inputNames, outputNames, notes, named: [[name, tensor]]}. The caller disposes the tensors.
+export async function runModel(tf, modelJson, source, feed) {
+  const notes = [];
+  const graph = isGraphModel(modelJson);
+  let inputNames;
+  let outputNames;
+  let outputs;
+  if (graph) {
+    const model = await tf.loadGraphModel(source);
+    try {
+      const signature = model.signature || modelJson.signature;
+      const useSignature = signature && signature.inputs && signature.outputs;
+      inputNames = useSignature ? Object.keys(signature.inputs) : model.inputNodes;
+      outputNames = useSignature ? Object.keys(signature.outputs) : model.outputNodes;
+      const ordered = arrange(inputNames, feed, notes);
+      outputs = await runInBatches(tf, ordered, async (part) => {
+        const dict = {};
+        inputNames.forEach((name, i) => { dict[name] = part[i]; });
+        let result;
+        try {
+          result = model.execute(dict, outputNames);
+        } catch (error) {
+          if (!String(error.message).includes('executeAsync')) throw error;
+          result = await model.executeAsync(dict, outputNames);
+        }
+        return Array.isArray(result) ? result : [result];
+      });
+    } finally {
+      model.dispose();
+    }
+  } else {
+    const model = await tf.loadLayersModel(source, { strict: true });
+    try {
+      // A Sequential model leaves inputNames/outputNames empty; its symbolic tensors name their layers.
+      inputNames = model.inputNames.length ? model.inputNames : model.inputs.map((t) => layerName(t));
+      outputNames = model.outputNames.length ? model.outputNames : model.outputs.map((t) => layerName(t));
+      const ordered = arrange(inputNames, feed, notes);
+      outputs = await runInBatches(tf, ordered, async (part) => {
+        const result = model.predict(part.length === 1 ? part[0] : part, { batchSize: BATCH_SIZE });
+        return Array.isArray(result) ? result : [result];
+      });
+    } finally {
+      model.dispose();
+    }
+  }
+  return {
+    kind: graph ? 'graph' : 'layers',
+    inputNames,
+    outputNames,
+    notes,
+    named: outputNames.map((name, i) => [name, outputs[i]]),
+  };
+}
+
+// runModel, then the outputs as bytes: returns {header, bytes}, the header naming what ran the model.
+// Disposes the feed's tensors and the outputs.
+export async function runToBytes(tf, modelJson, source, feed, backend) {
+  try {
+    const result = await runModel(tf, modelJson, source, feed);
+    const { entries, bytes } = await packTensors(result.named);
+    result.named.forEach(([, tensor]) => tensor.dispose());
+    const header = {
+      kind: result.kind,
+      inputNames: result.inputNames,
+      outputNames: result.outputNames,
+      notes: result.notes,
+      tfjsVersion: tf.version.tfjs,
+      backend,
+      tensors: entries,
+    };
+    return { header, bytes };
+  } finally {
+    Object.values(feed.tensors).forEach((tensor) => tensor.dispose());
+  }
+}
