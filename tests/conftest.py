@@ -1,8 +1,10 @@
 """Session-wide fixtures: the tutorial's files from both Keras generations, made once.
 
 ``trained_k3`` / ``trained_k2`` run ``convkit train`` with short epoch counts
-(2, 5, 2) into a temporary folder; every part of the suite inspects, converts
-and checks these real files.
+(2, 5, 2); every part of the suite inspects, converts and checks these real
+files. The folders are kept between runs (tests/_cache.py), keyed on the
+library versions, the training code and the MNIST file, and each session works
+on its own copy.
 """
 
 from __future__ import annotations
@@ -13,17 +15,27 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests import _cache
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 SHORT_EPOCHS = (2, 5, 2)
 
 
 def _train(tmp_path_factory: pytest.TempPathFactory, generation: int) -> Path:
-    from convkit.train import run_tutorial
+    from convkit.train.data import mnist_source
 
-    out = tmp_path_factory.mktemp(f"trained_k{generation}")
-    run_tutorial(out, keras=generation, epochs_per_stage=SHORT_EPOCHS, seed=0)
-    return out
+    key = _cache.key_of(
+        f"trained_k{generation}", epochs=SHORT_EPOCHS, seed=0, mnist=_cache.digest(mnist_source()),
+        sources=_cache.digest(*_cache.source_files("convkit.train.tutorial")),
+    )
+
+    def build(out: Path) -> None:
+        from convkit.train import run_tutorial
+
+        run_tutorial(out, keras=generation, epochs_per_stage=SHORT_EPOCHS, seed=0)
+
+    return _cache.built(key, build, tmp_path_factory.mktemp(f"trained_k{generation}"))
 
 
 @pytest.fixture(scope="session")
