@@ -123,10 +123,16 @@ def key_of(name: str, **parts: Any) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def _locked(path: Path, busy: Callable[[], None] | None = None) -> Iterator[None]:
+    """Holds an exclusive lock on ``path``; calls ``busy()`` first if another process holds it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if busy is not None:
+                busy()
+            fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
         finally:
@@ -141,18 +147,25 @@ def _prune(root: Path, name: str, keep: Path) -> None:
         old.with_suffix(".lock").unlink(missing_ok=True)
 
 
-def built(key: dict[str, Any], build: Callable[[Path], None], copy_to: Path) -> Path:
-    """The folder ``build(folder)`` makes for ``key``, copied to ``copy_to``; built only on a cache miss.
+def _entry(root: Path, key: dict[str, Any]) -> Path:
+    text = json.dumps(key, sort_keys=True, default=str)
+    return root / f"{key['name']}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
 
-    Returns ``copy_to``. With caching off, ``build`` writes straight into ``copy_to``.
+
+def ensure(key: dict[str, Any], build: Callable[[Path], None], busy: Callable[[], None] | None = None) -> Path | None:
+    """The cache folder holding what ``build(folder)`` makes for ``key``, built now on a miss.
+
+    ``busy()`` runs while another process builds the same key (a worker can
+    build something else it needs meanwhile). ``None`` when caching is off.
     """
     root = cache_root()
     if root is None:
-        build(copy_to)
-        return copy_to
-    text = json.dumps(key, sort_keys=True, default=str)
-    entry = root / f"{key['name']}-{hashlib.sha256(text.encode()).hexdigest()[:20]}"
-    with _locked(entry.with_suffix(".lock")):
+        return None
+    entry = _entry(root, key)
+    if (entry / COMPLETE).is_file():
+        os.utime(entry)
+        return entry
+    with _locked(entry.with_suffix(".lock"), busy):
         if not (entry / COMPLETE).is_file():
             staging = entry.with_name(f".{entry.name}.{os.getpid()}.tmp")
             shutil.rmtree(staging, ignore_errors=True)
@@ -164,6 +177,18 @@ def built(key: dict[str, Any], build: Callable[[Path], None], copy_to: Path) -> 
                 {"key": key, "seconds": round(time.perf_counter() - started, 2)}, indent=2, sort_keys=True, default=str))
             os.rename(staging, entry)
             _prune(root, key["name"], entry)
-        os.utime(entry)
+    return entry
+
+
+def built(key: dict[str, Any], build: Callable[[Path], None], copy_to: Path,
+          busy: Callable[[], None] | None = None) -> Path:
+    """What ``build(folder)`` makes for ``key``, copied to ``copy_to``; built only on a cache miss.
+
+    Returns ``copy_to``. With caching off, ``build`` writes straight into ``copy_to``.
+    """
+    entry = ensure(key, build, busy)
+    if entry is None:
+        build(copy_to)
+        return copy_to
     shutil.copytree(entry, copy_to, symlinks=True, ignore=shutil.ignore_patterns(COMPLETE), dirs_exist_ok=True)
     return copy_to

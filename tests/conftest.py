@@ -22,20 +22,29 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 SHORT_EPOCHS = (2, 5, 2)
 
 
-def _train(tmp_path_factory: pytest.TempPathFactory, generation: int) -> Path:
+def _key(generation: int) -> dict:
     from convkit.train.data import mnist_source
 
-    key = _cache.key_of(
+    return _cache.key_of(
         f"trained_k{generation}", epochs=SHORT_EPOCHS, seed=0, mnist=_cache.digest(mnist_source()),
         sources=_cache.digest(*_cache.source_files("convkit.train.tutorial")),
     )
 
+
+def _build(generation: int):
     def build(out: Path) -> None:
         from convkit.train import run_tutorial
 
         run_tutorial(out, keras=generation, epochs_per_stage=SHORT_EPOCHS, seed=0)
 
-    return _cache.built(key, build, tmp_path_factory.mktemp(f"trained_k{generation}"))
+    return build
+
+
+def _train(tmp_path_factory: pytest.TempPathFactory, generation: int) -> Path:
+    # While another worker trains this generation, train the other one (which this worker needs too).
+    other = 5 - generation
+    return _cache.built(_key(generation), _build(generation), tmp_path_factory.mktemp(f"trained_k{generation}"),
+                        busy=lambda: _cache.ensure(_key(other), _build(other)))
 
 
 @pytest.fixture(scope="session")
