@@ -34,8 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "convkit"
 # The libraries that write the cached files (and so decide their bytes).
 WRITERS = ("tensorflow", "keras", "tf_keras", "numpy", "h5py", "protobuf", "tensorflowjs")
-# Builds of one name kept beside the newest; older keys are removed when a new one lands.
-KEEP_PER_NAME = 3
+# When a new build lands, builds of the same name unused for this long are removed.
+UNUSED_DAYS = 3
 COMPLETE = ".complete.json"
 
 
@@ -140,11 +140,11 @@ def _locked(path: Path, busy: Callable[[], None] | None = None) -> Iterator[None
 
 
 def _prune(root: Path, name: str, keep: Path) -> None:
-    builds = sorted((p for p in root.glob(f"{name}-*") if p.is_dir() and p != keep),
-                    key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in builds[KEEP_PER_NAME - 1:]:
-        shutil.rmtree(old, ignore_errors=True)
-        old.with_suffix(".lock").unlink(missing_ok=True)
+    """Removes builds of ``name`` (other keys: other versions or sources) unused for ``UNUSED_DAYS``."""
+    cutoff = time.time() - UNUSED_DAYS * 86400
+    for old in root.glob(f"{name}-*"):
+        if old.is_dir() and old != keep and old.stat().st_mtime < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
 
 
 def _entry(root: Path, key: dict[str, Any]) -> Path:

@@ -72,3 +72,13 @@ def mnist_test() -> tuple[np.ndarray, np.ndarray]:
 
     mnist = load_mnist()
     return mnist.x_test, mnist.y_test
+
+
+# Tests that read HDF5 files many times without TensorFlow. convkit reads HDF5 structures in a
+# forked child, and forking a process that has TensorFlow loaded costs several times more (page
+# tables, copy-on-write faults), so these run first, while no test has imported TensorFlow yet.
+FORK_HEAVY_FIRST = ("tests/fuzz/test_fuzz.py::", "tests/hostile/test_corpus.py::test_inspect_")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(FORK_HEAVY_FIRST))
