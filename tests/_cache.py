@@ -2,13 +2,13 @@
 
 A build is keyed on everything that decides its bytes: its own arguments, the
 installed versions of the libraries that write the files, the source of the
-convkit modules the build imports (followed through every ``import``), the
-source of the test module that builds it, and the data it reads. A change to
-any of them is a new key and a new build; an unchanged key is a cache hit.
+convkit modules the build imports (followed through every ``import``) or of
+the test helper it runs, and the files it reads. A change to any of them is a
+new key and a new build; an unchanged key is a cache hit.
 
 Where: ``$CONVKIT_TEST_CACHE``, else ``$XDG_CACHE_HOME/convkit-tests``, else
-``~/.cache/convkit-tests``. ``CONVKIT_TEST_CACHE=off`` builds every time
-(into the session's temporary folder), as a clean clone does.
+``~/.cache/convkit-tests``. ``CONVKIT_TEST_CACHE=off`` builds every time, in
+each test process, into the session's temporary folder.
 
 Builds happen under a file lock and land by an atomic rename, so parallel
 pytest-xdist workers and parallel runs build each key once. Tests get a copy
@@ -102,7 +102,8 @@ def source_files(*modules: str) -> list[Path]:
         for file in _module_files(module):
             if file not in seen:
                 seen.add(file)
-                pending.extend(_imports(file, ".".join(file.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")))
+                name = ".".join(file.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+                pending.extend(_imports(file, name))
     return sorted(seen)
 
 
@@ -172,9 +173,13 @@ def ensure(key: dict[str, Any], build: Callable[[Path], None], busy: Callable[[]
             shutil.rmtree(entry, ignore_errors=True)
             staging.mkdir(parents=True)
             started = time.perf_counter()
-            build(staging)
-            (staging / COMPLETE).write_text(json.dumps(
-                {"key": key, "seconds": round(time.perf_counter() - started, 2)}, indent=2, sort_keys=True, default=str))
+            try:
+                build(staging)
+            except BaseException:
+                shutil.rmtree(staging, ignore_errors=True)
+                raise
+            record = {"key": key, "seconds": round(time.perf_counter() - started, 2)}
+            (staging / COMPLETE).write_text(json.dumps(record, indent=2, sort_keys=True, default=str))
             os.rename(staging, entry)
             _prune(root, key["name"], entry)
     return entry
@@ -190,5 +195,5 @@ def built(key: dict[str, Any], build: Callable[[Path], None], copy_to: Path,
     if entry is None:
         build(copy_to)
         return copy_to
-    shutil.copytree(entry, copy_to, symlinks=True, ignore=shutil.ignore_patterns(COMPLETE), dirs_exist_ok=True)
+    shutil.copytree(entry, copy_to, symlinks=True, dirs_exist_ok=True, ignore=shutil.ignore_patterns(COMPLETE))
     return copy_to
