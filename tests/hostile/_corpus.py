@@ -205,6 +205,8 @@ class IsolatedWorker:
 
     def _start(self) -> subprocess.Popen[str]:
         if self.process is None or self.process.poll() is not None:
+            if self.stderr is not None:
+                self.stderr.close()
             self.stderr = tempfile.TemporaryFile("w+")
             env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
             self.process = subprocess.Popen(
