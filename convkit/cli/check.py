@@ -57,13 +57,13 @@ def check(
             "comma-separate for one row each. cpu and wasm run in Node (in the browser with --browser), webgl "
             "in Chromium. Default: wasm in Node (cpu where wasm lacks a kernel); with --browser: webgl,wasm. "
             "Default tolerances for float outputs: cpu and wasm 1e-5, webgl 1e-4, webgl-f16 1e-2.",
-            show_default=False,
+            show_default=False, metavar="[cpu|wasm|webgl|webgl-f16]",
         ),
     ] = None,
     browser: Annotated[
         str | None,
         typer.Option("--browser", help="Run TF.js models in this headless browser: chromium "
-                     "('make setup-browser' installs it).", show_default=False),
+                     "('make setup-browser' installs it).", show_default=False, metavar="[chromium]"),
     ] = None,
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.", metavar="FILE")
