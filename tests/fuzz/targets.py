@@ -592,10 +592,19 @@ def _exercise_onnx(path: Path, draw: bool) -> int:
 
 
 def _make_tflite(path: Path) -> None:
-    """A Dense model converted by TensorFlow's TFLite converter, with its serving_default signature."""
+    """Writes the TFLite seed in a child process, so that this one (which forks per HDF5 read) stays without TensorFlow."""
     import os
+    import subprocess
+    import sys
 
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    code = f"from tests.fuzz.targets import write_tflite_seed; write_tflite_seed({str(path)!r})"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, timeout=300)
+
+
+def write_tflite_seed(path: str) -> None:
+    """A Dense model converted by TensorFlow's TFLite converter, with its serving_default signature."""
     import numpy as np
     import tensorflow as tf
 
@@ -607,7 +616,7 @@ def _make_tflite(path: Path) -> None:
         return {"y": tf.nn.relu(tf.matmul(x, kernel) + bias)}
 
     converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
-    path.write_bytes(converter.convert())
+    Path(path).write_bytes(converter.convert())
 
 
 def _mutate_tflite(folder: Path, chooser: Chooser) -> None:
