@@ -37,6 +37,8 @@ class Format:
             when the format holds no TensorFlow graph to run.
         reader: ``"module:function"`` giving ``read(path, stack, *, like, allow_unsafe)
             -> PortableModel`` (Keras config + lazily read weights); None: no Keras model.
+        no_reader: why a format without a ``reader`` holds no Keras model convkit can
+            read back, for the refusal of such a source; empty: no reason to give.
         writer: ``"module:function"`` of the convert route writing this format
             (``write(job) -> kind``); None: convkit does not write it.
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
@@ -53,6 +55,7 @@ class Format:
     configs: Callable[[Path], list[Any]] | None = None
     graph: Callable[[Path], Any] | None = None
     reader: str | None = None
+    no_reader: str = ""
     writer: str | None = None
     runner: str | None = None
     default_output: Callable[[Path, str], Path] | None = None

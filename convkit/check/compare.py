@@ -18,7 +18,10 @@ import numpy as np
 FLOAT32_TOLERANCE = (1e-5, 1e-5)
 FLOAT16_TOLERANCE = (1e-3, 1e-3)
 # Measured on the tutorial model: max abs error 1e-3 (float16), 8e-5 (uint16), 2.3e-2 (uint8).
-QUANTIZED_TOLERANCE = {"float16": (1e-2, 1e-2), "uint16": (1e-3, 1e-3), "uint8": (1e-1, 1e-1)}
+# TFLite on the tutorial model's logits (range -9..13, 1000 digits): dynamic-range (int8 weights) needs
+# atol 2e-2 at rtol 5e-2; full int8 (activations too) needs atol 0.31 at rtol 0.2, its worst digit clipped.
+QUANTIZED_TOLERANCE = {"float16": (1e-2, 1e-2), "uint16": (1e-3, 1e-3), "uint8": (1e-1, 1e-1),
+                       "dynamic": (5e-2, 5e-2), "int8": (5e-1, 2e-1)}
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,9 @@ def default_tolerance(dtype: str, quantization: str | None = None) -> Tolerance:
 
     Float32 outputs get 1e-5/1e-5; float16 outputs 1e-3/1e-3; integer and bool
     outputs must match exactly. Weights quantized to float16 or uint16 loosen
-    this to 1e-2/1e-2 (float16), 1e-3/1e-3 (uint16) or 1e-1/1e-1 (uint8).
+    this to 1e-2/1e-2 (float16), 1e-3/1e-3 (uint16) or 1e-1/1e-1 (uint8);
+    TFLite models with dynamic-range quantization (int8 weights) to 5e-2/5e-2,
+    full int8 models (int8 activations too) to 5e-1/2e-1.
     """
     if quantization in QUANTIZED_TOLERANCE:
         atol, rtol = QUANTIZED_TOLERANCE[quantization]

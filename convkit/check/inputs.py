@@ -2,55 +2,23 @@
 
 Sources: the bundled MNIST test digits (the default for models taking one
 784-value input), an ``.npz`` keyed by input name, or seeded random values drawn
-from each input's spec (integers below the embedding's vocabulary size).
+from each input's spec (integers below the embedding's vocabulary size); the
+default samples are drawn in :mod:`convkit.samples`, which ``convert`` shares.
 """
 
 from __future__ import annotations
 
 import zipfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import numpy as np
 
-from convkit.check.runners.base import TensorSpec
 from convkit.errors import ReadError, UsageError
+from convkit.samples import InputSet, TensorSpec, default_inputs, mnist_inputs, random_inputs
 
-MNIST_PIXELS = 784
-DEFAULT_RANDOM_COUNT = 100
-# Size used for a dimension other than the batch that the model leaves open.
-OPEN_DIMENSION_SIZE = 8
-DEFAULT_INT_HIGH = 10
 MAX_NPZ_BYTES = 4 << 30
-
-
-@dataclass(frozen=True)
-class InputSet:
-    """Arrays keyed by the reference model's input names.
-
-    Attributes:
-        arrays: one array per reference input, all with the same first dimension.
-        source: where they came from, for the report (``MNIST test digits from ...``).
-        labels: the true classes when the inputs are MNIST digits, else ``None``.
-    """
-
-    arrays: dict[str, np.ndarray]
-    source: str
-    labels: np.ndarray | None = None
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def count(self) -> int:
-        return len(next(iter(self.arrays.values()))) if self.arrays else 0
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "source": self.source,
-            "count": self.count,
-            "tensors": {name: {"shape": list(a.shape), "dtype": str(a.dtype)} for name, a in self.arrays.items()},
-            "notes": list(self.notes),
-        }
 
 
 def make_inputs(
@@ -86,64 +54,12 @@ def make_inputs(
     if mnist is not None:
         if mnist < 1:
             raise UsageError(f"--mnist needs a positive number of digits, not {mnist}")
-        return _mnist_inputs(specs, mnist)
+        return mnist_inputs(specs, mnist)
     if random is not None:
         if random < 1:
             raise UsageError(f"--random needs a positive number of samples, not {random}")
         return random_inputs(specs, random, seed)
-    if _takes_mnist(specs):
-        return _mnist_inputs(specs, None)
-    return random_inputs(specs, DEFAULT_RANDOM_COUNT, seed)
-
-
-def random_inputs(specs: Sequence[TensorSpec], count: int, seed: int = 0) -> InputSet:
-    """``count`` samples per input: floats uniform in [0, 1), integers in [0, vocabulary)."""
-    rng = np.random.default_rng(seed)
-    arrays = {}
-    notes = []
-    for spec in specs:
-        open_dims = list(spec.shape[1:]) if spec.shape else []
-        if any(dim is None for dim in open_dims):
-            notes.append(f"input {spec.name}: open dimensions set to {OPEN_DIMENSION_SIZE}")
-        dims = [OPEN_DIMENSION_SIZE if dim is None else int(dim) for dim in open_dims]
-        shape = (count, *dims)
-        dtype = np.dtype(spec.dtype)
-        if dtype == np.bool_:
-            arrays[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
-        elif np.issubdtype(dtype, np.integer):
-            high = spec.int_high or DEFAULT_INT_HIGH
-            arrays[spec.name] = rng.integers(0, high, size=shape).astype(dtype)
-        else:
-            arrays[spec.name] = rng.random(shape).astype(dtype)
-    return InputSet(arrays, f"{count} random samples (seed {seed})", notes=tuple(notes))
-
-
-def _takes_mnist(specs: Sequence[TensorSpec]) -> bool:
-    if len(specs) != 1:
-        return False
-    spec = specs[0]
-    dims = spec.shape[1:]
-    if not dims or any(dim is None for dim in dims) or not np.issubdtype(np.dtype(spec.dtype), np.floating):
-        return False
-    return int(np.prod([int(dim) for dim in dims if dim is not None])) == MNIST_PIXELS
-
-
-def _mnist_inputs(specs: Sequence[TensorSpec], count: int | None) -> InputSet:
-    if not _takes_mnist(specs):
-        described = ", ".join(f"{s.name} {list(s.shape)} {s.dtype}" for s in specs)
-        raise UsageError(f"MNIST digits need a model with one 784-value float input; this one takes {described}")
-    from convkit.train.data import TUTORIAL_SIZE, load_mnist
-
-    size = count or TUTORIAL_SIZE
-    try:
-        mnist = load_mnist(size=size)
-    except ReadError as error:
-        if "fewer than" not in str(error):
-            raise
-        raise UsageError(f"--mnist {size}: the MNIST data holds fewer digits ({error})") from None
-    spec = specs[0]
-    images = mnist.x_test[:size].reshape((size, *(int(dim or 0) for dim in spec.shape[1:]))).astype(spec.dtype)
-    return InputSet({spec.name: images}, f"{size} MNIST test digits ({mnist.source.name})", labels=mnist.y_test[:size])
+    return default_inputs(specs, seed)
 
 
 def _load_arrays(inputs: str | Path | Mapping[str, np.ndarray]) -> tuple[dict[str, np.ndarray], str]:

@@ -57,13 +57,13 @@ def check(
             "comma-separate for one row each. cpu and wasm run in Node (in the browser with --browser), webgl "
             "in Chromium. Default: wasm in Node (cpu where wasm lacks a kernel); with --browser: webgl,wasm. "
             "Default tolerances for float outputs: cpu and wasm 1e-5, webgl 1e-4, webgl-f16 1e-2.",
-            show_default=False,
+            show_default=False, metavar="[cpu|wasm|webgl|webgl-f16]",
         ),
     ] = None,
     browser: Annotated[
         str | None,
         typer.Option("--browser", help="Run TF.js models in this headless browser: chromium "
-                     "('make setup-browser' installs it).", show_default=False),
+                     "('make setup-browser' installs it).", show_default=False, metavar="[chromium]"),
     ] = None,
     junit_xml: Annotated[
         Path | None, typer.Option("--junit-xml", help="Also write JUnit XML, one test case per copy, for CI.", metavar="FILE")
@@ -75,12 +75,17 @@ def check(
 
     Keras files run in Keras 3 or tf_keras (whichever wrote them), SavedModels
     through their serving signature in TensorFlow, TF.js models in TF.js under
-    Node.js (wasm backend) or in headless Chromium (--browser, --tfjs-backend),
+    Node.js (wasm backend) or in headless Chromium (--browser, --tfjs-backend), ONNX in
+    onnxruntime, TFLite in LiteRT (tf.lite.Interpreter for Flex ops),
     checkpoints in the architecture of --like. Inference mode everywhere.
 
     Inputs: the bundled MNIST test digits for models taking 784 values, else
     100 seeded random samples; or --inputs/--mnist/--random. Inputs and outputs
     are matched by name, else by position when counts and shapes line up.
+
+    Default tolerances (atol/rtol): 1e-5/1e-5 for float32 outputs; quantized
+    copies: float16 weights 1e-2/1e-2, TF.js uint16 1e-3/1e-3, TF.js uint8
+    1e-1/1e-1, TFLite dynamic-range 5e-2/5e-2, TFLite int8 5e-1/2e-1.
 
     Exit codes: 0 every copy matches; 1 a copy's outputs differ beyond the
     tolerance; 2 usage error, or a model could not be loaded or run.

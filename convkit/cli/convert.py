@@ -24,6 +24,8 @@ from convkit.registry import format_names
 # `convkit inspect` must not pay for; tests/cli/test_options.py holds these equal to them.
 TFJS_KINDS = ("layers", "graph")
 QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
+# convkit.convert.to_tflite.QUANTIZATIONS beyond the TF.js ones (float16 is both).
+TFLITE_ONLY_QUANTIZATIONS = ("dynamic", "int8")
 
 
 def register(app: typer.Typer) -> None:
@@ -37,7 +39,7 @@ def convert_command(
     out: OutOption = None,
     like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.", metavar="MODEL")] = None,
     tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=TFJS_KINDS, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,
-    quantize: Annotated[Optional[str], choice_option("--quantize", choices=QUANTIZE_DTYPES, help="Quantize TF.js weights to this dtype.")] = None,
+    quantize: Annotated[Optional[str], choice_option("--quantize", choices=QUANTIZE_DTYPES + TFLITE_ONLY_QUANTIZATIONS, help="Quantize TF.js weights to float16, uint8 or uint16; TFLite: dynamic (int8 weights), float16 or int8 (weights and activations, calibrated on the inputs convkit check uses).")] = None,
     quantize_weights: Annotated[Optional[list[str]], typer.Option("--quantize-weights", help="Glob of TF.js weight names to quantize (repeatable); default all.", metavar="GLOB")] = None,
     shard_size: Annotated[int, typer.Option("--shard-size", help="Bytes per TF.js weight shard.", metavar="BYTES")] = 4 * 1024 * 1024,
     keep_optimizer: Annotated[bool, typer.Option("--keep-optimizer/--no-optimizer", help="Carry optimizer state where the target holds it.")] = True,
@@ -46,6 +48,7 @@ def convert_command(
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Load and run the output once in its target runtime before it is put in place.")] = True,
+    opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -61,7 +64,7 @@ def convert_command(
                 src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
                 quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
                 keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-                allow_unsafe=unsafe, check=check, verify=verify, progress=progress,
+                allow_unsafe=unsafe, check=check, verify=verify, progress=progress, opset=opset,
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

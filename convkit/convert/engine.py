@@ -54,7 +54,8 @@ class ConvertResult:
         to: registry name of the target format.
         kind: what exactly was written (``layers``/``graph`` for tfjs,
             ``keras2-h5``, ``keras3``, ``keras-savedmodel``/``export``/``copy``,
-            ``weights``).
+            ``weights``, ``opset-17`` for onnx, the route (and quantization) for
+            tflite such as ``builtin`` or ``builtin-int8``).
         warnings: what the target could not hold or had to change.
         seconds: wall time of the conversion.
         check: the equivalence report (``to_dict()``) when ``check=True``.
@@ -88,7 +89,8 @@ def default_output(src: Path, to: str) -> Path:
 
     ``my_model.h5 --to tfjs`` -> ``my_model_tfjs/``; ``--to keras`` ->
     ``my_model.keras``; ``--to savedmodel`` -> ``my_model_savedmodel/``;
-    ``--to ckpt`` -> ``my_model_ckpt/ckpt``; ``--to h5`` -> ``my_model.h5``.
+    ``--to ckpt`` -> ``my_model_ckpt/ckpt``; ``--to h5`` -> ``my_model.h5``;
+    ``--to onnx`` -> ``my_model.onnx``; ``--to tflite`` -> ``my_model.tflite``.
     A default that would be the source itself gets ``_converted``.
     """
     src = Path(src)
@@ -127,17 +129,19 @@ def convert(
     check: bool = False,
     progress: Progress | None = None,
     verify: Verifier | None = None,
+    opset: int | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
     Args:
         src: model file or folder of any registered format.
-        to: registry name of the target: ``ckpt``, ``savedmodel``, ``h5``, ``keras`` or ``tfjs``.
+        to: registry name of the target: ``ckpt``, ``savedmodel``, ``h5``, ``keras``, ``tfjs``, ``onnx`` or ``tflite``.
         out: output path; default next to ``src`` (see :func:`default_output`).
         like: a model file giving the architecture for weights-only sources.
         tfjs_kind: ``layers`` or ``graph``; default layers for Keras sources
             (graph when TF.js layers cannot hold the model), graph for plain SavedModels.
-        quantize: ``float16``, ``uint8`` or ``uint16`` weights in TF.js outputs.
+        quantize: ``float16``, ``uint8`` or ``uint16`` weights in TF.js outputs;
+            ``dynamic``, ``float16`` or ``int8`` for TFLite outputs.
         quantize_weights: glob patterns of weight names to quantize; default all.
         shard_size: bytes per TF.js weight shard; default 4 MiB.
         keep_optimizer: carry optimizer state where the target holds it; default True.
@@ -152,6 +156,7 @@ def convert(
             graph model unless ``tfjs_kind`` is ``layers``), and ``check`` compares it with the
             source. :func:`convkit.convert` passes :class:`convkit.verify.OutputVerifier`.
             Default None: outputs are written unverified.
+        opset: ONNX opset of ``onnx`` outputs; default 17.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -163,9 +168,20 @@ def convert(
     src_format = registry.detect(src).name
     if tfjs_kind is not None and tfjs_kind not in TFJS_KINDS:
         raise UsageError(f"unknown TF.js model kind {tfjs_kind!r}; choose one of {', '.join(TFJS_KINDS)}")
-    if target != "tfjs" and (tfjs_kind or quantize or quantize_weights):
-        raise UsageError("--tfjs-kind, --quantize and --quantize-weights apply to --to tfjs only")
-    if quantize is not None and quantize not in QUANTIZE_DTYPES:
+    if target != "tfjs" and (tfjs_kind or quantize_weights or (quantize and target != "tflite")):
+        raise UsageError("--tfjs-kind, --quantize and --quantize-weights apply to --to tfjs only "
+                         "(and --quantize to --to tflite)")
+    if opset is not None and target != "onnx":
+        raise UsageError("--opset applies to --to onnx only")
+    if target == "tflite":
+        from convkit.convert.to_tflite import check_quantization
+
+        check_quantization(quantize)
+    elif target == "onnx":
+        from convkit.convert.to_onnx import check_opset
+
+        check_opset(opset)
+    elif quantize is not None and quantize not in QUANTIZE_DTYPES:
         raise UsageError(f"unknown quantization {quantize!r}; choose one of {', '.join(QUANTIZE_DTYPES)}")
     if quantize_weights and not quantize:
         raise UsageError("--quantize-weights needs --quantize")
@@ -180,7 +196,7 @@ def convert(
     job = Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-               allow_unsafe=allow_unsafe, progress=progress, verify=verify)
+               allow_unsafe=allow_unsafe, progress=progress, opset=opset, verify=verify)
     say("writing")
     kind = job.run()
     report = None

@@ -3,7 +3,9 @@
 Each ``to_<format>(job)`` reads the source through :mod:`convkit.live` (configs
 judged by the code policy first) and writes ``job.out`` atomically. Two sources
 take their own route whatever the target: a TF.js graph model (copied) and a
-SavedModel without a Keras config (copied, or converted to a TF.js graph).
+SavedModel without a Keras config (copied, or converted to a TF.js graph),
+except that ONNX and TFLite outputs are written from any SavedModel's serving
+signature.
 """
 
 from __future__ import annotations
@@ -11,15 +13,20 @@ from __future__ import annotations
 import contextlib
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from convkit.convert import tfjs_layers
-from convkit.convert.atomic import copy_model_tree
+from convkit.convert.atomic import atomic_output, copy_model_tree
 from convkit.errors import UsageError, VerifyError, WriteError
 from convkit.formats import hdf5
 
 if TYPE_CHECKING:
     from convkit.convert.engine import Job
+    from convkit.convert.serving import Serving
+
+# Targets written from the model as one named function (convert/serving.py), which a
+# SavedModel's serving signature gives without a Keras config.
+SERVING_TARGETS = ("onnx", "tflite")
 
 
 def version() -> str:
@@ -34,13 +41,19 @@ def version() -> str:
 
 def source_route(job: Job) -> str | None:
     """The route a source takes whatever the target (TF.js graph models, plain SavedModels), or None."""
-    from convkit.formats import savedmodel, tfjs
+    from convkit.formats import tfjs
 
     if job.src_format == "tfjs" and tfjs.is_graph_model(job.src):
         return _from_tfjs_graph(job)
-    if job.src_format == "savedmodel" and not savedmodel.has_keras_metadata(job.src) and job.options["like"] is None:
+    if _is_plain_saved_model(job) and job.target not in SERVING_TARGETS:
         return _from_plain_saved_model(job)
     return None
+
+
+def _is_plain_saved_model(job: Job) -> bool:
+    from convkit.formats import savedmodel
+
+    return job.src_format == "savedmodel" and not savedmodel.has_keras_metadata(job.src) and job.options["like"] is None
 
 
 def _from_tfjs_graph(job: Job) -> str:
@@ -203,3 +216,50 @@ def to_ckpt(job: Job) -> str:
         with job.output_prefix() as prefix:
             writers.write_checkpoint(model, prefix, job.src, job.options["allow_unsafe"])
     return "weights"
+
+
+def _serving(job: Job, stack: contextlib.ExitStack) -> tuple[Serving, Callable[[], Serving] | None]:
+    """The source as a named function, and a builder of its unrolled form (None without recurrent layers)."""
+    from convkit.convert import serving
+
+    if _is_plain_saved_model(job):
+        from convkit.formats.savedmodel import read_saved_model
+
+        read_saved_model(job.src)  # a damaged saved_model.pb fails here, with one line, before TensorFlow sees it
+        return serving.from_saved_model(job.src), None
+    model = job.portable(stack)
+    job.note_optimizer(model, carried=False)
+    job.enforce_strict()
+    unsafe = job.options["allow_unsafe"]
+    if not serving.recurrent_layers(model):
+        return serving.from_portable(model, job.src, unsafe), None
+
+    def unrolled() -> Serving:
+        return serving.from_portable(serving.unrolled(model), job.src, unsafe)
+
+    return serving.from_portable(model, job.src, unsafe), unrolled
+
+
+def to_onnx(job: Job) -> str:
+    """Writes ``job``'s source as onnx at ``job.out`` (run once in onnxruntime); returns ``opset-N``."""
+    from convkit.convert.to_onnx import write_onnx
+
+    with contextlib.ExitStack() as stack:
+        live, _ = _serving(job, stack)
+        # The ONNX and TFLite writers run their output once in its runtime themselves.
+        with atomic_output(job.out, job.options["overwrite"]) as temp:
+            opset = write_onnx(live, temp, job.src, opset=job.options["opset"])
+    return f"opset-{opset}"
+
+
+def to_tflite(job: Job) -> str:
+    """Writes ``job``'s source as tflite at ``job.out`` (run once in LiteRT); returns the route, and quantization."""
+    from convkit.convert.to_tflite import write_tflite
+
+    quantize = job.options["quantize"]
+    with contextlib.ExitStack() as stack:
+        live, unrolled = _serving(job, stack)
+        with atomic_output(job.out, job.options["overwrite"]) as temp:
+            written = write_tflite(live, temp, job.src, quantize=quantize, unrolled=unrolled)
+        job.warnings.extend(written.warnings)
+    return f"{written.kind}-{quantize}" if quantize else written.kind

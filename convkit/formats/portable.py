@@ -728,7 +728,11 @@ def read_portable(path: Path, stack: contextlib.ExitStack, fmt: str, *, like: Pa
         NotPortable: only a live Keras model can read this file.
         ReadError: the file is damaged.
     """
-    reader = registry.get_format(fmt).resolve("reader")
+    record = registry.get_format(fmt)
+    reader = record.resolve("reader")
+    if reader is None and record.no_reader:
+        raise UsageError(f"{path}: convkit does not read Keras models back from {fmt} files ({record.no_reader}); "
+                         "keep the Keras source and convert that")
     if reader is None:
         raise UsageError(f"{path}: convkit cannot read Keras models from {fmt} files")
     model: PortableModel = reader(path, stack, like=like, template=template)

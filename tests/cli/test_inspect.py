@@ -82,6 +82,18 @@ def test_format_option(trained_k3: Path) -> None:
     code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "hdf5")
     message = " ".join(line.strip(" │╭╮╰╯─") for line in stderr.splitlines())
     assert code == 2 and "'hdf5' is not one of" in message and "did you mean 'h5'?" in message
+    code, _, stderr = _inspect(str(trained_k3 / "my_model.keras"), "--format", "onnx")
+    assert code == 2 and stderr.startswith("Error: ") and "ONNX" in stderr
+
+
+def test_format_help_lists_every_registered_format() -> None:
+    from convkit.registry import format_names
+
+    result = runner.invoke(app, ["inspect", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    listed = " ".join(line.strip(" │╭╮╰╯─") for line in result.stdout.splitlines())
+    assert "One of: " + ", ".join(format_names()) in listed
+    assert "onnx" in format_names() and "tflite" in format_names()
 
 
 def test_verify_failure_exits_non_zero(trained_k3: Path, tmp_path: Path) -> None:

@@ -113,6 +113,18 @@ def test_inspect_tfjs_documents(trained_k2: Path, trained_k3: Path, tmp_path: Pa
             _inspect_matches_doc(_json("inspect", models[kind]))
 
 
+def test_inspect_onnx_and_tflite_documents(tmp_path: Path) -> None:
+    from tests.formats.test_onnx import _model
+
+    (tmp_path / "toy.onnx").write_bytes(_model().SerializeToString())
+    tflite = tmp_path / "tiny.tflite"
+    from tests.fuzz.targets import _make_tflite
+
+    _make_tflite(tflite)
+    for path in (tmp_path / "toy.onnx", tflite):
+        _inspect_matches_doc(_json("inspect", path))
+
+
 def test_inspect_folder_document(trained_k3: Path) -> None:
     document = _json("inspect", trained_k3)
     assert_documented(document, "inspect folder")

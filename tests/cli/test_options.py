@@ -43,7 +43,7 @@ def test_version_lists_every_runtime_without_importing_tensorflow() -> None:
 def test_help_shows_choices_not_types() -> None:
     text = _flat(runner.invoke(app, ["convert", "--help"], env={"COLUMNS": "200"}).stdout)
     assert "One of: " + ", ".join(format_names()) in text
-    assert "[layers|graph]" in text and "[float16|uint8|uint16]" in text
+    assert "[layers|graph]" in text and "[float16|uint8|uint16|dynamic|int8]" in text
     for command in ("train", "convert", "inspect", "check"):
         help_text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
         assert "<bool>" not in help_text and "<list[str]>" not in help_text and "<str>" not in help_text, command
@@ -51,8 +51,11 @@ def test_help_shows_choices_not_types() -> None:
 
 def test_the_cli_choices_are_the_engines() -> None:
     from convkit.convert import QUANTIZE_DTYPES, TFJS_KINDS
+    from convkit.convert.to_tflite import QUANTIZATIONS
 
     assert convert_cli.TFJS_KINDS == TFJS_KINDS and convert_cli.QUANTIZE_DTYPES == QUANTIZE_DTYPES
+    assert set(convert_cli.QUANTIZE_DTYPES + convert_cli.TFLITE_ONLY_QUANTIZATIONS) >= set(QUANTIZATIONS)
+    assert not set(convert_cli.TFLITE_ONLY_QUANTIZATIONS) - set(QUANTIZATIONS)
 
 
 def test_shell_completion_is_on() -> None:

@@ -1,46 +1,51 @@
 """Files the inspect tests share beyond the session's trained folders.
 
-TF.js models come from the real ``tensorflowjs_converter`` (run once per session,
-the three conversions in parallel); weights-only HDF5 files are cut out of the
-trained files with h5py/zipfile, byte for byte, in the layouts Keras writes.
+TF.js models come from tensorflowjs's own converter (``convert(argv)``, the
+function behind ``tensorflowjs_converter``), run in the test process, which has
+TensorFlow loaded already; the outputs are kept between runs (tests/_cache.py),
+keyed on the converted files and the library versions. Weights-only HDF5 files
+are cut out of the trained files with h5py/zipfile, byte for byte, in the
+layouts Keras writes.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
-CONVERTER = Path(sys.executable).with_name("tensorflowjs_converter")
+from tests import _cache
 
-_cache: dict[str, dict[str, Path]] = {}
+# tensorflowjs imports tensorflow_decision_forests, whose welcome banner needs IPython when stdout is captured.
+os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
+
+_cache_in_session: dict[str, dict[str, Path]] = {}
 
 
 def tfjs_models(trained_k2: Path, trained_k3: Path, root: Path) -> dict[str, Path]:
     """``layers`` (tf_keras .h5), ``layers_uint8`` (same, --quantize_uint8) and ``graph`` (Keras 3 SavedModel)."""
-    key = f"{trained_k2}|{trained_k3}"
-    if key in _cache:
-        return _cache[key]
+    session_key = f"{trained_k2}|{trained_k3}"
+    if session_key in _cache_in_session:
+        return _cache_in_session[session_key]
+    h5, saved_model = trained_k2 / "my_model.h5", trained_k3 / "saved_model" / "my_model"
     jobs = {
-        "layers": ["--input_format", "keras", str(trained_k2 / "my_model.h5")],
-        "layers_uint8": ["--input_format", "keras", "--quantize_uint8", "*", str(trained_k2 / "my_model.h5")],
-        "graph": ["--input_format", "tf_saved_model", str(trained_k3 / "saved_model" / "my_model")],
+        "layers": ["--input_format", "keras", str(h5)],
+        "layers_uint8": ["--input_format", "keras", "--quantize_uint8", "*", str(h5)],
+        "graph": ["--input_format", "tf_saved_model", str(saved_model)],
     }
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    running = {
-        name: subprocess.Popen(
-            [str(CONVERTER), *args, str(root / name)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env
-        )
-        for name, args in jobs.items()
-    }
-    for name, process in running.items():
-        output, _ = process.communicate(timeout=300)
-        assert process.returncode == 0, f"tensorflowjs_converter {name} failed:\n{output.decode()[-2000:]}"
-    _cache[key] = {name: root / name for name in jobs}
-    return _cache[key]
+    key = _cache.key_of("tfjs_models", inputs=[_cache.digest(h5), _cache.digest(saved_model)],
+                        jobs={name: args[:-1] for name, args in jobs.items()})
+
+    def build(out: Path) -> None:
+        from tensorflowjs.converters import converter
+
+        for name, args in jobs.items():
+            converter.convert([*args, str(out / name)])
+
+    built = _cache.built(key, build, root)
+    _cache_in_session[session_key] = {name: built / name for name in jobs}
+    return _cache_in_session[session_key]
 
 
 def keras3_weights_h5(trained_k3: Path, out: Path) -> Path:

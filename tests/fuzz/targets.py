@@ -1,7 +1,9 @@
 """One fuzz target per reader: seed files, how to damage them, and what to run on the result.
 
 Seeds are the tiny real models in fixtures/hostile/good (written by tf_keras,
-Keras 3 and tensorflowjs). Each input copies a seed into a work folder,
+Keras 3 and tensorflowjs), and for ONNX and TFLite a tiny model written at run
+time by the ``onnx`` package's helpers and by TensorFlow's TFLite converter
+(once per work folder). Each input copies a seed into a work folder,
 applies byte-level or structure-aware mutations (JSON values, protobuf fields,
 LevelDB entries with valid CRCs, HDF5 datasets and attributes, zip members),
 then runs every TensorFlow-free reader convkit has for the format: detection,
@@ -50,6 +52,8 @@ class Target:
         mutate: damages the work folder in place.
         exercise: runs the readers on ``work/entry`` (drawing the text view when asked);
             returns how many refused the input, or raises.
+        make_seed: writes the seed file at the path given, for seeds made at run time
+            instead of taken from fixtures/hostile/good; None: a fixture.
     """
 
     name: str
@@ -57,6 +61,7 @@ class Target:
     entry: str
     mutate: Callable[[Path, Chooser], None]
     exercise: Callable[[Path, bool], int]
+    make_seed: Callable[[Path], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -129,7 +134,7 @@ def run_trial(target: Target, work: Path, chooser: Chooser) -> Trial:
         (work / "like").mkdir(parents=True)
         shutil.copyfile(GOOD / "tiny_k2.h5", _like_h5(work))
         shutil.copyfile(GOOD / "tiny_k3.keras", _like_keras(work))
-    seed = GOOD / target.seed
+    seed = _seed(target, work)
     if seed.is_dir():
         shutil.copytree(seed, work / "seed")
     else:
@@ -143,6 +148,16 @@ def run_trial(target: Target, work: Path, chooser: Chooser) -> Trial:
     except Exception as error:
         return Trial("finding", _signature(error), _detail(error))
     return Trial("rejected" if refused else "ok")
+
+
+def _seed(target: Target, work: Path) -> Path:
+    if target.make_seed is None:
+        return GOOD / target.seed
+    made = work / "made" / target.seed
+    if not made.exists():
+        made.parent.mkdir(parents=True, exist_ok=True)
+        target.make_seed(made)
+    return made
 
 
 def _signature(error: BaseException) -> str:
@@ -513,6 +528,126 @@ def _exercise_saved_model(folder: Path, draw: bool) -> int:
     )
 
 
+# ------------------------------------------------------------------ ONNX
+
+
+def _make_onnx(path: Path) -> None:
+    """A two-layer MLP (MatMul, Add, Relu) with named, open-batch inputs and metadata, by the onnx helpers."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    initializers = [numpy_helper.from_array(rng.random(shape).astype("float32"), name)
+                    for name, shape in (("w1", (4, 3)), ("b1", (3,)), ("w2", (3, 2)), ("b2", (2,)))]
+    nodes = [helper.make_node("MatMul", ["x", "w1"], ["m1"]), helper.make_node("Add", ["m1", "b1"], ["a1"]),
+             helper.make_node("Relu", ["a1"], ["h"]), helper.make_node("MatMul", ["h", "w2"], ["m2"]),
+             helper.make_node("Add", ["m2", "b2"], ["y"])]
+    graph = helper.make_graph(nodes, "tiny", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 4])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 2])],
+                              initializer=initializers)
+    model = helper.make_model(graph, producer_name="convkit-fuzz", opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    helper.set_model_props(model, {"source": "tests/fuzz/targets.py"})
+    path.write_bytes(model.SerializeToString())
+
+
+def _mutate_onnx(folder: Path, chooser: Chooser) -> None:
+    path = folder / "tiny.onnx"
+    mode = chooser.integer(0, 4)
+    if mode <= 1:
+        path.write_bytes(mutate_bytes(path.read_bytes(), chooser))
+        return
+    if mode == 4:
+        special_entry(folder, chooser)
+        return
+    from onnx import ModelProto
+
+    model = ModelProto()
+    model.ParseFromString(path.read_bytes())
+    if mode == 3 and model.graph.initializer:  # external data pointing anywhere, with any offset and length
+        tensor = chooser.choice(list(model.graph.initializer))
+        tensor.ClearField("raw_data")
+        tensor.data_location = 1
+        for key, value in (("location", chooser.choice(HOSTILE_TEXT)), ("offset", chooser.choice(("0", "-1", "x"))),
+                           ("length", chooser.choice(("4", "9" * 30, "")))):
+            entry = tensor.external_data.add()
+            entry.key, entry.value = key, value
+    else:
+        mutate_message(model, chooser, max_ops=6)
+    path.write_bytes(model.SerializeToString())
+
+
+def _exercise_onnx(path: Path, draw: bool) -> int:
+    from convkit.formats import onnx
+
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(onnx.inspect(path, weights=True).to_dict(), draw),
+        lambda: onnx.read_model(path),
+        lambda: _screen_oracle(path, "onnx"),
+    )
+
+
+# ------------------------------------------------------------------ TFLite
+
+
+def _make_tflite(path: Path) -> None:
+    """Writes the TFLite seed in a child process, so that this one (which forks per HDF5 read) stays without TensorFlow."""
+    import os
+    import subprocess
+    import sys
+
+    code = f"from tests.fuzz.targets import write_tflite_seed; write_tflite_seed({str(path)!r})"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, (str(ROOT), os.environ.get("PYTHONPATH")))),
+               TF_CPP_MIN_LOG_LEVEL="3")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, env=env, timeout=300)
+
+
+def write_tflite_seed(path: str) -> None:
+    """A Dense model converted by TensorFlow's TFLite converter, with its serving_default signature."""
+    import numpy as np
+    import tensorflow as tf
+
+    kernel = tf.constant(np.linspace(-1.0, 1.0, 12, dtype="float32").reshape(4, 3))
+    bias = tf.constant(np.array([0.5, -0.5, 0.25], dtype="float32"))
+
+    @tf.function(input_signature=[tf.TensorSpec((None, 4), tf.float32, name="x")])
+    def serve(x: Any) -> dict[str, Any]:
+        return {"y": tf.nn.relu(tf.matmul(x, kernel) + bias)}
+
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([serve.get_concrete_function()])
+    Path(path).write_bytes(converter.convert())
+
+
+def _mutate_tflite(folder: Path, chooser: Chooser) -> None:
+    path = folder / "tiny.tflite"
+    data = path.read_bytes()
+    mode = chooser.integer(0, 4)
+    if mode == 4:
+        special_entry(folder, chooser)
+        return
+    if mode == 3:  # a 32-bit offset or length anywhere in the flatbuffer set to an edge value
+        import struct
+
+        at = chooser.integer(0, max(len(data) // 4 - 1, 0)) * 4
+        value = chooser.choice((0, 1, 3, 0x7FFFFFFF, 0xFFFFFFFF, len(data), len(data) - 4, at))
+        path.write_bytes(data[:at] + struct.pack("<I", value) + data[at + 4:])
+        return
+    path.write_bytes(mutate_bytes(data, chooser))
+
+
+def _exercise_tflite(path: Path, draw: bool) -> int:
+    from convkit.formats import tflite
+
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(tflite.inspect(path, weights=True).to_dict(), draw),
+        lambda: tflite.uses_flex_ops(path),
+        lambda: tflite.quantization(path),
+        lambda: _screen_oracle(path, "tflite"),
+    )
+
+
 TARGETS: dict[str, Target] = {
     target.name: target
     for target in (
@@ -521,5 +656,7 @@ TARGETS: dict[str, Target] = {
         Target("keras", "tiny_k3.keras", "tiny_k3.keras", _mutate_keras, _exercise_keras),
         Target("tfjs", "tiny_tfjs", "", _mutate_tfjs, _exercise_tfjs),
         Target("savedmodel", "tiny_savedmodel", "", _mutate_saved_model, _exercise_saved_model),
+        Target("onnx", "tiny.onnx", "tiny.onnx", _mutate_onnx, _exercise_onnx, make_seed=_make_onnx),
+        Target("tflite", "tiny.tflite", "tiny.tflite", _mutate_tflite, _exercise_tflite, make_seed=_make_tflite),
     )
 }

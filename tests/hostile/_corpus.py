@@ -9,10 +9,12 @@ a model.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import resource
+import select
 import shutil
 import signal
 import subprocess
@@ -171,12 +173,12 @@ def inside(sandbox: Sandbox) -> Iterator[None]:
                 os.environ[key] = value
 
 
-def run_in_process(sandbox: Sandbox, args: list[str]) -> Outcome:
+def run_in_process(sandbox: Sandbox, args: list[str], seconds: float = COMMAND_SECONDS) -> Outcome:
     from typer.testing import CliRunner
 
     from convkit.cli.main import app
 
-    with inside(sandbox), deadline(COMMAND_SECONDS):
+    with inside(sandbox), deadline(seconds):
         result = CliRunner().invoke(app, args)
     exception = result.exception if not isinstance(result.exception, SystemExit) else None
     return Outcome(result.exit_code, result.stdout, result.stderr, exception)
@@ -186,17 +188,80 @@ def _limit_memory() -> None:
     resource.setrlimit(resource.RLIMIT_AS, (ISOLATED_ADDRESS_SPACE, ISOLATED_ADDRESS_SPACE))
 
 
+class IsolatedWorker:
+    """One child process (tests/hostile/_worker.py) that runs the isolated cases' commands, one at a time.
+
+    The child lives under an address-space cap, so a forged size that makes
+    convkit allocate without bound ends in a MemoryError there, not in the
+    test process; it imports TensorFlow once for all commands instead of once
+    per command. A child that dies (a crash) answers that command with its
+    signal as the exit code and is started afresh for the next one; one that
+    gives no answer within the deadline is replaced and the command is a hang.
+    """
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.stderr: Any = None
+
+    def _start(self) -> subprocess.Popen[str]:
+        if self.process is None or self.process.poll() is not None:
+            if self.stderr is not None:
+                self.stderr.close()
+            self.stderr = tempfile.TemporaryFile("w+")
+            env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "tests.hostile._worker"], cwd=ROOT, env=env, text=True,
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr, preexec_fn=_limit_memory,
+            )
+        return self.process
+
+    def run(self, sandbox: Sandbox, args: list[str]) -> Outcome:
+        process = self._start()
+        assert process.stdin is not None and process.stdout is not None
+        request = {"args": args, "cwd": str(sandbox.cwd), "env": sandbox.env(), "seconds": COMMAND_SECONDS}
+        process.stdin.write(json.dumps(request) + "\n")
+        process.stdin.flush()
+        ready, _, _ = select.select([process.stdout], [], [], COMMAND_SECONDS + 30)
+        line = process.stdout.readline() if ready else None
+        if line is None:
+            process.kill()
+            self.stop()
+            raise Hang(f"convkit {' '.join(args)} gave no answer within {COMMAND_SECONDS} s")
+        if not line:  # the child died during the command
+            code = process.wait()
+            self.stderr.seek(0)
+            log = self.stderr.read()
+            self.process = None
+            return Outcome(code, "", log[-5000:])
+        answer = json.loads(line)
+        if "hang" in answer:  # interrupted anywhere (even inside an import): the next command gets a fresh child
+            process.kill()
+            self.stop()
+            raise Hang(f"convkit {' '.join(args)}: {answer['hang']}")
+        exception = RuntimeError(answer["exception"]) if answer["exception"] else None
+        return Outcome(answer["exit_code"], answer["stdout"], answer["stderr"], exception)
+
+    def stop(self) -> None:
+        """Ends the child: its input closed so it exits on its own (running its clean-up), killed if it does not."""
+        if self.process is None:
+            return
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+_worker = IsolatedWorker()
+atexit.register(_worker.stop)
+
+
 def run_isolated(sandbox: Sandbox, args: list[str]) -> Outcome:
-    """The command in its own process, with a timeout and a cap on its address space."""
-    env = dict(os.environ, **sandbox.env(), TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=str(ROOT))
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "convkit", *args], cwd=sandbox.cwd, env=env, capture_output=True, text=True,
-            timeout=COMMAND_SECONDS, preexec_fn=_limit_memory,
-        )
-    except subprocess.TimeoutExpired as error:
-        raise Hang(f"convkit {' '.join(args)} gave no answer within {error.timeout} s") from None
-    return Outcome(completed.returncode, completed.stdout, completed.stderr)
+    """The command in the isolated child process, with a deadline and a cap on its address space."""
+    return _worker.run(sandbox, args)
 
 
 def run(sandbox: Sandbox, args: list[str]) -> Outcome:

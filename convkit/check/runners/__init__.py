@@ -4,7 +4,8 @@
 ``.keras`` and HDF5 files written by Keras 3, tf_keras for files written by
 Keras 2 (HDF5 ``keras_version`` 2.x, SavedModels with ``keras_metadata.pb``),
 TensorFlow signatures for other SavedModels, TF.js under Node for
-``model.json``, and the architecture of ``like`` for weights-only files. The
+``model.json``, onnxruntime for ``.onnx``, LiteRT for ``.tflite``, and the
+architecture of ``like`` for weights-only files. The
 code policy (``formats/_policy.py``) judges every file before a runtime sees it.
 """
 
@@ -70,6 +71,20 @@ def open_tfjs(path: Path, *, like: Path | None, allow_unsafe: bool, training: bo
     from convkit.check.runners.tfjs import TfjsRunner
 
     return TfjsRunner(path)
+
+
+def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """onnxruntime on the CPU."""
+    from convkit.check.runners.onnx import OnnxRunner
+
+    return OnnxRunner(path)
+
+
+def open_tflite(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """The standalone LiteRT interpreter (TensorFlow's ``tf.lite.Interpreter`` for Flex ops)."""
+    from convkit.check.runners.tflite import TfliteRunner
+
+    return TfliteRunner(path)
 
 
 def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:

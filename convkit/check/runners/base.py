@@ -7,7 +7,6 @@ per output, always in inference mode unless it was built with ``training=True``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -15,30 +14,9 @@ import numpy as np
 
 from convkit.check.compare import Tolerance, default_tolerance
 from convkit.errors import MALFORMED
+from convkit.samples import TensorSpec
 
 DEFAULT_BATCH_SIZE = 256
-
-
-@dataclass(frozen=True)
-class TensorSpec:
-    """One model input or output.
-
-    Attributes:
-        name: the name the model's own runtime uses for it (``dense_input``,
-            ``keras_tensor``, ``output_0``).
-        shape: dimensions, ``None`` where any size is accepted (the batch).
-        dtype: numpy dtype name (``float32``, ``int32``).
-        int_high: for integer inputs, one past the largest valid value when the
-            model says (the vocabulary size of the embedding that reads it).
-    """
-
-    name: str
-    shape: tuple[int | None, ...]
-    dtype: str = "float32"
-    int_high: int | None = None
-
-    def to_dict(self) -> dict[str, object]:
-        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
 
 
 class Runner:

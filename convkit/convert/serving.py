@@ -1,0 +1,197 @@
+"""A model as one TensorFlow function with named inputs and named outputs.
+
+The ONNX and TFLite writers both start from a ``tf.function`` whose input
+specs carry the model's input names and whose result is a dict keyed by the
+model's output names, so the written file's inputs and outputs are named as
+Keras names them (tf2onnx keeps the names as graph inputs/outputs; the TFLite
+converter keeps them in the ``serving_default`` signature). The batch
+dimension is open by default or fixed to a given size.
+
+A Keras source is built live in tf_keras where it can (its recurrent layers
+lower to builtin TFLite ops and its graphs to plain ONNX ops), else in Keras
+3; a SavedModel without a Keras config is served through its own signature.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import re
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from convkit._tf import quiet_tensorflow
+from convkit.convert import tfjs_layers
+from convkit.errors import ReadError, error_text
+from convkit.formats.portable import PortableModel
+from convkit.live import live_from_portable
+
+
+@dataclass
+class Serving:
+    """What the writers need: a function factory, the names, and the object that owns the variables.
+
+    Attributes:
+        input_names, output_names: as the source model names them.
+        input_shapes: per input, the dimensions after the batch (``None`` where open).
+        input_dtypes: per input, a TensorFlow dtype name.
+        call: maps a list of input tensors (in ``input_names`` order) to a list of outputs.
+        owner: the live model or loaded SavedModel (keeps the variables alive).
+        origin: what runs the model (``tf_keras``, ``Keras 3``, ``SavedModel signature``).
+    """
+
+    input_names: list[str]
+    output_names: list[str]
+    input_shapes: list[tuple[int | None, ...]]
+    input_dtypes: list[str]
+    call: Callable[[list[Any]], list[Any]]
+    owner: Any
+    origin: str
+
+    def specs(self, batch: int | None = None) -> list[Any]:
+        """``tf.TensorSpec`` per input, batch dimension ``batch`` (``None``: open)."""
+        import tensorflow as tf
+
+        return [tf.TensorSpec((batch, *shape), dtype, name=name)
+                for name, shape, dtype in zip(self.input_names, self.input_shapes, self.input_dtypes)]
+
+    def function(self, batch: int | None = None) -> Any:
+        """A ``tf.function`` over :meth:`specs` returning ``{output name: tensor}``."""
+        import tensorflow as tf
+
+        names = list(self.output_names)
+        call = self.call
+
+        @tf.function(input_signature=self.specs(batch))
+        def serve(*inputs: Any) -> dict[str, Any]:
+            return dict(zip(names, call(list(inputs))))
+
+        return serve
+
+
+def _clean(name: str) -> str:
+    return re.sub(r":\d+$", "", str(name))
+
+
+def _output_names(live: Any) -> list[str]:
+    names = getattr(live, "output_names", None)
+    if names and len(names) == len(live.outputs):
+        return [str(name) for name in names]
+    found = [_clean(getattr(t, "name", f"output_{i}")).split("/")[0] for i, t in enumerate(live.outputs)]
+    return found if len(set(found)) == len(found) else [f"{name}_{i}" for i, name in enumerate(found)]
+
+
+def from_live(live: Any, origin: str) -> Serving:
+    """A :class:`Serving` of a live Keras model (either generation)."""
+    inputs = list(live.inputs)
+    single_input = len(inputs) == 1
+
+    def call(tensors: list[Any]) -> list[Any]:
+        result = live(tensors[0] if single_input else tensors, training=False)
+        return list(result) if isinstance(result, (list, tuple)) else [result]
+
+    return Serving(
+        input_names=[_clean(getattr(t, "name", f"input_{i}")) for i, t in enumerate(inputs)],
+        output_names=_output_names(live),
+        input_shapes=[tuple(None if d is None else int(d) for d in tuple(t.shape)[1:]) for t in inputs],
+        input_dtypes=[str(getattr(t.dtype, "name", t.dtype)) for t in inputs],
+        call=call,
+        owner=live,
+        origin=origin,
+    )
+
+
+RECURRENT_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
+
+
+def recurrent_layers(model: PortableModel) -> list[str]:
+    """Names of the recurrent layers (nested and wrapped ones included) in ``model``'s architecture."""
+    return [(layer.get("config") or {}).get("name", "?") for layer in tfjs_layers.iter_layers(model.config)
+            if layer.get("class_name") in RECURRENT_CLASSES]
+
+
+def unrolled(model: PortableModel) -> PortableModel:
+    """``model`` with every recurrent layer set to ``unroll=True`` (same weights; needs a fixed number of steps)."""
+    import copy
+
+    config = copy.deepcopy(model.config)
+    for layer in tfjs_layers.iter_layers(config):
+        if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
+            layer["config"]["unroll"] = True
+    raw = copy.deepcopy(model.raw_config) if model.raw_config else None
+    if raw:
+        for layer in tfjs_layers.iter_layers(raw):
+            if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
+                layer["config"]["unroll"] = True
+    return dataclasses.replace(model, config=config, raw_config=raw)
+
+
+def from_portable(model: PortableModel, source: Path, allow_unsafe: bool) -> Serving:
+    """A :class:`Serving` of a Keras source: tf_keras where it builds the architecture, else Keras 3."""
+    quiet_tensorflow()
+    try:
+        return from_live(live_from_portable(model, 2, source, allow_unsafe), "tf_keras")
+    except ReadError:
+        return from_live(live_from_portable(model, 3, source, allow_unsafe), "Keras 3")
+
+
+def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
+    """A :class:`Serving` of a SavedModel's signature (keyword inputs, named outputs).
+
+    Raises:
+        ReadError: TensorFlow cannot load it, or the signature is missing or unnamed.
+    """
+    quiet_tensorflow()
+    import tensorflow as tf
+
+    try:
+        loaded = tf.saved_model.load(str(path))
+    except Exception as error:
+        raise ReadError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
+    signatures = dict(loaded.signatures)
+    if signature not in signatures:
+        if len(signatures) != 1:
+            raise ReadError(f"{path}: the SavedModel has no {signature!r} signature (has {sorted(signatures)})")
+        signature = next(iter(signatures))
+    function = signatures[signature]
+    args, kwargs = function.structured_input_signature
+    outputs = function.structured_outputs
+    if args or not isinstance(outputs, dict):
+        raise ReadError(f"{path}: signature {signature!r} needs named inputs and outputs")
+    names = list(kwargs)
+
+    def call(tensors: list[Any]) -> list[Any]:
+        result = function(**dict(zip(names, tensors)))
+        return [result[name] for name in outputs]
+
+    return Serving(
+        input_names=names,
+        output_names=list(outputs),
+        input_shapes=[tuple(spec.shape.as_list()[1:]) if spec.shape.rank else () for spec in kwargs.values()],
+        input_dtypes=[spec.dtype.name for spec in kwargs.values()],
+        call=call,
+        owner=loaded,
+        origin=f"SavedModel signature {signature}",
+    )
+
+
+@contextlib.contextmanager
+def quiet_stderr() -> Iterator[None]:
+    """Sends C++ diagnostics (grappler and MLIR logs, converter op lists) to a scratch file, not the terminal.
+
+    Failures still surface as Python exceptions with their own message.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as scratch:
+        os.dup2(scratch.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
