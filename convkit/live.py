@@ -23,7 +23,7 @@ import numpy as np
 
 from convkit import registry
 from convkit._tf import quiet_tensorflow
-from convkit.convert import tfjs_layers
+from convkit.formats import keras_dialect
 from convkit.errors import MALFORMED, ReadError, UnsafeModelError, UsageError, error_text
 from convkit.formats import _policy
 from convkit.formats.portable import NotPortable, PortableModel, Weight, read_portable
@@ -54,9 +54,9 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
         import keras
 
         module = keras.layers
-    for layer in tfjs_layers.iter_layers(config):
+    for layer in keras_dialect.iter_layers(config):
         class_name = layer.get("class_name", "")
-        if class_name in tfjs_layers.MODEL_CLASSES or hasattr(module, class_name):
+        if class_name in keras_dialect.MODEL_CLASSES or hasattr(module, class_name):
             continue
         if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
             continue
@@ -205,7 +205,7 @@ def portable_from_live(model: Any, path: Path) -> PortableModel:
                                 functools.partial(_variable_value, variable), trainable))
         layer_weights[layer.name] = items
     return PortableModel(
-        config=tfjs_layers.to_keras2_config(raw),
+        config=keras_dialect.to_keras2_config(raw),
         layer_weights=layer_weights,
         generation=generation,
         keras_version=version,
@@ -250,7 +250,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         if model.generation == 3 and model.raw_config:
             config = model.raw_config
         else:
-            config = tfjs_layers.keras3_dialect(model.config)
+            config = keras_dialect.keras3_dialect(model.config)
         check_known_classes(config, path, 3)
         try:
             with _policy.unsafe_scope(allow_unsafe, (3,)):
@@ -264,13 +264,13 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
 
 def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
     """Sets every variable of ``live`` from ``model``'s weights, matched by TF.js-style name."""
-    known = tfjs_layers.layer_names(model.config)
-    source = {tfjs_layers.tfjs_weight_name(weight.name, known): weight for weight in model.weights()}
+    known = keras_dialect.layer_names(model.config)
+    source = {keras_dialect.tfjs_weight_name(weight.name, known): weight for weight in model.weights()}
     generation = 2 if _is_tf_keras(live) else 3
     seen = set()
     for variable in live.weights:
         raw_name = getattr(variable, "path", None) if generation == 3 else variable.name
-        key = tfjs_layers.tfjs_weight_name(str(raw_name or variable.name), known)
+        key = keras_dialect.tfjs_weight_name(str(raw_name or variable.name), known)
         if key in seen:
             raise ReadError(f"{path}: two weights of the model are both named {key!r}; convkit cannot map them")
         seen.add(key)

@@ -65,3 +65,16 @@ def test_no_import_error_fallbacks_around_convkit_modules() -> None:
             if catches_import_error and imports_own:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno}")
     assert found == [], found
+
+
+def test_readers_and_shared_modules_import_neither_engine() -> None:
+    # formats/ and the modules below both engines (live, samples, _tf, ...) are what check and convert
+    # stand on; an import of either engine from there would be a cycle between packages.
+    below = [*_modules("formats"), *(path for path in PACKAGE.glob("*.py") if path.stem not in ("__init__", "__main__", "roundtrip", "verify"))]
+    found = [
+        f"{path.relative_to(PACKAGE)}:{line} imports {name}"
+        for path in below
+        for name, line in _imports(path)
+        if name.startswith(("convkit.convert", "convkit.check", "convkit.cli"))
+    ]
+    assert not found, found

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
-from convkit.convert import tfjs_layers
+from convkit.formats import keras_dialect
 from convkit.convert.atomic import atomic_output, copy_model_tree
 from convkit.errors import UsageError, VerifyError, WriteError
 from convkit.formats import hdf5
@@ -95,7 +95,7 @@ def to_tfjs(job: Job) -> str:
     kind = job.options["tfjs_kind"] or "layers"
     with contextlib.ExitStack() as stack:
         model = job.portable(stack)
-        reasons = tfjs_layers.tfjs_unsupported(model.config, model.generation)
+        reasons = keras_dialect.tfjs_unsupported(model.config, model.generation)
         if kind == "layers" and reasons:
             if job.options["tfjs_kind"] == "layers":
                 raise UsageError(f"{job.src}: TF.js layers cannot hold this model: {reasons[0]}; "

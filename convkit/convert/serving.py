@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from convkit._tf import quiet_tensorflow
-from convkit.convert import tfjs_layers
+from convkit.formats import keras_dialect
 from convkit.errors import ReadError, error_text
 from convkit.formats.portable import PortableModel
 from convkit.live import live_from_portable
@@ -110,7 +110,7 @@ RECURRENT_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
 
 def recurrent_layers(model: PortableModel) -> list[str]:
     """Names of the recurrent layers (nested and wrapped ones included) in ``model``'s architecture."""
-    return [(layer.get("config") or {}).get("name", "?") for layer in tfjs_layers.iter_layers(model.config)
+    return [(layer.get("config") or {}).get("name", "?") for layer in keras_dialect.iter_layers(model.config)
             if layer.get("class_name") in RECURRENT_CLASSES]
 
 
@@ -119,12 +119,12 @@ def unrolled(model: PortableModel) -> PortableModel:
     import copy
 
     config = copy.deepcopy(model.config)
-    for layer in tfjs_layers.iter_layers(config):
+    for layer in keras_dialect.iter_layers(config):
         if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
             layer["config"]["unroll"] = True
     raw = copy.deepcopy(model.raw_config) if model.raw_config else None
     if raw:
-        for layer in tfjs_layers.iter_layers(raw):
+        for layer in keras_dialect.iter_layers(raw):
             if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
                 layer["config"]["unroll"] = True
     return dataclasses.replace(model, config=config, raw_config=raw)

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from convkit.convert import tfjs_layers
+from convkit.formats import keras_dialect
 from convkit.formats.portable import PortableModel
 from convkit.errors import ReadError, UsageError
 from convkit.progress import Progress
@@ -146,9 +146,9 @@ def write_tfjs_layers(
     warnings: list[str] = []
     plan = []
     total = 0
-    known = tfjs_layers.layer_names(model.config)
+    known = keras_dialect.layer_names(model.config)
     for weight in model.weights():
-        name = tfjs_layers.tfjs_weight_name(weight.name, known)
+        name = keras_dialect.tfjs_weight_name(weight.name, known)
         stored = _TFJS_NARROWING.get(weight.dtype, weight.dtype)
         if stored not in _TFJS_DTYPES:
             raise UsageError(f"weight {weight.name!r} has dtype {weight.dtype}, which TF.js cannot hold")
@@ -201,7 +201,7 @@ def write_tfjs_layers(
         for descriptor in sources.values():
             os.close(descriptor)
 
-    config, dropped = tfjs_layers.to_tfjs_config(model.config, model.generation)
+    config, dropped = keras_dialect.to_tfjs_config(model.config, model.generation)
     warnings.extend(f"left out of the tfjs output: {what}" for what in dropped)
     topology = {
         "class_name": config["class_name"],

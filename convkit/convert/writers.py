@@ -67,18 +67,18 @@ def write_checkpoint(model: PortableModel, prefix: Path, source: Path, allow_uns
 
 def _write_checkpoint_by_structure(model: PortableModel, prefix: Path) -> None:
     # Without a tf_keras model, build the same object graph from plain tf.Modules.
-    from convkit.convert import tfjs_layers
-    from convkit.convert.tfjs_layers import tfjs_weight_name
+    from convkit.formats import keras_dialect
+    from convkit.formats.keras_dialect import tfjs_weight_name
     from convkit.train.checkpoints import write_layer_weights
 
-    known = tfjs_layers.layer_names(model.config)
+    known = keras_dialect.layer_names(model.config)
     layers = []
     for items in model.layer_weights.values():
         entries = []
         for weight in items:
             owner, _, attribute = tfjs_weight_name(weight.name, known).rpartition("/")
             parts = weight.name.split("/")
-            in_cell = len(parts) >= 3 and tfjs_layers.is_cell_name(parts[-2])
+            in_cell = len(parts) >= 3 and keras_dialect.is_cell_name(parts[-2])
             entries.append((owner, f"cell/{attribute}" if in_cell else attribute, weight.read))
         layers.append(entries)
     write_layer_weights(layers, prefix)
@@ -89,7 +89,7 @@ def export_for_graph(model: PortableModel, target: Path, source: Path, allow_uns
     quiet_tensorflow()
     # tf_keras SavedModels convert to graphs TF.js runs, recurrent layers included;
     # the while loops of Keras 3 export() graphs fail in TF.js 4.22, so Keras 3 is the fallback.
-    from convkit.convert.tfjs_layers import generations_differ
+    from convkit.formats.keras_dialect import generations_differ
 
     generation = 3 if model.generation == 3 and generations_differ(model.config) else 2
     try:

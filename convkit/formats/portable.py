@@ -29,7 +29,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from convkit import registry
-from convkit.convert import tfjs_layers
+from convkit.formats import keras_dialect
 from convkit.errors import ReadError, UsageError
 from convkit.formats import _limits
 
@@ -125,7 +125,7 @@ def read_h5_model(path: Path, stack: contextlib.ExitStack) -> PortableModel:
     optimizer = []
     if "optimizer_weights" in h5:
         h5["optimizer_weights"].visit(lambda name: optimizer.append(name))
-    config = tfjs_layers.to_keras2_config(raw_config)
+    config = keras_dialect.to_keras2_config(raw_config)
     body = raw_config.get("config")
     model_name = body.get("name") if isinstance(body, dict) else None  # Keras 2.0: a bare list of layers
     return PortableModel(
@@ -220,12 +220,12 @@ def _named_by_layer(layer_weights: dict[str, list[Weight]], config: dict[str, An
     for layer_name, items in layer_weights.items():
         layer = classes.get(layer_name) or {}
         class_name = str(layer.get("class_name"))
-        if not items or class_name in tfjs_layers.MODEL_CLASSES or class_name in _WRAPPERS:
+        if not items or class_name in keras_dialect.MODEL_CLASSES or class_name in _WRAPPERS:
             continue
         if class_name in _RECURRENT:
             for weight in items:
                 parts = weight.name.split("/")
-                cell = parts[-2] if len(parts) >= 3 and tfjs_layers.is_cell_name(parts[-2]) else f"{class_name.lower()}_cell"
+                cell = parts[-2] if len(parts) >= 3 and keras_dialect.is_cell_name(parts[-2]) else f"{class_name.lower()}_cell"
                 weight.name = f"{layer_name}/{cell}/{parts[-1]}"
             continue
         names = _keras3_variable_names(class_name, layer.get("config") or {})
@@ -338,7 +338,7 @@ def read_keras_archive(path: Path, stack: contextlib.ExitStack) -> PortableModel
         items.sort(key=lambda weight: not weight.trainable)
         layer_weights[name] = items
     return PortableModel(
-        config=tfjs_layers.to_keras2_config(raw_config),
+        config=keras_dialect.to_keras2_config(raw_config),
         layer_weights=layer_weights,
         generation=3,
         keras_version=str(metadata.get("keras_version", "3")),
@@ -355,7 +355,7 @@ def _keras3_layer_weights(layer: dict[str, Any], group: Any, h5py: Any) -> list[
     if group is None:
         return []
     items: list[Weight] = []
-    if class_name in tfjs_layers.MODEL_CLASSES:
+    if class_name in keras_dialect.MODEL_CLASSES:
         inner = group["layers"] if "layers" in group else None
         for sub, sub_group in _keras3_children(layer, inner, h5py):
             items.extend(_keras3_layer_weights(sub, sub_group, h5py))
@@ -420,8 +420,8 @@ def top_level_owners(config: dict[str, Any]) -> dict[str, str]:
     for layer in (config.get("config") or {}).get("layers", []):
         top = (layer.get("config") or {}).get("name", layer.get("name"))
         owners[top] = top
-        if layer.get("class_name") in tfjs_layers.MODEL_CLASSES:
-            for inner in tfjs_layers.iter_layers(layer):
+        if layer.get("class_name") in keras_dialect.MODEL_CLASSES:
+            for inner in keras_dialect.iter_layers(layer):
                 owners[(inner.get("config") or {}).get("name", inner.get("name"))] = top
     return owners
 
@@ -443,15 +443,15 @@ def read_tfjs_layers(path: Path) -> PortableModel:
     config = topology.get("model_config", topology)
     if not isinstance(config, dict) or "class_name" not in config:
         raise ReadError(f"{model_json}: modelTopology has no class_name")
-    config = tfjs_layers.to_keras2_config({"class_name": config["class_name"], "config": config.get("config", {})})
+    config = keras_dialect.to_keras2_config({"class_name": config["class_name"], "config": config.get("config", {})})
     owners = top_level_owners(config)
     layer_weights: dict[str, list[Weight]] = {
         (layer.get("config") or {}).get("name", layer.get("name")): [] for layer in config["config"].get("layers", [])
     }
     cells = _cell_owners(config, document)
-    known = tfjs_layers.layer_names(config)
+    known = keras_dialect.layer_names(config)
     for weight in _manifest_weights(model_json, document):
-        owner = tfjs_layers.tfjs_weight_name(weight.name, known).rpartition("/")[0]
+        owner = keras_dialect.tfjs_weight_name(weight.name, known).rpartition("/")[0]
         top = owners.get(owner)
         if top is None and owner in cells:  # TF.js names a recurrent layer's weights by its cell
             weight.name = f"{cells[owner]}/{owner}/{weight.name.split('/')[-1]}"
@@ -474,8 +474,8 @@ def read_tfjs_layers(path: Path) -> PortableModel:
 
 def _cell_owners(config: dict[str, Any], document: dict[str, Any]) -> dict[str, str]:
     """Cell names (``lstm_cell_1``) in the manifest -> the recurrent layers they belong to, in order."""
-    layers = {(layer.get("config") or {}).get("name") for layer in tfjs_layers.iter_layers(config)}
-    recurrent = [str((layer.get("config") or {}).get("name")) for layer in tfjs_layers.iter_layers(config)
+    layers = {(layer.get("config") or {}).get("name") for layer in keras_dialect.iter_layers(config)}
+    recurrent = [str((layer.get("config") or {}).get("name")) for layer in keras_dialect.iter_layers(config)
                  if layer.get("class_name") in ("LSTM", "GRU", "SimpleRNN")]
     cells: list[str] = []
     for group in document.get("weightsManifest", []):
@@ -606,10 +606,10 @@ def map_checkpoint(template: PortableModel, path: Path, like: Path) -> PortableM
         raise UsageError(f"{path}: holds no Keras layer weights (no layer_with_weights-N entries)")
     _same_count(len(by_layer), len(targets), "layers", "layers with weights", path, like)
     entries = {entry.key: entry for entry in index.entries}
-    known = tfjs_layers.layer_names(template.config)
+    known = keras_dialect.layer_names(template.config)
     layer_weights: dict[str, list[Weight]] = {name: [] for name in template.layer_weights}
     for (layer_name, expected), number in zip(targets, sorted(by_layer)):
-        keys = layout.match_layer(by_layer[number], [tfjs_layers.tfjs_weight_name(w.name, known) for w in expected])
+        keys = layout.match_layer(by_layer[number], [keras_dialect.tfjs_weight_name(w.name, known) for w in expected])
         for want, key in zip(expected, keys):
             if key is None:
                 raise UsageError(
