@@ -73,6 +73,18 @@ def open_regular(path: Path) -> BinaryIO:
         raise
 
 
+def head_bytes(path: Path, size: int) -> bytes:
+    """The first ``size`` bytes of the file at ``path`` for sniffing; ``b""`` for anything that is not a
+    readable file (a folder, a FIFO, a missing path), so ``accept`` functions never block or raise."""
+    try:
+        if not path.is_file():
+            return b""
+        with path.open("rb") as handle:
+            return handle.read(size)
+    except (OSError, ValueError):
+        return b""
+
+
 def is_regular_file(path: Path) -> bool:
     """Whether ``path`` itself (not what it links to) is a regular file."""
     try:

@@ -22,7 +22,7 @@ from typing import Any
 
 from convkit.errors import ReadError
 from convkit.formats import _limits, _report
-from convkit.formats._files import is_regular_file, open_regular
+from convkit.formats._files import head_bytes, is_regular_file, open_regular
 from convkit.registry import Format, register_format
 
 MODEL_JSON = "model.json"
@@ -58,16 +58,12 @@ def _model_json(path: Path) -> Path:
 def accept(path: Path) -> bool:
     """``model.json`` (or a directory holding one) that looks like a TF.js model."""
     try:
-        model_json = _model_json(path)
-        if not model_json.is_file():
-            return False
-        with model_json.open("rb") as handle:
-            head = handle.read(_SNIFF_BYTES)
-        return head.lstrip()[:1] == b"{" and any(
-            key in head for key in (b'"modelTopology"', b'"weightsManifest"', b'"format"')
-        )
-    except OSError:
+        head = head_bytes(_model_json(path), _SNIFF_BYTES)
+    except OSError:  # a folder that cannot be listed
         return False
+    return head.lstrip()[:1] == b"{" and any(
+        key in head for key in (b'"modelTopology"', b'"weightsManifest"', b'"format"')
+    )
 
 
 def read_model_json(path: Path) -> dict[str, Any]:

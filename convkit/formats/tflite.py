@@ -25,6 +25,7 @@ from typing import Any
 
 from convkit.errors import ReadError
 from convkit.formats import _limits, _report
+from convkit.formats._files import head_bytes
 from convkit.registry import Format, register_format
 
 FILE_IDENTIFIER = b"TFL3"
@@ -184,15 +185,8 @@ class _Table:
 
 def accept(path: Path) -> bool:
     """A file with the flatbuffer identifier ``TFL3`` at bytes 4-8."""
-    path = Path(path)
-    try:
-        if not path.is_file():
-            return False
-        with path.open("rb") as handle:
-            head = handle.read(8)
-        return len(head) == 8 and head[4:8] == FILE_IDENTIFIER
-    except OSError:
-        return False
+    head = head_bytes(Path(path), 8)
+    return len(head) == 8 and head[4:8] == FILE_IDENTIFIER
 
 
 def _root(data: bytes, path: Path) -> _Table:
