@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError
+from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError, error_text
 
 VERIFY_SAMPLES = 2
 VERIFY_SEED = 0
@@ -88,7 +88,7 @@ def verify_output(
     except ConvkitError as error:
         reason = _strip_path(str(error), path)
     except Exception as error:  # the runtime's own failure: the whole point is to report it, not crash
-        reason = f"{type(error).__name__}: {_first_line(error)}"
+        reason = f"{type(error).__name__}: {error_text(error, limit=400)}"
     culprit = blame(reason, path, target)
     where = f" ({culprit})" if culprit else ""
     runtime = "TF.js" if target == "tfjs" else "its runtime"
@@ -209,8 +209,3 @@ def _strip_path(message: str, path: Path) -> str:
     for prefix in (f"{path / 'model.json'}: ", f"{path}: "):
         message = message.replace(prefix, "")
     return message.replace(str(path), "<output>")
-
-
-def _first_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:400] if lines else type(error).__name__
