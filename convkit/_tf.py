@@ -62,8 +62,13 @@ def quiet_tensorflow() -> contextlib.AbstractContextManager[None]:
 
 
 @contextlib.contextmanager
-def silenced_stderr() -> Iterator[None]:
-    """Points file descriptor 2 at a temporary file; replays what it caught if the block raises."""
+def silenced_stderr(replay: bool = True) -> Iterator[None]:
+    """Points file descriptor 2 at a temporary file; replays what it caught if the block raises.
+
+    Args:
+        replay: write the caught lines out when the block raises. Default True; False where a
+            failure is expected and answered by the caller (a converter route that falls back).
+    """
     sys.stderr.flush()
     try:
         saved = os.dup(2)
@@ -77,7 +82,7 @@ def silenced_stderr() -> Iterator[None]:
         except BaseException:
             _restore(saved)
             sink.seek(0)
-            caught = sink.read().decode("utf-8", "replace")
+            caught = sink.read().decode("utf-8", "replace") if replay else ""
             if caught:
                 sys.stderr.write(caught)
                 sys.stderr.flush()

@@ -14,15 +14,11 @@ lower to builtin TFLite ops and its graphs to plain ONNX ops), else in Keras
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import os
 import re
-import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from convkit._tf import quiet_tensorflow
 from convkit.formats import keras_dialect
@@ -177,21 +173,3 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
         owner=loaded,
         origin=f"SavedModel signature {signature}",
     )
-
-
-@contextlib.contextmanager
-def quiet_stderr() -> Iterator[None]:
-    """Sends C++ diagnostics (grappler and MLIR logs, converter op lists) to a scratch file, not the terminal.
-
-    Failures still surface as Python exceptions with their own message.
-    """
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as scratch:
-        os.dup2(scratch.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)

@@ -14,7 +14,8 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from convkit.convert.serving import Serving, quiet_stderr
+from convkit._tf import silenced_stderr
+from convkit.convert.serving import Serving
 from convkit.errors import UsageError, WriteError, error_text
 from convkit.formats.onnx import ORT_TYPES
 
@@ -53,7 +54,7 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int | Non
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     tf2onnx.logging.set_level(logging.ERROR)
     try:
-        with quiet_stderr():
+        with silenced_stderr(replay=False):
             tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(), opset=opset,
                                           output_path=str(target))
     except Exception as error:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors alike

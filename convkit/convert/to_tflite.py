@@ -33,8 +33,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from convkit._tf import quiet_tensorflow
-from convkit.convert.serving import Serving, quiet_stderr
+from convkit._tf import quiet_tensorflow, silenced_stderr
+from convkit.convert.serving import Serving
 from convkit.errors import UsageError, WriteError, error_text
 
 QUANTIZATIONS = ("dynamic", "float16", "int8")
@@ -142,7 +142,7 @@ def _convert(serving: Serving, route: Route, quantize: str | None) -> bytes:
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
         converter.representative_dataset = lambda: representative_samples(serving)
-    with quiet_stderr():
+    with silenced_stderr(replay=False):
         return converter.convert()
 
 
@@ -187,7 +187,7 @@ def run_once(path: Path, *, flex: bool = False) -> None:
         raise WriteError(f"{path.name}: the LiteRT interpreter cannot run the converted model (it holds "
                          f"TensorFlow Flex ops: {', '.join(flex_ops[:5])})")
     try:
-        with quiet_stderr():
+        with silenced_stderr(replay=False):
             runner = interpreter(path, flex=flex).get_signature_runner()
             feed = {}
             for name, detail in runner.get_input_details().items():
