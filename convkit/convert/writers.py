@@ -204,6 +204,7 @@ def _graph_rewrites(converter: Any) -> Iterator[None]:
                 optimized = optimize(graph, signature_def, **options)
             finally:
                 converter._run_grappler = grappler
+        _rank1_fused_bias(optimized)
         return optimized
 
     converter.optimize_graph = rewritten
@@ -322,6 +323,39 @@ def _depthwise_for_grouped(graph: Any, graph_def: Any) -> bool:
             del node.attr[key]
         changed = True
     return changed
+
+
+def _rank1_fused_bias(graph_def: Any) -> None:
+    """Gives each fused op a rank-1 bias where its bias is a ``[1, ..., 1, C]`` constant.
+
+    Keras 3 batch normalisation after a convolution folds into a fused convolution
+    whose bias has the broadcast shape ``[1, 1, 1, C]``; TF.js runs only rank-1
+    biases ("FusedConv2D only supports rank-1 bias"). The values are the same.
+    """
+    import tensorflow as tf
+
+    nodes = {node.name: node for node in graph_def.node}
+    flattened: dict[str, str] = {}
+    for node in list(graph_def.node):
+        if node.op not in _FUSED_OPS:
+            continue
+        data = [index for index, name in enumerate(node.input) if not name.startswith("^")]
+        if len(data) < 3:
+            continue
+        index = data[2]
+        name = node.input[index]
+        if name not in flattened:
+            const = nodes.get(name.split(":")[0])
+            if const is None or const.op != "Const" or name.count(":") and not name.endswith(":0"):
+                continue
+            value = tf.make_ndarray(const.attr["value"].tensor)
+            if value.ndim <= 1 or any(size != 1 for size in value.shape[:-1]):
+                continue
+            flat = graph_def.node.add(name=f"{const.name}/convkit_rank1", op="Const")
+            flat.attr["dtype"].CopyFrom(const.attr["dtype"])
+            flat.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value.reshape(-1)))
+            flattened[name] = flat.name
+        node.input[index] = flattened[name]
 
 
 def _unrunnable_fusions(graph_def: Any) -> list[str]:

@@ -417,3 +417,17 @@ def test_h5_layer_names_that_nest(tmp_path: Path) -> None:
     out = tmp_path / "copy.h5"
     convert(src, "h5", out)
     assert_same_predictions(src, out)
+
+
+@pytest.mark.node
+def test_batch_norm_on_axis_3_folds_into_a_rank1_fused_bias(tmp_path: Path) -> None:
+    """Keras 3 BatchNormalization(axis=3) after a convolution (EfficientNet) folds into a [1, 1, 1, C] bias."""
+    import keras
+
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(4, 3, use_bias=False)(inputs)
+    x = keras.layers.BatchNormalization(axis=3)(x)
+    x = keras.layers.Activation("swish")(x)
+    src = _save(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x)), tmp_path / "m.keras")
+    convert(src, "tfjs", tmp_path / "graph", tfjs_kind="graph")
+    assert_same_predictions(src, tmp_path / "graph")
