@@ -421,11 +421,17 @@ def test_h5_layer_names_that_nest(tmp_path: Path) -> None:
 
 @pytest.mark.node
 def test_batch_norm_on_axis_3_folds_into_a_rank1_fused_bias(tmp_path: Path) -> None:
-    """Keras 3 BatchNormalization(axis=3) after a convolution (EfficientNet) folds into a [1, 1, 1, C] bias."""
+    """Keras 3 BatchNormalization(axis=3) after a convolution (EfficientNet's stem) folds into a [1, 1, 1, C] bias."""
     import keras
 
-    inputs = keras.Input((8, 8, 3))
-    x = keras.layers.Conv2D(4, 3, use_bias=False)(inputs)
+    inputs = keras.Input((32, 32, 3))
+    x = keras.layers.Rescaling(1 / 255.0)(inputs)
+    x = keras.layers.Normalization(axis=-1)(x)
+    x = keras.layers.ZeroPadding2D(((0, 1), (0, 1)))(x)
+    x = keras.layers.Conv2D(32, 3, strides=2, use_bias=False)(x)
+    x = keras.layers.BatchNormalization(axis=3)(x)
+    x = keras.layers.Activation("swish")(x)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)(x)
     x = keras.layers.BatchNormalization(axis=3)(x)
     x = keras.layers.Activation("swish")(x)
     src = _save(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x)), tmp_path / "m.keras")
