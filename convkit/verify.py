@@ -77,8 +77,11 @@ def verify_output(
     """
     path = Path(path)
     final = Path(final) if final is not None else path
+    from convkit.formats._policy import plain_load
+
     try:
-        runner = _open(path, target, like=like, allow_unsafe=allow_unsafe)
+        with plain_load():  # as the users of the output will load it: Keras' load_model without custom objects
+            runner = _open(path, target, like=like, allow_unsafe=allow_unsafe)
         _run_once(runner)
         return str(runner.runtime)
     except UnsafeModelError:

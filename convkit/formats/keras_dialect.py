@@ -366,7 +366,9 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
 
     Keras 3 reads Keras 2 style configs but does not count a nested model's
     own construction node (its calls are one lower than Keras 2 wrote them)
-    and refuses a few Keras 2 arguments (``time_major``).
+    and refuses a few Keras 2 arguments (``time_major``). A class Keras 3 ships
+    without exporting it (ConvNeXt's ``LayerScale``) gets the ``module`` Keras 3
+    finds it by.
     """
     import copy
 
@@ -374,7 +376,17 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _shift_nested(config)
     _input_layer_first(config)
     _drop_refused_arguments(config)
+    _name_shipped_modules(config)
     return config
+
+
+def _name_shipped_modules(model: dict[str, Any]) -> None:
+    from convkit.formats._policy import keras_shipped_layer
+
+    for layer in iter_layers(model):
+        found = None if "module" in layer else keras_shipped_layer(layer.get("class_name"), 3)
+        if found is not None:
+            layer["module"] = found.__module__
 
 
 def _input_layer_first(model: dict[str, Any]) -> None:
