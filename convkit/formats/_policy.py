@@ -179,7 +179,6 @@ def keras_shipped_layers(generation: int) -> dict[str, type]:
 @functools.lru_cache(maxsize=2)
 def _shipped_layers(generation: int) -> dict[str, type]:
     import importlib
-    import pkgutil
 
     if generation == 2:
         import tf_keras as keras_module
@@ -189,16 +188,15 @@ def _shipped_layers(generation: int) -> dict[str, type]:
         import keras as keras_module  # type: ignore[no-redef]
 
         package_name = "keras.src.applications"
+    # The applications modules are those the public keras.applications functions come from.
+    module_names = sorted({
+        str(getattr(value, "__module__", "")) for value in vars(keras_module.applications).values()
+        if callable(value) and str(getattr(value, "__module__", "")).startswith(package_name + ".")
+    })
     base = keras_module.layers.Layer
-    package = importlib.import_module(package_name)
     found: dict[str, type] = {}
-    for info in pkgutil.iter_modules(package.__path__):
-        module_name = f"{package_name}.{info.name}"
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            continue
-        for name, value in vars(module).items():
+    for module_name in module_names:
+        for name, value in vars(importlib.import_module(module_name)).items():
             if isinstance(value, type) and issubclass(value, base) and value.__module__ == module_name \
                     and not hasattr(keras_module.layers, name):
                 found.setdefault(name, value)

@@ -172,6 +172,8 @@ def _layer_config(class_name: str | None, config: dict[str, Any]) -> dict[str, A
     out = {key: _value(value) for key, value in config.items() if key not in _KERAS3_ONLY_KEYS}
     if out.get("time_major") is False:  # Keras 2's default; Keras 3 refuses the argument
         del out["time_major"]
+    if out.get("rms_scaling") is False:  # Keras 3's LayerNormalization default; tf_keras refuses the argument
+        del out["rms_scaling"]
     if class_name == "InputLayer":
         if "batch_shape" in out:
             out["batch_input_shape"] = out.pop("batch_shape")
