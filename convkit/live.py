@@ -252,7 +252,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         import keras
 
         if model.generation == 3 and model.raw_config:
-            config = model.raw_config
+            config = keras_dialect.with_shipped_modules(model.raw_config)
         else:
             config = keras_dialect.keras3_dialect(model.config)
         check_known_classes(config, path, 3)

@@ -5,7 +5,8 @@ object in it is judged: layers, activations, initializers, regularizers,
 constraints, losses, metrics, optimizers, nested models. An object is data when
 it names a Keras built-in by module and class (Keras 3 ``keras.*`` /
 ``keras.src.*``, tf_keras ``tf_keras.*``; Keras-shipped classes that are not
-public, such as ConvNeXt's ``LayerScale``, are recognised by their module;
+public, such as ConvNeXt's ``LayerScale``, are recognised by their module, or where a
+config names none by their name in Keras' own applications modules;
 Keras 3 operations on symbolic tensors by their pure math/array ops module), or
 a TensorFlow function on the pure math/array allowlist for tf_keras
 ``TFOpLambda``/``SlicingOpLambda`` layers. Anything else is code: ``Lambda``

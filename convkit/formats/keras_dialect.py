@@ -382,13 +382,29 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     return config
 
 
-def _name_shipped_modules(model: dict[str, Any]) -> None:
+def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 3 config whose records of Keras-shipped classes all name their module (Keras 3's legacy
+    ``.h5`` configs leave it out); ``model_config`` itself when they already do."""
+    import copy
+
+    if not _name_shipped_modules(model_config, dry_run=True):
+        return model_config
+    config = copy.deepcopy(model_config)
+    _name_shipped_modules(config)
+    return config
+
+
+def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:
     from convkit.formats._policy import keras_shipped_layer
 
+    named = False
     for layer in iter_layers(model):
         found = None if "module" in layer else keras_shipped_layer(layer.get("class_name"), 3)
         if found is not None:
-            layer["module"] = found.__module__
+            named = True
+            if not dry_run:
+                layer["module"] = found.__module__
+    return named
 
 
 def _input_layer_first(model: dict[str, Any]) -> None:

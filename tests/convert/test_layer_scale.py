@@ -25,12 +25,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
 def _model(K: Any, layer_scale: type, rank: int = 4) -> Any:
-    """Conv (or Dense on a sequence) -> Dense -> LayerScale, added back as in a ConvNeXt block; random weights."""
+    """Conv (or Dense on a sequence) -> LayerNormalization -> Dense -> LayerScale, added back as in a ConvNeXt
+    block; random weights."""
     K.utils.set_random_seed(3)
     L = K.layers
     inputs = K.Input((6, 6, 3) if rank == 4 else (5, 3))
     x = L.Conv2D(8, 3, padding="same", name="stem")(inputs) if rank == 4 else L.Dense(8, name="stem")(inputs)
-    branch = layer_scale(1e-6, 8, name="block_layer_scale")(L.Dense(8, name="pointwise")(x))
+    branch = L.LayerNormalization(epsilon=1e-6, name="norm")(x)
+    branch = layer_scale(1e-6, 8, name="block_layer_scale")(L.Dense(8, name="pointwise")(branch))
     x = L.Add(name="add")([x, branch])
     pooled = L.GlobalAveragePooling2D()(x) if rank == 4 else L.GlobalAveragePooling1D()(x)
     model = K.Model(inputs, L.Dense(4, name="logits")(pooled))
@@ -130,6 +132,20 @@ def test_tf_keras_layer_scale_h5_to_h5(tmp_path: Path) -> None:
     convert(src, "h5", out)
     assert _relative_error(tf_keras.models.load_model(out, compile=False)(x), reference) <= 1e-6
     _assert_checks(src, out)
+
+
+@pytest.mark.parametrize("source", ["k3.keras", "k2.h5"])
+def test_layer_scale_checkpoint_round_trip(source: str, tmp_path: Path) -> None:
+    """Either generation's model -> checkpoint (written by tf_keras, which names the scale ``gamma``; Keras 3
+    leaves it unnamed) -> back into the source's architecture with ``--like``."""
+    model = _keras3_model() if source == "k3.keras" else _tf_keras_model()
+    src = tmp_path / source
+    model.save(src)
+    convert(src, "ckpt", tmp_path / "ckpt" / "ckpt")
+    report = check(src, [tmp_path / "ckpt" / "ckpt"], like=src, random=16)
+    assert report.passed, report.to_dict()
+    convert(tmp_path / "ckpt" / "ckpt", "keras", tmp_path / "back.keras", like=src)
+    _assert_checks(src, tmp_path / "back.keras")
 
 
 def test_verification_is_a_plain_load(tmp_path: Path) -> None:
