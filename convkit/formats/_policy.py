@@ -186,7 +186,7 @@ def _shipped_layers(generation: int) -> dict[str, type]:
 
         package_name = "tf_keras.src.applications"
     else:
-        import keras as keras_module  # type: ignore[no-redef]
+        import keras as keras_module
 
         package_name = "keras.src.applications"
     # The applications modules are those the public keras.applications functions come from.

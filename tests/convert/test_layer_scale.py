@@ -93,6 +93,23 @@ def test_tf_keras_layer_scale_to_keras(saved_as: str, tmp_path: Path) -> None:
     _assert_checks(src, out)
 
 
+def test_keras3_h5_layer_scale_to_keras(tmp_path: Path) -> None:
+    """Keras 3's own legacy .h5 names LayerScale without its module; Keras 3 cannot load it back, convkit can."""
+    import keras
+
+    model = _keras3_model()
+    x = _inputs(model)
+    reference = np.asarray(model(x))
+    src = tmp_path / "k3.h5"
+    model.save(src)
+    with pytest.raises(ValueError, match="LayerScale"):
+        keras.models.load_model(src, compile=False)
+    out = tmp_path / "out.keras"
+    convert(src, "keras", out)
+    assert _relative_error(keras.models.load_model(out, compile=False)(x), reference) <= 1e-6
+    _assert_checks(src, out)
+
+
 @pytest.mark.parametrize("rank", [4, 3])
 def test_keras3_layer_scale_to_h5_loads_in_plain_keras(rank: int, tmp_path: Path) -> None:
     """.keras -> .h5: the layer scale becomes a BatchNormalization both generations load without custom objects."""
