@@ -256,7 +256,8 @@ def write_keras2_h5(
         layer_names = list(model.layer_weights)
         group.attrs["layer_names"] = np.array([name.encode() for name in layer_names])
         for layer_name in layer_names:
-            layer_group = group.create_group(layer_name)
+            # a layer named "a/pad" may come first and create the group of layer "a" on its way
+            layer_group = group.require_group(layer_name)
             names = []
             for weight in model.layer_weights[layer_name]:
                 name = f"{weight.name}:0"
