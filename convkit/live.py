@@ -60,6 +60,8 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             continue
         if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
             continue
+        if _policy.keras_shipped_layer(class_name, generation) is not None:
+            continue  # Keras' own class (ConvNeXt's LayerScale): see keras_shipped_layers
         if _policy.is_keras_shipped_class(layer):
             if generation == 3:
                 continue
@@ -146,7 +148,8 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
 
         with _policy.unsafe_scope(allow_unsafe, (2,)):
             try:
-                return tf_keras.models.load_model(str(path), compile=False)
+                return tf_keras.models.load_model(str(path), compile=False,
+                                                  custom_objects=_policy.keras_shipped_layers(2))
             except KERAS_LOAD_REFUSALS as error:
                 raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
     import keras
@@ -241,14 +244,15 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
         try:
             with _policy.unsafe_scope(allow_unsafe, (2,)):
-                live = tf_keras.models.model_from_json(json.dumps(config))
+                live = tf_keras.models.model_from_json(json.dumps(config),
+                                                       custom_objects=_policy.keras_shipped_layers(2))
         except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: tf_keras cannot build this architecture ({error_text(error)})") from None
     else:
         import keras
 
         if model.generation == 3 and model.raw_config:
-            config = model.raw_config
+            config = keras_dialect.with_shipped_modules(model.raw_config)
         else:
             config = keras_dialect.keras3_dialect(model.config)
         check_known_classes(config, path, 3)
@@ -268,6 +272,7 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
     source = {keras_dialect.tfjs_weight_name(weight.name, known): weight for weight in model.weights()}
     generation = 2 if _is_tf_keras(live) else 3
     seen = set()
+    unnamed: list[tuple[Any, str]] = []
     for variable in live.weights:
         raw_name = getattr(variable, "path", None) if generation == 3 else variable.name
         key = keras_dialect.tfjs_weight_name(str(raw_name or variable.name), known)
@@ -278,30 +283,39 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
         if weight is None and key.endswith("/kernel"):  # Keras 3 names DepthwiseConv2D's depthwise_kernel "kernel"
             weight = source.pop(key[: -len("kernel")] + "depthwise_kernel", None)
         if weight is None:
-            weight = _unnamed_match(source, key, tuple(variable.shape))
+            unnamed.append((variable, key))
+            continue
+        _assign(variable, weight, key, path)
+    # Unnamed variables last, so that they never take a weight a named variable of the model matches.
+    for variable, key in unnamed:
+        weight = _unnamed_match(source, key, tuple(variable.shape))
         if weight is None:
             raise ReadError(f"{path}: no stored value for weight {key!r} of the model")
-        values = weight.read()
-        if tuple(values.shape) != tuple(variable.shape):
-            raise ReadError(
-                f"{path}: weight {key!r} is stored with shape {list(values.shape)} but the model expects "
-                f"{list(variable.shape)}"
-            )
-        variable.assign(values.astype(_dtype_name(variable.dtype), copy=False))
+        _assign(variable, weight, key, path)
     if source:
         raise ReadError(f"{path}: stored weight {next(iter(source))!r} matches no weight of the model")
+
+
+def _assign(variable: Any, weight: Weight, key: str, path: Path) -> None:
+    values = weight.read()
+    if tuple(values.shape) != tuple(variable.shape):
+        raise ReadError(
+            f"{path}: weight {key!r} is stored with shape {list(values.shape)} but the model expects "
+            f"{list(variable.shape)}"
+        )
+    variable.assign(values.astype(_dtype_name(variable.dtype), copy=False))
 
 
 def _unnamed_match(source: dict[str, Weight], key: str, shape: tuple[int, ...]) -> Weight | None:
     # Keras 3 names a variable made without a name "variable", "variable_2", ... by creation
     # count in the process: such names differ between files, so take the owner's next stored
-    # weight of that shape, in stored order.
+    # weight of that shape, in stored order. The same class in tf_keras may name it
+    # (ConvNeXt's LayerScale: "gamma" in tf_keras, unnamed in Keras 3), so either side may be the unnamed one.
     owner, _, attribute = key.rpartition("/")
-    if not attribute.startswith("variable"):
-        return None
     for name, weight in source.items():
-        if name.rpartition("/")[0] == owner and name.rpartition("/")[2].startswith("variable") \
-                and tuple(weight.shape) == shape:
+        stored_owner, _, stored_attribute = name.rpartition("/")
+        if stored_owner == owner and tuple(weight.shape) == shape \
+                and (attribute.startswith("variable") or stored_attribute.startswith("variable")):
             return source.pop(name)
     return None
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from convkit._tf import runtime_logs_hidden
 from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError, error_text
+from convkit.formats._policy import plain_load
 
 VERIFY_SAMPLES = 2
 VERIFY_SEED = 0
@@ -79,7 +80,8 @@ def verify_output(
     path = Path(path)
     final = Path(final) if final is not None else path
     try:
-        with runtime_logs_hidden():
+        # loaded as the users of the output will load it: Keras' load_model without custom objects
+        with runtime_logs_hidden(), plain_load():
             runner = _open(path, target, like=like, allow_unsafe=allow_unsafe)
             _run_once(runner)
         return str(runner.runtime)

@@ -144,10 +144,12 @@ def _graph_from_portable(job: Job, model: Any) -> str:
 
 def to_h5(job: Job) -> str:
     """Writes ``job``'s source as h5 at ``job.out``; returns the kind written."""
-    from convkit.convert import streaming
+    from convkit.convert import builtin_layers, streaming
 
     with contextlib.ExitStack() as stack:
-        model = job.portable(stack)
+        model, rewritten = builtin_layers.with_builtin_layers(job.portable(stack))
+        if rewritten:
+            job.warnings.append(builtin_layers.describe(rewritten))
         keep = job.options["keep_optimizer"] and model.generation == 2 and job.src_format == "h5"
         training = model.training_config if keep else None
         job.note_optimizer(model, carried=keep)

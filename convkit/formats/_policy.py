@@ -5,7 +5,8 @@ object in it is judged: layers, activations, initializers, regularizers,
 constraints, losses, metrics, optimizers, nested models. An object is data when
 it names a Keras built-in by module and class (Keras 3 ``keras.*`` /
 ``keras.src.*``, tf_keras ``tf_keras.*``; Keras-shipped classes that are not
-public, such as ConvNeXt's ``LayerScale``, are recognised by their module;
+public, such as ConvNeXt's ``LayerScale``, are recognised by their module, or where a
+config names none by their name in Keras' own applications modules;
 Keras 3 operations on symbolic tensors by their pure math/array ops module), or
 a TensorFlow function on the pure math/array allowlist for tf_keras
 ``TFOpLambda``/``SlicingOpLambda`` layers. Anything else is code: ``Lambda``
@@ -24,6 +25,8 @@ load.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -143,6 +146,62 @@ def is_keras_shipped_class(layer: dict[str, Any]) -> bool:
     except ImportError:
         return False
     return isinstance(found, type) and issubclass(found, keras.layers.Layer) and found.__module__ == module_name
+
+
+def keras_shipped_layer(class_name: Any, generation: int) -> type | None:
+    """The Layer class a Keras generation ships under ``class_name`` in its applications, or None.
+
+    tf_keras configs carry no ``module``: a class such as ConvNeXt's ``LayerScale``
+    is found by its name among the Layer subclasses defined in the installed
+    Keras' own applications modules (``keras.src.applications.*`` for 3,
+    ``tf_keras.src.applications.*`` for 2). Only those modules are imported,
+    never one a file names, and a class Keras exports as a public layer is not
+    looked up here.
+
+    Args:
+        class_name: the ``class_name`` of a layer record.
+        generation: 3 for Keras 3, 2 for tf_keras.
+    """
+    if not isinstance(class_name, str) or not _IDENTIFIER.match(class_name):
+        return None
+    return _shipped_layers(generation).get(class_name)
+
+
+def keras_shipped_layers(generation: int) -> dict[str, type]:
+    """Every Layer class the installed Keras generation ships in its applications without exporting it.
+
+    By class name: what a load of that generation takes as ``custom_objects`` so that
+    a config naming one (without a module, as tf_keras and legacy ``.h5`` configs do)
+    builds Keras' own class.
+    """
+    return dict(_shipped_layers(generation))
+
+
+@functools.lru_cache(maxsize=2)
+def _shipped_layers(generation: int) -> dict[str, type]:
+    import importlib
+
+    if generation == 2:
+        import tf_keras as keras_module
+
+        package_name = "tf_keras.src.applications"
+    else:
+        import keras as keras_module
+
+        package_name = "keras.src.applications"
+    # The applications modules are those the public keras.applications functions come from.
+    module_names = sorted({
+        str(getattr(value, "__module__", "")) for value in vars(keras_module.applications).values()
+        if callable(value) and str(getattr(value, "__module__", "")).startswith(package_name + ".")
+    })
+    base = keras_module.layers.Layer
+    found: dict[str, type] = {}
+    for module_name in module_names:
+        for name, value in vars(importlib.import_module(module_name)).items():
+            if isinstance(value, type) and issubclass(value, base) and value.__module__ == module_name \
+                    and not hasattr(keras_module.layers, name):
+                found.setdefault(name, value)
+    return found
 
 
 def is_allowed_tf_function(name: Any) -> bool:
@@ -381,6 +440,31 @@ def unsafe_scope(allow_unsafe: bool, generations: tuple[int, ...] = (2, 3)) -> I
 
             stack.enter_context(LegacySafeModeScope(not allow_unsafe))
         yield
+
+
+_PLAIN_LOAD: contextvars.ContextVar[bool] = contextvars.ContextVar("convkit_plain_load", default=False)
+
+
+def loading_custom_objects(generation: int) -> dict[str, type]:
+    """The ``custom_objects`` a runner passes Keras' ``load_model``: the classes of :func:`keras_shipped_layers`.
+
+    Within :func:`plain_load` none, so that a load is what a user's plain ``load_model`` does.
+    """
+    return {} if _PLAIN_LOAD.get() else keras_shipped_layers(generation)
+
+
+@contextlib.contextmanager
+def plain_load() -> Iterator[None]:
+    """Runners in the block load as a user's plain ``load_model`` would, without Keras-shipped classes.
+
+    ``convert`` verifies its outputs this way: a file that loads only with ``custom_objects``
+    is not one its users can load.
+    """
+    token = _PLAIN_LOAD.set(True)
+    try:
+        yield
+    finally:
+        _PLAIN_LOAD.reset(token)
 
 
 # --- one entry for convert and check ----------------------------------------------------------

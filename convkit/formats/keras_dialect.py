@@ -172,6 +172,8 @@ def _layer_config(class_name: str | None, config: dict[str, Any]) -> dict[str, A
     out = {key: _value(value) for key, value in config.items() if key not in _KERAS3_ONLY_KEYS}
     if out.get("time_major") is False:  # Keras 2's default; Keras 3 refuses the argument
         del out["time_major"]
+    if out.get("rms_scaling") is False:  # Keras 3's LayerNormalization default; tf_keras refuses the argument
+        del out["rms_scaling"]
     if class_name == "InputLayer":
         if "batch_shape" in out:
             out["batch_input_shape"] = out.pop("batch_shape")
@@ -366,7 +368,9 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
 
     Keras 3 reads Keras 2 style configs but does not count a nested model's
     own construction node (its calls are one lower than Keras 2 wrote them)
-    and refuses a few Keras 2 arguments (``time_major``).
+    and refuses a few Keras 2 arguments (``time_major``). A class Keras 3 ships
+    without exporting it (ConvNeXt's ``LayerScale``) gets the ``module`` Keras 3
+    finds it by.
     """
     import copy
 
@@ -374,7 +378,33 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _shift_nested(config)
     _input_layer_first(config)
     _drop_refused_arguments(config)
+    _name_shipped_modules(config)
     return config
+
+
+def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 3 config whose records of Keras-shipped classes all name their module (Keras 3's legacy
+    ``.h5`` configs leave it out); ``model_config`` itself when they already do."""
+    import copy
+
+    if not _name_shipped_modules(model_config, dry_run=True):
+        return model_config
+    config = copy.deepcopy(model_config)
+    _name_shipped_modules(config)
+    return config
+
+
+def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:
+    from convkit.formats._policy import keras_shipped_layer
+
+    named = False
+    for layer in iter_layers(model):
+        found = None if "module" in layer else keras_shipped_layer(layer.get("class_name"), 3)
+        if found is not None:
+            named = True
+            if not dry_run:
+                layer["module"] = found.__module__
+    return named
 
 
 def _input_layer_first(model: dict[str, Any]) -> None:

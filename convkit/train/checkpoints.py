@@ -65,6 +65,11 @@ def match_layer(found: dict[str, str], wanted: Sequence[str]) -> list[str | None
         candidates = [rel for rel in left if rel == attribute or rel.endswith("/" + attribute)]
         if not candidates and attribute == "depthwise_kernel":  # Keras 3's name for it
             candidates = [rel for rel in left if rel == "kernel" or rel.endswith("/kernel")]
+        if not candidates:
+            # Keras 3 leaves some variables unnamed ("variable_4") that tf_keras names (LayerScale's
+            # "gamma"): an unnamed one on either side is the layer's next tensor.
+            unnamed = attribute.startswith("variable")
+            candidates = [rel for rel in left if unnamed or rel.split("/")[-1].startswith("variable")]
         if len(owners) > 1:
             inner = f"layer_with_weights-{owners.index(name.rpartition('/')[0])}/"
             candidates = [rel for rel in candidates if rel.startswith(inner)]

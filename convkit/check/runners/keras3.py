@@ -26,7 +26,8 @@ def load_keras3(path: Path, format_name: str, *, allow_unsafe: bool = False, tra
 
     with _policy.unsafe_scope(allow_unsafe, (3,)):
         try:
-            model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
+            model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe,
+                                             custom_objects=_policy.loading_custom_objects(3))
         except load_failures() as error:
             raise load_error(path, "Keras 3", error) from None
     return KerasModelRunner(model, generation=3, path=path, format_name=format_name, training=training)

@@ -26,7 +26,7 @@ def load_tf_keras(path: Path, format_name: str, *, allow_unsafe: bool = False, t
 
     with _policy.unsafe_scope(allow_unsafe, (2,)):
         try:
-            model = tf_keras.models.load_model(path, compile=False)
+            model = tf_keras.models.load_model(path, compile=False, custom_objects=_policy.loading_custom_objects(2))
         except load_failures() as error:
             raise load_error(path, "tf_keras", error) from None
     return KerasModelRunner(model, generation=2, path=path, format_name=format_name, training=training)
