@@ -73,6 +73,14 @@ _TF_FUNCTIONS = frozenset({
     "sqrt", "square", "squeeze", "stack", "stop_gradient", "strided_slice", "subtract", "tanh", "tensordot",
     "tensor_scatter_nd_update", "tile", "transpose", "truediv", "unstack", "where", "zeros", "zeros_like",
 })
+# TensorFlow's own initializer classes (``tf.constant_initializer(0)``, which tf_keras' EfficientNetV2
+# uses), recorded with their TensorFlow module: data like Keras' initializers of the same names.
+_TF_INITIALIZER_MODULES = frozenset({"tensorflow.python.ops.init_ops_v2", "tensorflow.python.ops.init_ops"})
+_TF_INITIALIZERS = frozenset({
+    "Constant", "Zeros", "Ones", "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling",
+    "Orthogonal", "Identity", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform", "LecunNormal",
+    "LecunUniform",
+})
 # tf_keras names its own optimizers in training configs under the "Custom>" package.
 _TF_KERAS_OPTIMIZERS = frozenset(
     f"Custom>{name}" for name in
@@ -204,6 +212,12 @@ def _shipped_layers(generation: int) -> dict[str, type]:
     return found
 
 
+def is_tf_initializer(node: dict[str, Any]) -> bool:
+    """Whether a config object is one of TensorFlow's own initializers (``tf.constant_initializer``)."""
+    return (node.get("module") in _TF_INITIALIZER_MODULES and node.get("class_name") in _TF_INITIALIZERS
+            and node.get("registered_name") in (None, node.get("class_name")))
+
+
 def is_allowed_tf_function(name: Any) -> bool:
     """Whether a tf_keras ``TFOpLambda`` may call ``tf.<name>`` (pure math/array ops only)."""
     if not isinstance(name, str):
@@ -297,6 +311,8 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         if class_name == "function":
             if not is_keras_module(module, _FUNCTION_PARTS) or not (isinstance(config, str) and _IDENTIFIER.match(config)):
                 return CodeObject(where, class_name, f"function {config!r} from module {module!r}")
+        elif is_tf_initializer(node):
+            pass
         elif not is_keras_module(module):
             return CodeObject(where, class_name, f"custom object from module {module!r}")
     if not _IDENTIFIER.match(class_name):

@@ -437,3 +437,25 @@ def test_batch_norm_on_axis_3_folds_into_a_rank1_fused_bias(tmp_path: Path) -> N
     src = _save(keras.Model(inputs, keras.layers.GlobalAveragePooling2D()(x)), tmp_path / "m.keras")
     convert(src, "tfjs", tmp_path / "graph", tfjs_kind="graph")
     assert_same_predictions(src, tmp_path / "graph")
+
+
+@pytest.mark.node
+def test_tensorflow_initializer_in_a_tf_keras_config(tmp_path: Path) -> None:
+    """tf.constant_initializer(0) (tf_keras' EfficientNetV2) is recorded with TensorFlow's module: data, not code."""
+    import tensorflow as tf
+    import tf_keras
+
+    inputs = tf_keras.Input((6,))
+    outputs = tf_keras.layers.Dense(4, bias_initializer=tf.constant_initializer(0))(inputs)
+    src = _save(tf_keras.Model(inputs, outputs), tmp_path / "m.h5")
+    assert "tensorflow.python.ops.init_ops_v2" in json.dumps(_h5_config(src))
+    for target, out in (("keras", tmp_path / "m.keras"), ("tfjs", tmp_path / "tfjs")):
+        convert(src, target, out)
+        assert_same_predictions(src, out)
+
+
+def _h5_config(path: Path) -> Any:
+    import h5py
+
+    with h5py.File(path) as h5:
+        return json.loads(h5.attrs["model_config"])

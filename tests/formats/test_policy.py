@@ -57,8 +57,17 @@ def test_keras_built_ins_are_data() -> None:
     # Keras 3 records `x + 3.0` on a symbolic tensor (MobileNetV3's hard sigmoid) as an op object
     keras3_op = {"module": "keras.src.ops.numpy", "class_name": "Add", "config": {"name": "add"},
                  "registered_name": "Add"}
-    for config in (keras3, keras2, layer_scale, _dense(activation=activation), optimizer, tf_op, slicing, keras3_op):
+    # tf.constant_initializer(0) in a tf_keras config (EfficientNetV2) names TensorFlow's own class
+    tf_initializer = _dense(bias_initializer={"module": "tensorflow.python.ops.init_ops_v2", "class_name": "Constant",
+                                              "config": {"value": 0}, "registered_name": "Constant"})
+    for config in (keras3, keras2, layer_scale, _dense(activation=activation), optimizer, tf_op, slicing, keras3_op,
+                   tf_initializer):
         assert _policy.code_objects(config) == [], config
+    # ... but no other class of that module, nor another TensorFlow module
+    for module, class_name in (("tensorflow.python.ops.init_ops_v2", "Initializer"),
+                               ("tensorflow.python.ops.gen_io_ops", "Constant")):
+        other = _dense(bias_initializer={"module": module, "class_name": class_name, "config": {}})
+        assert [found.class_name for found in _policy.code_objects(other)] == [class_name]
     # control flow over functions is not on the ops allowlist
     keras3_core = {"module": "keras.src.ops.core", "class_name": "WhileLoop", "config": {}, "registered_name": None}
     assert [found.class_name for found in _policy.code_objects(keras3_core)] == ["WhileLoop"]
