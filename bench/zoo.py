@@ -410,7 +410,10 @@ _LOG_LINE = re.compile(r"^(\S+)\s+(\S+)\s+-> (\S+)\s+(?:\(tensorflowjs_converter
 
 
 def from_log(lines: Sequence[str]) -> ZooResult:
-    """The cases of a run's log (stderr), so that an interrupted run still gives its table."""
+    """The cases of a run's log (stderr), so that an interrupted run still gives its table.
+
+    A case logged twice (an architecture run again after a fix) counts once, as last logged.
+    """
     result = ZooResult()
     for line in lines:
         match = _LOG_LINE.match(line.rstrip("\n"))
@@ -421,7 +424,15 @@ def from_log(lines: Sequence[str]) -> ZooResult:
         case = Case(arch, source, target, status, detail.strip(), "" if kind.endswith("s") and kind[:-1].replace(".", "").isdigit() else kind,
                     float(error.group(1)) if error else None)
         (result.anchor if "(tensorflowjs_converter)" in line else result.cases).append(case)
+    result.cases = _last_of_each(result.cases)
+    result.anchor = _last_of_each(result.anchor)
     return result
+
+
+def _last_of_each(cases: list[Case]) -> list[Case]:
+    last = {(case.arch, case.source, case.target): case for case in cases}
+    order = dict.fromkeys((case.arch, case.source, case.target) for case in cases)
+    return [last[key] for key in order]
 
 
 def _short(error: BaseException) -> str:

@@ -236,6 +236,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         ReadError: that Keras generation cannot build the architecture.
     """
     quiet_tensorflow()
+    renamed: dict[str, str] = {}
     if generation == 2:
         import tf_keras
 
@@ -255,6 +256,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
             config = keras_dialect.with_shipped_modules(model.raw_config)
         else:
             config = keras_dialect.keras3_dialect(model.config)
+            renamed = keras_dialect.keras3_renamed_layers(model.config)
         check_known_classes(config, path, 3)
         try:
             with _policy.unsafe_scope(allow_unsafe, (3,)):
@@ -262,14 +264,20 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
                 live = builder.from_config(config.get("config") or {})
         except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: Keras 3 cannot build this architecture ({error_text(error)})") from None
-    assign_weights(live, model, path)
+    assign_weights(live, model, path, renamed)
     return live
 
 
-def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
-    """Sets every variable of ``live`` from ``model``'s weights, matched by TF.js-style name."""
+def assign_weights(live: Any, model: PortableModel, path: Path, renamed: dict[str, str] | None = None) -> None:
+    """Sets every variable of ``live`` from ``model``'s weights, matched by TF.js-style name.
+
+    ``renamed``: layers ``live`` holds under another name than ``model`` (old -> new).
+    """
     known = keras_dialect.layer_names(model.config)
     source = {keras_dialect.tfjs_weight_name(weight.name, known): weight for weight in model.weights()}
+    if renamed:
+        source = {_renamed_key(key, renamed): weight for key, weight in source.items()}
+        known = known | set(renamed.values())
     generation = 2 if _is_tf_keras(live) else 3
     seen = set()
     unnamed: list[tuple[Any, str]] = []
@@ -294,6 +302,11 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
         _assign(variable, weight, key, path)
     if source:
         raise ReadError(f"{path}: stored weight {next(iter(source))!r} matches no weight of the model")
+
+
+def _renamed_key(key: str, renamed: dict[str, str]) -> str:
+    owner, _, attribute = key.rpartition("/")
+    return f"{renamed[owner]}/{attribute}" if owner in renamed else key
 
 
 def _assign(variable: Any, weight: Weight, key: str, path: Path) -> None:

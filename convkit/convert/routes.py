@@ -182,6 +182,11 @@ def to_keras(job: Job) -> str:
     with contextlib.ExitStack() as stack:
         model = job.portable(stack)
         job.note_optimizer(model, carried=False)
+        renamed = {} if model.generation == 3 and model.raw_config else keras_dialect.keras3_renamed_layers(model.config)
+        if renamed:
+            first, new = next(iter(renamed.items()))
+            more = f" and {len(renamed) - 1} more" if len(renamed) > 1 else ""
+            job.warnings.append(f"layers renamed, since Keras 3 allows no '/' in a name: {first!r} -> {new!r}{more}")
         job.enforce_strict()
         with job.output() as temp:
             writers.write_keras_archive(model, temp, job.src, job.options["allow_unsafe"])

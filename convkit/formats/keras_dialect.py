@@ -379,7 +379,64 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _input_layer_first(config)
     _drop_refused_arguments(config)
     _name_shipped_modules(config)
+    _rename_layers(config, keras3_renamed_layers(model_config))
     return config
+
+
+def keras3_renamed_layers(model_config: dict[str, Any]) -> dict[str, str]:
+    """Layer names Keras 3 refuses, each with the name :func:`keras3_dialect` gives it.
+
+    tf_keras names layers with ``/`` (DenseNet's ``conv1/conv``, MobileNetV3's
+    ``Conv/BatchNorm``); Keras 3 allows no ``/`` in a name. Each becomes the same
+    name with ``_``, made unique among the model's names.
+    """
+    taken = set(layer_names(model_config))
+    renamed: dict[str, str] = {}
+    for layer in iter_layers(model_config):
+        name = (layer.get("config") or {}).get("name", layer.get("name"))
+        if not isinstance(name, str) or "/" not in name or name in renamed:
+            continue
+        base = candidate = name.replace("/", "_")
+        count = 0
+        while candidate in taken:
+            count += 1
+            candidate = f"{base}_{count}"
+        taken.add(candidate)
+        renamed[name] = candidate
+    return renamed
+
+
+def _rename_layers(value: Any, renamed: dict[str, str], key: str = "") -> None:
+    """Renames layers everywhere a config names them: their records, nodes, endpoints and tensor histories."""
+    if not renamed:
+        return
+    if isinstance(value, dict):
+        config = value.get("config")
+        if "class_name" in value and isinstance(config, dict) and config.get("name") in renamed:
+            config["name"] = renamed[config["name"]]
+        if value.get("name") in renamed:
+            value["name"] = renamed[value["name"]]
+        history = value.get("keras_history")
+        if isinstance(history, list) and history and history[0] in renamed:
+            history[0] = renamed[history[0]]
+        for child_key, child in value.items():
+            _rename_layers(child, renamed, str(child_key))
+    elif isinstance(value, list):
+        if key in ("inbound_nodes", "input_layers", "output_layers"):
+            _rename_edges(value, renamed)
+        for child in value:
+            _rename_layers(child, renamed, key if key == "inbound_nodes" else "")
+
+
+def _rename_edges(value: list[Any], renamed: dict[str, str]) -> None:
+    # Keras 2 edges and endpoints: [layer, node, tensor(, kwargs)], nested in lists
+    if value and isinstance(value[0], str) and len(value) >= 3:
+        if value[0] in renamed:
+            value[0] = renamed[value[0]]
+        return
+    for item in value:
+        if isinstance(item, list):
+            _rename_edges(item, renamed)
 
 
 def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:

@@ -459,3 +459,28 @@ def _h5_config(path: Path) -> Any:
 
     with h5py.File(path) as h5:
         return json.loads(h5.attrs["model_config"])
+
+
+def test_layer_names_with_a_slash_to_keras3(tmp_path: Path) -> None:
+    """tf_keras names layers "conv1/conv" (DenseNet); Keras 3 allows no "/": renamed, weights follow, said so."""
+    import tf_keras
+
+    inputs = tf_keras.Input((6, 6, 2), name="in/put")
+    x = tf_keras.layers.Conv2D(3, 3, name="conv1/conv")(inputs)
+    x = tf_keras.layers.BatchNormalization(name="conv1/bn")(x)
+    x = tf_keras.layers.Conv2D(3, 1, name="conv1_bn")(x)  # the name "conv1/bn" would take
+    x = tf_keras.layers.GlobalAveragePooling2D()(x)
+    outputs = tf_keras.layers.Dense(2, name="head/dense")(x)
+    model = tf_keras.Model(inputs, outputs)
+    src = _save(model, tmp_path / "m.h5")
+    model.save(str(tmp_path / "sm"), save_format="tf")
+    for source in (src, tmp_path / "sm"):
+        out = tmp_path / f"{source.name}.keras"
+        result = convert(source, "keras", out)
+        assert any("'in/put' -> 'in_put' and 3 more" in warning for warning in result.warnings), result.warnings
+        assert_same_predictions(src, out)
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "m.h5.keras") as archive:
+        names = [layer["config"]["name"] for layer in json.loads(archive.read("config.json"))["config"]["layers"]]
+    assert names[:4] == ["in_put", "conv1_conv", "conv1_bn_1", "conv1_bn"] and "head_dense" in names, names
