@@ -60,6 +60,8 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             continue
         if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
             continue
+        if generation == 3 and _policy.is_keras_operation(layer):
+            continue
         if _policy.is_keras_shipped_class(layer):
             if generation == 3:
                 continue
@@ -250,7 +252,10 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         if model.generation == 3 and model.raw_config:
             config = model.raw_config
         else:
-            config = keras_dialect.keras3_dialect(model.config)
+            try:
+                config = keras_dialect.keras3_dialect(model.config)
+            except ValueError as error:  # a TFOpLambda without a Keras 3 operation
+                raise ReadError(f"{path}: Keras 3 cannot build this architecture: {error}") from None
         check_known_classes(config, path, 3)
         try:
             with _policy.unsafe_scope(allow_unsafe, (3,)):

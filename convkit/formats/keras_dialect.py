@@ -365,8 +365,12 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     """A Keras 2 dialect config that Keras 3 builds.
 
     Keras 3 reads Keras 2 style configs but does not count a nested model's
-    own construction node (its calls are one lower than Keras 2 wrote them)
-    and refuses a few Keras 2 arguments (``time_major``).
+    own construction node (its calls are one lower than Keras 2 wrote them),
+    refuses a few Keras 2 arguments (``time_major``) and has no ``TFOpLambda``
+    (each becomes its Keras 3 operation).
+
+    Raises:
+        ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
     """
     import copy
 
@@ -374,7 +378,19 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _shift_nested(config)
     _input_layer_first(config)
     _drop_refused_arguments(config)
+    _tf_ops_as_operations(config)
     return config
+
+
+def _tf_ops_as_operations(model: dict[str, Any]) -> None:
+    """Replaces each tf_keras ``TFOpLambda`` by its Keras 3 operation (see :func:`keras3_op_of`)."""
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        layers = (inner.get("config") or {}).get("layers") or []
+        for index, layer in enumerate(layers):
+            if layer.get("class_name") in ("TFOpLambda", "SlicingOpLambda"):
+                layers[index] = keras3_op_of(layer)
 
 
 def _input_layer_first(model: dict[str, Any]) -> None:
@@ -455,3 +471,110 @@ def _shift_nested(model: dict[str, Any]) -> None:
                 for edge in node:
                     if isinstance(edge, list) and edge and edge[0] in models and edge[1] > 0:
                         edge[1] -= 1
+
+
+# ---------------------------------------------------------------- tf_keras TFOpLambda <-> Keras 3 operations
+# What ``x + 3.0`` or ``tf.math.multiply(x, y)`` becomes in a functional model: a tf_keras
+# ``TFOpLambda`` layer naming the TensorFlow function, or a Keras 3 operation object
+# (``keras.src.ops.numpy.Add``) with the constant among the node's call arguments. Only
+# functions that compute exactly what the operation computes are listed: TensorFlow
+# function -> (Keras 3 ops module, class, the function's argument names in call order).
+_TF_FUNCTION_OPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    **{name: ("numpy", "Add", ("x", "y")) for name in ("__operators__.add", "math.add", "add")},
+    **{name: ("numpy", "Subtract", ("x", "y")) for name in ("math.subtract", "subtract")},
+    **{name: ("numpy", "Multiply", ("x", "y")) for name in ("math.multiply", "multiply")},
+    **{name: ("numpy", "TrueDivide", ("x", "y")) for name in ("math.truediv", "truediv")},
+    **{name: ("numpy", "Divide", ("x", "y")) for name in ("math.divide", "divide")},
+    **{name: ("numpy", "Maximum", ("x", "y")) for name in ("math.maximum", "maximum")},
+    **{name: ("numpy", "Minimum", ("x", "y")) for name in ("math.minimum", "minimum")},
+    **{name: ("numpy", "Power", ("x", "y")) for name in ("math.pow", "pow")},
+    **{name: ("numpy", "Negative", ("x",)) for name in ("math.negative", "negative")},
+    **{name: ("numpy", "Absolute", ("x",)) for name in ("math.abs", "abs")},
+    **{name: ("numpy", "Square", ("x",)) for name in ("math.square", "square")},
+    **{name: ("numpy", "Sqrt", ("x",)) for name in ("math.sqrt", "sqrt")},
+    **{name: ("numpy", "Exp", ("x",)) for name in ("math.exp", "exp")},
+    **{name: ("numpy", "Tanh", ("x",)) for name in ("math.tanh", "nn.tanh", "tanh")},
+    **{name: ("nn", "Sigmoid", ("x",)) for name in ("math.sigmoid", "nn.sigmoid", "sigmoid")},
+    "nn.relu": ("nn", "Relu", ("features",)),
+    "nn.relu6": ("nn", "Relu6", ("features",)),
+}
+# The reverse: Keras 3 operation (module, class) -> the TensorFlow function a TFOpLambda calls.
+_OP_TF_FUNCTIONS: dict[tuple[str, str], str] = {}
+for _function, (_module, _class_name, _arguments) in _TF_FUNCTION_OPS.items():
+    _OP_TF_FUNCTIONS.setdefault((f"keras.src.ops.{_module}", _class_name), _function)
+_OP_TF_FUNCTIONS[("keras.src.ops.numpy", "Add")] = "math.add"
+# tf_keras' marker for a constant standing where a TFOpLambda's first (tensor) argument goes.
+_CONSTANT_INPUT = "_CONSTANT_VALUE"
+
+
+def tf_function_name(name: Any) -> str:
+    """A TFOpLambda's ``function`` without the ``tf.`` and ``compat.v1.``/``compat.v2.`` prefixes."""
+    name = str(name).removeprefix("tf.")
+    for prefix in ("compat.v1.", "compat.v2."):
+        name = name.removeprefix(prefix)
+    return name
+
+
+def keras3_op_of(layer: dict[str, Any]) -> dict[str, Any]:
+    """The Keras 3 operation record of a tf_keras ``TFOpLambda`` layer record (Keras 2 dialect).
+
+    Raises:
+        ValueError: the TensorFlow function has no exact Keras 3 operation, or the
+            layer's call cannot be written as one (the message names layer and function).
+    """
+    config = layer.get("config") or {}
+    name = str(config.get("name", layer.get("name")))
+    function = tf_function_name(config.get("function"))
+    found = _TF_FUNCTION_OPS.get(function) if layer.get("class_name") == "TFOpLambda" else None
+    if found is None:
+        raise ValueError(f"layer {name!r} ({layer.get('class_name')}) calls tf.{function}, which has no "
+                         "Keras 3 operation counterpart")
+    module, class_name, arguments = found
+    nodes = []
+    for node in layer.get("inbound_nodes") or []:
+        call = _op_call(node, arguments)
+        if call is None:
+            raise ValueError(f"layer {name!r} calls tf.{function} with arguments convkit cannot write for "
+                             f"Keras 3 ({_json_text(node)})")
+        nodes.append({"args": call, "kwargs": {}})
+    return {"module": f"keras.src.ops.{module}", "class_name": class_name, "config": {"name": name},
+            "registered_name": class_name, "name": name, "inbound_nodes": nodes}
+
+
+def _json_text(value: Any, limit: int = 200) -> str:
+    import json
+
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _op_call(node: Any, arguments: tuple[str, ...]) -> list[Any] | None:
+    # tf_keras: [inbound layer, node, tensor, {other arguments by name}], the first argument
+    # the inbound tensor (or a constant under _CONSTANT_VALUE); tensors among the others
+    # are [layer, node, tensor] lists.
+    entry = node[0] if isinstance(node, list) and len(node) == 1 and isinstance(node[0], list) else node
+    if not (isinstance(entry, list) and len(entry) in (3, 4) and isinstance(entry[0], str)):
+        return None
+    kwargs = dict(entry[3]) if len(entry) == 4 and isinstance(entry[3], dict) else {}
+    kwargs.pop("name", None)
+    first = entry[2] if entry[0] == _CONSTANT_INPUT else _keras_tensor(entry[:3])
+    call = [first]
+    for argument in arguments[1:]:
+        if argument not in kwargs:
+            return None
+        value = kwargs.pop(argument)
+        call.append(_keras_tensor(value) if _is_tensor_reference(value) else value)
+    if kwargs or not all(isinstance(value, (int, float, dict)) for value in call):
+        return None
+    return call
+
+
+def _is_tensor_reference(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) \
+        and isinstance(value[1], int) and isinstance(value[2], int)
+
+
+def _keras_tensor(reference: list[Any]) -> dict[str, Any]:
+    # Keras 3 replaces the placeholder by the inbound layer's output; shape and dtype are unused.
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": [], "dtype": "float32", "keras_history": list(reference)}}
