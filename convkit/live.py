@@ -272,6 +272,8 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
     known = keras_dialect.layer_names(model.config)
     source = {keras_dialect.tfjs_weight_name(weight.name, known): weight for weight in model.weights()}
     generation = 2 if _is_tf_keras(live) else 3
+    if generation == 3:
+        source = {_keras3_weight_key(key): weight for key, weight in source.items()}
     seen = set()
     for variable in live.weights:
         raw_name = getattr(variable, "path", None) if generation == 3 else variable.name
@@ -295,6 +297,11 @@ def assign_weights(live: Any, model: PortableModel, path: Path) -> None:
         variable.assign(values.astype(_dtype_name(variable.dtype), copy=False))
     if source:
         raise ReadError(f"{path}: stored weight {next(iter(source))!r} matches no weight of the model")
+
+
+def _keras3_weight_key(key: str) -> str:
+    owner, _, attribute = key.rpartition("/")
+    return f"{keras_dialect.keras3_layer_name(owner)}/{attribute}" if owner else key
 
 
 def _unnamed_match(source: dict[str, Weight], key: str, shape: tuple[int, ...]) -> Weight | None:

@@ -91,6 +91,8 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    if is_operation_record(layer):
+        return tf_op_lambda_of(layer, models)
     class_name = layer.get("class_name")
     config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
     if class_name in ("Functional", "Model"):
@@ -366,8 +368,9 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
 
     Keras 3 reads Keras 2 style configs but does not count a nested model's
     own construction node (its calls are one lower than Keras 2 wrote them),
-    refuses a few Keras 2 arguments (``time_major``) and has no ``TFOpLambda``
-    (each becomes its Keras 3 operation).
+    refuses a few Keras 2 arguments (``time_major``) and ``/`` in layer names
+    (see :func:`keras3_layer_name`), and has no ``TFOpLambda`` (each becomes its
+    Keras 3 operation).
 
     Raises:
         ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
@@ -379,7 +382,42 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _input_layer_first(config)
     _drop_refused_arguments(config)
     _tf_ops_as_operations(config)
+    _names_without_slash(config)
     return config
+
+
+def keras3_layer_name(name: str) -> str:
+    """The name a layer gets in Keras 3, which refuses ``/`` in names (tf_keras MobileNetV3's ``Conv/BatchNorm``)."""
+    return name.replace("/", "_")
+
+
+def _names_without_slash(model: dict[str, Any]) -> None:
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") not in MODEL_CLASSES:
+            continue
+        body = inner.get("config") or {}
+        if "/" in str(body.get("name")):
+            body["name"] = keras3_layer_name(body["name"])
+        for layer in body.get("layers") or []:
+            if "/" in str(layer.get("name")):
+                layer["name"] = keras3_layer_name(layer["name"])
+            if "/" in str((layer.get("config") or {}).get("name")):
+                layer["config"]["name"] = keras3_layer_name(layer["config"]["name"])
+            layer["inbound_nodes"] = _renamed_references(layer.get("inbound_nodes") or [])
+        for key in ("input_layers", "output_layers"):
+            if key in body:
+                body[key] = _renamed_references(body[key])
+
+
+def _renamed_references(value: Any) -> Any:
+    # [layer, node, tensor, ...] lists and keras_history triples, however nested.
+    if isinstance(value, list):
+        if value and isinstance(value[0], str) and len(value) in (3, 4) and isinstance(value[1], int):
+            return [keras3_layer_name(value[0]), *[_renamed_references(item) for item in value[1:]]]
+        return [_renamed_references(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _renamed_references(item) for key, item in value.items()}
+    return value
 
 
 def _tf_ops_as_operations(model: dict[str, Any]) -> None:
@@ -578,3 +616,56 @@ def _keras_tensor(reference: list[Any]) -> dict[str, Any]:
     # Keras 3 replaces the placeholder by the inbound layer's output; shape and dtype are unused.
     return {"class_name": "__keras_tensor__",
             "config": {"shape": [], "dtype": "float32", "keras_history": list(reference)}}
+
+
+def is_operation_record(layer: dict[str, Any]) -> bool:
+    """Whether a functional-model record is a Keras 3 operation (``keras.src.ops.numpy.Add``), not a layer."""
+    return str(layer.get("module")).startswith("keras.src.ops.")
+
+
+def tf_op_lambda_of(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The tf_keras ``TFOpLambda`` record (Keras 2 dialect) of a Keras 3 operation record.
+
+    An operation without an exact TensorFlow function, or called in a way a
+    TFOpLambda cannot record, stays a Keras 3 record (its ``module`` and
+    ``{"args", "kwargs"}`` nodes kept): Keras 3 still builds it, tf_keras and
+    TF.js layers do not.
+
+    Args:
+        layer: the Keras 3 record.
+        models: names of nested models (Keras 2 counts their construction node).
+    """
+    name = (layer.get("config") or {}).get("name", layer.get("name"))
+    function = _OP_TF_FUNCTIONS.get((str(layer.get("module")), str(layer.get("class_name"))))
+    nodes = []
+    for node in layer.get("inbound_nodes") or []:
+        entry = _op_lambda_node(node, _TF_FUNCTION_OPS[function][2], models) if function else None
+        if entry is None:
+            return {key: layer[key] for key in ("module", "class_name", "config", "registered_name", "name",
+                                                "inbound_nodes") if key in layer}
+        nodes.append(entry)
+    return {"class_name": "TFOpLambda",
+            "config": {"name": name, "trainable": True, "dtype": "float32", "function": function},
+            "name": name, "inbound_nodes": nodes}
+
+
+def _op_lambda_node(node: Any, arguments: tuple[str, ...], models: frozenset[str] | set[str]) -> list[Any] | None:
+    if not isinstance(node, dict) or node.get("kwargs") or len(node.get("args") or []) != len(arguments):
+        return None
+    references = []
+    for value in node["args"]:
+        histories = list(_tensor_histories(value))
+        if histories and isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            layer_name, node_index, tensor_index = histories[0]
+            references.append([layer_name, node_index + (1 if layer_name in models else 0), tensor_index])
+        elif isinstance(value, (int, float)) and not histories:
+            references.append(value)
+        else:
+            return None
+    first, rest = references[0], references[1:]
+    kwargs = dict(zip(arguments[1:], rest))
+    if isinstance(first, list):
+        return [*first, kwargs]
+    if not any(isinstance(value, list) for value in rest):
+        return None  # an operation on constants only
+    return [_CONSTANT_INPUT, -1, first, kwargs]
