@@ -238,7 +238,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
     if generation == 2:
         import tf_keras
 
-        config = model.config
+        config = keras_dialect.tf_keras_dialect(model.config, model.generation)
         # Keras 3's own config still names each class's module (a Keras-shipped class is no custom one).
         check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
         try:

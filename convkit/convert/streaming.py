@@ -237,8 +237,10 @@ def write_keras2_h5(
 ) -> None:
     """Writes ``model`` as a Keras 2 style whole-model ``.h5``.
 
-    tf_keras and Keras 3 both load it (``load_model``); weights are copied one
-    tensor at a time.
+    tf_keras loads it (``load_model``), and so does Keras 3 unless it holds
+    ``TFOpLambda`` layers: Keras 3 operations (``x + 3.0``) and activations tf_keras
+    lacks are written as those (see :func:`keras_dialect.tf_keras_dialect`).
+    Weights are copied one tensor at a time.
     """
     import h5py
 
@@ -247,7 +249,7 @@ def write_keras2_h5(
     with h5py.File(path, "w") as h5:
         h5.attrs["keras_version"] = _keras2_version(model.keras_version)
         h5.attrs["backend"] = "tensorflow"
-        h5.attrs["model_config"] = json.dumps(model.config)
+        h5.attrs["model_config"] = json.dumps(keras_dialect.tf_keras_dialect(model.config, model.generation))
         if training_config:
             h5.attrs["training_config"] = json.dumps(training_config)
         group = h5.create_group("model_weights")

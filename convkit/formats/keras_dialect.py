@@ -410,14 +410,98 @@ def _names_without_slash(model: dict[str, Any]) -> None:
 
 
 def _renamed_references(value: Any) -> Any:
-    # [layer, node, tensor, ...] lists and keras_history triples, however nested.
+    return _mapped_references(value, lambda name, node_index: (keras3_layer_name(name), node_index))
+
+
+def _mapped_references(value: Any, change: Any) -> Any:
+    """``value`` with every tensor reference (``[layer, node, tensor, ...]`` lists, keras_history
+    triples), however nested, passed through ``change(layer, node) -> (layer, node)``."""
     if isinstance(value, list):
         if value and isinstance(value[0], str) and len(value) in (3, 4) and isinstance(value[1], int):
-            return [keras3_layer_name(value[0]), *[_renamed_references(item) for item in value[1:]]]
-        return [_renamed_references(item) for item in value]
+            return [*change(value[0], value[1]), *[_mapped_references(item, change) for item in value[2:]]]
+        return [_mapped_references(item, change) for item in value]
     if isinstance(value, dict):
-        return {key: _renamed_references(item) for key, item in value.items()}
+        return {key: _mapped_references(item, change) for key, item in value.items()}
     return value
+
+
+# Keras 3 activations tf_keras lacks (or computes differently under the same name), as the
+# TensorFlow functions Keras 3 computes them with: (function, constant or None for the
+# activation's input, (None: the previous step's output)). hard_sigmoid is relu6(x + 3) / 6 in
+# Keras 3 but clip(0.2 x + 0.5) in tf_keras; hard_silu (alias hard_swish) is x * hard_sigmoid(x).
+_HARD_SIGMOID = (("math.add", 3.0), ("nn.relu6", None), ("math.truediv", 6.0))
+_KERAS3_ACTIVATION_STEPS: dict[str, tuple[tuple[str, float | str | None], ...]] = {
+    "hard_sigmoid": _HARD_SIGMOID,
+    "hard_silu": (*_HARD_SIGMOID, ("math.multiply", "input")),
+    "hard_swish": (*_HARD_SIGMOID, ("math.multiply", "input")),
+}
+# Layers that apply their ``activation`` to their output (recurrent layers apply it inside).
+_OUTPUT_ACTIVATION_CLASSES = frozenset({
+    "Activation", "Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+    "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D",
+})
+
+
+def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str, Any]:
+    """A Keras 2 dialect config that tf_keras builds and that computes what the Keras ``generation`` computed.
+
+    A Keras 3 activation tf_keras lacks (``hard_silu`` in MobileNetV3) or computes
+    differently (``hard_sigmoid``) becomes ``linear`` on its layer, followed by
+    ``TFOpLambda`` layers calling the TensorFlow functions Keras 3 computes it with;
+    the layer's consumers read the last of them. Only layers of functional models
+    with one call are rewritten; anything else is left for tf_keras to refuse.
+    """
+    if generation != 3:
+        return model_config
+    import copy
+
+    config = copy.deepcopy(model_config)
+    for inner in [config, *iter_layers(config)]:
+        if inner.get("class_name") in ("Functional", "Model"):
+            _activation_steps(inner.get("config") or {})
+    return config
+
+
+def _activation_steps(body: dict[str, Any]) -> None:
+    layers = body.get("layers") or []
+    index = 0
+    while index < len(layers):
+        layer = layers[index]
+        index += 1
+        config = layer.get("config") or {}
+        steps = _KERAS3_ACTIVATION_STEPS.get(str(config.get("activation")))
+        if steps is None or layer.get("class_name") not in _OUTPUT_ACTIVATION_CLASSES \
+                or len(layer.get("inbound_nodes") or []) != 1:
+            continue
+        name = str(config.get("name", layer.get("name")))
+        activation = str(config["activation"])
+        config["activation"] = "linear"
+        source = [name, 0, 0]
+        previous = source
+        added = []
+        for number, (function, operand) in enumerate(steps):
+            step = f"{name}_{activation}_{number}"
+            if operand is None:
+                entry = [*previous, {}]
+            elif operand == "input":
+                entry = [*previous, {"y": list(source)}]
+            else:
+                entry = [*previous, {"y": operand}]
+            added.append({"class_name": "TFOpLambda",
+                          "config": {"name": step, "trainable": True, "dtype": "float32", "function": function},
+                          "name": step, "inbound_nodes": [entry]})
+            previous = [step, 0, 0]
+        last = previous[0]
+
+        def redirect(reference: str, node_index: int) -> tuple[str, int]:
+            return (last, 0) if reference == name and node_index == 0 else (reference, node_index)
+
+        for other in layers:
+            other["inbound_nodes"] = _mapped_references(other.get("inbound_nodes") or [], redirect)
+        if "output_layers" in body:
+            body["output_layers"] = _mapped_references(body["output_layers"], redirect)
+        layers[index:index] = added
+        index += len(added)
 
 
 def _tf_ops_as_operations(model: dict[str, Any]) -> None:
