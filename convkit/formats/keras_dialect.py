@@ -11,6 +11,7 @@ translated config serves the TF.js and ``.h5`` writers alike.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator
 
 # Classes TF.js layers 4.22 registers (tfjs-layers serialization registry).
@@ -442,6 +443,10 @@ _OUTPUT_ACTIVATION_CLASSES = frozenset({
 })
 
 
+def _redirected(old: str, new: str, reference: str, node_index: int) -> tuple[str, int]:
+    return (new, 0) if reference == old and node_index == 0 else (reference, node_index)
+
+
 def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str, Any]:
     """A Keras 2 dialect config that tf_keras builds and that computes what the Keras ``generation`` computed.
 
@@ -476,8 +481,8 @@ def _activation_steps(body: dict[str, Any]) -> None:
         name = str(config.get("name", layer.get("name")))
         activation = str(config["activation"])
         config["activation"] = "linear"
-        source = [name, 0, 0]
-        previous = source
+        source: list[Any] = [name, 0, 0]
+        previous, last = source, name
         added = []
         for number, (function, operand) in enumerate(steps):
             step = f"{name}_{activation}_{number}"
@@ -490,12 +495,8 @@ def _activation_steps(body: dict[str, Any]) -> None:
             added.append({"class_name": "TFOpLambda",
                           "config": {"name": step, "trainable": True, "dtype": "float32", "function": function},
                           "name": step, "inbound_nodes": [entry]})
-            previous = [step, 0, 0]
-        last = previous[0]
-
-        def redirect(reference: str, node_index: int) -> tuple[str, int]:
-            return (last, 0) if reference == name and node_index == 0 else (reference, node_index)
-
+            previous, last = [step, 0, 0], step
+        redirect = functools.partial(_redirected, name, last)
         for other in layers:
             other["inbound_nodes"] = _mapped_references(other.get("inbound_nodes") or [], redirect)
         if "output_layers" in body:
@@ -736,7 +737,7 @@ def tf_op_lambda_of(layer: dict[str, Any], models: frozenset[str] | set[str] = f
 def _op_lambda_node(node: Any, arguments: tuple[str, ...], models: frozenset[str] | set[str]) -> list[Any] | None:
     if not isinstance(node, dict) or node.get("kwargs") or len(node.get("args") or []) != len(arguments):
         return None
-    references = []
+    references: list[Any] = []
     for value in node["args"]:
         histories = list(_tensor_histories(value))
         if histories and isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
