@@ -189,3 +189,28 @@ def test_operation_without_tf_function_stays_keras3() -> None:
     with pytest.raises(ValueError, match=r"'tf.math.cumsum' \(TFOpLambda\) calls tf.math.cumsum"):
         keras_dialect.keras3_op_of({"class_name": "TFOpLambda", "config": {"name": "tf.math.cumsum",
                                     "function": "math.cumsum"}, "inbound_nodes": [["d", 0, 0, {"axis": 1}]]})
+
+
+# ---------------------------------------------------------------- layer names that are paths
+
+
+def test_tf_keras_path_like_layer_names_to_h5_and_keras(tmp_path: Path) -> None:
+    """tf_keras MobileNetV3 names layers like paths (``expanded_conv/depthwise/pad`` feeding
+    ``expanded_conv/depthwise``): .h5 groups nest, and Keras 3 refuses ``/`` in names."""
+    import tf_keras
+
+    L = tf_keras.layers
+    inputs = tf_keras.Input((6, 6, 2))
+    x = L.ZeroPadding2D(1, name="block/conv/pad")(inputs)
+    x = L.Conv2D(3, 3, name="block/conv")(x)
+    x = L.BatchNormalization(name="block/conv/bn")(x)
+    x = L.ReLU(6.0, name="block/relu")(x + 3.0) * (1.0 / 6.0)
+    model = tf_keras.Model(inputs, L.Dense(2, name="logits")(L.Flatten()(x)))
+    _randomize(model, 4)
+    src = tmp_path / "m.h5"
+    model.save(src)
+    for target, out in (("h5", tmp_path / "copy.h5"), ("keras", tmp_path / "copy.keras")):
+        convert(src, target, out)
+        assert_same_predictions(src, out)
+    names = {layer["config"]["name"] for layer in keras_dialect.iter_layers(_keras_config(tmp_path / "copy.keras"))}
+    assert {"block_conv_pad", "block_conv", "block_conv_bn"} <= names
