@@ -60,7 +60,8 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             continue
         if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
             continue
-        if generation == 3 and _policy.is_keras_operation(layer):
+        # An operation (x + 3.0): Keras 3 builds it, tf_keras gets it as a TFOpLambda where one exists.
+        if keras_dialect.is_operation_record(layer) and (generation == 2 or _policy.is_keras_operation(layer)):
             continue
         if _policy.is_keras_shipped_class(layer):
             if generation == 3:
@@ -250,7 +251,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         import keras
 
         if model.generation == 3 and model.raw_config:
-            config = model.raw_config
+            config = keras_dialect.with_operation_modules(model.raw_config)
         else:
             try:
                 config = keras_dialect.keras3_dialect(model.config)

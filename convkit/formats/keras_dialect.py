@@ -705,7 +705,50 @@ def _keras_tensor(reference: list[Any]) -> dict[str, Any]:
 
 def is_operation_record(layer: dict[str, Any]) -> bool:
     """Whether a functional-model record is a Keras 3 operation (``keras.src.ops.numpy.Add``), not a layer."""
-    return str(layer.get("module")).startswith("keras.src.ops.")
+    return operation_module(layer) is not None
+
+
+# Keras 3 operation classes convkit translates, by class name -> their ops module.
+_OP_MODULES = {class_name: f"keras.src.ops.{module}" for module, class_name, _ in _TF_FUNCTION_OPS.values()}
+
+
+def operation_module(layer: dict[str, Any]) -> str | None:
+    """The ops module of a Keras 3 operation record, or ``None`` for a layer.
+
+    Keras 3's legacy ``model.save('x.h5')`` drops the ``module`` of operation records,
+    and Keras 3 then builds ``Add`` (``x + 3.0``) as the merge layer of that name and
+    cannot load its own file. Such a record is still told apart from a layer: an
+    operation's config holds its name only, and its calls pass tensors and constants
+    as separate arguments, where a merge layer takes one list.
+    """
+    module = layer.get("module")
+    if isinstance(module, str):
+        return module if module.startswith("keras.src.ops.") else None
+    found = _OP_MODULES.get(str(layer.get("class_name")))
+    config = layer.get("config")
+    nodes = layer.get("inbound_nodes") or []
+    if found is None or not isinstance(config, dict) or set(config) - {"name"} or not nodes:
+        return None
+    for node in nodes:
+        args = node.get("args") if isinstance(node, dict) else None
+        if not isinstance(args, list) or (len(args) == 1 and isinstance(args[0], list)):
+            return None
+    return found
+
+
+def with_operation_modules(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 3 model config whose operation records all name their module (see :func:`operation_module`)."""
+    import copy
+
+    config = copy.deepcopy(model_config)
+    for inner in [config, *iter_layers(config)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        for layer in (inner.get("config") or {}).get("layers") or []:
+            module = operation_module(layer)
+            if module is not None and "module" not in layer:
+                layer["module"], layer["registered_name"] = module, layer.get("class_name")
+    return config
 
 
 def tf_op_lambda_of(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -721,13 +764,14 @@ def tf_op_lambda_of(layer: dict[str, Any], models: frozenset[str] | set[str] = f
         models: names of nested models (Keras 2 counts their construction node).
     """
     name = (layer.get("config") or {}).get("name", layer.get("name"))
-    function = _OP_TF_FUNCTIONS.get((str(layer.get("module")), str(layer.get("class_name"))))
+    module = operation_module(layer)
+    function = _OP_TF_FUNCTIONS.get((str(module), str(layer.get("class_name"))))
     nodes = []
     for node in layer.get("inbound_nodes") or []:
         entry = _op_lambda_node(node, _TF_FUNCTION_OPS[function][2], models) if function else None
         if entry is None:
-            return {key: layer[key] for key in ("module", "class_name", "config", "registered_name", "name",
-                                                "inbound_nodes") if key in layer}
+            kept = {key: layer[key] for key in ("class_name", "config", "name", "inbound_nodes") if key in layer}
+            return {"module": module, "registered_name": layer.get("class_name"), **kept}
         nodes.append(entry)
     return {"class_name": "TFOpLambda",
             "config": {"name": name, "trainable": True, "dtype": "float32", "function": function},

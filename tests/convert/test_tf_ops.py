@@ -138,6 +138,22 @@ def test_keras3_operations_to_h5_load_in_tf_keras(tmp_path: Path) -> None:
     assert_same_predictions(src, back)
 
 
+def test_keras3_own_h5_with_operations_is_read(tmp_path: Path) -> None:
+    """Keras 3's ``model.save('x.h5')`` drops the operations' module; Keras 3 cannot load that file, convkit can."""
+    import keras
+
+    model = _keras3_block()
+    reference = tmp_path / "m.keras"
+    model.save(reference)
+    src = tmp_path / "m.h5"
+    model.save(src)
+    with pytest.raises((ValueError, TypeError)):  # "Unknown layer: 'TrueDivide'", or the Add merge layer's refusal
+        keras.models.load_model(src, compile=False)
+    for target, out in (("keras", tmp_path / "copy.keras"), ("h5", tmp_path / "copy.h5")):
+        convert(src, target, out)
+        assert_same_predictions(reference, out)
+
+
 def test_keras3_hard_sigmoid_to_h5_keeps_keras3_function(tmp_path: Path) -> None:
     """Keras 3's hard_sigmoid is relu6(x + 3) / 6; tf_keras' function of that name is another one."""
     import keras
