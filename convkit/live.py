@@ -340,7 +340,11 @@ def load_keras_model(path: str | Path, like: str | Path | None = None, allow_uns
     quiet_tensorflow()
     if fmt == "keras" or (fmt == "savedmodel" and has_keras_metadata(path)):
         _policy.screen(path, fmt, allow_unsafe)
-        generation = 3 if fmt == "keras" else 2
+        generation = 2
+        if fmt == "keras":  # tf_keras writes .keras archives too (TFOpLambda layers load only there)
+            from convkit.formats.keras_archive import keras_version
+
+            generation = 2 if (keras_version(path) or "3").startswith("2.") else 3
         return LoadedModel(_load_whole(path, fmt, generation, allow_unsafe), generation, fmt)
     with contextlib.ExitStack() as stack:
         portable = read_model(path, stack, like=Path(like) if like else None, allow_unsafe=allow_unsafe, fmt=fmt)

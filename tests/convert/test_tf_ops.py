@@ -81,20 +81,25 @@ def _classes(config: dict[str, Any]) -> list[tuple[str | None, str]]:
 
 
 def test_tf_keras_tfoplambda_sources_to_keras(tmp_path: Path) -> None:
-    """tf_keras .h5, SavedModel and checkpoint (with --like) -> .keras: Keras 3 operations, same predictions."""
+    """tf_keras .h5, SavedModel, .keras and checkpoint (with --like) -> .keras: Keras 3 operations, same predictions."""
     model = _tf_keras_block()
     src = tmp_path / "m.h5"
     model.save(src)
     model.save(str(tmp_path / "sm"), save_format="tf")
+    model.save(tmp_path / "k2.keras")
     model.save_weights(str(tmp_path / "ckpt" / "ck"))
     assert "TFOpLambda" in {class_name for _, class_name in _classes(_h5_config(src))}
-    for source, like in ((src, None), (tmp_path / "sm", None), (tmp_path / "ckpt" / "ck", src)):
+    sources = ((src, None), (tmp_path / "sm", None), (tmp_path / "k2.keras", None), (tmp_path / "ckpt" / "ck", src))
+    for source, like in sources:
         out = tmp_path / f"{source.name}.keras"
         convert(source, "keras", out, like=like)
         classes = _classes(_keras_config(out))
         assert ("keras.src.ops.numpy", "Add") in classes and ("keras.src.ops.numpy", "Maximum") in classes
         assert not any(class_name == "TFOpLambda" for _, class_name in classes)
         assert_same_predictions(src, out, like=like)
+    # a tf_keras .keras is tf_keras' own: its checkpoint is verified in the architecture it names
+    convert(tmp_path / "k2.keras", "ckpt", tmp_path / "out_ckpt" / "ck")
+    assert_same_predictions(src, tmp_path / "out_ckpt" / "ck", like=tmp_path / "k2.keras")
 
 
 def test_tfoplambda_without_keras3_operation_fails_naming_it(tmp_path: Path) -> None:
