@@ -61,6 +61,12 @@ def quiet_tensorflow() -> contextlib.AbstractContextManager[None]:
     return silenced_stderr()
 
 
+def runtime_logs_hidden() -> contextlib.AbstractContextManager[None]:
+    """Hides what a runtime writes to file descriptor 2 while a model loads or runs (XLA announcing
+    its first compile through absl, which ignores ``TF_CPP_MIN_LOG_LEVEL``), unless asked for."""
+    return contextlib.nullcontext() if verbose() else silenced_stderr(replay=False)
+
+
 @contextlib.contextmanager
 def silenced_stderr(replay: bool = True) -> Iterator[None]:
     """Points file descriptor 2 at a temporary file; replays what it caught if the block raises.

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convkit._tf import runtime_logs_hidden
 from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError, error_text
 
 VERIFY_SAMPLES = 2
@@ -78,8 +79,9 @@ def verify_output(
     path = Path(path)
     final = Path(final) if final is not None else path
     try:
-        runner = _open(path, target, like=like, allow_unsafe=allow_unsafe)
-        _run_once(runner)
+        with runtime_logs_hidden():
+            runner = _open(path, target, like=like, allow_unsafe=allow_unsafe)
+            _run_once(runner)
         return str(runner.runtime)
     except UnsafeModelError:
         raise

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from convkit._tf import runtime_logs_hidden
 from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
@@ -101,7 +102,8 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
     ref_specs = ref_runner.inputs
     feed = make_inputs(ref_specs, inputs=inputs, mnist=mnist, random=random, seed=seed)
     say(f"inputs: {feed.source}")
-    ref_outputs = ref_runner.infer(feed.arrays)
+    with runtime_logs_hidden():
+        ref_outputs = ref_runner.infer(feed.arrays)
     reference = _info(ref_runner, time.perf_counter() - ref_started)
     unknown = [name for name in tolerances if name not in ref_outputs]
     if like is None and isinstance(ref_runner, KerasModelRunner) and ref_runner.path is not None:
@@ -152,7 +154,8 @@ def _check_one(
             other: feed.arrays[ref.name].astype(other_specs[other].dtype, copy=False)
             for ref, other in zip(ref_specs, matching.names)
         }
-        outputs = runner.infer(other_feed)
+        with runtime_logs_hidden():
+            outputs = runner.infer(other_feed)
     except ConvkitError as error:
         info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
             label=_label(copy), path=str(copy) if isinstance(copy, (str, Path)) else None,
@@ -229,7 +232,8 @@ def _as_runner(model: ModelLike, *, like: str | Path | None, allow_unsafe: bool)
                                   label=f"{type(model).__name__} {getattr(model, 'name', '')}".strip())
     else:
         raise UsageError(f"cannot check a {type(model).__name__}; give a model path, a Runner or a Keras model")
-    runner.load()
+    with runtime_logs_hidden():
+        runner.load()
     return runner
 
 

@@ -78,8 +78,9 @@ function fileHandler(modelJsonPath, modelJson) {
         }
         weightSpecs.push(...group.weights);
       }
-      const joined = Buffer.concat(buffers);
-      const weightData = joined.buffer.slice(joined.byteOffset, joined.byteOffset + joined.byteLength);
+      // One ArrayBuffer per shard (TF.js reads the list as one): no joined copy of a large model.
+      const weightData = buffers.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
+        ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
       const artifacts = {
         modelTopology: modelJson.modelTopology,
         format: modelJson.format,

@@ -38,7 +38,26 @@ for module in (train, convert, inspect, check, setup_tfjs):
 
 
 def main() -> None:
-    app()
+    """Runs the app; a usage error is one ``Error:`` line (exit 2), like every other bad input."""
+    import sys
+
+    from typer.exceptions import Abort, TyperException
+
+    try:
+        code = app(standalone_mode=False)
+    except TyperException as error:
+        context = getattr(error, "ctx", None)
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare command: its help, as before
+            print(error.format_message())
+        else:
+            command = context.command_path if context is not None else "convkit"
+            message = " ".join(error.format_message().split())
+            print(f"Error: {command}: {message} (see '{command} -h')", file=sys.stderr)
+        code = error.exit_code
+    except Abort:
+        print("Error: interrupted", file=sys.stderr)
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

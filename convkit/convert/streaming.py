@@ -257,10 +257,9 @@ def write_keras2_h5(
         group.attrs["backend"] = "tensorflow"
         layer_names = list(model.layer_weights)
         group.attrs["layer_names"] = np.array([name.encode() for name in layer_names])
-        # By name, as tf_keras writes them: a layer named like a path ("expanded_conv/depthwise/pad"
-        # in MobileNetV3) creates its parents' groups, so "expanded_conv/depthwise" has to come first.
-        for layer_name in sorted(layer_names):
-            layer_group = group.create_group(layer_name)
+        for layer_name in layer_names:
+            # a layer named "a/pad" may come first and create the group of layer "a" on its way
+            layer_group = group.require_group(layer_name)
             names = []
             for weight in model.layer_weights[layer_name]:
                 name = f"{weight.name}:0"

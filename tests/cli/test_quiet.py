@@ -86,3 +86,14 @@ def test_a_successful_import_keeps_its_native_lines_to_itself(tmp_path: Path) ->
     verbose = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                              env=dict(env, CONVKIT_VERBOSE="1"), timeout=120)
     assert verbose.stderr == "native line\nafter\n"
+
+
+@pytest.mark.parametrize("args, said", [
+    (("convert", "my_model.h5", "--to", "nope"), "convkit convert: Invalid value for '--to'"),
+    (("check", "a.keras", "--backend", "wasm"), "convkit check: No such option: --backend"),
+    (("inspect",), "convkit inspect: Missing argument 'PATH'"),
+])
+def test_usage_error_is_one_error_line(args: tuple[str, ...], said: str) -> None:
+    done = convkit(*args, timeout=120)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("Error: ") and said in done.stderr and done.stderr.count("\n") == 1, done.stderr

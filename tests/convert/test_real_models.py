@@ -403,3 +403,17 @@ def test_keras3_object_checkpoint_as_weights_source(tmp_path: Path) -> None:
     model.save(tmp_path / "truth.keras")
     convert(tmp_path / "ckpt" / "ck", "keras", tmp_path / "out.keras", like=like)
     assert_same_predictions(tmp_path / "truth.keras", tmp_path / "out.keras")
+
+
+def test_h5_layer_names_that_nest(tmp_path: Path) -> None:
+    """Layer "block/pad" (no weights) before layer "block" (MobileNetV3's naming): the .h5 writer nests both."""
+    import tf_keras
+
+    inputs = tf_keras.Input((6, 6, 2))
+    x = tf_keras.layers.ZeroPadding2D(1, name="block/pad")(inputs)
+    x = tf_keras.layers.Conv2D(3, 3, name="block")(x)
+    x = tf_keras.layers.BatchNormalization(name="block/BatchNorm")(x)
+    src = _save(tf_keras.Model(inputs, x), tmp_path / "m.h5")
+    out = tmp_path / "copy.h5"
+    convert(src, "h5", out)
+    assert_same_predictions(src, out)
