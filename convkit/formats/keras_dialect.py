@@ -232,7 +232,7 @@ def tfjs_unsupported(model_config: dict[str, Any], generation: int = 2) -> list[
         class_name = layer.get("class_name")
         config = layer.get("config") or {}
         name = config.get("name", layer.get("name"))
-        if class_name not in TFJS_LAYER_CLASSES:
+        if class_name not in TFJS_LAYER_CLASSES or is_operation_record(layer):  # ops.concatenate is no layer
             reasons.append(f"layer {name!r} ({class_name}) has no TF.js layers counterpart")
         elif class_name == "GRU" and config.get("reset_after"):
             reasons.append(f"layer {name!r} is a GRU with reset_after=True, which TF.js layers does not support")

@@ -235,3 +235,17 @@ def test_tf_keras_path_like_layer_names_to_h5_and_keras(tmp_path: Path) -> None:
         assert_same_predictions(src, out)
     names = {layer["config"]["name"] for layer in keras_dialect.iter_layers(_keras_config(tmp_path / "copy.keras"))}
     assert {"block_conv_pad", "block_conv", "block_conv_bn"} <= names
+
+
+def test_keras3_operation_named_like_a_tfjs_layer_is_not_one() -> None:
+    """``ops.concatenate`` is recorded as class Concatenate: TF.js layers must not take it for the merge layer."""
+    inputs = {"class_name": "InputLayer", "name": "x", "config": {"name": "x", "batch_shape": [None, 4]},
+              "inbound_nodes": []}
+    concat = {"module": "keras.src.ops.numpy", "class_name": "Concatenate", "config": {"name": "concatenate", "axis": -1},
+              "registered_name": "Concatenate", "name": "concatenate",
+              "inbound_nodes": [{"args": [[_tensor("x"), _tensor("x")]], "kwargs": {}}]}
+    model = {"class_name": "Functional", "config": {"name": "m", "layers": [inputs, concat],
+                                                    "input_layers": [["x", 0, 0]],
+                                                    "output_layers": [["concatenate", 0, 0]]}}
+    reasons = keras_dialect.tfjs_unsupported(keras_dialect.to_keras2_config(model), generation=3)
+    assert reasons == ["layer 'concatenate' (Concatenate) has no TF.js layers counterpart"]
