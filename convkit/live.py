@@ -151,7 +151,8 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
             try:
                 return tf_keras.models.load_model(str(path), compile=False)
             except KERAS_LOAD_REFUSALS as error:
-                raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
+                what = "Keras SavedModel" if fmt == "savedmodel" else f"{fmt} file"
+                raise ReadError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
     import keras
 
     read_configs = registry.get_format(fmt).configs
