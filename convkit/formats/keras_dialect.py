@@ -427,9 +427,10 @@ def _mapped_references(value: Any, change: Any) -> Any:
 
 
 # Keras 3 activations tf_keras lacks (or computes differently under the same name), as the
-# TensorFlow functions Keras 3 computes them with: (function, constant or None for the
-# activation's input, (None: the previous step's output)). hard_sigmoid is relu6(x + 3) / 6 in
-# Keras 3 but clip(0.2 x + 0.5) in tf_keras; hard_silu (alias hard_swish) is x * hard_sigmoid(x).
+# TensorFlow functions Keras 3 computes them with. Each step calls function(previous output,
+# operand), the operand a constant, None (none) or "input" (the activation's input).
+# hard_sigmoid is relu6(x + 3) / 6 in Keras 3 but clip(0.2 x + 0.5) in tf_keras; hard_silu
+# (alias hard_swish) is x * hard_sigmoid(x).
 _HARD_SIGMOID = (("math.add", 3.0), ("nn.relu6", None), ("math.truediv", 6.0))
 _KERAS3_ACTIVATION_STEPS: dict[str, tuple[tuple[str, float | str | None], ...]] = {
     "hard_sigmoid": _HARD_SIGMOID,
@@ -630,7 +631,7 @@ _OP_TF_FUNCTIONS[("keras.src.ops.numpy", "Add")] = "math.add"
 _CONSTANT_INPUT = "_CONSTANT_VALUE"
 
 
-def tf_function_name(name: Any) -> str:
+def _tf_function_name(name: Any) -> str:
     """A TFOpLambda's ``function`` without the ``tf.`` and ``compat.v1.``/``compat.v2.`` prefixes."""
     name = str(name).removeprefix("tf.")
     for prefix in ("compat.v1.", "compat.v2."):
@@ -647,7 +648,7 @@ def keras3_op_of(layer: dict[str, Any]) -> dict[str, Any]:
     """
     config = layer.get("config") or {}
     name = str(config.get("name", layer.get("name")))
-    function = tf_function_name(config.get("function"))
+    function = _tf_function_name(config.get("function"))
     found = _TF_FUNCTION_OPS.get(function) if layer.get("class_name") == "TFOpLambda" else None
     if found is None:
         raise ValueError(f"layer {name!r} ({layer.get('class_name')}) calls tf.{function}, which has no "
