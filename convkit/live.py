@@ -241,6 +241,10 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         import tf_keras
 
         config = keras_dialect.tf_keras_dialect(model.config, model.generation)
+        for layer in keras_dialect.iter_layers(config):
+            if keras_dialect.is_operation_record(layer):  # left a Keras 3 record: no TFOpLambda stands for it
+                raise ReadError(f"{path}: tf_keras cannot build this architecture: layer {layer.get('name')!r} is "
+                                f"the Keras 3 operation {layer.get('class_name')}, which has no TFOpLambda counterpart")
         # Keras 3's own config still names each class's module (a Keras-shipped class is no custom one).
         check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
         try:

@@ -468,6 +468,24 @@ def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str,
     return config
 
 
+def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str, Any], int]:
+    """The config a whole-model ``.h5`` holds, and the Keras generation that loads it (2: tf_keras, 3: Keras 3).
+
+    Normally :func:`tf_keras_dialect`, for tf_keras. A Keras 3 model holding an
+    operation no ``TFOpLambda`` stands for (``ops.cumsum``) cannot load in tf_keras:
+    its ``.h5`` then keeps every operation as a Keras 3 record (with its module,
+    which Keras 3's own ``.h5`` drops), which Keras 3 loads.
+    """
+    config = tf_keras_dialect(model_config, generation)
+    if generation != 3 or not any(is_operation_record(layer) for layer in iter_layers(config)):
+        return config, 2
+    import copy
+
+    config = copy.deepcopy(model_config)
+    _tf_ops_as_operations(config)
+    return config, 3
+
+
 def _activation_steps(body: dict[str, Any]) -> None:
     layers = body.get("layers") or []
     index = 0

@@ -159,6 +159,32 @@ def test_keras3_own_h5_with_operations_is_read(tmp_path: Path) -> None:
         assert_same_predictions(reference, out)
 
 
+def test_keras3_operation_without_tf_function_makes_a_keras3_h5(tmp_path: Path) -> None:
+    """ops.cumsum has no TFOpLambda: the .h5 keeps Keras 3 operation records (with their module) and loads in Keras 3."""
+    import h5py
+    import keras
+
+    inputs = keras.Input((5,))
+    x = keras.layers.Dense(5, name="d")(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name="out")(keras.ops.cumsum(x, axis=1) + 1.0))
+    _randomize(model, 3)
+    src = tmp_path / "m.keras"
+    model.save(src)
+    out = tmp_path / "m.h5"
+    convert(src, "h5", out)
+    with h5py.File(out, "r") as h5:
+        assert str(h5.attrs["keras_version"]).startswith("3.")
+    assert {("keras.src.ops.numpy", "Cumsum"), ("keras.src.ops.numpy", "Add")} <= set(_classes(_h5_config(out)))
+    keras.models.load_model(out, compile=False)  # no custom objects
+    document = assert_same_predictions(src, out)
+    assert document["pairs"][0]["model"]["runtime"].startswith("Keras 3")
+    convert(out, "keras", tmp_path / "back.keras")
+    assert_same_predictions(src, tmp_path / "back.keras")
+    # tf_keras cannot build it either: the SavedModel is Keras 3's export, not a crash
+    assert convert(src, "savedmodel", tmp_path / "sm").kind == "export"
+    assert_same_predictions(src, tmp_path / "sm")
+
+
 def test_keras3_hard_sigmoid_to_h5_keeps_keras3_function(tmp_path: Path) -> None:
     """Keras 3's hard_sigmoid is relu6(x + 3) / 6; tf_keras' function of that name is another one."""
     import keras
