@@ -62,6 +62,9 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             continue
         if _policy.keras_shipped_layer(class_name, generation) is not None:
             continue  # Keras' own class (ConvNeXt's LayerScale): see keras_shipped_layers
+        # An operation (x + 3.0): Keras 3 builds it, tf_keras gets it as a TFOpLambda where one exists.
+        if keras_dialect.is_operation_record(layer) and (generation == 2 or _policy.is_keras_operation(layer)):
+            continue
         if _policy.is_keras_shipped_class(layer):
             if generation == 3:
                 continue
@@ -151,7 +154,8 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
                 return tf_keras.models.load_model(str(path), compile=False,
                                                   custom_objects=_policy.keras_shipped_layers(2))
             except KERAS_LOAD_REFUSALS as error:
-                raise ReadError(f"{path}: tf_keras cannot load this Keras SavedModel ({error_text(error)})") from None
+                what = "Keras SavedModel" if fmt == "savedmodel" else f"{fmt} file"
+                raise ReadError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
     import keras
 
     read_configs = registry.get_format(fmt).configs
@@ -240,7 +244,11 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
     if generation == 2:
         import tf_keras
 
-        config = model.config
+        config = keras_dialect.tf_keras_dialect(model.config, model.generation)
+        for layer in keras_dialect.iter_layers(config):
+            if keras_dialect.is_operation_record(layer):  # left a Keras 3 record: no TFOpLambda stands for it
+                raise ReadError(f"{path}: tf_keras cannot build this architecture: layer {layer.get('name')!r} is "
+                                f"the Keras 3 operation {layer.get('class_name')}, which has no TFOpLambda counterpart")
         # Keras 3's own config still names each class's module (a Keras-shipped class is no custom one).
         check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
         try:
@@ -253,9 +261,12 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         import keras
 
         if model.generation == 3 and model.raw_config:
-            config = keras_dialect.with_shipped_modules(model.raw_config)
+            config = keras_dialect.with_operation_modules(keras_dialect.with_shipped_modules(model.raw_config))
         else:
-            config = keras_dialect.keras3_dialect(model.config)
+            try:
+                config = keras_dialect.keras3_dialect(model.config)
+            except ValueError as error:  # a TFOpLambda without a Keras 3 operation
+                raise ReadError(f"{path}: Keras 3 cannot build this architecture: {error}") from None
             renamed = keras_dialect.keras3_renamed_layers(model.config)
         check_known_classes(config, path, 3)
         try:
@@ -354,7 +365,11 @@ def load_keras_model(path: str | Path, like: str | Path | None = None, allow_uns
     quiet_tensorflow()
     if fmt == "keras" or (fmt == "savedmodel" and has_keras_metadata(path)):
         _policy.screen(path, fmt, allow_unsafe)
-        generation = 3 if fmt == "keras" else 2
+        generation = 2
+        if fmt == "keras":  # tf_keras writes .keras archives too (TFOpLambda layers load only there)
+            from convkit.formats.keras_archive import keras_version
+
+            generation = 2 if (keras_version(path) or "3").startswith("2.") else 3
         return LoadedModel(_load_whole(path, fmt, generation, allow_unsafe), generation, fmt)
     with contextlib.ExitStack() as stack:
         portable = read_model(path, stack, like=Path(like) if like else None, allow_unsafe=allow_unsafe, fmt=fmt)

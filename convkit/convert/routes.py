@@ -174,11 +174,13 @@ def to_keras(job: Job) -> str:
     from convkit.convert import writers
 
     if job.src_format == "keras" and job.options["keep_optimizer"]:
-        with job.output() as temp:
-            with contextlib.ExitStack() as stack:
-                job.portable(stack)  # config and weights layout under convkit's limits; refuses code layers
-            copy_model_tree(job.src, temp)
-        return "keras3"
+        with contextlib.ExitStack() as stack:
+            # config and weights layout under convkit's limits; refuses code layers
+            generation = job.portable(stack).generation
+        if generation == 3:  # a tf_keras .keras (TFOpLambda layers) is rewritten for Keras 3 below
+            with job.output() as temp:
+                copy_model_tree(job.src, temp)
+            return "keras3"
     with contextlib.ExitStack() as stack:
         model = job.portable(stack)
         job.note_optimizer(model, carried=False)

@@ -237,21 +237,27 @@ def write_keras2_h5(
 ) -> None:
     """Writes ``model`` as a Keras 2 style whole-model ``.h5``.
 
-    tf_keras and Keras 3 both load it (``load_model``); weights are copied one
-    tensor at a time.
+    tf_keras loads it (``load_model``), and so does Keras 3 unless it holds
+    ``TFOpLambda`` layers: Keras 3 operations (``x + 3.0``) and activations tf_keras
+    lacks are written as those (see :func:`keras_dialect.tf_keras_dialect`). A Keras 3
+    operation without a TFOpLambda counterpart makes it a file for Keras 3 instead
+    (:func:`keras_dialect.h5_dialect`). Weights are copied one tensor at a time.
     """
     import h5py
 
     total = model.total_bytes()
     done = 0
+    config, loads_in = keras_dialect.h5_dialect(model.config, model.generation)
+    # the version says which Keras generation loads the file (convkit's check runners read it)
+    version = model.keras_version if loads_in == 3 else _keras2_version(model.keras_version)
     with h5py.File(path, "w") as h5:
-        h5.attrs["keras_version"] = _keras2_version(model.keras_version)
+        h5.attrs["keras_version"] = version
         h5.attrs["backend"] = "tensorflow"
-        h5.attrs["model_config"] = json.dumps(model.config)
+        h5.attrs["model_config"] = json.dumps(config)
         if training_config:
             h5.attrs["training_config"] = json.dumps(training_config)
         group = h5.create_group("model_weights")
-        group.attrs["keras_version"] = _keras2_version(model.keras_version)
+        group.attrs["keras_version"] = version
         group.attrs["backend"] = "tensorflow"
         layer_names = list(model.layer_weights)
         group.attrs["layer_names"] = np.array([name.encode() for name in layer_names])

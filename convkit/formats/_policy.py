@@ -218,6 +218,27 @@ def is_tf_initializer(node: dict[str, Any]) -> bool:
             and node.get("registered_name") in (None, node.get("class_name")))
 
 
+def is_keras_operation(layer: dict[str, Any]) -> bool:
+    """Whether a Keras 3 functional-model record names an operation of Keras' pure math/array ops modules.
+
+    ``x + 3.0`` in a Keras 3 functional model is recorded as ``keras.src.ops.numpy.Add``;
+    the class must be a Keras ``Operation`` defined in that module (imports Keras: for
+    loading, never for ``inspect``).
+    """
+    module_name = layer.get("module")
+    class_name = layer.get("class_name")
+    if not isinstance(module_name, str) or not isinstance(class_name, str) or not _IDENTIFIER.match(class_name):
+        return False
+    if not module_name.startswith("keras.src.ops.") or not is_keras_module(module_name, _KERAS3_OP_PARTS):
+        return False
+    import importlib
+
+    from keras.src.ops.operation import Operation
+
+    found = getattr(importlib.import_module(module_name), class_name, None)
+    return isinstance(found, type) and issubclass(found, Operation) and found.__module__ == module_name
+
+
 def is_allowed_tf_function(name: Any) -> bool:
     """Whether a tf_keras ``TFOpLambda`` may call ``tf.<name>`` (pure math/array ops only)."""
     if not isinstance(name, str):

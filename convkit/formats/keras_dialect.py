@@ -11,6 +11,7 @@ translated config serves the TF.js and ``.h5`` writers alike.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterator
 
 # Classes TF.js layers 4.22 registers (tfjs-layers serialization registry).
@@ -91,6 +92,8 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    if is_operation_record(layer):
+        return tf_op_lambda_of(layer, models)
     class_name = layer.get("class_name")
     config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
     if class_name in ("Functional", "Model"):
@@ -231,7 +234,7 @@ def tfjs_unsupported(model_config: dict[str, Any], generation: int = 2) -> list[
         class_name = layer.get("class_name")
         config = layer.get("config") or {}
         name = config.get("name", layer.get("name"))
-        if class_name not in TFJS_LAYER_CLASSES:
+        if class_name not in TFJS_LAYER_CLASSES or is_operation_record(layer):  # ops.concatenate is no layer
             reasons.append(f"layer {name!r} ({class_name}) has no TF.js layers counterpart")
         elif class_name == "GRU" and config.get("reset_after"):
             reasons.append(f"layer {name!r} is a GRU with reset_after=True, which TF.js layers does not support")
@@ -367,10 +370,14 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     """A Keras 2 dialect config that Keras 3 builds.
 
     Keras 3 reads Keras 2 style configs but does not count a nested model's
-    own construction node (its calls are one lower than Keras 2 wrote them)
-    and refuses a few Keras 2 arguments (``time_major``). A class Keras 3 ships
-    without exporting it (ConvNeXt's ``LayerScale``) gets the ``module`` Keras 3
-    finds it by.
+    own construction node (its calls are one lower than Keras 2 wrote them),
+    refuses a few Keras 2 arguments (``time_major``) and ``/`` in layer names
+    (see :func:`keras3_renamed_layers`), and has no ``TFOpLambda`` (each becomes its
+    Keras 3 operation). A class Keras 3 ships without exporting it (ConvNeXt's
+    ``LayerScale``) gets the ``module`` Keras 3 finds it by.
+
+    Raises:
+        ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
     """
     import copy
 
@@ -379,6 +386,7 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _input_layer_first(config)
     _drop_refused_arguments(config)
     _name_shipped_modules(config)
+    _tf_ops_as_operations(config)
     _rename_layers(config, keras3_renamed_layers(model_config))
     return config
 
@@ -464,6 +472,127 @@ def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:
     return named
 
 
+def _mapped_references(value: Any, change: Any) -> Any:
+    """``value`` with every tensor reference (``[layer, node, tensor, ...]`` lists, keras_history
+    triples), however nested, passed through ``change(layer, node) -> (layer, node)``."""
+    if isinstance(value, list):
+        if value and isinstance(value[0], str) and len(value) in (3, 4) and isinstance(value[1], int):
+            return [*change(value[0], value[1]), *[_mapped_references(item, change) for item in value[2:]]]
+        return [_mapped_references(item, change) for item in value]
+    if isinstance(value, dict):
+        return {key: _mapped_references(item, change) for key, item in value.items()}
+    return value
+
+
+# Keras 3 activations tf_keras lacks (or computes differently under the same name), as the
+# TensorFlow functions Keras 3 computes them with. Each step calls function(previous output,
+# operand), the operand a constant, None (none) or "input" (the activation's input).
+# hard_sigmoid is relu6(x + 3) / 6 in Keras 3 but clip(0.2 x + 0.5) in tf_keras; hard_silu
+# (alias hard_swish) is x * hard_sigmoid(x).
+_HARD_SIGMOID = (("math.add", 3.0), ("nn.relu6", None), ("math.truediv", 6.0))
+_KERAS3_ACTIVATION_STEPS: dict[str, tuple[tuple[str, float | str | None], ...]] = {
+    "hard_sigmoid": _HARD_SIGMOID,
+    "hard_silu": (*_HARD_SIGMOID, ("math.multiply", "input")),
+    "hard_swish": (*_HARD_SIGMOID, ("math.multiply", "input")),
+}
+# Layers that apply their ``activation`` to their output (recurrent layers apply it inside).
+_OUTPUT_ACTIVATION_CLASSES = frozenset({
+    "Activation", "Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+    "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D",
+})
+
+
+def _redirected(old: str, new: str, reference: str, node_index: int) -> tuple[str, int]:
+    return (new, 0) if reference == old and node_index == 0 else (reference, node_index)
+
+
+def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str, Any]:
+    """A Keras 2 dialect config that tf_keras builds and that computes what the Keras ``generation`` computed.
+
+    A Keras 3 activation tf_keras lacks (``hard_silu`` in MobileNetV3) or computes
+    differently (``hard_sigmoid``) becomes ``linear`` on its layer, followed by
+    ``TFOpLambda`` layers calling the TensorFlow functions Keras 3 computes it with;
+    the layer's consumers read the last of them. Only layers of functional models
+    with one call are rewritten; anything else is left for tf_keras to refuse.
+    """
+    if generation != 3:
+        return model_config
+    import copy
+
+    config = copy.deepcopy(model_config)
+    for inner in [config, *iter_layers(config)]:
+        if inner.get("class_name") in ("Functional", "Model"):
+            _activation_steps(inner.get("config") or {})
+    return config
+
+
+def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str, Any], int]:
+    """The config a whole-model ``.h5`` holds, and the Keras generation that loads it (2: tf_keras, 3: Keras 3).
+
+    Normally :func:`tf_keras_dialect`, for tf_keras. A Keras 3 model holding an
+    operation no ``TFOpLambda`` stands for (``ops.cumsum``) cannot load in tf_keras:
+    its ``.h5`` then keeps every operation as a Keras 3 record (with its module,
+    which Keras 3's own ``.h5`` drops), which Keras 3 loads.
+    """
+    config = tf_keras_dialect(model_config, generation)
+    if generation != 3 or not any(is_operation_record(layer) for layer in iter_layers(config)):
+        return config, 2
+    import copy
+
+    config = copy.deepcopy(model_config)
+    _tf_ops_as_operations(config)
+    return config, 3
+
+
+def _activation_steps(body: dict[str, Any]) -> None:
+    layers = body.get("layers") or []
+    index = 0
+    while index < len(layers):
+        layer = layers[index]
+        index += 1
+        config = layer.get("config") or {}
+        steps = _KERAS3_ACTIVATION_STEPS.get(str(config.get("activation")))
+        if steps is None or layer.get("class_name") not in _OUTPUT_ACTIVATION_CLASSES \
+                or len(layer.get("inbound_nodes") or []) != 1:
+            continue
+        name = str(config.get("name", layer.get("name")))
+        activation = str(config["activation"])
+        config["activation"] = "linear"
+        source: list[Any] = [name, 0, 0]
+        previous, last = source, name
+        added = []
+        for number, (function, operand) in enumerate(steps):
+            step = f"{name}_{activation}_{number}"
+            if operand is None:
+                entry = [*previous, {}]
+            elif operand == "input":
+                entry = [*previous, {"y": list(source)}]
+            else:
+                entry = [*previous, {"y": operand}]
+            added.append({"class_name": "TFOpLambda",
+                          "config": {"name": step, "trainable": True, "dtype": "float32", "function": function},
+                          "name": step, "inbound_nodes": [entry]})
+            previous, last = [step, 0, 0], step
+        redirect = functools.partial(_redirected, name, last)
+        for other in layers:
+            other["inbound_nodes"] = _mapped_references(other.get("inbound_nodes") or [], redirect)
+        if "output_layers" in body:
+            body["output_layers"] = _mapped_references(body["output_layers"], redirect)
+        layers[index:index] = added
+        index += len(added)
+
+
+def _tf_ops_as_operations(model: dict[str, Any]) -> None:
+    """Replaces each tf_keras ``TFOpLambda`` by its Keras 3 operation (see :func:`keras3_op_of`)."""
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        layers = (inner.get("config") or {}).get("layers") or []
+        for index, layer in enumerate(layers):
+            if layer.get("class_name") in ("TFOpLambda", "SlicingOpLambda"):
+                layers[index] = keras3_op_of(layer)
+
+
 def _input_layer_first(model: dict[str, Any]) -> None:
     # TF.js and Keras 2 let a Sequential's first layer carry batch_input_shape; Keras 3
     # wants an InputLayer for it.
@@ -542,3 +671,207 @@ def _shift_nested(model: dict[str, Any]) -> None:
                 for edge in node:
                     if isinstance(edge, list) and edge and edge[0] in models and edge[1] > 0:
                         edge[1] -= 1
+
+
+# ---------------------------------------------------------------- tf_keras TFOpLambda <-> Keras 3 operations
+# What ``x + 3.0`` or ``tf.math.multiply(x, y)`` becomes in a functional model: a tf_keras
+# ``TFOpLambda`` layer naming the TensorFlow function, or a Keras 3 operation object
+# (``keras.src.ops.numpy.Add``) with the constant among the node's call arguments. Only
+# functions that compute exactly what the operation computes are listed: TensorFlow
+# function -> (Keras 3 ops module, class, the function's argument names in call order).
+_TF_FUNCTION_OPS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    **{name: ("numpy", "Add", ("x", "y")) for name in ("__operators__.add", "math.add", "add")},
+    **{name: ("numpy", "Subtract", ("x", "y")) for name in ("math.subtract", "subtract")},
+    **{name: ("numpy", "Multiply", ("x", "y")) for name in ("math.multiply", "multiply")},
+    **{name: ("numpy", "TrueDivide", ("x", "y")) for name in ("math.truediv", "truediv")},
+    **{name: ("numpy", "Divide", ("x", "y")) for name in ("math.divide", "divide")},
+    **{name: ("numpy", "Maximum", ("x", "y")) for name in ("math.maximum", "maximum")},
+    **{name: ("numpy", "Minimum", ("x", "y")) for name in ("math.minimum", "minimum")},
+    **{name: ("numpy", "Power", ("x", "y")) for name in ("math.pow", "pow")},
+    **{name: ("numpy", "Negative", ("x",)) for name in ("math.negative", "negative")},
+    **{name: ("numpy", "Absolute", ("x",)) for name in ("math.abs", "abs")},
+    **{name: ("numpy", "Square", ("x",)) for name in ("math.square", "square")},
+    **{name: ("numpy", "Sqrt", ("x",)) for name in ("math.sqrt", "sqrt")},
+    **{name: ("numpy", "Exp", ("x",)) for name in ("math.exp", "exp")},
+    **{name: ("numpy", "Tanh", ("x",)) for name in ("math.tanh", "nn.tanh", "tanh")},
+    **{name: ("nn", "Sigmoid", ("x",)) for name in ("math.sigmoid", "nn.sigmoid", "sigmoid")},
+    "nn.relu": ("nn", "Relu", ("features",)),
+    "nn.relu6": ("nn", "Relu6", ("features",)),
+}
+# The reverse: Keras 3 operation (module, class) -> the TensorFlow function a TFOpLambda calls.
+_OP_TF_FUNCTIONS: dict[tuple[str, str], str] = {}
+for _function, (_module, _class_name, _arguments) in _TF_FUNCTION_OPS.items():
+    _OP_TF_FUNCTIONS.setdefault((f"keras.src.ops.{_module}", _class_name), _function)
+_OP_TF_FUNCTIONS[("keras.src.ops.numpy", "Add")] = "math.add"
+# tf_keras' marker for a constant standing where a TFOpLambda's first (tensor) argument goes.
+_CONSTANT_INPUT = "_CONSTANT_VALUE"
+
+
+def _tf_function_name(name: Any) -> str:
+    """A TFOpLambda's ``function`` without the ``tf.`` and ``compat.v1.``/``compat.v2.`` prefixes."""
+    name = str(name).removeprefix("tf.")
+    for prefix in ("compat.v1.", "compat.v2."):
+        name = name.removeprefix(prefix)
+    return name
+
+
+def keras3_op_of(layer: dict[str, Any]) -> dict[str, Any]:
+    """The Keras 3 operation record of a tf_keras ``TFOpLambda`` layer record (Keras 2 dialect).
+
+    Raises:
+        ValueError: the TensorFlow function has no exact Keras 3 operation, or the
+            layer's call cannot be written as one (the message names layer and function).
+    """
+    config = layer.get("config") or {}
+    name = str(config.get("name", layer.get("name")))
+    function = _tf_function_name(config.get("function"))
+    found = _TF_FUNCTION_OPS.get(function) if layer.get("class_name") == "TFOpLambda" else None
+    if found is None:
+        raise ValueError(f"layer {name!r} ({layer.get('class_name')}) calls tf.{function}, which has no "
+                         "Keras 3 operation counterpart")
+    module, class_name, arguments = found
+    nodes = []
+    for node in layer.get("inbound_nodes") or []:
+        call = _op_call(node, arguments)
+        if call is None:
+            raise ValueError(f"layer {name!r} calls tf.{function} with arguments convkit cannot write for "
+                             f"Keras 3 ({_json_text(node)})")
+        nodes.append({"args": call, "kwargs": {}})
+    return {"module": f"keras.src.ops.{module}", "class_name": class_name, "config": {"name": name},
+            "registered_name": class_name, "name": name, "inbound_nodes": nodes}
+
+
+def _json_text(value: Any, limit: int = 200) -> str:
+    import json
+
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _op_call(node: Any, arguments: tuple[str, ...]) -> list[Any] | None:
+    # tf_keras: [inbound layer, node, tensor, {other arguments by name}], the first argument
+    # the inbound tensor (or a constant under _CONSTANT_VALUE); tensors among the others
+    # are [layer, node, tensor] lists.
+    entry = node[0] if isinstance(node, list) and len(node) == 1 and isinstance(node[0], list) else node
+    if not (isinstance(entry, list) and len(entry) in (3, 4) and isinstance(entry[0], str)):
+        return None
+    kwargs = dict(entry[3]) if len(entry) == 4 and isinstance(entry[3], dict) else {}
+    kwargs.pop("name", None)
+    first = entry[2] if entry[0] == _CONSTANT_INPUT else _keras_tensor(entry[:3])
+    call = [first]
+    for argument in arguments[1:]:
+        if argument not in kwargs:
+            return None
+        value = kwargs.pop(argument)
+        call.append(_keras_tensor(value) if _is_tensor_reference(value) else value)
+    if kwargs or not all(isinstance(value, (int, float, dict)) for value in call):
+        return None
+    return call
+
+
+def _is_tensor_reference(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str) \
+        and isinstance(value[1], int) and isinstance(value[2], int)
+
+
+def _keras_tensor(reference: list[Any]) -> dict[str, Any]:
+    # Keras 3 replaces the placeholder by the inbound layer's output; shape and dtype are unused.
+    return {"class_name": "__keras_tensor__",
+            "config": {"shape": [], "dtype": "float32", "keras_history": list(reference)}}
+
+
+def is_operation_record(layer: dict[str, Any]) -> bool:
+    """Whether a functional-model record is a Keras 3 operation (``keras.src.ops.numpy.Add``), not a layer."""
+    return operation_module(layer) is not None
+
+
+# Keras 3 operation classes convkit translates, by class name -> their ops module.
+_OP_MODULES = {class_name: f"keras.src.ops.{module}" for module, class_name, _ in _TF_FUNCTION_OPS.values()}
+
+
+def operation_module(layer: dict[str, Any]) -> str | None:
+    """The ops module of a Keras 3 operation record, or ``None`` for a layer.
+
+    Keras 3's legacy ``model.save('x.h5')`` drops the ``module`` of operation records,
+    and Keras 3 then builds ``Add`` (``x + 3.0``) as the merge layer of that name and
+    cannot load its own file. Such a record is still told apart from a layer: an
+    operation's config holds its name only, and its calls pass tensors and constants
+    as separate arguments, where a merge layer takes one list.
+    """
+    module = layer.get("module")
+    if isinstance(module, str):
+        return module if module.startswith("keras.src.ops.") else None
+    found = _OP_MODULES.get(str(layer.get("class_name")))
+    config = layer.get("config")
+    nodes = layer.get("inbound_nodes") or []
+    if found is None or not isinstance(config, dict) or set(config) - {"name"} or not nodes:
+        return None
+    for node in nodes:
+        args = node.get("args") if isinstance(node, dict) else None
+        if not isinstance(args, list) or (len(args) == 1 and isinstance(args[0], list)):
+            return None
+    return found
+
+
+def with_operation_modules(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 3 model config whose operation records all name their module (see :func:`operation_module`)."""
+    import copy
+
+    config = copy.deepcopy(model_config)
+    for inner in [config, *iter_layers(config)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        for layer in (inner.get("config") or {}).get("layers") or []:
+            module = operation_module(layer)
+            if module is not None and "module" not in layer:
+                layer["module"], layer["registered_name"] = module, layer.get("class_name")
+    return config
+
+
+def tf_op_lambda_of(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """The tf_keras ``TFOpLambda`` record (Keras 2 dialect) of a Keras 3 operation record.
+
+    An operation without an exact TensorFlow function, or called in a way a
+    TFOpLambda cannot record, stays a Keras 3 record (its ``module`` and
+    ``{"args", "kwargs"}`` nodes kept): Keras 3 still builds it, tf_keras and
+    TF.js layers do not.
+
+    Args:
+        layer: the Keras 3 record.
+        models: names of nested models (Keras 2 counts their construction node).
+    """
+    name = (layer.get("config") or {}).get("name", layer.get("name"))
+    module = operation_module(layer)
+    function = _OP_TF_FUNCTIONS.get((str(module), str(layer.get("class_name"))))
+    nodes = []
+    for node in layer.get("inbound_nodes") or []:
+        entry = _op_lambda_node(node, _TF_FUNCTION_OPS[function][2], models) if function else None
+        if entry is None:
+            kept = {key: layer[key] for key in ("class_name", "config", "name", "inbound_nodes") if key in layer}
+            return {"module": module, "registered_name": layer.get("class_name"), **kept}
+        nodes.append(entry)
+    return {"class_name": "TFOpLambda",
+            "config": {"name": name, "trainable": True, "dtype": "float32", "function": function},
+            "name": name, "inbound_nodes": nodes}
+
+
+def _op_lambda_node(node: Any, arguments: tuple[str, ...], models: frozenset[str] | set[str]) -> list[Any] | None:
+    if not isinstance(node, dict) or node.get("kwargs") or len(node.get("args") or []) != len(arguments):
+        return None
+    references: list[Any] = []
+    for value in node["args"]:
+        histories = list(_tensor_histories(value))
+        if histories and isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+            layer_name, node_index, tensor_index = histories[0]
+            references.append([layer_name, node_index + (1 if layer_name in models else 0), tensor_index])
+        elif isinstance(value, (int, float)) and not histories:
+            references.append(value)
+        else:
+            return None
+    first, rest = references[0], references[1:]
+    kwargs = dict(zip(arguments[1:], rest))
+    if isinstance(first, list):
+        return [*first, kwargs]
+    if not any(isinstance(value, list) for value in rest):
+        return None  # an operation on constants only
+    return [_CONSTANT_INPUT, -1, first, kwargs]

@@ -340,7 +340,8 @@ def read_keras_archive(path: Path, stack: contextlib.ExitStack) -> PortableModel
     return PortableModel(
         config=keras_dialect.to_keras2_config(raw_config),
         layer_weights=layer_weights,
-        generation=3,
+        # tf_keras writes .keras archives too; its activations and TFOpLambda layers are its own
+        generation=2 if str(metadata.get("keras_version", "3")).startswith("2.") else 3,
         keras_version=str(metadata.get("keras_version", "3")),
         training_config=raw_config.get("compile_config"),
         raw_config=raw_config,
