@@ -358,12 +358,25 @@ def _rank1_fused_bias(graph_def: Any) -> None:
         node.input[index] = flattened[name]
 
 
+# Ops that pass a stored bias along unchanged (into and around loops); a fused op's bias computed
+# by anything else (the recurrent MatMul of an LSTM step, fused as x @ W + h @ U) is a full tensor.
+_BIAS_CARRIERS = frozenset({"Const", "Identity", "Switch", "Enter", "Merge", "NextIteration", "ReadVariableOp",
+                            "Placeholder", "Exit"})
+
+
 def _unrunnable_fusions(graph_def: Any) -> list[str]:
     found = []
+    producers = {node.name: node.op for node in graph_def.node}
     for node in graph_def.node:
         if node.op in _FUSED_OPS and "fused_ops" in node.attr:
             names = [item.decode().lower() for item in node.attr["fused_ops"].list.s]
             activations = [name for name in names if name not in ("biasadd", "add", "fusedbatchnorm")]
             if any(name not in TFJS_FUSED_ACTIVATIONS for name in activations):
                 found.append(node.name)
+                continue
+            data = [name for name in node.input if not name.startswith("^")]
+            if names[:1] in (["biasadd"], ["add"]) and len(data) >= 3:
+                producer = producers.get(data[2].split(":")[0].lstrip("^"))
+                if producer is not None and producer not in _BIAS_CARRIERS:
+                    found.append(node.name)  # TF.js runs only rank-1 biases
     return found

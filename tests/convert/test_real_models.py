@@ -484,3 +484,14 @@ def test_layer_names_with_a_slash_to_keras3(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "m.h5.keras") as archive:
         names = [layer["config"]["name"] for layer in json.loads(archive.read("config.json"))["config"]["layers"]]
     assert names[:4] == ["in_put", "conv1_conv", "conv1_bn_1", "conv1_bn"] and "head_dense" in names, names
+
+
+@pytest.mark.node
+def test_recurrent_step_not_fused_as_a_bias(tmp_path: Path) -> None:
+    """An LSTM step's x @ W + h @ U fused into one MatMul with h @ U as its "bias": TF.js runs only rank-1 biases."""
+    import tf_keras
+
+    from tests.convert.conftest import recurrent
+
+    src = _save(recurrent(tf_keras, reset_after=True), tmp_path / "rnn.h5")
+    _to_tfjs(src, tmp_path / "tfjs", "graph")  # GRU(reset_after=True) is no TF.js layer
