@@ -656,21 +656,35 @@ def _shift_nested(model: dict[str, Any]) -> None:
     if model.get("class_name") not in MODEL_CLASSES:
         return
     layers = (model.get("config") or {}).get("layers", [])
+    # A nested Sequential has a construction node in Keras 2 only when it starts from an input
+    # (ConvNeXt's stem); one without is first called at node 0 in both generations.
     models = {
         (layer.get("config") or {}).get("name", layer.get("name"))
         for layer in layers
-        if layer.get("class_name") in MODEL_CLASSES and layer.get("class_name") != "Sequential"
+        if layer.get("class_name") in MODEL_CLASSES
+        and (layer.get("class_name") != "Sequential" or _sequential_has_input(layer))
     }
+    def shifted(name: str, node_index: int) -> tuple[str, int]:
+        return (name, node_index - 1) if name in models and node_index > 0 else (name, node_index)
+
     for layer in layers:
         _shift_nested(layer)
         layer_config = layer.get("config") or {}
         for key in _KERAS2_ONLY_KEYS:
             layer_config.pop(key, None)
-        for node in layer.get("inbound_nodes", []) or []:
-            if isinstance(node, list):
-                for edge in node:
-                    if isinstance(edge, list) and edge and edge[0] in models and edge[1] > 0:
-                        edge[1] -= 1
+        # every reference, wherever a node holds it (a TFOpLambda's node is one flat edge, its
+        # other operands sit in the call arguments)
+        if models and layer.get("inbound_nodes"):
+            layer["inbound_nodes"] = _mapped_references(layer["inbound_nodes"], shifted)
+    body = model.get("config") or {}
+    if models and body.get("output_layers"):
+        body["output_layers"] = _mapped_references(body["output_layers"], shifted)
+
+
+def _sequential_has_input(layer: dict[str, Any]) -> bool:
+    inner = (layer.get("config") or {}).get("layers") or []
+    first = inner[0] if inner and isinstance(inner[0], dict) else {}
+    return first.get("class_name") == "InputLayer" or "batch_input_shape" in (first.get("config") or {})
 
 
 # ---------------------------------------------------------------- tf_keras TFOpLambda <-> Keras 3 operations

@@ -495,3 +495,20 @@ def test_recurrent_step_not_fused_as_a_bias(tmp_path: Path) -> None:
 
     src = _save(recurrent(tf_keras, reset_after=True), tmp_path / "rnn.h5")
     _to_tfjs(src, tmp_path / "tfjs", "graph")  # GRU(reset_after=True) is no TF.js layer
+
+
+def test_nested_sequential_feeding_an_operation_to_keras3(tmp_path: Path) -> None:
+    """ConvNeXt's stem: a nested Sequential (node 1 in tf_keras) feeding `x + y` and the output, to Keras 3."""
+    import tf_keras
+
+    inputs = tf_keras.Input((6, 6, 2))
+    stem = tf_keras.Sequential([tf_keras.layers.Conv2D(4, 1), tf_keras.layers.LayerNormalization()], name="stem")
+    x = stem(inputs)
+    y = tf_keras.layers.Conv2D(4, 1, name="branch")(x)
+    model = tf_keras.Model(inputs, [x + y, x])
+    src = _save(model, tmp_path / "m.h5")
+    model.save(str(tmp_path / "sm"), save_format="tf")
+    for source in (src, tmp_path / "sm"):
+        out = tmp_path / f"{source.name}.keras"
+        convert(source, "keras", out)
+        assert_same_predictions(src, out)
