@@ -183,15 +183,17 @@ def save_sources(arch: str, folder: Path, sources: Sequence[str], inputs: np.nda
 
         model = build(arch, keras)
         references["k3"] = np.asarray(model(inputs, training=False))
-        if "k3.keras" in sources:
+        if "k3.keras" in sources or "k3.export" in sources:
             model.save(folder / "k3.keras")
+        if "k3.keras" in sources:
             paths["k3.keras"] = (folder / "k3.keras", None)
         if "k3.h5" in sources:
             model.save(folder / "k3.h5")
             paths["k3.h5"] = (folder / "k3.h5", None)
         if "k3.export" in sources:
             model.export(str(folder / "k3_export"), verbose=False)
-            paths["k3.export"] = (folder / "k3_export", None)
+            # an export() SavedModel holds no Keras architecture: Keras targets take it from the .keras
+            paths["k3.export"] = (folder / "k3_export", folder / "k3.keras")
         del model
     if any(s.startswith("k2.") for s in sources):
         import tf_keras
