@@ -407,6 +407,30 @@ def render(result: ZooResult, targets: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def render_by_architecture(result: ZooResult, targets: Sequence[str]) -> str:
+    """A Markdown table with one row per architecture: cases that load, run and match, of those run."""
+    archs = list(dict.fromkeys(case.arch for case in result.cases))
+    header = ["architecture", "sources", *[f"-> {t}" for t in targets]]
+    if result.anchor:
+        header.append("tensorflowjs_converter -> tfjs")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+
+    def tally(cases: list[Case]) -> str:
+        counted = [c for c in cases if c.status != "n/a"]
+        text = f"{sum(c.status == 'ok' for c in counted)}/{len(counted)}"
+        skipped = len(cases) - len(counted)
+        return text + (f" ({skipped} n/a)" if skipped else "")
+
+    for arch in archs:
+        mine = [c for c in result.cases if c.arch == arch]
+        row = [arch, str(len({c.source for c in mine}))]
+        row += [tally([c for c in mine if c.target == t]) for t in targets]
+        if result.anchor:
+            row.append(tally([c for c in result.anchor if c.arch == arch]))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 _LOG_LINE = re.compile(r"^(\S+)\s+(\S+)\s+-> (\S+)\s+(?:\(tensorflowjs_converter\) )?(ok|DIFF|exit \d+|BROKEN|timeout|n/a)"
                        r"\s*(\S*)\s*(?:[\d.]+s)?\s*(.*)$")
 
@@ -457,10 +481,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="keep every file under this folder")
     parser.add_argument("--json", type=Path, help="also write every case as JSON here")
     parser.add_argument("--from-log", type=Path, help="print the table of an earlier run's stderr log instead")
+    parser.add_argument("--by-arch", action="store_true", help="with --from-log: one row per architecture first")
     args = parser.parse_args(argv)
     if args.from_log:
         logged = from_log(args.from_log.read_text().splitlines())
-        print(render(logged, sorted({case.target for case in logged.cases}, key=TARGETS.index)))
+        logged_targets = sorted({case.target for case in logged.cases}, key=TARGETS.index)
+        if args.by_arch:
+            print(render_by_architecture(logged, logged_targets) + "\n")
+        print(render(logged, logged_targets))
         return 1 if logged.summary()["broken"] else 0
     archs = [name for item in args.arch for name in item.split(",") if name]
     if not archs:
