@@ -61,10 +61,12 @@ def quiet_tensorflow() -> contextlib.AbstractContextManager[None]:
     return silenced_stderr()
 
 
-def runtime_logs_hidden() -> contextlib.AbstractContextManager[None]:
-    """Hides what a runtime writes to file descriptor 2 while a model loads or runs (XLA announcing
-    its first compile through absl, which ignores ``TF_CPP_MIN_LOG_LEVEL``), unless asked for."""
-    return contextlib.nullcontext() if verbose() else silenced_stderr(replay=False)
+def runtime_logs_hidden(in_process: bool = True) -> contextlib.AbstractContextManager[None]:
+    """Hides what a runtime in this process writes to file descriptor 2 while a model loads or runs
+    (XLA announcing its first compile through absl, which ignores ``TF_CPP_MIN_LOG_LEVEL``), unless
+    asked for. A runtime in another process (``in_process`` False) writes nothing here: convkit's own
+    progress lines, such as the browser page's address, stay visible."""
+    return contextlib.nullcontext() if verbose() or not in_process else silenced_stderr(replay=False)
 
 
 @contextlib.contextmanager

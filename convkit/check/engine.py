@@ -102,7 +102,7 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
     ref_specs = ref_runner.inputs
     feed = make_inputs(ref_specs, inputs=inputs, mnist=mnist, random=random, seed=seed)
     say(f"inputs: {feed.source}")
-    with runtime_logs_hidden():
+    with runtime_logs_hidden(ref_runner.in_process):
         ref_outputs = ref_runner.infer(feed.arrays)
     reference = _info(ref_runner, time.perf_counter() - ref_started)
     unknown = [name for name in tolerances if name not in ref_outputs]
@@ -154,7 +154,7 @@ def _check_one(
             other: feed.arrays[ref.name].astype(other_specs[other].dtype, copy=False)
             for ref, other in zip(ref_specs, matching.names)
         }
-        with runtime_logs_hidden():
+        with runtime_logs_hidden(runner.in_process):
             outputs = runner.infer(other_feed)
     except ConvkitError as error:
         info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
@@ -232,7 +232,7 @@ def _as_runner(model: ModelLike, *, like: str | Path | None, allow_unsafe: bool)
                                   label=f"{type(model).__name__} {getattr(model, 'name', '')}".strip())
     else:
         raise UsageError(f"cannot check a {type(model).__name__}; give a model path, a Runner or a Keras model")
-    with runtime_logs_hidden():
+    with runtime_logs_hidden(runner.in_process):
         runner.load()
     return runner
 

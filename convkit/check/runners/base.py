@@ -29,9 +29,12 @@ class Runner:
         quantization: the weight quantization dtype (``uint8``, ``float16``) or
             ``None``; looser default tolerances apply when set.
         notes: remarks the report shows (how inputs were matched, warnings).
+        in_process: the runtime runs in this process (TensorFlow, Keras, LiteRT, ONNX Runtime),
+            so its C++ log lines reach this process's stderr; False for TF.js in Node or a browser.
     """
 
     runtime = "unknown"
+    in_process = True
 
     def __init__(self, path: Path | None, format_name: str, *, label: str | None = None) -> None:
         self.path = Path(path) if path is not None else None

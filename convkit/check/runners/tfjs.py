@@ -86,6 +86,8 @@ class TfjsRunner(Runner):
         label: the name in the report. Default: ``path``.
     """
 
+    in_process = False
+
     path: Path  # always a file: a TF.js model is never a live object
 
     def __init__(self, path: Path, *, backend: str = "wasm", host: TfjsHost | None = None, node: str | None = None,
