@@ -329,19 +329,23 @@ def read_keras_archive(path: Path, stack: contextlib.ExitStack) -> PortableModel
             shutil.copyfileobj(source, target, 16 * 1024 * 1024)
     except (zipfile.BadZipFile, KeyError, OSError) as error:
         raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
+    # tf_keras writes .keras archives too; its activations and TFOpLambda layers are its own
+    generation = 2 if str(metadata.get("keras_version", "3")).startswith("2.") else 3
     h5 = _open_h5(weights_path, stack)
     layer_weights: dict[str, list[Weight]] = {}
     layers_group = h5["layers"] if "layers" in h5 else None
-    for layer, group in _keras3_children(raw_config, layers_group, h5py):
-        name = (layer.get("config") or {}).get("name", layer.get("name"))
-        items = _keras3_layer_weights(layer, group, h5py)
-        items.sort(key=lambda weight: not weight.trainable)
-        layer_weights[name] = items
+    try:
+        for layer, group in _keras3_children(raw_config, layers_group, h5py):
+            name = (layer.get("config") or {}).get("name", layer.get("name"))
+            items = _keras3_layer_weights(layer, group, h5py)
+            items.sort(key=lambda weight: not weight.trainable)
+            layer_weights[name] = items
+    except NotPortable as error:  # the Keras that wrote the archive reads it
+        raise NotPortable(str(error), generation) from None
     return PortableModel(
         config=keras_dialect.to_keras2_config(raw_config),
         layer_weights=layer_weights,
-        # tf_keras writes .keras archives too; its activations and TFOpLambda layers are its own
-        generation=2 if str(metadata.get("keras_version", "3")).startswith("2.") else 3,
+        generation=generation,
         keras_version=str(metadata.get("keras_version", "3")),
         training_config=raw_config.get("compile_config"),
         raw_config=raw_config,

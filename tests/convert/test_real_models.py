@@ -512,3 +512,18 @@ def test_nested_sequential_feeding_an_operation_to_keras3(tmp_path: Path) -> Non
         out = tmp_path / f"{source.name}.keras"
         convert(source, "keras", out)
         assert_same_predictions(src, out)
+
+
+def test_tf_keras_keras_archive_with_layers_read_through_keras(tmp_path: Path) -> None:
+    """A tf_keras .keras whose Normalization variables convkit reads through Keras: tf_keras reads it, not Keras 3."""
+    import tf_keras
+
+    import numpy as np
+
+    normalization = tf_keras.layers.Normalization()  # mean, variance and count variables (EfficientNet)
+    normalization.adapt(np.random.default_rng(0).normal(2.0, 3.0, (64, 4)).astype("float32"))
+    inputs = tf_keras.Input((4,))
+    src = _save(tf_keras.Model(inputs, tf_keras.layers.Dense(3)(normalization(inputs))), tmp_path / "m.keras")
+    out = tmp_path / "copy.keras"
+    convert(src, "keras", out)
+    assert_same_predictions(src, out)
