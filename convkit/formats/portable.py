@@ -641,12 +641,11 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
     numbered = {}
     for entry in checkpoint.read_index(prefix).entries:
         match = re.match(r"^variables/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE$", entry.key)
-        # integer variables are seed-generator states (Dropout), not weights
-        if match and not np.issubdtype(np.dtype(entry.dtype), np.integer):
+        if match:
             numbered[int(match.group(1))] = Weight(entry.key, tuple(entry.shape), entry.dtype,
                                                    functools.partial(checkpoint.read_tensor, prefix, entry.key))
-    found = [numbered[number] for number in sorted(numbered)]
     expected = [weight for items in template.layer_weights.values() for weight in items]
+    found = _without_seed_states([numbered[number] for number in sorted(numbered)], expected)
     if not found:
         raise UsageError(f"{path}: SavedModel lists no model variables (variables/N) convkit can map")
     _same_count(len(found), len(expected), "variables", "weights", path, like)
@@ -659,6 +658,23 @@ def map_saved_model_variables(template: PortableModel, path: Path, like: Path) -
             _fit(want, got, layer_name, path, like)
             layer_weights[layer_name].append(Weight(want.name, want.shape, got.dtype, got.read, want.trainable))
     return _with_weights(template, layer_weights)
+
+
+def _without_seed_states(variables: list[Weight], expected: list[Weight]) -> list[Weight]:
+    """``variables`` less the integer ones the model's weights do not list (Dropout's seed-generator
+    states); an integer weight the model has (Normalization's ``count``) stays, in its place."""
+    def integer(weight: Weight) -> bool:
+        return bool(np.issubdtype(np.dtype(weight.dtype), np.integer))
+
+    kept: list[Weight] = []
+    wanted = iter(expected)
+    want = next(wanted, None)
+    for variable in variables:
+        if integer(variable) and not (want is not None and integer(want) and tuple(want.shape) == variable.shape):
+            continue
+        kept.append(variable)
+        want = next(wanted, None)
+    return kept
 
 
 # ---------------------------------------------------------------- the readers the registry names

@@ -527,3 +527,20 @@ def test_tf_keras_keras_archive_with_layers_read_through_keras(tmp_path: Path) -
     out = tmp_path / "copy.keras"
     convert(src, "keras", out)
     assert_same_predictions(src, out)
+
+
+def test_export_with_an_integer_weight_and_seed_states_with_like(tmp_path: Path) -> None:
+    """A Keras 3 export() SavedModel holds Normalization's integer count (a weight) and Dropout's seed states (not)."""
+    import keras
+    import numpy as np
+
+    normalization = keras.layers.Normalization()
+    normalization.adapt(np.random.default_rng(0).normal(2.0, 3.0, (64, 4)).astype("float32"))
+    inputs = keras.Input((4,))
+    x = keras.layers.Dropout(0.2)(keras.layers.Dense(5)(normalization(inputs)))
+    model = keras.Model(inputs, keras.layers.Dense(3)(x))
+    like = _save(model, tmp_path / "m.keras")
+    model.export(str(tmp_path / "export"), verbose=False)
+    out = tmp_path / "copy.keras"
+    convert(tmp_path / "export", "keras", out, like=like)
+    assert_same_predictions(like, out)
