@@ -8,6 +8,8 @@ default samples are drawn in :mod:`convkit.samples`, which ``convert`` shares.
 
 from __future__ import annotations
 
+import re
+
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,6 +139,11 @@ def match_specs(
     other_names = [spec.name for spec in other]
     if set(ref_names) <= set(other_names) and (allow_extra or len(ref_names) == len(other_names)):
         return Matching(tuple(ref_names), "name")
+    # graph models name an input by its tensor ("input_layer_1:0")
+    tensors = {re.sub(r":\d+$", "", name): name for name in other_names}
+    if len(tensors) == len(other_names) and set(ref_names) <= set(tensors) \
+            and (allow_extra or len(ref_names) == len(other_names)):
+        return Matching(tuple(tensors[name] for name in ref_names), "name")
     if len(reference) == len(other) and all(
         len(a.shape) == len(b.shape) and _dims_fit(a.shape[1:], b.shape[1:]) for a, b in zip(reference, other)
     ):

@@ -86,6 +86,9 @@ _TF_KERAS_OPTIMIZERS = frozenset(
     f"Custom>{name}" for name in
     ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion", "Adafactor")
 )
+# Layer classes tf_keras ships in its applications and registers under the "Custom>" package
+# (InceptionResNetV2's CustomScaleLayer); their configs name them so, without a module.
+_TF_KERAS_REGISTERED_LAYERS = frozenset({"Custom>CustomScaleLayer"})
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Nodes visited in one config; real configs stay far below (MAX_JSON_BYTES bounds them anyway).
 _MAX_NODES = 2_000_000
@@ -156,6 +159,17 @@ def is_keras_shipped_class(layer: dict[str, Any]) -> bool:
     return isinstance(found, type) and issubclass(found, keras.layers.Layer) and found.__module__ == module_name
 
 
+def shipped_class_name(class_name: Any) -> Any:
+    """``class_name`` without the "Custom>" package tf_keras registers some shipped classes under."""
+    return class_name.removeprefix("Custom>") if class_name in _TF_KERAS_REGISTERED_LAYERS else class_name
+
+
+def tf_keras_class_name(class_name: Any) -> Any:
+    """The name a tf_keras config gives ``class_name`` ("Custom>CustomScaleLayer" for CustomScaleLayer)."""
+    registered = f"Custom>{class_name}"
+    return registered if registered in _TF_KERAS_REGISTERED_LAYERS else class_name
+
+
 def keras_shipped_layer(class_name: Any, generation: int) -> type | None:
     """The Layer class a Keras generation ships under ``class_name`` in its applications, or None.
 
@@ -170,6 +184,7 @@ def keras_shipped_layer(class_name: Any, generation: int) -> type | None:
         class_name: the ``class_name`` of a layer record.
         generation: 3 for Keras 3, 2 for tf_keras.
     """
+    class_name = shipped_class_name(class_name)
     if not isinstance(class_name, str) or not _IDENTIFIER.match(class_name):
         return None
     return _shipped_layers(generation).get(class_name)
@@ -323,6 +338,8 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         if not is_allowed_tf_function(function):
             return CodeObject(where, class_name, f"TensorFlow function {function!r} outside convkit's pure-op allowlist")
     if class_name in _TF_KERAS_OPTIMIZERS and module is None and registered in (None, class_name):
+        return None
+    if class_name in _TF_KERAS_REGISTERED_LAYERS and module is None and registered in (None, class_name):
         return None
     if isinstance(registered, str) and ">" in registered:
         return CodeObject(where, class_name, f"registered custom object {registered!r}")

@@ -92,9 +92,11 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    from convkit.formats._policy import tf_keras_class_name
+
     if is_operation_record(layer):
         return tf_op_lambda_of(layer, models)
-    class_name = layer.get("class_name")
+    class_name = tf_keras_class_name(layer.get("class_name"))
     config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
     if class_name in ("Functional", "Model"):
         config = _functional(config)
@@ -469,6 +471,7 @@ def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:
             named = True
             if not dry_run:
                 layer["module"] = found.__module__
+                layer["class_name"] = found.__name__  # tf_keras' "Custom>CustomScaleLayer"
     return named
 
 

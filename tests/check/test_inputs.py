@@ -97,6 +97,10 @@ def test_matching_across_formats_by_name_else_position_else_error():
     two = [TensorSpec("a", (None, 784)), TensorSpec("b", (None, 784))]
     with pytest.raises(UsageError):
         match_specs(keras3, two, what="x")
+    # a graph model lists its inputs by tensor, in its own order: matched by name, not position
+    graph = [TensorSpec("b:0", (None, 784)), TensorSpec("a:0", (None, 784))]
+    by_tensor = match_specs(two, graph, what="x")
+    assert by_tensor.by == "name" and by_tensor.names == ("a:0", "b:0")
 
 
 def test_more_mnist_digits_than_bundled_is_a_usage_error():

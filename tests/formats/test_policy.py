@@ -63,6 +63,11 @@ def test_keras_built_ins_are_data() -> None:
     for config in (keras3, keras2, layer_scale, _dense(activation=activation), optimizer, tf_op, slicing, keras3_op,
                    tf_initializer):
         assert _policy.code_objects(config) == [], config
+    # tf_keras registers InceptionResNetV2's CustomScaleLayer as "Custom>CustomScaleLayer"; other "Custom>" names are code
+    shipped = {"class_name": "Custom>CustomScaleLayer", "config": {"name": "scale", "scale": 0.17}}
+    assert _policy.code_objects(shipped) == []
+    mine = {"class_name": "Custom>MyScale", "config": {"name": "scale"}}
+    assert [found.class_name for found in _policy.code_objects(mine)] == ["Custom>MyScale"]
     # ... but no other class of that module, nor another TensorFlow module
     for module, class_name in (("tensorflow.python.ops.init_ops_v2", "Initializer"),
                                ("tensorflow.python.ops.gen_io_ops", "Constant")):
