@@ -416,37 +416,25 @@ def keras3_renamed_layers(model_config: dict[str, Any]) -> dict[str, str]:
     return renamed
 
 
-def _rename_layers(value: Any, renamed: dict[str, str], key: str = "") -> None:
-    """Renames layers everywhere a config names them: their records, nodes, endpoints and tensor histories."""
+def _rename_layers(model: dict[str, Any], renamed: dict[str, str]) -> None:
+    """Renames layers everywhere a config names them: their records, and every reference to them."""
     if not renamed:
         return
-    if isinstance(value, dict):
-        config = value.get("config")
-        if "class_name" in value and isinstance(config, dict) and config.get("name") in renamed:
+
+    def change(name: str, node_index: int) -> tuple[str, int]:
+        return renamed.get(name, name), node_index
+
+    for inner in [model, *iter_layers(model)]:
+        config = inner.get("config")
+        if isinstance(config, dict) and config.get("name") in renamed:
             config["name"] = renamed[config["name"]]
-        if value.get("name") in renamed:
-            value["name"] = renamed[value["name"]]
-        history = value.get("keras_history")
-        if isinstance(history, list) and history and history[0] in renamed:
-            history[0] = renamed[history[0]]
-        for child_key, child in value.items():
-            _rename_layers(child, renamed, str(child_key))
-    elif isinstance(value, list):
-        if key in ("inbound_nodes", "input_layers", "output_layers"):
-            _rename_edges(value, renamed)
-        for child in value:
-            _rename_layers(child, renamed, key if key == "inbound_nodes" else "")
-
-
-def _rename_edges(value: list[Any], renamed: dict[str, str]) -> None:
-    # Keras 2 edges and endpoints: [layer, node, tensor(, kwargs)], nested in lists
-    if value and isinstance(value[0], str) and len(value) >= 3:
-        if value[0] in renamed:
-            value[0] = renamed[value[0]]
-        return
-    for item in value:
-        if isinstance(item, list):
-            _rename_edges(item, renamed)
+        if inner.get("name") in renamed:
+            inner["name"] = renamed[inner["name"]]
+        if inner.get("inbound_nodes"):
+            inner["inbound_nodes"] = _mapped_references(inner["inbound_nodes"], change)
+        for key in ("input_layers", "output_layers"):
+            if isinstance(config, dict) and config.get(key):
+                config[key] = _mapped_references(config[key], change)
 
 
 def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
