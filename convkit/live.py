@@ -6,7 +6,7 @@ reader and, where only Keras can read the file, through Keras itself.
 :func:`load_keras_model` gives a live Keras model (Keras 3 or tf_keras) for
 running it; :func:`live_from_portable` builds one from a PortableModel.
 
-Nothing here deserializes a model before :func:`convkit.formats._policy.screen`
+Nothing here deserializes a model before :func:`convkit.formats.screening.screen`
 has judged its configs: Lambda layers carry Python bytecode and run it when loaded.
 """
 
@@ -25,7 +25,9 @@ from convkit import registry
 from convkit._tf import quiet_tensorflow
 from convkit.formats import keras_dialect
 from convkit.errors import MALFORMED, ReadError, UnsafeModelError, UsageError, error_text
-from convkit.formats import _policy
+from convkit.policy.safe_mode import unsafe_scope
+from convkit.policy import screening
+from convkit.policy.shipped import is_keras_operation, is_keras_shipped_class, keras_shipped_layer, keras_shipped_layers
 from convkit.formats.portable import NotPortable, PortableModel, Weight, read_portable
 from convkit.formats.savedmodel import has_keras_metadata
 
@@ -60,12 +62,12 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             continue
         if generation == 2 and class_name in ("TFOpLambda", "SlicingOpLambda"):
             continue
-        if _policy.keras_shipped_layer(class_name, generation) is not None:
+        if keras_shipped_layer(class_name, generation) is not None:
             continue  # Keras' own class (ConvNeXt's LayerScale): see keras_shipped_layers
         # An operation (x + 3.0): Keras 3 builds it, tf_keras gets it as a TFOpLambda where one exists.
-        if keras_dialect.is_operation_record(layer) and (generation == 2 or _policy.is_keras_operation(layer)):
+        if keras_dialect.is_operation_record(layer) and (generation == 2 or is_keras_operation(layer)):
             continue
-        if _policy.is_keras_shipped_class(layer):
+        if is_keras_shipped_class(layer):
             if generation == 3:
                 continue
             raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (Keras 3 ships it in {layer['module']})")
@@ -105,7 +107,7 @@ def read_model(
         ReadError: the file is damaged or malformed, now or when a weight is read later.
     """
     fmt = fmt or format_of(path)
-    _policy.screen(path, fmt, allow_unsafe)
+    screening.screen(path, fmt, allow_unsafe)
     template = None
     if like is not None:
         like_path = Path(like)
@@ -149,10 +151,10 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
     if generation == 2:
         import tf_keras
 
-        with _policy.unsafe_scope(allow_unsafe, (2,)):
+        with unsafe_scope(allow_unsafe, (2,)):
             try:
                 return tf_keras.models.load_model(str(path), compile=False,
-                                                  custom_objects=_policy.keras_shipped_layers(2))
+                                                  custom_objects=keras_shipped_layers(2))
             except KERAS_LOAD_REFUSALS as error:
                 what = "Keras SavedModel" if fmt == "savedmodel" else f"{fmt} file"
                 raise ReadError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
@@ -162,7 +164,7 @@ def _load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> An
     model_configs = read_configs(path) if read_configs is not None else []
     if model_configs and isinstance(model_configs[0], dict):
         check_known_classes(model_configs[0], path, 3)
-    with _policy.unsafe_scope(allow_unsafe, (3,)):
+    with unsafe_scope(allow_unsafe, (3,)):
         try:
             return keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
         except KERAS_REFUSALS as error:
@@ -252,9 +254,9 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
         # Keras 3's own config still names each class's module (a Keras-shipped class is no custom one).
         check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
         try:
-            with _policy.unsafe_scope(allow_unsafe, (2,)):
+            with unsafe_scope(allow_unsafe, (2,)):
                 live = tf_keras.models.model_from_json(json.dumps(config),
-                                                       custom_objects=_policy.keras_shipped_layers(2))
+                                                       custom_objects=keras_shipped_layers(2))
         except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: tf_keras cannot build this architecture ({error_text(error)})") from None
     else:
@@ -270,7 +272,7 @@ def live_from_portable(model: PortableModel, generation: int, path: Path, allow_
             renamed = keras_dialect.keras3_renamed_layers(model.config)
         check_known_classes(config, path, 3)
         try:
-            with _policy.unsafe_scope(allow_unsafe, (3,)):
+            with unsafe_scope(allow_unsafe, (3,)):
                 builder = keras.Sequential if config.get("class_name") == "Sequential" else keras.Model
                 live = builder.from_config(config.get("config") or {})
         except KERAS_REFUSALS as error:
@@ -364,7 +366,7 @@ def load_keras_model(path: str | Path, like: str | Path | None = None, allow_uns
     fmt = format_of(path)
     quiet_tensorflow()
     if fmt == "keras" or (fmt == "savedmodel" and has_keras_metadata(path)):
-        _policy.screen(path, fmt, allow_unsafe)
+        screening.screen(path, fmt, allow_unsafe)
         generation = 2
         if fmt == "keras":  # tf_keras writes .keras archives too (TFOpLambda layers load only there)
             from convkit.formats.keras_archive import keras_version

@@ -31,7 +31,7 @@ class Format:
         extensions: file name endings that suggest the format, used only to
             word error messages and default output names.
         configs: ``configs(path) -> [config, ...]``: every Keras config the file
-            holds, parsed as data, for the code policy (``formats/_policy.py``);
+            holds, parsed as data, for the code policy (:mod:`convkit.policy`);
             None when the format holds none.
         graph: ``graph(path) -> SavedModel message`` whose ops the policy scans; None
             when the format holds no TensorFlow graph to run.
@@ -132,7 +132,7 @@ def detect(path: str | Path) -> Format:
     for fmt in formats():
         if fmt.accept(path):
             return fmt
-    from convkit.formats._files import refuse_links
+    from convkit.containers.files import refuse_links
 
     refuse_links(path)  # a FIFO named model.json, a link to a device: say so by name
     known = ", ".join(f"{f.name} ({f.description})" for f in formats())

@@ -25,7 +25,7 @@ from typing import Any
 
 from convkit._tf import runtime_logs_hidden
 from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError, error_text
-from convkit.formats._policy import plain_load
+from convkit.policy.safe_mode import plain_load
 
 VERIFY_SAMPLES = 2
 VERIFY_SEED = 0

@@ -21,7 +21,7 @@ from convkit import registry
 from convkit.convert.atomic import atomic_output, atomic_prefix
 from convkit.convert.streaming import DEFAULT_SHARD_SIZE, QUANTIZE_DTYPES
 from convkit.errors import MismatchError, UsageError, WriteError
-from convkit.formats import _policy
+from convkit.policy import screening
 from convkit.progress import Progress, no_progress
 
 __all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
@@ -192,7 +192,7 @@ def convert(
         raise UsageError("check=True needs a verifier; convkit.convert passes the check engine's")
     say = progress or no_progress
     say("loading")
-    _policy.screen(src, src_format, allow_unsafe)
+    screening.screen(src, src_format, allow_unsafe)
     job = Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,

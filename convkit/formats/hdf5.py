@@ -22,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from convkit.errors import ReadError
-from convkit.formats import _h5, _report
-from convkit.formats._isolate import run_isolated
+from convkit.formats import _report
+from convkit.containers import hdf5
+from convkit.containers.isolate import run_isolated
 from convkit.registry import Format, register_format
 
 JSON_ATTRS = ("model_config", "training_config")
@@ -51,7 +52,7 @@ class Hdf5Report(_report.ReportBase):
 def accept(path: Path) -> bool:
     """An HDF5 file (magic ``\\x89HDF\\r\\n\\x1a\\n`` at offset 0 or after a user block)."""
     path = Path(path)
-    return path.is_file() and _h5.is_hdf5_file(path)
+    return path.is_file() and hdf5.is_hdf5_file(path)
 
 
 def _kind(h5: Any) -> str:
@@ -74,28 +75,28 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> Hdf5Repor
     path = Path(path)
     if not accept(path):
         raise ReadError(f"{path}: not an HDF5 file (no HDF5 signature)")
-    with _h5.reading(path), _h5.open_hdf5(path, path) as h5:
+    with hdf5.reading(path), hdf5.open_hdf5(path, path) as h5:
         kind = _kind(h5)
-        model_config = _h5.json_attr(h5, "model_config", path)
-        training_config = _h5.json_attr(h5, "training_config", path)
+        model_config = hdf5.json_attr(h5, "model_config", path)
+        training_config = hdf5.json_attr(h5, "training_config", path)
         if model_config is not None and not isinstance(model_config, dict):
             raise ReadError(f"{path}: attribute 'model_config' is not a JSON object")
-        tree = _h5.walk(h5, path, JSON_ATTRS)
-        keras_version = _h5.read_attr(h5, "keras_version", path) if "keras_version" in h5.attrs else None
-        backend = _h5.read_attr(h5, "backend", path) if "backend" in h5.attrs else None
+        tree = hdf5.walk(h5, path, JSON_ATTRS)
+        keras_version = hdf5.read_attr(h5, "keras_version", path) if "keras_version" in h5.attrs else None
+        backend = hdf5.read_attr(h5, "backend", path) if "backend" in h5.attrs else None
         optimizer_rows: list[dict[str, Any]] = []
         metric_count = 0
         if kind == "legacy-full-model":
             group = h5.get("model_weights")
             if group is None:
                 raise ReadError(f"{path}: legacy Keras model has a model_config but no model_weights group")
-            keras_version = keras_version or (_h5.read_attr(group, "keras_version", path) if "keras_version" in group.attrs else None)
-            weight_rows = _h5.keras2_weights(group, path, weights)
+            keras_version = keras_version or (hdf5.read_attr(group, "keras_version", path) if "keras_version" in group.attrs else None)
+            weight_rows = hdf5.keras2_weights(group, path, weights)
             optimizer_rows = _optimizer_rows(h5, path, weights)
         elif kind == "keras2-weights":
-            weight_rows = _h5.keras2_weights(h5, path, weights)
+            weight_rows = hdf5.keras2_weights(h5, path, weights)
         elif kind == "keras3-weights":
-            all_rows = _h5.keras3_weights(h5, path, weights)
+            all_rows = hdf5.keras3_weights(h5, path, weights)
             weight_rows = [row for row in all_rows if row["role"] == "model"]
             optimizer_rows = [row for row in all_rows if row["role"] == "optimizer"]
             metric_count = len(all_rows) - len(weight_rows) - len(optimizer_rows)
@@ -134,13 +135,13 @@ def _optimizer_rows(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
     group = h5.get("optimizer_weights")
     if not isinstance(group, h5py.Group):
         return []
-    names = _h5.read_attr(group, "weight_names", path) if "weight_names" in group.attrs else []
+    names = hdf5.read_attr(group, "weight_names", path) if "weight_names" in group.attrs else []
     rows = []
     for name in names if isinstance(names, list) else []:
         dataset = group.get(name) if isinstance(name, str) else None
         if not isinstance(dataset, h5py.Dataset):
             raise ReadError(f"{path}: optimizer weight {name!r} is listed but missing")
-        rows.append(_h5.dataset_row(dataset, name, stats, path))
+        rows.append(hdf5.dataset_row(dataset, name, stats, path))
     return rows
 
 
@@ -152,10 +153,10 @@ def inspect(path: Path, **options: Any) -> Hdf5Report:
 def keras_attributes(path: Path) -> dict[str, str]:
     """The root attributes of a Keras HDF5 file (``keras_version``, ``backend``, ``model_config``), as text."""
     result = {}
-    with _h5.reading(path), _h5.open_hdf5(path, path) as h5:
+    with hdf5.reading(path), hdf5.open_hdf5(path, path) as h5:
         for key in ("keras_version", "backend", "model_config"):
             if key in h5.attrs:
-                value = _h5.read_attr(h5, key, path)
+                value = hdf5.read_attr(h5, key, path)
                 result[key] = value if isinstance(value, str) else str(value)
     return result
 
@@ -169,10 +170,10 @@ def refuse_forged(path: Path) -> None:
     import h5py
 
     datasets: list[Any] = []
-    with _h5.reading(path), _h5.open_hdf5(path, path) as h5:
+    with hdf5.reading(path), hdf5.open_hdf5(path, path) as h5:
         h5.visititems(lambda name, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
         for dataset in datasets:
-            _h5.check_stored(dataset, path)
+            hdf5.check_stored(dataset, path)
 
 
 def copy_group(source: Path, target: Path, name: str) -> None:

@@ -9,20 +9,20 @@ never deserialised, so a Lambda layer's code is flagged but never run.
 
 from __future__ import annotations
 
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from convkit.errors import ReadError
-from convkit.formats import _h5, _limits, _report
-from convkit.formats._isolate import run_isolated
+from convkit.formats import _report
+from convkit.containers import hdf5
+from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
+from convkit.containers.isolate import run_isolated
 from convkit.registry import Format, register_format
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -54,51 +54,10 @@ def accept(path: Path) -> bool:
         with path.open("rb") as handle:
             if handle.read(4) != ZIP_MAGIC:
                 return False
-        with zipfile.ZipFile(path) as archive:
+        with ZipFile(path) as archive:
             return CONFIG in archive.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
+    except (OSError, BadZipFile, ValueError):
         return False
-
-
-def check_members(archive: zipfile.ZipFile, path: Path) -> list[dict[str, Any]]:
-    """The archive's members, checked against the member-count, size and zip-bomb limits before any is read."""
-    infos = archive.infolist()
-    if len(infos) > _limits.MAX_ARCHIVE_MEMBERS:
-        raise ReadError(f"{path}: archive holds {len(infos)} members, over convkit's limit of {_limits.MAX_ARCHIVE_MEMBERS}")
-    names = [info.filename for info in infos]
-    if len(set(names)) != len(names):
-        twice = sorted({name for name in names if names.count(name) > 1})[0]
-        raise ReadError(f"{path}: archive holds two members named {twice!r}; which one a reader takes is undefined")
-    total = 0
-    rows = []
-    for info in infos:
-        total += info.file_size
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 1024 * 1024 and ratio > _limits.MAX_COMPRESSION_RATIO:
-            raise ReadError(
-                f"{path}: member {info.filename!r} expands {ratio:.0f}x, over convkit's limit of "
-                f"{_limits.MAX_COMPRESSION_RATIO}x (zip bomb?)"
-            )
-        rows.append({
-            "name": info.filename,
-            "bytes": info.file_size,
-            "compressed_bytes": info.compress_size,
-            "compression": {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}.get(info.compress_type, str(info.compress_type)),
-        })
-    if total > _limits.MAX_ARCHIVE_BYTES:
-        raise ReadError(f"{path}: archive expands to {total} bytes, over convkit's limit of {_limits.MAX_ARCHIVE_BYTES}")
-    return rows
-
-
-def json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
-    info = archive.getinfo(name)
-    if info.file_size > _limits.MAX_JSON_BYTES:
-        raise ReadError(f"{path}: {name} is {info.file_size} bytes, over convkit's limit of {_limits.MAX_JSON_BYTES}")
-    try:
-        data = archive.read(name)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ReadError(f"{path}: cannot read {name} from the archive ({error})") from None
-    return _limits.parse_json(data, path, name)
 
 
 def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchiveReport:
@@ -110,10 +69,10 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArch
     """
     path = Path(path)
     try:
-        archive = zipfile.ZipFile(path)
+        archive = ZipFile(path)
     except FileNotFoundError:
         raise ReadError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
+    except (BadZipFile, OSError, ValueError) as error:
         raise ReadError(f"{path}: not a readable zip archive ({error}; truncated?)") from None
     with archive:
         entries = check_members(archive, path)
@@ -131,11 +90,11 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArch
         if WEIGHTS in names:
             try:
                 member = archive.open(WEIGHTS)
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
+            except (BadZipFile, OSError, EOFError) as error:
                 raise ReadError(f"{path}: cannot read {WEIGHTS} from the archive ({error})") from None
-            with _h5.reading(path), member, _h5.open_hdf5(member, path) as h5:
-                weights_tree = _h5.walk(h5, path)
-                all_rows = _h5.keras3_weights(h5, path, weights)
+            with hdf5.reading(path), member, hdf5.open_hdf5(member, path) as h5:
+                weights_tree = hdf5.walk(h5, path)
+                all_rows = hdf5.keras3_weights(h5, path, weights)
             weight_rows = [row for row in all_rows if row["role"] == "model"]
             optimizer_rows = [row for row in all_rows if row["role"] == "optimizer"]
             metric_count = len(all_rows) - len(weight_rows) - len(optimizer_rows)
@@ -177,11 +136,11 @@ def inspect(path: Path, **options: Any) -> KerasArchiveReport:
 def keras_version(path: Path) -> str | None:
     """The ``keras_version`` in a ``.keras`` archive's ``metadata.json``, if any."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with ZipFile(path) as archive:
             if "metadata.json" not in archive.namelist():
                 return None
             metadata = json_member(archive, "metadata.json", path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except (BadZipFile, OSError) as error:
         raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return version if isinstance(version, str) else None

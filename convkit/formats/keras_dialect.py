@@ -92,7 +92,7 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
-    from convkit.formats._policy import tf_keras_class_name
+    from convkit.policy.shipped import tf_keras_class_name
 
     if is_operation_record(layer):
         return tf_op_lambda_of(layer, models)
@@ -450,7 +450,7 @@ def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
 
 
 def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:
-    from convkit.formats._policy import keras_shipped_layer
+    from convkit.policy.shipped import keras_shipped_layer
 
     named = False
     for layer in iter_layers(model):

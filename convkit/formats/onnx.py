@@ -24,7 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
 from convkit.errors import ReadError
-from convkit.formats import _limits, _report
+from convkit.formats import _report
+from convkit.containers import limits
 from convkit.registry import Format, register_format
 
 # Operator domains every ONNX runtime implements; anything else is a custom op.
@@ -147,7 +148,7 @@ def read_model(path: Path) -> Any:
     from onnx import onnx_ml_pb2
 
     path = Path(path)
-    data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "ONNX model")
+    data = limits.read_capped(path, limits.MAX_PROTO_BYTES, "ONNX model")
     model = onnx_ml_pb2.ModelProto()
     try:
         model.ParseFromString(data)
@@ -179,7 +180,7 @@ def _value_info(value: Any) -> dict[str, Any]:
 
 
 def _walk_nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
-    if depth > _limits.MAX_JSON_DEPTH:
+    if depth > limits.MAX_JSON_DEPTH:
         return
     for node in graph.node:
         yield node
@@ -191,7 +192,7 @@ def _walk_nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
 
 
 def _walk_initializers(graph: Any, depth: int = 0) -> Iterator[Any]:
-    if depth > _limits.MAX_JSON_DEPTH:
+    if depth > limits.MAX_JSON_DEPTH:
         return
     yield from graph.initializer
     for node in graph.node:
@@ -213,7 +214,7 @@ def _initializer_row(tensor: Any, path: Path) -> dict[str, Any]:
     shape = [int(d) for d in tensor.dims]
     if any(d < 0 for d in shape):
         raise ReadError(f"{path}: initializer {_text(tensor.name)!r} has a negative dimension in {shape}")
-    _limits.check_shape(tuple(shape), path, f"initializer {_text(tensor.name)!r}")
+    limits.check_shape(tuple(shape), path, f"initializer {_text(tensor.name)!r}")
     external = _external(tensor)
     row: dict[str, Any] = {"name": _text(tensor.name), "dtype": dtype, "shape": shape,
                            "bytes": _report.count(shape) * _ELEMENT_BYTES.get(dtype, 0) if dtype != "string" else None,

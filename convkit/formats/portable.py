@@ -31,9 +31,9 @@ import numpy as np
 from convkit import registry
 from convkit.formats import keras_dialect
 from convkit.errors import ReadError, UsageError
-from convkit.formats import _limits
+from convkit.containers import limits
 
-MAX_CONFIG_BYTES = _limits.MAX_JSON_BYTES
+MAX_CONFIG_BYTES = limits.MAX_JSON_BYTES
 
 
 class NotPortable(Exception):
@@ -244,7 +244,7 @@ def _canonical_name(name: str, model_name: str | None) -> str:
 
 
 def _read_dataset(dataset: Any) -> np.ndarray:
-    from convkit.formats._h5 import check_stored
+    from convkit.containers.hdf5 import check_stored
 
     check_stored(dataset, Path(dataset.file.filename))
     return np.asarray(dataset[()])
@@ -271,7 +271,7 @@ def _raw_span(dataset: Any) -> tuple[str, int] | None:
             return None
         if dtype.byteorder == ">" or (dtype.byteorder == "=" and np.little_endian is False):
             return None
-        from convkit.formats._h5 import check_stored
+        from convkit.containers.hdf5 import check_stored
 
         check_stored(dataset, Path(dataset.file.filename))
         return (dataset.file.filename, int(offset))
@@ -413,7 +413,7 @@ def _attr_text(value: Any) -> str | None:
 
 
 def _parse_json(text: str, path: Path, what: str) -> dict[str, Any]:
-    value = _limits.parse_json(text, path, what)
+    value = limits.parse_json(text, path, what)
     if not isinstance(value, dict):
         raise ReadError(f"{path}: {what} is not a JSON object")
     return value
@@ -527,7 +527,7 @@ def _read_manifest_weight(model_json: Path, spec: dict[str, Any], paths: list[Pa
 
 
 def _read_span(paths: list[Path], sizes: list[int], offset: int, nbytes: int) -> bytes:
-    from convkit.formats._files import open_regular
+    from convkit.containers.files import open_regular
 
     chunks = []
     start = 0
@@ -690,9 +690,9 @@ def _needs_like(path: Path, what: str) -> UsageError:
 
 def is_weights_only_h5(path: Path) -> bool:
     """Whether an ``.h5`` file holds weights without a model config."""
-    from convkit.formats import _h5
+    from convkit.containers import hdf5
 
-    with _h5.open_hdf5(path, path) as h5:
+    with hdf5.open_hdf5(path, path) as h5:
         return "model_config" not in h5.attrs
 
 

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from convkit.errors import ConvkitError, ReadError, error_text
-from convkit.formats import _limits, _policy, _protos, _report
+from convkit.formats import _report
+from convkit.policy.graph_ops import risky_ops
+from convkit.containers import limits, protobuf
 from convkit.registry import Format, register_format
 
 PB_NAME = "saved_model.pb"
@@ -70,17 +72,17 @@ def read_saved_model(path: Path) -> Any:
     from google.protobuf.message import DecodeError
 
     directory = _model_dir(Path(path))
-    message = _protos.message_class("SavedModel")()
+    message = protobuf.message_class("SavedModel")()
     pb = directory / PB_NAME
     if pb.is_file():
-        data = _limits.read_capped(pb, _limits.MAX_PROTO_BYTES, "SavedModel protobuf")
+        data = limits.read_capped(pb, limits.MAX_PROTO_BYTES, "SavedModel protobuf")
         try:
             message.ParseFromString(data)
         except (DecodeError, RecursionError):
             raise ReadError(f"{pb}: not a SavedModel protobuf (truncated or corrupt)") from None
     else:
         pbtxt = directory / PBTXT_NAME
-        data = _limits.read_capped(pbtxt, _limits.MAX_PROTO_BYTES, "SavedModel text protobuf")
+        data = limits.read_capped(pbtxt, limits.MAX_PROTO_BYTES, "SavedModel text protobuf")
         try:
             text_format.Parse(data.decode("utf-8"), message)
         except (text_format.ParseError, UnicodeDecodeError) as error:
@@ -100,7 +102,7 @@ def _shape(shape_proto: Any) -> list[int | None] | None:
 def _tensor_info(key: str, info: Any) -> dict[str, Any]:
     encoding = info.WhichOneof("encoding")
     name = info.name if encoding == "name" else encoding
-    return {"key": key, "dtype": _protos.dtype_name(info.dtype), "shape": _shape(info.tensor_shape), "name": name}
+    return {"key": key, "dtype": protobuf.dtype_name(info.dtype), "shape": _shape(info.tensor_shape), "name": name}
 
 
 def _signatures(meta_graph: Any) -> list[dict[str, Any]]:
@@ -130,7 +132,7 @@ def _object_graph_summary(object_graph: Any) -> tuple[dict[str, Any], list[dict[
             shape = _shape(variable.shape) or []
             variables.setdefault(variable.name, {
                 "name": variable.name,
-                "dtype": _protos.dtype_name(variable.dtype),
+                "dtype": protobuf.dtype_name(variable.dtype),
                 "shape": shape,
                 "trainable": bool(variable.trainable),
             })
@@ -178,15 +180,15 @@ def _keras_metadata(directory: Path) -> dict[str, Any] | None:
     path = directory / KERAS_METADATA
     if not path.is_file():
         return None
-    data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    metadata = _protos.parse_file_message("SavedMetadata", data, path, "Keras SavedMetadata")
+    data = limits.read_capped(path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    metadata = protobuf.parse_file_message("SavedMetadata", data, path, "Keras SavedMetadata")
     root_config = None
     version = None
     identifiers: Counter[str] = Counter()
     for node in metadata.nodes:
         identifiers[node.identifier] += 1
         if node.node_path == "root" and node.metadata:
-            root = _limits.parse_json(node.metadata, path, "root node metadata")
+            root = limits.parse_json(node.metadata, path, "root node metadata")
             if isinstance(root, dict):
                 root_config = {"class_name": root.get("class_name"), "config": root.get("config")}
                 version = root.get("keras_version")
@@ -207,7 +209,7 @@ def _fingerprint(directory: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        fingerprint = _protos.parse("FingerprintDef", _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "fingerprint"))
+        fingerprint = protobuf.parse("FingerprintDef", limits.read_capped(path, limits.MAX_PROTO_BYTES, "fingerprint"))
     except DecodeError:
         raise ReadError(f"{path}: not a SavedModel fingerprint protobuf (corrupt)") from None
     return {
@@ -264,7 +266,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         layers = [row for row in layers if row["layer"] in listed]
     parameters = sum(_report.count(v["shape"]) for v in layer_weights if v["dtype"] not in ("resource", "string"))
     kind = "keras2-saved-model" if keras_metadata else "saved-model"
-    risky = _policy.risky_ops(saved_model)
+    risky = risky_ops(saved_model)
     return SavedModelReport(
         format="savedmodel",
         path=str(path),
@@ -321,9 +323,9 @@ def configs(path: Path) -> list[Any]:
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
         return []
-    data = _limits.read_capped(metadata_path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    metadata = _protos.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
-    return [_limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
+    data = limits.read_capped(metadata_path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    metadata = protobuf.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
+    return [limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
             for node in metadata.nodes if node.metadata]
 
 

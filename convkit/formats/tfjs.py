@@ -21,8 +21,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from convkit.errors import ReadError
-from convkit.formats import _limits, _report
-from convkit.formats._files import head_bytes, is_regular_file, open_regular
+from convkit.formats import _report
+from convkit.containers import limits
+from convkit.containers.files import head_bytes, is_regular_file, open_regular
 from convkit.registry import Format, register_format
 
 MODEL_JSON = "model.json"
@@ -77,7 +78,7 @@ def read_model_json(path: Path) -> dict[str, Any]:
             that is absolute or climbs out with ``..``.
     """
     model_json = _model_json(Path(path))
-    document = _limits.read_json(model_json, "TF.js model.json")
+    document = limits.read_json(model_json, "TF.js model.json")
     if not isinstance(document, dict):
         raise ReadError(f"{model_json}: model.json is not a JSON object")
     if "modelTopology" not in document and "weightsManifest" not in document:
@@ -96,10 +97,10 @@ def read_model_json(path: Path) -> dict[str, Any]:
         for weight in group["weights"]:
             _check_weight(weight, model_json)
         weight_count += len(group["weights"])
-    if weight_count > _limits.MAX_MANIFEST_WEIGHTS:
-        raise ReadError(f"{model_json}: manifest lists {weight_count} weights, over convkit's limit of {_limits.MAX_MANIFEST_WEIGHTS}")
-    if shard_count > _limits.MAX_MANIFEST_SHARDS:
-        raise ReadError(f"{model_json}: manifest lists {shard_count} shards, over convkit's limit of {_limits.MAX_MANIFEST_SHARDS}")
+    if weight_count > limits.MAX_MANIFEST_WEIGHTS:
+        raise ReadError(f"{model_json}: manifest lists {weight_count} weights, over convkit's limit of {limits.MAX_MANIFEST_WEIGHTS}")
+    if shard_count > limits.MAX_MANIFEST_SHARDS:
+        raise ReadError(f"{model_json}: manifest lists {shard_count} shards, over convkit's limit of {limits.MAX_MANIFEST_SHARDS}")
     return document
 
 
@@ -118,7 +119,7 @@ def _check_weight(weight: Any, model_json: Path) -> None:
         raise ReadError(f"{model_json}: manifest has a weight without a name and shape: {str(weight)[:80]}")
     if not all(isinstance(dim, int) and not isinstance(dim, bool) for dim in weight["shape"]):
         raise ReadError(f"{model_json}: weight {weight['name']!r} has a non-integer shape {weight['shape']}")
-    _limits.check_shape(tuple(weight["shape"]), model_json, f"weight {weight['name']!r}")
+    limits.check_shape(tuple(weight["shape"]), model_json, f"weight {weight['name']!r}")
     dtype = weight.get("dtype", "float32")
     quantization = weight.get("quantization")
     stored = quantization.get("dtype") if isinstance(quantization, dict) else dtype
@@ -175,9 +176,9 @@ def _read_group(model_json: Path, group: dict[str, Any], group_index: int) -> by
     chunks = []
     for shard in group_shards(model_json, group):
         with open_regular(shard) as handle:
-            chunks.append(handle.read(_limits.MAX_SHARD_BYTES + 1))
-        if len(chunks[-1]) > _limits.MAX_SHARD_BYTES:
-            raise ReadError(f"{shard}: weight shard is over convkit's limit of {_limits.MAX_SHARD_BYTES} bytes")
+            chunks.append(handle.read(limits.MAX_SHARD_BYTES + 1))
+        if len(chunks[-1]) > limits.MAX_SHARD_BYTES:
+            raise ReadError(f"{shard}: weight shard is over convkit's limit of {limits.MAX_SHARD_BYTES} bytes")
     return b"".join(chunks)
 
 

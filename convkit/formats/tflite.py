@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from convkit.errors import ReadError
-from convkit.formats import _limits, _report
-from convkit.formats._files import head_bytes
+from convkit.formats import _report
+from convkit.containers import limits
+from convkit.containers.files import head_bytes
 from convkit.registry import Format, register_format
 
 FILE_IDENTIFIER = b"TFL3"
-MAX_TFLITE_BYTES = 4 * 1024 * _limits.MiB
+MAX_TFLITE_BYTES = 4 * 1024 * limits.MiB
 MAX_TABLES = 5_000_000
 
 # BuiltinOperator numbers of schema.fbs, in order (0 = ADD ... 209 = STABLEHLO_CASE).
@@ -270,7 +271,7 @@ def read_model(path: Path) -> tuple[bytes, _Table]:
     Raises:
         ReadError: missing, over the size limit, or not a TFLite flatbuffer.
     """
-    data = _limits.read_capped(Path(path), MAX_TFLITE_BYTES, "TFLite model")
+    data = limits.read_capped(Path(path), MAX_TFLITE_BYTES, "TFLite model")
     return data, _root(data, Path(path))
 
 
@@ -324,7 +325,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
             shape = tensor.numbers(0, "i")
             if any(d < 0 for d in shape):
                 raise ReadError(f"{path}: tensor {name!r} has a negative dimension in {shape}")
-            _limits.check_shape(tuple(shape), path, f"tensor {name!r}")
+            limits.check_shape(tuple(shape), path, f"tensor {name!r}")
             type_number = tensor.scalar(1, "b", 0)
             dtype = TENSOR_TYPES[type_number] if 0 <= type_number < len(TENSOR_TYPES) else f"type {type_number}"
             start, length = _buffer_span(buffers, tensor.scalar(2, "I", 0), len(data), path)

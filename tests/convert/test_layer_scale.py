@@ -174,7 +174,7 @@ def test_shipped_classes_found_by_name_in_keras_own_applications() -> None:
     from keras.src.applications.convnext import LayerScale
     from tf_keras.src.applications.convnext import LayerScale as LegacyLayerScale
 
-    from convkit.formats._policy import keras_shipped_layer
+    from convkit.policy.shipped import keras_shipped_layer
 
     assert keras_shipped_layer("LayerScale", 3) is LayerScale
     assert keras_shipped_layer("LayerScale", 2) is LegacyLayerScale

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from convkit.errors import UnsafeModelError
-from convkit.formats import _policy
+from convkit.policy.code import code_objects, refuse_code
+from convkit.policy.graph_ops import refuse_risky_graph, risky_ops
+from convkit.policy.safe_mode import unsafe_scope
 
 CORPUS = Path(__file__).resolve().parents[2] / "fixtures" / "hostile"
 
@@ -33,12 +35,12 @@ def _dense(**fields: object) -> dict:
     ("bias_initializer", {"module": "builtins", "class_name": "function", "config": "eval"}, "eval"),
 ])
 def test_code_anywhere_in_a_config_is_found(field: str, value: dict, reason: str) -> None:
-    found = _policy.code_objects(_dense(**{field: value}))
+    found = code_objects(_dense(**{field: value}))
     assert len(found) == 1 and reason in found[0].reason, found
     assert found[0].where == f"m/dense/{field}"
     with pytest.raises(UnsafeModelError, match="--unsafe"):
-        _policy.refuse_code(_dense(**{field: value}), Path("x.keras"), allow_unsafe=False)
-    _policy.refuse_code(_dense(**{field: value}), Path("x.keras"), allow_unsafe=True)
+        refuse_code(_dense(**{field: value}), Path("x.keras"), allow_unsafe=False)
+    refuse_code(_dense(**{field: value}), Path("x.keras"), allow_unsafe=True)
 
 
 def test_keras_built_ins_are_data() -> None:
@@ -62,26 +64,26 @@ def test_keras_built_ins_are_data() -> None:
                                               "config": {"value": 0}, "registered_name": "Constant"})
     for config in (keras3, keras2, layer_scale, _dense(activation=activation), optimizer, tf_op, slicing, keras3_op,
                    tf_initializer):
-        assert _policy.code_objects(config) == [], config
+        assert code_objects(config) == [], config
     # tf_keras registers InceptionResNetV2's CustomScaleLayer as "Custom>CustomScaleLayer"; other "Custom>" names are code
     shipped = {"class_name": "Custom>CustomScaleLayer", "config": {"name": "scale", "scale": 0.17}}
-    assert _policy.code_objects(shipped) == []
+    assert code_objects(shipped) == []
     mine = {"class_name": "Custom>MyScale", "config": {"name": "scale"}}
-    assert [found.class_name for found in _policy.code_objects(mine)] == ["Custom>MyScale"]
+    assert [found.class_name for found in code_objects(mine)] == ["Custom>MyScale"]
     # ... but no other class of that module, nor another TensorFlow module
     for module, class_name in (("tensorflow.python.ops.init_ops_v2", "Initializer"),
                                ("tensorflow.python.ops.gen_io_ops", "Constant")):
         other = _dense(bias_initializer={"module": module, "class_name": class_name, "config": {}})
-        assert [found.class_name for found in _policy.code_objects(other)] == [class_name]
+        assert [found.class_name for found in code_objects(other)] == [class_name]
     # control flow over functions is not on the ops allowlist
     keras3_core = {"module": "keras.src.ops.core", "class_name": "WhileLoop", "config": {}, "registered_name": None}
-    assert [found.class_name for found in _policy.code_objects(keras3_core)] == ["WhileLoop"]
+    assert [found.class_name for found in code_objects(keras3_core)] == ["WhileLoop"]
 
 
 @pytest.mark.parametrize("function", ["io.write_file", "io.read_file", "py_function", "numpy_function",
                                       "compat.v1.py_func", "raw_ops.WriteFile", "math.add; import os", 7, None])
 def test_tf_op_layers_call_only_pure_ops(function: object) -> None:
-    found = _policy.code_objects({"class_name": "TFOpLambda", "config": {"name": "op", "function": function}})
+    found = code_objects({"class_name": "TFOpLambda", "config": {"name": "op", "function": function}})
     assert len(found) == 1 and found[0].class_name == "TFOpLambda"
 
 
@@ -89,7 +91,7 @@ def test_lambda_layers_are_one_finding_each() -> None:
     lam = {"module": "keras.layers", "class_name": "Lambda", "registered_name": None,
            "config": {"name": "lam", "function": {"class_name": "__lambda__", "config": {"code": "4wAAAA=="}}}}
     config = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [lam, dict(lam)]}}
-    found = _policy.code_objects(config)
+    found = code_objects(config)
     assert [f.where for f in found] == ["sequential/lam", "sequential/lam"]
     assert found[0].describe() == "a Lambda layer 'lam'"
 
@@ -97,19 +99,19 @@ def test_lambda_layers_are_one_finding_each() -> None:
 def test_escaped_class_names_are_the_same_class() -> None:
     # JSON escapes are parsed, never searched as bytes: L\u0061mbda is Lambda.
     config = json.loads('{"class_name": "L\\u0061mbda", "config": {"name": "x"}}')
-    assert [f.class_name for f in _policy.code_objects(config)] == ["Lambda"]
+    assert [f.class_name for f in code_objects(config)] == ["Lambda"]
 
 
 def test_the_savedmodel_op_scan_sees_every_function() -> None:
     from convkit.formats.savedmodel import read_saved_model
 
     good = read_saved_model(CORPUS / "good" / "tiny_savedmodel")
-    assert _policy.risky_ops(good) == []  # the saver's own SaveV2/RestoreV2 are allowed in the saver only
+    assert risky_ops(good) == []  # the saver's own SaveV2/RestoreV2 are allowed in the saver only
     leaky = read_saved_model(CORPUS / "cases" / "savedmodel_write_file_op")
-    ops = _policy.risky_ops(leaky)
+    ops = risky_ops(leaky)
     assert {op.op for op in ops} == {"WriteFile"} and all(op.function for op in ops)
     with pytest.raises(UnsafeModelError, match="WriteFile"):
-        _policy.refuse_risky_graph(leaky, Path("m"), allow_unsafe=False)
+        refuse_risky_graph(leaky, Path("m"), allow_unsafe=False)
 
 
 def test_a_checkpoint_op_outside_the_saver_counts() -> None:
@@ -118,7 +120,7 @@ def test_a_checkpoint_op_outside_the_saver_counts() -> None:
     message = read_saved_model(CORPUS / "good" / "tiny_savedmodel")
     function = message.meta_graphs[0].graph_def.library.function[0]
     function.node_def.add(name="sneaky_save", op="SaveV2")
-    assert [(op.op, op.node) for op in _policy.risky_ops(message)] == [("SaveV2", "sneaky_save")]
+    assert [(op.op, op.node) for op in risky_ops(message)] == [("SaveV2", "sneaky_save")]
 
 
 def test_unsafe_scope_is_restored_whatever_happens() -> None:
@@ -127,10 +129,10 @@ def test_unsafe_scope_is_restored_whatever_happens() -> None:
 
     before = (in_safe_mode(), legacy_in_safe_mode())
     with pytest.raises(RuntimeError):
-        with _policy.unsafe_scope(True):
+        with unsafe_scope(True):
             assert in_safe_mode() is False and legacy_in_safe_mode() is False
             raise RuntimeError("a load failed")
     assert (in_safe_mode(), legacy_in_safe_mode()) == before
-    with _policy.unsafe_scope(False):
+    with unsafe_scope(False):
         assert in_safe_mode() is True and legacy_in_safe_mode() is True
     assert (in_safe_mode(), legacy_in_safe_mode()) == before

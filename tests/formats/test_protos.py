@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from convkit.formats import _protos
+from convkit.containers import protobuf
 
 CASES = [
     ("SavedModel", "tensorflow.core.protobuf.saved_model_pb2", "SavedModel"),
@@ -30,7 +30,7 @@ def test_declaration_matches_tensorflow(ours: str, module: str, theirs: str) -> 
     import importlib
 
     reference = getattr(importlib.import_module(module), theirs).DESCRIPTOR
-    mine = _protos.message_class(ours).DESCRIPTOR
+    mine = protobuf.message_class(ours).DESCRIPTOR
     expected = _fields(reference)
     actual = _fields(mine)
     # Our message names differ only where two TensorFlow files reuse a name (SavedObject).

@@ -6,7 +6,7 @@ Keras 2 (HDF5 ``keras_version`` 2.x, SavedModels with ``keras_metadata.pb``),
 TensorFlow signatures for other SavedModels, TF.js under Node for
 ``model.json``, onnxruntime for ``.onnx``, LiteRT for ``.tflite``, and the
 architecture of ``like`` for weights-only files. The
-code policy (``formats/_policy.py``) judges every file before a runtime sees it.
+code policy (:mod:`convkit.policy`) judges every file before a runtime sees it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from convkit.check.runners._keras_common import KerasModelRunner
 from convkit.check.runners.base import Runner, TensorSpec
 from convkit.errors import ReadError, UsageError
-from convkit.formats import _policy
+from convkit.policy import screening
 from convkit.registry import detect
 
 __all__ = ["KerasModelRunner", "Runner", "TensorSpec", "open_runner", "is_weights_only"]
@@ -52,7 +52,7 @@ def open_runner(
     """
     path = Path(path)
     fmt = detect(path)
-    _policy.screen(path, fmt.name, allow_unsafe)
+    screening.screen(path, fmt.name, allow_unsafe)
     opener = fmt.resolve("runner")
     if opener is None:
         raise UsageError(f"{path}: convkit check has no runtime for {fmt.name} files")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from convkit.check.runners._keras_common import KerasModelRunner, load_error
 from convkit.check.runners.base import load_failures
-from convkit.formats import _policy
+from convkit.policy.safe_mode import loading_custom_objects, unsafe_scope
 
 
 def load_keras3(path: Path, format_name: str, *, allow_unsafe: bool = False, training: bool = False) -> KerasModelRunner:
@@ -24,10 +24,10 @@ def load_keras3(path: Path, format_name: str, *, allow_unsafe: bool = False, tra
         refuse_forged(path)
     import keras
 
-    with _policy.unsafe_scope(allow_unsafe, (3,)):
+    with unsafe_scope(allow_unsafe, (3,)):
         try:
             model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe,
-                                             custom_objects=_policy.loading_custom_objects(3))
+                                             custom_objects=loading_custom_objects(3))
         except load_failures() as error:
             raise load_error(path, "Keras 3", error) from None
     return KerasModelRunner(model, generation=3, path=path, format_name=format_name, training=training)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from convkit.check.runners._keras_common import KerasModelRunner, load_error
 from convkit.check.runners.base import load_failures
-from convkit.formats import _policy
+from convkit.policy.safe_mode import loading_custom_objects, unsafe_scope
 
 
 def load_tf_keras(path: Path, format_name: str, *, allow_unsafe: bool = False, training: bool = False) -> KerasModelRunner:
@@ -24,9 +24,9 @@ def load_tf_keras(path: Path, format_name: str, *, allow_unsafe: bool = False, t
         refuse_forged(path)
     import tf_keras
 
-    with _policy.unsafe_scope(allow_unsafe, (2,)):
+    with unsafe_scope(allow_unsafe, (2,)):
         try:
-            model = tf_keras.models.load_model(path, compile=False, custom_objects=_policy.loading_custom_objects(2))
+            model = tf_keras.models.load_model(path, compile=False, custom_objects=loading_custom_objects(2))
         except load_failures() as error:
             raise load_error(path, "tf_keras", error) from None
     return KerasModelRunner(model, generation=2, path=path, format_name=format_name, training=training)

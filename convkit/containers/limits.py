@@ -75,7 +75,7 @@ def read_capped(path: Path, limit: int, what: str) -> bytes:
     Raises:
         ReadError: the file is missing, unreadable or larger than ``limit``.
     """
-    from convkit.formats._files import open_regular
+    from convkit.containers.files import open_regular
 
     try:
         with open_regular(path) as handle:

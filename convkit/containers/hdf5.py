@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from convkit.containers import limits
+from convkit.containers.tensors import tensor_stats
 from convkit.errors import ReadError
-from convkit.formats import _limits, _report
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 # The superblock may follow a user block of 512, 1024, 2048... bytes.
@@ -94,10 +95,10 @@ def read_attr(obj: Any, name: str | bytes, path: Path) -> Any:
             size = attr_id.get_storage_size()
         except RuntimeError:  # HDF5 reports an empty attribute's size as an error
             size = 0
-        if size > _limits.MAX_HDF5_ATTR_BYTES:
+        if size > limits.MAX_HDF5_ATTR_BYTES:
             raise ReadError(
                 f"{path}: attribute {name!r} of {obj.name} is {size} bytes, over convkit's limit of "
-                f"{_limits.MAX_HDF5_ATTR_BYTES}"
+                f"{limits.MAX_HDF5_ATTR_BYTES}"
             )
         value = obj.attrs[name]
     except ReadError:
@@ -130,7 +131,7 @@ def json_attr(obj: Any, name: str, path: Path) -> Any:
     value = read_attr(obj, name, path)
     if not isinstance(value, str):
         raise ReadError(f"{path}: attribute {name!r} is not a JSON string")
-    return _limits.parse_json(value, path, f"attribute {name!r}")
+    return limits.parse_json(value, path, f"attribute {name!r}")
 
 
 def walk(h5: Any, path: Path, json_attrs: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -145,8 +146,8 @@ def walk(h5: Any, path: Path, json_attrs: tuple[str, ...] = ()) -> dict[str, Any
     def node(obj: Any, name: str) -> dict[str, Any]:
         nonlocal visited
         visited += 1
-        if visited > _limits.MAX_HDF5_OBJECTS:
-            raise ReadError(f"{path}: HDF5 file holds more than {_limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
+        if visited > limits.MAX_HDF5_OBJECTS:
+            raise ReadError(f"{path}: HDF5 file holds more than {limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
         item: dict[str, Any] = {"name": name}
         attrs = {}
         for attr_name in obj.attrs:
@@ -182,12 +183,12 @@ def walk(h5: Any, path: Path, json_attrs: tuple[str, ...] = ()) -> dict[str, Any
 
 def dataset_row(dataset: Any, name: str, stats: bool, path: Path) -> dict[str, Any]:
     shape = list(dataset.shape) if dataset.shape is not None else []
-    _limits.check_shape(tuple(shape), path, f"dataset {dataset.name}")
+    limits.check_shape(tuple(shape), path, f"dataset {dataset.name}")
     row: dict[str, Any] = {"name": name, "shape": shape, "dtype": str(dataset.dtype)}
     if stats:
         try:
             check_stored(dataset, path)
-            row["stats"] = _report.tensor_stats(dataset[()])
+            row["stats"] = tensor_stats(dataset[()])
         except (OSError, ValueError, TypeError) as error:
             raise ReadError(f"{path}: cannot read dataset {dataset.name} ({_short(error)})") from None
     return row
@@ -232,8 +233,8 @@ def keras3_weights(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
         nonlocal visited
         for child_name in group:
             visited += 1
-            if visited > _limits.MAX_HDF5_OBJECTS:
-                raise ReadError(f"{path}: HDF5 file holds more than {_limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
+            if visited > limits.MAX_HDF5_OBJECTS:
+                raise ReadError(f"{path}: HDF5 file holds more than {limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
             child = group.get(child_name, getlink=False)
             child_path = f"{where}/{child_name}" if where else child_name
             if isinstance(child, h5py.Dataset) and group.name.endswith("/vars"):
