@@ -20,7 +20,7 @@ SECTIONS = [
     ("Converting", "convkit.convert", ["convert", "ConvertResult", "default_output"]),
     ("Checking", "convkit.check", ["check", "CheckReport", "PairResult", "OutputComparison",
                                    "write_junit", "render_table"]),
-    ("Checking every format", "convkit.roundtrip", ["check_all_formats"]),
+    ("Converting and checking", "convkit.convert_and_check", ["convert_and_check", "check_all_formats"]),
     ("Training", "convkit.train", ["run_tutorial", "TrainReport", "load_mnist", "Mnist"]),
     ("Formats", "convkit.registry", ["Format", "formats", "register_format"]),
     ("Progress", "convkit.progress", ["Progress", "no_progress"]),

@@ -98,7 +98,13 @@ def choice_option(*names: str, choices: Choices, help: str, metavar: str | None 
                             autocompletion=complete, show_default=False)
     option = typer.Option(*names, help=help, metavar=metavar, callback=validate, autocompletion=complete,
                           show_default=False)
-    return _ChoicesInHelp(option, lambda: f"{help} One of: {', '.join(current())}.")
+    return help_from(option, lambda: f"{help} One of: {', '.join(current())}.")
+
+
+def help_from(option: OptionInfo, text: Callable[[], str]) -> OptionInfo:
+    """``option`` with the help ``text()`` gives when the command is built (every run): for help that states
+    what the registry's records hold now."""
+    return _ChoicesInHelp(option, text)
 
 
 class _ChoicesInHelp(OptionInfo):

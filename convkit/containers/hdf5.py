@@ -87,6 +87,10 @@ def _short(error: Exception) -> str:
 
 def read_attr(obj: Any, name: str | bytes, path: Path) -> Any:
     """One attribute as a plain value, refusing attributes over ``MAX_HDF5_ATTR_BYTES``."""
+    return plain_attr(_raw_attr(obj, name, path))
+
+
+def _raw_attr(obj: Any, name: str | bytes, path: Path) -> Any:
     import h5py
 
     try:
@@ -100,12 +104,40 @@ def read_attr(obj: Any, name: str | bytes, path: Path) -> Any:
                 f"{path}: attribute {name!r} of {obj.name} is {size} bytes, over convkit's limit of "
                 f"{limits.MAX_HDF5_ATTR_BYTES}"
             )
-        value = obj.attrs[name]
+        return obj.attrs[name]
     except ReadError:
         raise
     except (OSError, KeyError, TypeError, ValueError) as error:
         raise ReadError(f"{path}: cannot read attribute {name!r} of {obj.name} ({_short(error)})") from None
-    return plain_attr(value)
+
+
+def text_attr(obj: Any, name: str, path: Path) -> str | None:
+    """A text attribute (``keras_version``, ``model_config``) as a string; None when absent."""
+    if name not in obj.attrs:
+        return None
+    value = read_attr(obj, name, path)
+    return value if isinstance(value, str) else str(value)
+
+
+def names_attr(obj: Any, name: str, path: Path, what: str) -> list[str]:
+    """A string-array attribute (``layer_names``, ``weight_names``), every element; [] when absent.
+
+    Raises:
+        ReadError: over the size limit, or an element is not a string (``what`` names it in the message).
+    """
+    import numpy as np
+
+    if name not in obj.attrs:
+        return []
+    value = _raw_attr(obj, name, path)
+    items = value.tolist() if isinstance(value, np.ndarray) else [value]
+    names = []
+    for item in items if isinstance(items, list) else [items]:
+        text = item.decode("utf-8", "replace") if isinstance(item, bytes) else item
+        if not isinstance(text, str):
+            raise ReadError(f"{path}: {name} of {what} holds {text!r}, not a name")
+        names.append(text)
+    return names
 
 
 def plain_attr(value: Any) -> Any:
@@ -194,29 +226,114 @@ def dataset_row(dataset: Any, name: str, stats: bool, path: Path) -> dict[str, A
     return row
 
 
-def keras2_weights(group: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
-    """Rows ``{layer, name, shape, dtype}`` for a Keras 2 weight group (``layer_names`` attribute)."""
+def keras2_layers(group: Any, path: Path) -> Iterator[tuple[str, list[tuple[str, Any]]]]:
+    """The Keras 2 layout: ``(layer, [(weight name, dataset), ...])`` for each layer ``layer_names`` lists, in order.
+
+    The one walk of this layout, for ``inspect`` and for reading weights alike.
+
+    Raises:
+        ReadError: a listed layer has no group, a listed weight no dataset, or a name is not a string.
+    """
     import h5py
 
-    rows = []
-    names = read_attr(group, "layer_names", path) if "layer_names" in group.attrs else []
-    for layer in names if isinstance(names, list) else []:
-        if not isinstance(layer, str):
-            raise ReadError(f"{path}: layer_names of {group.name} holds {layer!r}, not a layer name")
+    for layer in names_attr(group, "layer_names", path, group.name):
         layer_group = group.get(layer)
         if not isinstance(layer_group, h5py.Group):
             raise ReadError(f"{path}: layer {layer!r} is listed in layer_names but has no group")
-        weight_names = read_attr(layer_group, "weight_names", path) if "weight_names" in layer_group.attrs else []
-        for weight_name in weight_names if isinstance(weight_names, list) else []:
-            if not isinstance(weight_name, str):
-                raise ReadError(f"{path}: weight_names of layer {layer!r} holds {weight_name!r}, not a weight name")
+        datasets = []
+        for weight_name in names_attr(layer_group, "weight_names", path, f"layer {layer!r}"):
             dataset = layer_group.get(weight_name)
             if not isinstance(dataset, h5py.Dataset):
                 raise ReadError(f"{path}: weight {weight_name!r} of layer {layer!r} is missing")
+            datasets.append((weight_name, dataset))
+        yield layer, datasets
+
+
+def keras2_weights(group: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
+    """Rows ``{layer, name, shape, dtype}`` for a Keras 2 weight group (``layer_names`` attribute)."""
+    rows = []
+    for layer, datasets in keras2_layers(group, path):
+        for weight_name, dataset in datasets:
             row = dataset_row(dataset, weight_name, stats, path)
             row["layer"] = layer
             rows.append(row)
     return rows
+
+
+def keras2_optimizer_weights(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:
+    """Rows for the ``optimizer_weights`` group of a Keras 2 whole-model file (``weight_names`` attribute)."""
+    import h5py
+
+    group = h5.get("optimizer_weights")
+    if not isinstance(group, h5py.Group):
+        return []
+    rows = []
+    for name in names_attr(group, "weight_names", path, "optimizer_weights"):
+        dataset = group.get(name)
+        if not isinstance(dataset, h5py.Dataset):
+            raise ReadError(f"{path}: optimizer weight {name!r} is listed but missing")
+        rows.append(dataset_row(dataset, name, stats, path))
+    return rows
+
+
+def member(group: Any, name: str) -> Any:
+    """The group or dataset ``name`` inside ``group``, or None (a Keras 3 layer without weights has none)."""
+    return group[name] if group is not None and name in group else None
+
+
+def numbered_datasets(group: Any, path: Path) -> list[Any]:
+    """The datasets ``0``, ``1``, ... of a Keras 3 ``vars`` group, in order.
+
+    Raises:
+        ReadError: more members than convkit's object limit, or a number missing.
+    """
+    import h5py
+
+    count = len(group)
+    if count > limits.MAX_HDF5_OBJECTS:
+        raise ReadError(f"{path}: {group.name} holds {count} objects, over convkit's limit of {limits.MAX_HDF5_OBJECTS}")
+    datasets = [group.get(str(index)) for index in range(count)]
+    for index, dataset in enumerate(datasets):
+        if not isinstance(dataset, h5py.Dataset):
+            raise ReadError(f"{path}: {group.name} has no dataset {index}")
+    return datasets
+
+
+def object_names(group: Any, path: Path) -> list[str]:
+    """The path of every group and dataset below ``group`` (``optimizer_weights``), under the object limit."""
+    names: list[str] = []
+
+    def visit(name: str) -> None:
+        names.append(name)
+        if len(names) > limits.MAX_HDF5_OBJECTS:
+            raise ReadError(f"{path}: HDF5 file holds more than {limits.MAX_HDF5_OBJECTS} objects, over convkit's limit")
+
+    group.visit(visit)
+    return names
+
+
+def refuse_forged(path: Path) -> None:
+    """Raises ``ReadError`` when a dataset of the file at ``path`` declares more bytes than the file stores.
+
+    A runtime would allocate the declared size while loading (a forged header can
+    declare terabytes), so the sizes are checked before any runtime sees the file.
+    """
+    import h5py
+
+    datasets: list[Any] = []
+    with reading(path), open_hdf5(path, path) as h5:
+        h5.visititems(lambda name, node: datasets.append(node) if isinstance(node, h5py.Dataset) else None)
+        for dataset in datasets:
+            check_stored(dataset, path)
+
+
+def copy_group(source: Path, target: Path, name: str) -> None:
+    """Copies the group ``name`` (``optimizer_weights``) of one HDF5 file into another, if present."""
+    import h5py
+
+    with h5py.File(source, "r") as src, h5py.File(target, "a") as dst:
+        if name in src:
+            src.copy(src[name], dst, name=name)
 
 
 def keras3_weights(h5: Any, path: Path, stats: bool) -> list[dict[str, Any]]:

@@ -20,13 +20,15 @@ convkit's size limits on every length the files declare.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from convkit.containers import limits, protobuf
+from convkit.containers.files import open_regular
 from convkit.errors import ReadError
 
 TABLE_MAGIC = 0xDB4775248B80FB57
@@ -290,10 +292,17 @@ def read_index(prefix: Path) -> CheckpointIndex:
     return CheckpointIndex(prefix=prefix, num_shards=num_shards, endianness=endianness, version=version, entries=entries)
 
 
+def _open_shard(shard: Path) -> BinaryIO:
+    """A data shard, opened only when it is a regular file (a link or a FIFO is refused, never followed)."""
+    if not os.path.lexists(shard):
+        raise ReadError(f"{shard}: checkpoint data shard is missing")
+    return open_regular(shard)
+
+
 def _read_bytes(index: CheckpointIndex, entry: TensorEntry) -> bytes:
     shard = index.shard_path(entry.shard_id)
     try:
-        with shard.open("rb") as handle:
+        with _open_shard(shard) as handle:
             handle.seek(0, 2)
             if entry.offset + entry.size > handle.tell():
                 raise ReadError(
@@ -473,7 +482,7 @@ def _crc_of_range(index: CheckpointIndex, entry: TensorEntry) -> int:
     shard = index.shard_path(entry.shard_id)
     crc = 0
     try:
-        with shard.open("rb") as handle:
+        with _open_shard(shard) as handle:
             handle.seek(entry.offset)
             remaining = entry.size
             while remaining:

@@ -1,8 +1,9 @@
-"""Plain tensors as containers store them: element counts, dtype sizes, value statistics."""
+"""Plain tensors: what a model takes and gives (TensorSpec), element counts, dtype sizes, value statistics."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Sequence
 
 DTYPE_SIZES = {
     "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
@@ -45,3 +46,40 @@ def tensor_stats(array: Any) -> dict[str, Any] | None:
         "nan": nan,
         "inf": inf,
     }
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One model input or output.
+
+    Attributes:
+        name: the name the model's own runtime uses for it (``dense_input``,
+            ``keras_tensor``, ``output_0``).
+        shape: dimensions, ``None`` where any size is accepted (the batch).
+        dtype: numpy dtype name (``float32``, ``int32``).
+        int_high: for integer inputs, one past the largest valid value when the
+            model says (the vocabulary size of the embedding that reads it).
+    """
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str = "float32"
+    int_high: int | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}
+
+
+def shape_tuple(dims: Sequence[object] | None) -> tuple[int | None, ...]:
+    """Dimensions as ints, with ``None`` for unknown ones (``-1``, ``None``, ``?``)."""
+    if dims is None:
+        return ()
+    result: list[int | None] = []
+    for dim in dims:
+        value = getattr(dim, "value", dim)
+        if value is None:
+            result.append(None)
+            continue
+        number = int(value)  # type: ignore[call-overload]  # a Dimension, int or numeric string
+        result.append(None if number < 0 else number)
+    return tuple(result)

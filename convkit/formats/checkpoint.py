@@ -10,12 +10,14 @@ Everything here is pure Python (numpy, protobuf, google-crc32c).
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import re
 import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.containers.tensor_bundle import (
@@ -28,9 +30,12 @@ from convkit.containers.tensor_bundle import (
     object_graph,
     tensor_value,
 )
-from convkit.errors import ConvkitError, ReadError, error_text
+from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
 from convkit.registry import Format, register_format
+
+if TYPE_CHECKING:
+    from convkit.keras_model.data import ModelData, Template
 
 STATE_FILE = "checkpoint"
 _DATA_SUFFIX = re.compile(r"\.data-\d{5}-of-\d{5}$")
@@ -323,14 +328,64 @@ def _graph_tree(graph: Any, index: CheckpointIndex) -> tuple[dict[str, Any], lis
     return tree, objects
 
 
+# ---------------------------------------------------------------- reading into the in-memory model
+
+
+def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template: Template | None) -> ModelData:
+    """The weights of a Keras object-graph checkpoint (``layer_with_weights-N/...``) in the architecture of
+    ``template`` (the model ``like`` names); tensors are read when asked for.
+
+    Raises:
+        UsageError: no ``like``, or the checkpoint does not fit its architecture (the first tensor that does not
+            is named).
+    """
+    from convkit.keras_model.config import layer_names
+    from convkit.keras_model.data import Weight
+    from convkit.keras_model.weights import check_fit, check_same_count, needs_like, tfjs_weight_name, with_weights
+    from convkit.train import checkpoints as layout
+
+    if template is None or like is None:
+        raise needs_like(path, "a checkpoint")
+    model = template()
+    prefix = resolve_prefix(Path(path))
+    index = tensor_bundle.read_index(prefix)
+    targets = [(name, items) for name, items in model.layer_weights.items() if items]
+    by_layer = layout.layer_entries(entry.key for entry in index.entries)
+    if not by_layer:
+        raise UsageError(f"{path}: holds no Keras layer weights (no layer_with_weights-N entries)")
+    check_same_count(len(by_layer), len(targets), "layers", "layers with weights", path, like)
+    entries = {entry.key: entry for entry in index.entries}
+    known = layer_names(model.config)
+    layer_weights: dict[str, list[Weight]] = {name: [] for name in model.layer_weights}
+    for (layer_name, expected), number in zip(targets, sorted(by_layer)):
+        keys = layout.match_layer(by_layer[number], [tfjs_weight_name(w.name, known) for w in expected])
+        for want, key in zip(expected, keys):
+            if key is None:
+                raise UsageError(
+                    f"{path}: layer_with_weights-{number} has no tensor for {want.name!r} of layer {layer_name!r} "
+                    f"in {like}; --like must name a model of the same architecture"
+                )
+            entry = entries[key]
+            got = Weight(key, tuple(entry.shape), entry.dtype, functools.partial(tensor_bundle.read_tensor, prefix, key))
+            check_fit(want, got, layer_name, path, like)
+            layer_weights[layer_name].append(Weight(want.name, want.shape, got.dtype, got.read, want.trainable))
+        extra = sorted(set(by_layer[number].values()) - set(keys))
+        if extra:
+            raise UsageError(f"{path}: tensor {extra[0]!r} has no counterpart in layer {layer_name!r} of {like}")
+    return with_weights(model, layer_weights)
+
+
 register_format(Format(
     name="ckpt",
     description="TensorFlow checkpoint (.index + .data shards)",
     accept=accept,
     inspect=inspect,
     extensions=(".ckpt", ".index"),
-    reader="convkit.formats.portable:read_checkpoint",
-    writer="convkit.convert.routes:to_ckpt",
-    runner="convkit.check.runners:open_checkpoint",
+    title="checkpoint",
+    reader="convkit.formats.checkpoint:read",
+    weights_only=lambda path: True,
+    writer="convkit.convert.writers.checkpoint:write",
+    prefix_output=True,
+    runner="convkit.runtimes.keras.open:open_checkpoint",
     default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
 ))

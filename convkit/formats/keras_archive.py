@@ -9,9 +9,12 @@ never deserialised, so a Lambda layer's code is flagged but never run.
 
 from __future__ import annotations
 
+import contextlib
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convkit.errors import ReadError
 from convkit.formats import _report
@@ -19,6 +22,9 @@ from convkit.containers import hdf5
 from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
 from convkit.containers.isolate import run_isolated
 from convkit.registry import Format, register_format
+
+if TYPE_CHECKING:
+    from convkit.keras_model.data import ModelData, Template
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
@@ -146,6 +152,57 @@ def keras_version(path: Path) -> str | None:
     return version if isinstance(version, str) else None
 
 
+def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template: Template | None) -> ModelData:
+    """A ``.keras`` archive (``config.json`` + ``model.weights.h5``) as ModelData; weights are read when asked for.
+
+    ``model.weights.h5`` is copied out of the archive into a temporary folder (never next to the input).
+
+    Raises:
+        NeedsKeras: a layer keeps variables only the Keras that wrote the archive names.
+        ReadError: the archive or its members are damaged or over convkit's limits.
+    """
+    from convkit.keras_model.data import ModelData, NeedsKeras, Weight
+    from convkit.keras_model.dialect import to_keras2_config
+    from convkit.keras_model.hdf5_weights import keras3_children, keras3_layer_weights
+
+    try:
+        archive = stack.enter_context(ZipFile(path))
+        check_members(archive, path)
+        raw_config = json_member(archive, CONFIG, path)
+        if not isinstance(raw_config, dict):
+            raise ReadError(f"{path}: {CONFIG} is not a JSON object")
+        metadata = {}
+        if METADATA in archive.namelist():
+            metadata = json_member(archive, METADATA, path)
+            metadata = metadata if isinstance(metadata, dict) else {}
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="convkit-keras-")))
+        weights_path = scratch / WEIGHTS
+        with archive.open(WEIGHTS) as source, open(weights_path, "wb") as target:
+            shutil.copyfileobj(source, target, 16 * 1024 * 1024)
+    except (BadZipFile, KeyError, OSError) as error:
+        raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
+    # tf_keras writes .keras archives too; its activations and TFOpLambda layers are its own
+    generation = 2 if str(metadata.get("keras_version", "3")).startswith("2.") else 3
+    h5 = stack.enter_context(hdf5.open_hdf5(weights_path, weights_path))
+    layer_weights: dict[str, list[Weight]] = {}
+    try:
+        for layer, group in keras3_children(raw_config, hdf5.member(h5, "layers")):
+            name = (layer.get("config") or {}).get("name", layer.get("name"))
+            items = keras3_layer_weights(layer, group)
+            items.sort(key=lambda weight: not weight.trainable)
+            layer_weights[name] = items
+    except NeedsKeras as error:  # the Keras that wrote the archive reads it
+        raise NeedsKeras(str(error), generation) from None
+    return ModelData(
+        config=to_keras2_config(raw_config),
+        layer_weights=layer_weights,
+        generation=generation,
+        keras_version=str(metadata.get("keras_version", "3")),
+        training_config=raw_config.get("compile_config"),
+        raw_config=raw_config,
+    )
+
+
 def configs(path: Path) -> list[Any]:
     """The model config (with its compile config) of a ``.keras`` archive, as data."""
     report = inspect(Path(path))
@@ -158,9 +215,10 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".keras",),
+    title=".keras",
     configs=configs,
-    reader="convkit.formats.portable:read_keras",
-    writer="convkit.convert.routes:to_keras",
-    runner="convkit.check.runners:open_keras",
+    reader="convkit.formats.keras_archive:read",
+    writer="convkit.convert.writers.keras:write",
+    runner="convkit.runtimes.keras.open:open_keras",
     default_output=lambda parent, name: parent / f"{name}.keras",
 ))

@@ -26,9 +26,12 @@ from typing import Any, Iterator
 from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.containers import limits
-from convkit.registry import Format, register_format
+from convkit.registry import Format, WriteOptions, register_format
 
 # Operator domains every ONNX runtime implements; anything else is a custom op.
+# The opsets convert writes (tf2onnx 1.17 writes up to 18; below 13 many Keras ops have no ONNX form).
+OPSETS = tuple(range(13, 19))
+DEFAULT_OPSET = 17
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 # The element types as onnxruntime names them in its sessions' inputs and outputs -> numpy dtype names.
 ORT_TYPES = {
@@ -333,11 +336,13 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".onnx",),
+    title="ONNX",
     no_reader=("an ONNX file is an inference graph without Keras layers, and no maintained ONNX-to-Keras or "
                "ONNX-to-SavedModel converter works offline within convkit's pins: onnx2tf 1.28.8 imports "
                "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
                "run time"),
-    writer="convkit.convert.routes:to_onnx",
-    runner="convkit.check.runners:open_onnx",
+    writer="convkit.convert.writers.onnx:write",
+    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET),
+    runner="convkit.runtimes.onnxruntime:open_onnx",
     default_output=lambda parent, name: parent / f"{name}.onnx",
 ))

@@ -27,9 +27,11 @@ from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.containers import limits
 from convkit.containers.files import head_bytes
-from convkit.registry import Format, register_format
+from convkit.registry import Format, WriteOptions, register_format
 
 FILE_IDENTIFIER = b"TFL3"
+# The quantizations convert writes: dynamic range (int8 weights), float16 weights, full int8.
+QUANTIZATIONS = ("dynamic", "float16", "int8")
 MAX_TFLITE_BYTES = 4 * 1024 * limits.MiB
 MAX_TABLES = 5_000_000
 
@@ -410,10 +412,20 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
     )
 
 
-def uses_flex_ops(path: Path) -> bool:
-    """Whether the model at ``path`` holds TensorFlow (Flex) ops, which need an interpreter with the Flex delegate."""
+def flex_ops(path: Path) -> list[str]:
+    """The TensorFlow (Flex) ops the model at ``path`` holds, which only an interpreter with the Flex delegate runs.
+
+    The one place convkit decides whether a TFLite file needs the Flex delegate: from the file, never by
+    trying (in a process that has imported TensorFlow, LiteRT finds TensorFlow's Flex delegate and runs such
+    ops; on a device it would not).
+    """
     _data, model = read_model(path)
-    return any(_operator_name(code)[2] for code in model.tables(1))
+    return sorted({name for name, _custom, flex in map(_operator_name, model.tables(1)) if flex})
+
+
+def uses_flex_ops(path: Path) -> bool:
+    """Whether the model at ``path`` holds TensorFlow (Flex) ops (see :func:`flex_ops`)."""
+    return bool(flex_ops(path))
 
 
 def quantization(path: Path) -> str | None:
@@ -437,9 +449,11 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".tflite",),
+    title="TFLite",
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
-    writer="convkit.convert.routes:to_tflite",
-    runner="convkit.check.runners:open_tflite",
+    writer="convkit.convert.writers.tflite:write",
+    write_options=WriteOptions(quantizations=QUANTIZATIONS),
+    runner="convkit.runtimes.litert:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

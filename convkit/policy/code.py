@@ -31,7 +31,8 @@ from convkit.errors import UnsafeModelError
 
 # Keras modules whose classes are built-in layers, models and their parts. A class from any other
 # module (keras.src.saving, keras.utils, os, subprocess, __main__, ...) is code.
-_KERAS_ROOTS = ("keras", "tf_keras", "keras.src", "tf_keras.src")
+_KERAS_PACKAGES = ("keras", "tf_keras")
+_KERAS_ROOTS = (*_KERAS_PACKAGES, "keras.src", "tf_keras.src")
 _KERAS_PARTS: tuple[str, ...] = (
     "layers", "models", "engine", "initializers", "regularizers", "constraints", "activations", "losses",
     "metrics", "optimizers", "dtype_policies", "mixed_precision", "applications", "premade_models",
@@ -114,7 +115,7 @@ class CodeObject:
 
 def is_keras_module(module: str, parts: Iterable[str] = _KERAS_PARTS) -> bool:
     """Whether ``module`` is one of Keras' own modules for built-in layers and their parts."""
-    if module in ("keras", "tf_keras"):
+    if module in _KERAS_PACKAGES:
         return True
     for root in _KERAS_ROOTS:
         for part in parts:

@@ -20,7 +20,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convkit.check import check, write_junit
-from convkit.check.runners.browser import BrowserSession, browser_missing
+from convkit.runtimes.tfjs.browser import BrowserSession, browser_missing
 from convkit.cli.main import app
 from tests.check import _models
 

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from convkit.check import check
-from convkit.check.runners import KerasModelRunner, open_runner
+from convkit.runtimes.keras.runner import KerasModelRunner
+from convkit.runtimes.open import open_runner
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError
 
 

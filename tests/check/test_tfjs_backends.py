@@ -13,11 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from convkit.check import check, write_junit
-from convkit.check.runners import tfjs
-from convkit.check.runners.tfjs import RUNNER_SCRIPT, TfjsRunner, TfjsRuntimes, parse_backends
+from convkit.runtimes.tfjs import node
+from convkit.runtimes.tfjs.backends import TfjsRuntimes, parse_backends
+from convkit.runtimes.tfjs.node import RUNNER_SCRIPT
+from convkit.runtimes.tfjs.runner import TfjsRunner
 from convkit.cli.main import app
 from convkit.errors import ConvkitError, UsageError
-from convkit.roundtrip import check_all_formats
+from convkit.convert_and_check import check_all_formats
 from tests.check import _models
 
 pytestmark = pytest.mark.node
@@ -62,7 +64,7 @@ def test_wasm_is_the_default_and_agrees_with_cpu(trained_k2, k2_tfjs_layers):
 
 
 def test_wasm_and_cpu_outputs_of_the_same_model_agree(k2_tfjs_layers, mnist_test):
-    host = tfjs.NodeHost()
+    host = node.NodeHost()
     try:
         outputs = {}
         for backend in ("cpu", "wasm"):
@@ -84,7 +86,7 @@ def test_one_node_process_serves_every_tfjs_model_and_backend(trained_k2, k2_tfj
             started.append(list(map(str, argv)))
         return real_popen(argv, *args, **kwargs)
 
-    monkeypatch.setattr(tfjs.subprocess, "Popen", counting_popen)
+    monkeypatch.setattr(node.subprocess, "Popen", counting_popen)
     report = check(trained_k2 / "my_model.h5", [k2_tfjs_layers, second], mnist=100, tfjs_backends=["wasm,cpu"])
     assert [pair.model.runtime.split(" ", 3)[-1] for pair in report.pairs] == [
         "wasm (Node)", "cpu (Node)", "wasm (Node)", "cpu (Node)"]

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from convkit.check.runners.tfjs import read_tensors, write_tensors
+from convkit.runtimes.tfjs.protocol import read_tensors, write_tensors
 from convkit.errors import UsageError
 
 
@@ -41,7 +41,8 @@ def test_the_node_script_itself_refuses_shards_outside_the_folder(case, tmp_path
     import subprocess
     from pathlib import Path
 
-    from convkit.check.runners.tfjs import RUNNER_SCRIPT, find_node_root
+    from convkit.runtimes.tfjs.install import find_node_root
+    from convkit.runtimes.tfjs.node import RUNNER_SCRIPT
 
     model_json = Path(__file__).resolve().parents[2] / "fixtures" / "hostile" / "cases" / case / "model.json"
     write_tensors(tmp_path / "inputs.json", [("x", np.zeros((1, 4), np.float32))])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convkit.convert import convert
-from convkit.live import load_keras_model
+from convkit.runtimes.keras.load import load_keras_model
 from convkit.errors import UsageError
 
 

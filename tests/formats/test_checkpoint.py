@@ -148,7 +148,7 @@ def test_index_over_the_size_limit(trained_k3: Path, tmp_path: Path, monkeypatch
     from convkit.containers import limits
 
     prefix = copy_checkpoint(trained_k3 / "training_1" / "cp.ckpt", tmp_path)
-    monkeypatch.setattr(_limits, "MAX_INDEX_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_INDEX_BYTES", 100)
     with pytest.raises(ReadError, match="over convkit's limit of 100 bytes"):
         checkpoint.read_index(prefix)
 

@@ -8,7 +8,7 @@ applies byte-level or structure-aware mutations (JSON values, protobuf fields,
 LevelDB entries with valid CRCs, HDF5 datasets and attributes, zip members),
 then runs every TensorFlow-free reader convkit has for the format: detection,
 ``inspect`` (with weights and CRC verification) and its rendering to text and
-JSON, the contract readers, and the conversion engine's portable reader with
+JSON, the contract readers, and the conversion engine's reader into the in-memory model with
 every weight read. A ``ConvkitError`` is a correct answer; any other exception
 is a finding.
 """
@@ -89,7 +89,7 @@ def _show(document: dict[str, Any], draw: bool) -> None:
 
 
 def _read_all(path: Path, like: Path | None = None, fmt: str | None = None) -> None:
-    from convkit.live import read_model
+    from convkit.runtimes.keras.read import read_model
 
     with contextlib.ExitStack() as stack:
         model = read_model(path, stack, like=like, fmt=fmt)
