@@ -24,7 +24,8 @@ SECTIONS = [
     ("Training", "convkit.train", ["run_tutorial", "TrainReport", "load_mnist", "Mnist"]),
     ("Formats", "convkit.registry", ["Format", "formats", "register_format"]),
     ("Progress", "convkit.progress", ["Progress", "no_progress"]),
-    ("Errors", "convkit.errors", ["ConvkitError", "UsageError", "DetectionError", "ReadError", "WriteError",
+    ("Errors", "convkit.errors", ["ConvkitError", "UsageError", "DetectionError", "ReadError", "RunError", "WriteError",
+                                  "VerifyError",
                                   "UnsafeModelError", "MismatchError"]),
 ]
 

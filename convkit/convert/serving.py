@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from convkit._tf import quiet_tensorflow
-from convkit.errors import ReadError, error_text
+from convkit.errors import ReadError, RunError, error_text
 from convkit.formats.savedmodel import PlainSavedModel
 from convkit.keras_model.config import iter_layers
 from convkit.keras_model.data import ModelData
@@ -151,7 +151,7 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as error:
-        raise ReadError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
+        raise RunError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
     signatures = dict(loaded.signatures)
     if signature not in signatures:
         if len(signatures) != 1:

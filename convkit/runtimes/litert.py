@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, batch_count
-from convkit.errors import ReadError, error_text
+from convkit.errors import ReadError, RunError, error_text
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -71,7 +71,7 @@ class TfliteRunner(Runner):
         except ReadError:
             raise
         except Exception as error:  # the interpreter raises ValueError/RuntimeError with its own message
-            raise ReadError(f"{self.path}: the TFLite interpreter could not load the model ({error_text(error)})") from None
+            raise RunError(f"{self.path}: the TFLite interpreter could not load the model ({error_text(error)})") from None
         self._inputs = [_spec(name, detail) for name, detail in self._runner.get_input_details().items()]
         self._outputs = [_spec(name, detail) for name, detail in self._runner.get_output_details().items()]
         fixed = {spec.shape[0] for spec in self._inputs if spec.shape and spec.shape[0] is not None}
@@ -93,7 +93,7 @@ class TfliteRunner(Runner):
             try:
                 result = self._runner(**part)
             except Exception as error:  # the interpreter raises ValueError/RuntimeError with its kernel's message
-                raise ReadError(f"{self.path}: {self.runtime} could not run the model ({error_text(error)})") from None
+                raise RunError(f"{self.path}: {self.runtime} could not run the model ({error_text(error)})") from None
             for name in names:
                 pieces[name].append(np.asarray(result[name])[:count])
         return {name: np.concatenate(pieces[name], axis=0) for name in names}

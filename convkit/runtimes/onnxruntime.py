@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
-from convkit.errors import ReadError, error_text
+from convkit.errors import RunError, error_text
 from convkit.formats.onnx import ORT_TYPES
 
 
@@ -44,7 +44,7 @@ class OnnxRunner(Runner):
         try:
             self._session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
-            raise ReadError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
+            raise RunError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
         self._inputs = [_spec(node) for node in self._session.get_inputs()]
         self._outputs = [_spec(node) for node in self._session.get_outputs()]
 
@@ -57,7 +57,7 @@ class OnnxRunner(Runner):
             try:
                 values = self._session.run(names, {spec.name: part[spec.name] for spec in self._inputs})
             except Exception as error:  # onnxruntime's own exception classes (InvalidArgument, Fail, ...)
-                raise ReadError(f"{self.path}: onnxruntime could not run the model ({error_text(error)})") from None
+                raise RunError(f"{self.path}: onnxruntime could not run the model ({error_text(error)})") from None
             return dict(zip(names, values))
 
         return in_batches(feed, run, batch_size)

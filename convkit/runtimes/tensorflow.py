@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
-from convkit.errors import ReadError, UsageError, error_text
+from convkit.errors import ReadError, RunError, UsageError, error_text
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -40,7 +40,7 @@ class SavedModelRunner(Runner):
         try:
             loaded = tf.saved_model.load(str(self.path))
         except load_failures() as error:  # a file TensorFlow cannot load; anything else is a bug
-            raise ReadError(f"{self.path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
+            raise RunError(f"{self.path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
         signatures = dict(loaded.signatures)
         key = self.signature_key
         if key is None:

@@ -104,10 +104,15 @@ def test_the_smoke_run_carries_the_runtime_error(tmp_path: Path) -> None:
     from convkit.runtimes.smoke import smoke_run
     from tests.formats.test_onnx import _model
 
+    from convkit.errors import RunError
+    from convkit.runtimes.open import open_runner
+
     toy = tmp_path / "toy.onnx"
     toy.write_bytes(_model().SerializeToString())  # its com.example.FancyGate op exists nowhere
     with pytest.raises(WriteError, match="does not load or run .*onnxruntime could not (load|run) the model .*FancyGate"):
         smoke_run(toy, get_format("onnx"))
+    with pytest.raises(RunError, match="onnxruntime could not (load|run) the model .*FancyGate"):  # in check too
+        open_runner(toy).load()
     flex = tmp_path / "flex.tflite"
     _lstm_flex_tflite(flex)
     assert tflite_format.flex_ops(flex)

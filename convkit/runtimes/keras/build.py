@@ -20,7 +20,7 @@ import numpy as np
 
 from convkit import registry
 from convkit._tf import quiet_tensorflow
-from convkit.errors import ReadError, UnsafeModelError, error_text
+from convkit.errors import ReadError, RunError, UnsafeModelError, error_text
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers, layer_names
 from convkit.keras_model.data import ModelData, Weight
 from convkit.keras_model.dialect import keras3_dialect, tf_keras_dialect, to_keras2_config, with_shipped_modules
@@ -81,7 +81,7 @@ def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any
                                                   custom_objects=keras_shipped_layers(2))
             except KERAS_LOAD_REFUSALS as error:
                 what = registry.get_format(fmt).description
-                raise ReadError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
+                raise RunError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
     import keras
 
     read_configs = registry.get_format(fmt).configs
@@ -92,7 +92,7 @@ def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any
         try:
             return keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe)
         except KERAS_REFUSALS as error:
-            raise ReadError(f"{path}: Keras 3 cannot load this archive ({error_text(error)})") from None
+            raise RunError(f"{path}: Keras 3 cannot load this archive ({error_text(error)})") from None
 
 
 def model_data_of(model: Any, path: Path) -> ModelData:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, shape_tuple
-from convkit.errors import ReadError, error_text
+from convkit.errors import ReadError, RunError, error_text
 
 
 class KerasModelRunner(Runner):
@@ -126,6 +126,6 @@ def _embedding_vocabulary(model: Any) -> int | None:
     return min(sizes) if sizes else None
 
 
-def load_error(path: Path, runtime: str, error: BaseException) -> ReadError:
+def load_error(path: Path, runtime: str, error: BaseException) -> RunError:
     """The file could not be loaded by ``runtime``: a bad file (exit 2), said in one line."""
-    return ReadError(f"{path}: {runtime} could not load the model ({error_text(error, with_type=True)})")
+    return RunError(f"{path}: {runtime} could not load the model ({error_text(error, with_type=True)})")

@@ -30,7 +30,7 @@ import numpy as np
 
 from convkit.runtimes.tfjs.install import find_node_root
 from convkit.runtimes.tfjs.protocol import pack_tensors, unpack_tensors
-from convkit.errors import ReadError, UsageError
+from convkit.errors import ReadError, RunError, UsageError
 
 BROWSERS = ("chromium",)
 PLAYWRIGHT_VERSION = "1.65.2"
@@ -223,13 +223,13 @@ class BrowserSession:
             )
         except PlaywrightError as error:
             detail = "; ".join([str(error).splitlines()[0], *self._page_errors])[:400]
-            raise ReadError(f"{model_json}: TF.js could not run the model in Chromium ({detail})") from None
+            raise RunError(f"{model_json}: TF.js could not run the model in Chromium ({detail})") from None
         finally:
             with self._lock:
                 self._blobs.pop(inputs_url, None)
                 uploaded = self._uploads.pop(outputs_url, None)
         if not answer.get("ok"):
-            raise ReadError(f"{model_json}: TF.js could not run the model in Chromium ({str(answer.get('error'))[:400]})")
+            raise RunError(f"{model_json}: TF.js could not run the model in Chromium ({str(answer.get('error'))[:400]})")
         header = answer["header"]
         if uploaded is None:
             raise ReadError(f"{model_json}: the page did not send the model's outputs back")

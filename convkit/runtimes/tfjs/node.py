@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from convkit.errors import ConvkitError, ReadError, UsageError
+from convkit.errors import ConvkitError, RunError, UsageError
 from convkit.runtimes.tfjs.install import find_node_root
 from convkit.runtimes.tfjs.protocol import read_tensors, write_tensors
 
@@ -85,10 +85,10 @@ class NodeHost:
                 process.stdin.write(json.dumps(request) + "\n")
                 process.stdin.flush()
             except OSError:
-                raise ReadError(f"{model_json}: TF.js could not run the model ({self._failure()})") from None
+                raise RunError(f"{model_json}: TF.js could not run the model ({self._failure()})") from None
             answer = self._answer(model_json, self._count)
             if not answer.get("ok"):
-                raise ReadError(f"{model_json}: TF.js could not run the model ({str(answer.get('error'))[:400]})")
+                raise RunError(f"{model_json}: TF.js could not run the model ({str(answer.get('error'))[:400]})")
             return read_tensors(job / "outputs.json")
         finally:
             shutil.rmtree(job, ignore_errors=True)
@@ -100,10 +100,10 @@ class NodeHost:
             ready, _, _ = select.select([process.stdout], [], [], self.timeout_seconds)
             if not ready:
                 self.close()
-                raise ReadError(f"{model_json}: TF.js did not finish within {self.timeout_seconds:g} s")
+                raise RunError(f"{model_json}: TF.js did not finish within {self.timeout_seconds:g} s")
             line = process.stdout.readline()
             if not line:
-                raise ReadError(f"{model_json}: TF.js could not run the model ({self._failure()})")
+                raise RunError(f"{model_json}: TF.js could not run the model ({self._failure()})")
             try:
                 answer = json.loads(line)
             except ValueError:
