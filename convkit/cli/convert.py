@@ -32,6 +32,19 @@ def quantizations() -> list[str]:
     return _offered("quantizations")
 
 
+def _quantize_help() -> str:
+    offered = [f"--to {fmt.name}: {', '.join(fmt.write_options.quantizations)}"
+               for fmt in formats() if fmt.write_options.quantizations]
+    return (f"Quantize the weights ({'; '.join(offered)}); TFLite int8 quantizes activations too, calibrated on "
+            "the inputs convkit check uses.")
+
+
+def _shard_help() -> str:
+    offered = [f"--to {fmt.name}: default {fmt.write_options.shard_size:,}"
+               for fmt in formats() if fmt.write_options.shard_size]
+    return f"Bytes per weight shard file ({'; '.join(offered)})."
+
+
 def _opset_help() -> str:
     offered = [f"--to {fmt.name}: {min(options.opsets)}..{max(options.opsets)}, default {options.default_opset}"
                for fmt in formats() for options in [fmt.write_options] if options.opsets]
@@ -53,16 +66,16 @@ def convert_command(
     out: OutOption = None,
     like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.", metavar="MODEL")] = None,
     tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=model_kinds, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,
-    quantize: Annotated[Optional[str], choice_option("--quantize", choices=quantizations, help="Quantize TF.js weights to float16, uint8 or uint16; TFLite: dynamic (int8 weights), float16 or int8 (weights and activations, calibrated on the inputs convkit check uses).")] = None,
+    quantize: Annotated[Optional[str], choice_option("--quantize", choices=quantizations, help=_quantize_help)] = None,
     quantize_weights: Annotated[Optional[list[str]], typer.Option("--quantize-weights", help="Glob of TF.js weight names to quantize (repeatable); default all.", metavar="GLOB")] = None,
-    shard_size: Annotated[Optional[int], typer.Option("--shard-size", help="Bytes per TF.js weight shard.", metavar="BYTES", show_default="4 MiB")] = None,
+    shard_size: Annotated[Optional[int], help_from(typer.Option("--shard-size", metavar="BYTES", show_default=False), _shard_help)] = None,
     keep_optimizer: Annotated[bool, typer.Option("--keep-optimizer/--no-optimizer", help="Carry optimizer state where the target holds it.")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail instead of warning when the target cannot hold part of the source.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Smoke-run the output (load it and run it once in its target runtime) before it is put in place.")] = True,
-    opset: Annotated[Optional[int], help_from(typer.Option("--opset", show_default=False), _opset_help)] = None,
+    opset: Annotated[Optional[int], help_from(typer.Option("--opset", metavar="N", show_default=False), _opset_help)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:

@@ -381,7 +381,6 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".ckpt", ".index"),
-    title="checkpoint",
     reader="convkit.formats.checkpoint:read",
     weights_only=lambda path: True,
     writer="convkit.convert.writers.checkpoint:write",

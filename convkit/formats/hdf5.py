@@ -242,7 +242,6 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".h5", ".hdf5", ".weights.h5"),
-    title=".h5",
     configs=configs,
     weights_only=is_weights_only,
     reader="convkit.formats.hdf5:read",

@@ -215,7 +215,6 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".keras",),
-    title=".keras",
     configs=configs,
     reader="convkit.formats.keras_archive:read",
     writer="convkit.convert.writers.keras:write",
