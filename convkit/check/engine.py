@@ -12,11 +12,11 @@ from convkit._tf import runtime_logs_hidden
 from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
+from convkit.errors import ConvkitError, UsageError
+from convkit.progress import Progress, no_progress
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.runner import KerasModelRunner
 from convkit.runtimes.open import open_runner
-from convkit.errors import ConvkitError, UsageError
-from convkit.progress import Progress, no_progress
 
 if TYPE_CHECKING:
     from convkit.runtimes.tfjs.backends import TfjsRuntimes

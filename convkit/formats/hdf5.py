@@ -22,10 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from convkit.errors import ReadError, UsageError
-from convkit.formats import _report
 from convkit.containers import hdf5
 from convkit.containers.isolate import run_isolated
+from convkit.errors import ReadError, UsageError
+from convkit.formats import _report
 from convkit.registry import Format, register_format
 
 if TYPE_CHECKING:

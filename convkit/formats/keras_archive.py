@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convkit.containers import hdf5
+from convkit.containers.isolate import run_isolated
+from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
 from convkit.errors import ReadError
 from convkit.formats import _report
-from convkit.containers import hdf5
-from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
-from convkit.containers.isolate import run_isolated
 from convkit.registry import Format, register_format
 
 if TYPE_CHECKING:

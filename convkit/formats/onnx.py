@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from convkit.containers import limits
 from convkit.errors import ReadError
 from convkit.formats import _report
-from convkit.containers import limits
 from convkit.registry import Format, WriteOptions, register_format
 
 # Operator domains every ONNX runtime implements; anything else is a custom op.

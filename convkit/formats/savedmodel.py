@@ -21,10 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
 from convkit.policy.graph_ops import risky_ops
-from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.registry import Format, register_format
 
 if TYPE_CHECKING:

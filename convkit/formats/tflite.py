@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from convkit.errors import ReadError
-from convkit.formats import _report
 from convkit.containers import limits
 from convkit.containers.files import head_bytes
+from convkit.errors import ReadError
+from convkit.formats import _report
 from convkit.registry import Format, WriteOptions, register_format
 
 FILE_IDENTIFIER = b"TFL3"

@@ -16,6 +16,7 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
+
 class NeedsKeras(Exception):
     """The file holds something only a live Keras model can translate (the caller loads it in Keras).
 

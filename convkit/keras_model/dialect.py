@@ -393,6 +393,7 @@ def _shift_nested(model: dict[str, Any]) -> None:
         if layer.get("class_name") in MODEL_CLASSES
         and (layer.get("class_name") != "Sequential" or _sequential_has_input(layer))
     }
+
     def shifted(name: str, node_index: int) -> tuple[str, int]:
         return (name, node_index - 1) if name in models and node_index > 0 else (name, node_index)
 

@@ -25,6 +25,7 @@ from convkit.errors import ReadError
 from convkit.keras_model.config import MODEL_CLASSES, is_cell_name
 from convkit.keras_model.data import NeedsKeras, Weight
 
+
 def _snake_case(class_name: str) -> str:
     name = re.sub(r"\W+", "", class_name)
     name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)

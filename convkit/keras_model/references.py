@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Iterator
 
+
 def tensor_histories(value: Any) -> Iterator[list[Any]]:
     if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
         yield list(value["config"]["keras_history"])

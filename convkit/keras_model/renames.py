@@ -7,6 +7,7 @@ from typing import Any
 from convkit.keras_model.config import iter_layers, layer_names
 from convkit.keras_model.references import mapped_references
 
+
 def keras3_renamed_layers(model_config: dict[str, Any]) -> dict[str, str]:
     """Layer names Keras 3 refuses, each with the name :func:`keras3_dialect` gives it.
 

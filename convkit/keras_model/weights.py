@@ -11,6 +11,7 @@ from convkit.errors import UsageError
 from convkit.keras_model.config import is_cell_name
 from convkit.keras_model.data import ModelData, Weight
 
+
 def tfjs_weight_name(weight_name: str, layers: frozenset[str] | set[str] = frozenset()) -> str:
     """The name TF.js layers gives a weight: ``<owning layer>/<attribute>``.
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, batch_count
 from convkit.errors import ReadError, RunError, error_text
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, batch_count
 
 DEFAULT_SIGNATURE = "serving_default"
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
 from convkit.errors import RunError, error_text
 from convkit.formats.onnx import ORT_TYPES
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
 
 
 def _spec(node: Any) -> TensorSpec:

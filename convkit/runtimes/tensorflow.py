@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
 from convkit.errors import ReadError, RunError, UsageError, error_text
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
 
 DEFAULT_SIGNATURE = "serving_default"
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from convkit.runtimes.tfjs import install
 from convkit.cli import convert as convert_cli
 from convkit.cli._progress import StageDisplay
 from convkit.cli.main import app
 from convkit.registry import format_names
+from convkit.runtimes.tfjs import install
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()

@@ -15,9 +15,9 @@ import pytest
 from convkit.convert import default_output
 from convkit.convert.writers.h5 import write_keras2_h5
 from convkit.convert.writers.tfjs_layers import write_tfjs_layers
+from convkit.errors import UsageError
 from convkit.formats.hdf5 import read_keras_model
 from convkit.formats.tfjs.layers import read_layers_model
-from convkit.errors import UsageError
 
 
 def _dense_h5(path: Path, dtype: str = "float32", chunked: bool = False) -> None:

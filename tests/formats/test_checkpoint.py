@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from convkit.errors import ReadError
 from convkit.containers import tensor_bundle
+from convkit.errors import ReadError
 from convkit.formats import checkpoint
 from tests.formats._artifacts import copy_checkpoint
 

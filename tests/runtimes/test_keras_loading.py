@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from convkit.convert import convert
-from convkit.runtimes.keras.load import load_keras_model
 from convkit.errors import UsageError
+from convkit.runtimes.keras.load import load_keras_model
 
 
 def _predict(model, x: np.ndarray) -> np.ndarray:

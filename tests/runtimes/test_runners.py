@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from convkit.check import check
+from convkit.errors import ConvkitError, ReadError, UnsafeModelError
 from convkit.runtimes.keras.runner import KerasModelRunner
 from convkit.runtimes.open import open_runner
-from convkit.errors import ConvkitError, ReadError, UnsafeModelError
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,13 @@ import pytest
 from typer.testing import CliRunner
 
 from convkit.check import check, write_junit
+from convkit.cli.main import app
+from convkit.convert_and_check import check_all_formats
+from convkit.errors import ConvkitError, UsageError
 from convkit.runtimes.tfjs import node
 from convkit.runtimes.tfjs.backends import TfjsRuntimes, parse_backends
 from convkit.runtimes.tfjs.node import RUNNER_SCRIPT
 from convkit.runtimes.tfjs.runner import TfjsRunner
-from convkit.cli.main import app
-from convkit.errors import ConvkitError, UsageError
-from convkit.convert_and_check import check_all_formats
 from tests.check import _models
 
 pytestmark = pytest.mark.node

@@ -20,8 +20,8 @@ import pytest
 from typer.testing import CliRunner
 
 from convkit.check import check, write_junit
-from convkit.runtimes.tfjs.browser import BrowserSession, browser_missing
 from convkit.cli.main import app
+from convkit.runtimes.tfjs.browser import BrowserSession, browser_missing
 from tests.check import _models
 
 FLOAT32_DEFAULT = (1e-5, 1e-5)

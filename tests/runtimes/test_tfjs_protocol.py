@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from convkit.runtimes.tfjs.protocol import read_tensors, write_tensors
 from convkit.errors import UsageError
+from convkit.runtimes.tfjs.protocol import read_tensors, write_tensors
 
 
 def test_tensors_round_trip_as_raw_little_endian(tmp_path):

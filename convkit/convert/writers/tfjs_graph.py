@@ -18,6 +18,7 @@ from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
 from convkit.runtimes.keras.build import build_model
 
+
 def export_for_graph(model: ModelData, target: Path, source: Path, allow_unsafe: bool) -> None:
     """An inference SavedModel of ``model`` for the TF.js graph converter."""
     quiet_tensorflow()

@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from convkit.errors import ReadError
-from convkit.formats import _report
 from convkit.containers import limits
 from convkit.containers.files import head_bytes, is_regular_file, open_regular
+from convkit.errors import ReadError
+from convkit.formats import _report
 from convkit.formats.tfjs.blame import blame
 from convkit.registry import Format, WriteOptions, register_format
 

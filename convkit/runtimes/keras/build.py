@@ -30,6 +30,7 @@ from convkit.keras_model.weights import tfjs_weight_name
 from convkit.policy.safe_mode import unsafe_scope
 from convkit.policy.shipped import is_keras_operation, is_keras_shipped_class, keras_shipped_layer, keras_shipped_layers
 
+
 def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> None:
     """Refuses layer classes the installed Keras does not know (custom objects without their code)."""
     if generation == 2:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from convkit.runtimes.keras.runner import KerasModelRunner, load_error
-from convkit.runtimes.base import load_failures
 from convkit.policy.safe_mode import loading_custom_objects, unsafe_scope
+from convkit.runtimes.base import load_failures
+from convkit.runtimes.keras.runner import KerasModelRunner, load_error
 
 
 def load_keras3(path: Path, *, allow_unsafe: bool = False, training: bool = False) -> KerasModelRunner:

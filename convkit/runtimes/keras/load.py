@@ -13,6 +13,7 @@ from convkit.registry import detect
 from convkit.runtimes.keras.build import build_model
 from convkit.runtimes.keras.read import read_model
 
+
 @dataclass
 class LoadedModel:
     """A live Keras model and where it came from.

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, shape_tuple
 from convkit.errors import ReadError, RunError, error_text
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, shape_tuple
 
 
 class KerasModelRunner(Runner):

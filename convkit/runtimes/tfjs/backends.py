@@ -18,6 +18,7 @@ from convkit.runtimes.tfjs.runner import (
     open_tfjs,
 )
 
+
 class TfjsRuntimes:
     """The TF.js backends one check run asks for, and the hosts (Node, Chromium) that run them.
 

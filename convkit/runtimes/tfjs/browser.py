@@ -28,9 +28,9 @@ from urllib.parse import unquote, urlsplit
 
 import numpy as np
 
+from convkit.errors import ReadError, RunError, UsageError
 from convkit.runtimes.tfjs.install import find_node_root
 from convkit.runtimes.tfjs.protocol import pack_tensors, unpack_tensors
-from convkit.errors import ReadError, RunError, UsageError
 
 BROWSERS = ("chromium",)
 PLAYWRIGHT_VERSION = "1.65.2"
