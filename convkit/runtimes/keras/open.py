@@ -28,10 +28,14 @@ def open_keras(path: Path, *, like: Path | None, allow_unsafe: bool, training: b
 
 def open_h5(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     """A whole-model ``.h5`` in the Keras generation that wrote it; a weights-only one in ``like``."""
+    refuse_forged(path)  # before Keras would allocate what a dataset declares
+    return _open_h5(path, like=like, allow_unsafe=allow_unsafe, training=training)
+
+
+def _open_h5(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     from convkit.formats.hdf5 import keras_attributes
 
     attributes = keras_attributes(path)
-    refuse_forged(path)
     if "model_config" not in attributes:
         return load_weights_runner(path, like=like, allow_unsafe=allow_unsafe, training=training)
     return _in_its_generation(path, attributes.get("keras_version", "3"), allow_unsafe=allow_unsafe,
@@ -46,7 +50,7 @@ def open_h5_either_generation(path: Path, *, like: Path | None, allow_unsafe: bo
     """
     refuse_forged(path)  # before either Keras would allocate what a dataset declares
     try:
-        runner = open_h5(path, like=like, allow_unsafe=allow_unsafe, training=training)
+        runner = _open_h5(path, like=like, allow_unsafe=allow_unsafe, training=training)
         runner.load()
         return runner
     except UnsafeModelError:
