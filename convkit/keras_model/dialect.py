@@ -179,7 +179,10 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     refuses a few Keras 2 arguments (``time_major``) and ``/`` in layer names
     (see :func:`keras3_renamed_layers`), and has no ``TFOpLambda`` (each becomes its
     Keras 3 operation). A class Keras 3 ships without exporting it (ConvNeXt's
-    ``LayerScale``) gets the ``module`` Keras 3 finds it by.
+    ``LayerScale``) gets the ``module`` Keras 3 finds it by, and so does a layer a
+    wrapper holds (a Bidirectional's LSTM): Keras 3 finds those by module only. A
+    Bidirectional's backward layer is named as Keras 3 names it (``backward_lstm``; Keras 3
+    prefixes only the forward one itself).
 
     Raises:
         ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
@@ -191,9 +194,28 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _input_layer_first(config)
     _drop_refused_arguments(config)
     _name_shipped_modules(config)
+    _keras3_wrapped_layers(config)
     tf_ops_as_operations(config)
     rename_layers(config, keras3_renamed_layers(model_config))
     return config
+
+
+def _keras3_wrapped_layers(model: dict[str, Any]) -> None:
+    import keras
+
+    for layer in iter_layers(model):
+        body = layer.get("config")
+        if layer.get("class_name") in MODEL_CLASSES or not isinstance(body, dict):
+            continue
+        for key in ("layer", "backward_layer"):
+            inner = body.get(key)
+            if not isinstance(inner, dict):
+                continue
+            if "module" not in inner and isinstance(getattr(keras.layers, str(inner.get("class_name")), None), type):
+                inner["module"] = "keras.layers"
+            name = (inner.get("config") or {}).get("name")
+            if key == "backward_layer" and isinstance(name, str) and not name.startswith("backward_"):
+                inner["config"]["name"] = f"backward_{name}"
 
 
 def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
@@ -253,16 +275,44 @@ def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str,
     differently (``hard_sigmoid``) becomes ``linear`` on its layer, followed by
     ``TFOpLambda`` layers calling the TensorFlow functions Keras 3 computes it with;
     the layer's consumers read the last of them. Only layers of functional models
-    with one call are rewritten; anything else is left for tf_keras to refuse.
+    with one call are rewritten; anything else is left for tf_keras to refuse. A
+    Bidirectional's inner layers lose the prefix Keras 3 names them with (see
+    :func:`unprefixed_bidirectional`).
     """
     if generation != 3:
         return model_config
-    import copy
-
-    config = copy.deepcopy(model_config)
+    config = unprefixed_bidirectional(model_config, generation)
     for inner in [config, *iter_layers(config)]:
         if inner.get("class_name") in ("Functional", "Model"):
             _activation_steps(inner.get("config") or {})
+    return config
+
+
+_BIDIRECTIONAL_SIDES = (("layer", "forward_"), ("backward_layer", "backward_"))
+
+
+def unprefixed_bidirectional(model_config: dict[str, Any], generation: int) -> dict[str, Any]:
+    """A copy of the config whose Bidirectional inner layers are named as tf_keras and TF.js configs name them.
+
+    Keras 3 writes a Bidirectional's inner layers as ``forward_gru`` and ``backward_gru``
+    (it prefixes once, however often it reads its own config); tf_keras and TF.js
+    prefix again when they build one (``forward_forward_gru``), so that its weights
+    would no longer be the layer's. For a Keras 3 config (``generation`` 3) the
+    prefix is dropped; other configs are copied as they are.
+    """
+    import copy
+
+    config = copy.deepcopy(model_config)
+    if generation != 3:
+        return config
+    for layer in iter_layers(config):
+        body = layer.get("config")
+        if layer.get("class_name") != "Bidirectional" or not isinstance(body, dict):
+            continue
+        for key, prefix in _BIDIRECTIONAL_SIDES:
+            inner = (body.get(key) or {}).get("config") if isinstance(body.get(key), dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get("name"), str) and inner["name"].startswith(prefix):
+                inner["name"] = inner["name"][len(prefix):]
     return config
 
 
