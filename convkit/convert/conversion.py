@@ -110,6 +110,11 @@ class Notes:
         """The source's optimizer state and training configuration, lost unless the output carries them."""
         if not self._request.keep_optimizer:
             return  # --no-optimizer: leaving training state out is what the user asked for
+        if model.training_code:
+            self.lose("the training configuration (compile settings) of the source",
+                      f"left out of the {self._target.name} output: the training configuration of the source, which "
+                      f"holds {model.training_code} (code that only training runs)")
+            carried = False
         if model.optimizer_weights and not carried:
             self.lose("the optimizer state of the source")
         if model.training_config and not (carried if training_carried is None else training_carried):

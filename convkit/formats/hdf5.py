@@ -231,9 +231,10 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
 
 
 def configs(path: Path) -> list[Any]:
-    """The model and training configs of an ``.h5`` file, as data (read in a child, like :func:`inspect`)."""
+    """The model config of an ``.h5`` file (what the forward pass builds; the training config aside), as data
+    (read in a child, like :func:`inspect`)."""
     report = inspect(Path(path))
-    return [config for config in (report.model_config, report.training_config) if config is not None]
+    return [report.model_config] if report.model_config is not None else []
 
 
 register_format(Format(

@@ -21,6 +21,7 @@ from convkit.containers.isolate import run_isolated
 from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
 from convkit.errors import ReadError
 from convkit.formats import _report
+from convkit.policy.code import without_training
 from convkit.registry import Format, register_format
 
 if TYPE_CHECKING:
@@ -204,9 +205,9 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
 
 
 def configs(path: Path) -> list[Any]:
-    """The model config (with its compile config) of a ``.keras`` archive, as data."""
+    """The model config of a ``.keras`` archive without its compile config (what the forward pass builds), as data."""
     report = inspect(Path(path))
-    return [config for config in (report.model_config, report.compile_config) if config is not None]
+    return [without_training(report.model_config)] if report.model_config is not None else []
 
 
 register_format(Format(

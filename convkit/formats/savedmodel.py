@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
+from convkit.policy.code import without_training
 from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, register_format
 
@@ -342,15 +343,16 @@ def has_keras_metadata(path: Path) -> bool:
 
 
 def configs(path: Path) -> list[Any]:
-    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
+    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data; the
+    optimizer's nodes and the training config aside (what only training uses)."""
 
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
         return []
     data = limits.read_capped(metadata_path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
     metadata = protobuf.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
-    return [limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
-            for node in metadata.nodes if node.metadata]
+    return [without_training(limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}"))
+            for node in metadata.nodes if node.metadata and not node.node_path.startswith("root.optimizer")]
 
 
 # ---------------------------------------------------------------- reading into the in-memory model

@@ -20,6 +20,7 @@ user passes ``--unsafe``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +126,40 @@ def is_keras_module(module: str, parts: Iterable[str] = _KERAS_PARTS) -> bool:
     return False
 
 
+@functools.lru_cache(maxsize=1)
+def keras_function_names() -> frozenset[str]:
+    """The names Keras 3 exports in ``keras.activations``, ``keras.losses`` and ``keras.metrics``.
+
+    Keras 3 writes a loss compiled as a function (``keras.losses.sparse_categorical_crossentropy``)
+    as ``{"module": "builtins", "class_name": "function", "config": "sparse_categorical_crossentropy"}``
+    and resolves it by that name among its own exports. The allowlist is read from the
+    installed Keras' public API files (``keras/losses/__init__.py``, ...) as source text,
+    without importing Keras or anything a file names; empty without Keras.
+    """
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("keras")
+    except (ImportError, ValueError):
+        return frozenset()
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    root = Path(next(iter(spec.submodule_search_locations)))
+    names: set[str] = set()
+    for part in _FUNCTION_PARTS:
+        try:
+            tree = ast.parse((root / part / "__init__.py").read_text())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            # the exports themselves live in keras.src.<part>.<module>; the package's own
+            # helpers (get, serialize, deserialize) come from keras.src.<part>
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"keras.src.{part}."):
+                names.update(alias.asname or alias.name for alias in node.names)
+    return frozenset(name for name in names if IDENTIFIER.match(name))
+
+
 def is_tf_initializer(node: dict[str, Any]) -> bool:
     """Whether a config object is one of TensorFlow's own initializers (``tf.constant_initializer``)."""
     return (node.get("module") in _TF_INITIALIZER_MODULES and node.get("class_name") in _TF_INITIALIZERS
@@ -224,7 +259,10 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         if not isinstance(module, str):
             return CodeObject(where, class_name, "an object whose module is not a name")
         if class_name == "function":
-            if not is_keras_module(module, _FUNCTION_PARTS) or not (isinstance(config, str) and IDENTIFIER.match(config)):
+            named = isinstance(config, str) and IDENTIFIER.match(config)
+            if module == "builtins" and named and config in keras_function_names():
+                pass  # Keras 3 resolves a "builtins" function by name among its own (a loss compiled as a function)
+            elif not is_keras_module(module, _FUNCTION_PARTS) or not named:
                 return CodeObject(where, class_name, f"function {config!r} from module {module!r}")
         elif is_tf_initializer(node):
             pass
@@ -233,6 +271,21 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
     if not IDENTIFIER.match(class_name):
         return CodeObject(where, class_name, f"class name {class_name!r} that is not a plain name")
     return None
+
+
+# Keys of a model config whose objects only training uses (compile settings, the optimizer).
+TRAINING_KEYS = frozenset({"compile_config", "training_config"})
+
+
+def without_training(config: Any) -> Any:
+    """``config`` without its training-only parts (:data:`TRAINING_KEYS`): what the forward pass builds.
+
+    Code there (a custom optimizer, ``Addons>RectifiedAdam``) is no reason to refuse a model for
+    inference: readers drop such a training configuration instead (with a warning).
+    """
+    if isinstance(config, dict) and TRAINING_KEYS & set(config):
+        return {key: value for key, value in config.items() if key not in TRAINING_KEYS}
+    return config
 
 
 def refuse_code(config: Any, path: Path, allow_unsafe: bool, where: str = "") -> None:

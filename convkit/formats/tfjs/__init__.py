@@ -25,6 +25,7 @@ from convkit.containers.files import head_bytes, is_regular_file, open_regular
 from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.formats.tfjs.blame import blame
+from convkit.policy.code import without_training
 from convkit.registry import Format, WriteOptions, register_format
 
 MODEL_JSON = "model.json"
@@ -415,11 +416,11 @@ def _owner(weight: dict[str, Any]) -> str:
 
 
 def configs(path: Path) -> list[Any]:
-    """The Keras config (``modelTopology`` of a layers model) and training config of ``model.json``, as data."""
+    """The Keras config of ``model.json`` (``modelTopology`` of a layers model, its training config aside), as data."""
     document = read_model_json(Path(path))
-    if document.get("format") == "graph-model":
+    if document.get("format") == "graph-model" or document.get("modelTopology") is None:
         return []
-    return [document[key] for key in ("modelTopology", "trainingConfig") if document.get(key) is not None]
+    return [without_training(document["modelTopology"])]
 
 
 def is_graph_model(path: Path) -> bool:
