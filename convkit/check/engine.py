@@ -12,7 +12,7 @@ from convkit._tf import runtime_logs_hidden
 from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
-from convkit.errors import ConvkitError, UsageError
+from convkit.errors import ConvkitError, RuntimeMissingError, UsageError
 from convkit.progress import Progress, no_progress
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.runner import KerasModelRunner
@@ -158,6 +158,8 @@ def _check_one(
         }
         with runtime_logs_hidden(runner.in_process):
             outputs = runner.infer(other_feed)
+    except RuntimeMissingError:
+        raise  # not the copy's fault: the whole run needs the runtime installed
     except ConvkitError as error:
         info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
             label=_label(copy), path=str(copy) if isinstance(copy, (str, Path)) else None,

@@ -1,4 +1,4 @@
-"""``convkit setup-tfjs``: install the pinned @tensorflow/tfjs where ``convkit check`` finds it."""
+"""``convkit setup-tfjs``: install the pinned TF.js npm packages where ``convkit`` finds them."""
 
 from __future__ import annotations
 
@@ -22,17 +22,18 @@ def setup_tfjs(
                      help="npm folder to install into (default: ~/.cache/convkit/node, or $XDG_CACHE_HOME/convkit/node)."),
     ] = None,
 ) -> None:
-    """Install @tensorflow/tfjs (the version convkit is tested with) for running TF.js models under Node.js.
+    """Install the TF.js runtime convkit runs TF.js models in: @tensorflow/tfjs and its WASM backend, at the
+    versions convkit is tested with.
 
-    Runs `npm install` once (needs Node.js 20, npm and the npm registry). convkit
-    looks for the runtime in $CONVKIT_NODE_ROOT, above the package and the working
-    directory, then in this folder.
+    Runs `npm ci` once on convkit's own package-lock.json (needs Node.js 20, npm and the
+    npm registry). convkit looks for the runtime in $CONVKIT_NODE_ROOT, above the package
+    and the working directory, then in this folder.
     """
     from convkit.runtimes.tfjs import install
 
     folder = install.install_tfjs(root)
-    stdout_console().print(f"@tensorflow/tfjs {install.tfjs_version(folder)} installed in {folder}", markup=False,
-                           highlight=False)
+    installed = ", ".join(f"{name} {version}" for name, version in install.pinned_versions().items())
+    stdout_console().print(f"{installed} installed in {folder}", markup=False, highlight=False)
     if root is not None:
         stdout_console().print(f"set {install.NODE_ROOT_ENV}={folder} so that convkit finds it", markup=False,
                                highlight=False)

@@ -1,31 +1,57 @@
-"""Where the TF.js runtime lives: Node.js and an npm folder holding @tensorflow/tfjs.
+"""Where the TF.js runtime lives: Node.js and an npm folder holding the pinned npm packages.
 
-``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js. The
-npm folder (one whose ``node_modules`` holds the package) is looked for, in
+``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js, on the
+WASM backend by default (@tensorflow/tfjs-backend-wasm). The npm folder (one whose
+``node_modules`` holds every package convkit's Node side needs) is looked for, in
 order, at:
 
 1. ``$CONVKIT_NODE_ROOT``;
 2. the folders above the installed package and above the working directory
    (a source checkout after ``npm ci``);
 3. the user folder ``$XDG_CACHE_HOME/convkit/node`` (default
-   ``~/.cache/convkit/node``), which ``convkit setup-tfjs`` fills with
-   ``npm install @tensorflow/tfjs@TFJS_VERSION``.
+   ``~/.cache/convkit/node``), which ``convkit setup-tfjs`` fills.
+
+The packages and their exact versions are the project's ``package.json`` and
+``package-lock.json``, which the package carries (``npm/``, kept equal to the
+checkout's by a test): ``setup-tfjs`` copies both into the folder and runs
+``npm ci``, so a wheel install gets the same tree as a checkout.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from convkit.errors import UsageError
+from convkit.errors import RuntimeMissingError, UsageError
 
 NODE_ROOT_ENV = "CONVKIT_NODE_ROOT"
 TFJS_PACKAGE = "@tensorflow/tfjs"
-# The version package-lock.json pins; tests/cli/test_setup.py holds the two equal.
-TFJS_VERSION = "4.22.0"
+# The npm project convkit's Node side runs in: the checkout's package.json and package-lock.json.
+NPM_PROJECT = Path(__file__).resolve().parent / "npm"
+SETUP_COMMAND = "convkit setup-tfjs"
+
+
+@functools.lru_cache(maxsize=1)
+def required_packages() -> tuple[str, ...]:
+    """The npm packages convkit's Node side needs (the ``dependencies`` of the packaged ``package.json``)."""
+    manifest = json.loads((NPM_PROJECT / "package.json").read_text())
+    return tuple(manifest.get("dependencies", {}))
+
+
+@functools.lru_cache(maxsize=1)
+def pinned_versions() -> dict[str, str]:
+    """Each required package's version, as the packaged ``package-lock.json`` pins it."""
+    lock = json.loads((NPM_PROJECT / "package-lock.json").read_text())
+    packages = lock.get("packages", {})
+    return {name: str(packages.get(f"node_modules/{name}", {}).get("version", "?")) for name in required_packages()}
+
+
+# The version the lock pins (what `convkit --version` and the test suite compare with).
+TFJS_VERSION = pinned_versions()[TFJS_PACKAGE]
 
 
 def user_node_root() -> Path:
@@ -35,7 +61,7 @@ def user_node_root() -> Path:
 
 
 def candidate_roots() -> list[Path]:
-    """Every folder searched for ``node_modules/@tensorflow/tfjs``, in order."""
+    """Every folder searched for the npm packages, in order."""
     env_root = os.environ.get(NODE_ROOT_ENV)
     candidates = [Path(env_root)] if env_root else []
     package = Path(__file__).resolve().parent
@@ -46,23 +72,41 @@ def candidate_roots() -> list[Path]:
     return list(dict.fromkeys(candidates))
 
 
+def _installed(root: Path, package: str) -> bool:
+    return (root / "node_modules" / package / "package.json").is_file()
+
+
 def has_tfjs(root: Path) -> bool:
-    return (root / "node_modules" / TFJS_PACKAGE / "package.json").is_file()
+    return _installed(root, TFJS_PACKAGE)
+
+
+def missing_packages(root: Path) -> list[str]:
+    """The required packages ``root``'s ``node_modules`` lacks."""
+    return [package for package in required_packages() if not _installed(root, package)]
 
 
 def find_node_root() -> Path:
-    """The folder whose ``node_modules`` holds @tensorflow/tfjs.
+    """The first folder whose ``node_modules`` holds every required package.
 
     Raises:
-        UsageError: none is found; the message says how to install it.
+        RuntimeMissingError: none does; the message names what is missing and the command that installs it.
     """
+    partial: tuple[Path, list[str]] | None = None
     for folder in candidate_roots():
-        if has_tfjs(folder):
+        missing = missing_packages(folder)
+        if not missing:
             return folder
-    raise UsageError(
-        f"cannot find {TFJS_PACKAGE} (in ${NODE_ROOT_ENV}, above convkit or the working directory, "
-        f"or in {user_node_root()}); run 'convkit setup-tfjs' to install it there, or 'npm ci' in a convkit checkout"
-    )
+        if partial is None and len(missing) < len(required_packages()):
+            partial = (folder, missing)
+    if partial is not None:
+        folder, missing = partial
+        raise RuntimeMissingError(
+            f"the TF.js runtime in {folder} lacks {' and '.join(missing)}; run '{SETUP_COMMAND}' to install "
+            f"the pinned packages in {user_node_root()} (or 'npm ci' in a convkit checkout)")
+    raise RuntimeMissingError(
+        f"the TF.js runtime is not installed: {' and '.join(required_packages())} are in neither "
+        f"${NODE_ROOT_ENV}, a folder above convkit or the working directory, nor {user_node_root()}; run "
+        f"'{SETUP_COMMAND}' to install them (or 'npm ci' in a convkit checkout)")
 
 
 def tfjs_version(root: Path | None = None) -> str | None:
@@ -88,7 +132,8 @@ def node_version() -> str | None:
 
 
 def install_tfjs(root: Path | None = None) -> Path:
-    """Runs ``npm install @tensorflow/tfjs@TFJS_VERSION`` in ``root`` (default: the user folder).
+    """Installs the pinned npm packages in ``root`` (default: the user folder): the packaged ``package.json`` and
+    ``package-lock.json`` copied there, then ``npm ci``.
 
     Raises:
         UsageError: Node.js or npm is missing, or npm fails (its last line is quoted).
@@ -100,14 +145,13 @@ def install_tfjs(root: Path | None = None) -> Path:
     if npm is None:
         raise UsageError("'npm' is not on PATH; install npm (it comes with Node.js) first")
     root.mkdir(parents=True, exist_ok=True)
-    manifest = root / "package.json"
-    if not manifest.exists():
-        manifest.write_text(json.dumps({"name": "convkit-tfjs-runtime", "private": True,
-                                        "description": "The TF.js runtime convkit check runs TF.js models in."},
-                                       indent=2) + "\n")
-    command = [npm, "install", "--no-audit", "--no-fund", "--save-exact", f"{TFJS_PACKAGE}@{TFJS_VERSION}"]
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(NPM_PROJECT / name, root / name)
+    command = [npm, "ci", "--no-audit", "--no-fund", "--omit=dev"]
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    if done.returncode != 0 or not has_tfjs(root):
+    missing = missing_packages(root)
+    if done.returncode != 0 or missing:
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise UsageError(f"{root}: npm install {TFJS_PACKAGE}@{TFJS_VERSION} failed ({lines[-1] if lines else 'no output'})")
+        packages = ", ".join(f"{name}@{version}" for name, version in pinned_versions().items())
+        raise UsageError(f"{root}: npm ci of {packages} failed ({lines[-1] if lines else 'no output'})")
     return root
