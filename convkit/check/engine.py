@@ -130,7 +130,7 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
         pairs=tuple(pairs),
         inputs=feed.to_dict(),
         seconds=time.perf_counter() - started,
-        notes=feed.notes,
+        notes=(*feed.notes, *(f"reference: {note}" for note in ref_runner.notes)),
     )
 
 
