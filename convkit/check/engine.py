@@ -11,6 +11,7 @@ import numpy as np
 from convkit._tf import runtime_logs_hidden
 from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
+from convkit.runtimes.inputs import numpy_dtype
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.errors import ConvkitError, RuntimeMissingError, UsageError
 from convkit.progress import Progress, no_progress
@@ -153,7 +154,7 @@ def _check_one(
         matching = match_specs(ref_specs, runner.inputs, what=f"{runner.label}'s inputs")
         other_specs = {spec.name: spec for spec in runner.inputs}
         other_feed = {
-            other: feed.arrays[ref.name].astype(other_specs[other].dtype, copy=False)
+            other: feed.arrays[ref.name].astype(numpy_dtype(other_specs[other].dtype), copy=False)
             for ref, other in zip(ref_specs, matching.names)
         }
         with runtime_logs_hidden(runner.in_process):

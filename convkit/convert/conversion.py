@@ -169,11 +169,29 @@ class Source:
         if self._model is None:
             if self.graph is not None:
                 raise UsageError(self.graph.refusal(self._request.to))
+            from convkit.keras_model.config import string_inputs
+            from convkit.registry import get_format
             from convkit.runtimes.keras.read import read_model
 
-            self._model = read_model(self.path, self._stack, like=self._request.like,
-                                     allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+            model = read_model(self.path, self._stack, like=self._request.like,
+                               allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+            target = get_format(self._request.to)
+            strings = string_inputs(model.config)
+            if strings and not target.holds_strings:
+                raise UsageError(
+                    f"{self.path}: the model takes strings (input {strings[0]!r}: text preprocessing inside the "
+                    f"model), which convkit cannot carry into {target.shown_name} (its string operations have no "
+                    f"counterpart there), so no {target.name} output is written; convert to "
+                    f"{', '.join(f.name for f in _string_targets())} instead, or move the text preprocessing out of "
+                    "the model")
+            self._model = model
         return self._model
+
+
+def _string_targets() -> list[Format]:
+    from convkit.registry import formats
+
+    return [fmt for fmt in formats() if fmt.writer and fmt.holds_strings]
 
 
 class Conversion:

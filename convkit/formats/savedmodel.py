@@ -344,7 +344,7 @@ def has_keras_metadata(path: Path) -> bool:
 
 def configs(path: Path) -> list[Any]:
     """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data; the
-    optimizer's nodes and the training config aside (what only training uses)."""
+    optimizer's and metrics' nodes and the training config aside (what only training uses)."""
 
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
@@ -352,7 +352,12 @@ def configs(path: Path) -> list[Any]:
     data = limits.read_capped(metadata_path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
     metadata = protobuf.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
     return [without_training(limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}"))
-            for node in metadata.nodes if node.metadata and not node.node_path.startswith("root.optimizer")]
+            for node in metadata.nodes if node.metadata and not _training_only(node)]
+
+
+def _training_only(node: Any) -> bool:
+    # the optimizer and the compiled metrics: objects only training uses
+    return node.node_path.startswith("root.optimizer") or node.identifier == "_tf_keras_metric"
 
 
 # ---------------------------------------------------------------- reading into the in-memory model

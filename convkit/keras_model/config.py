@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any, Iterator
 
 MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+# Preprocessing layers whose vocabulary Keras keeps beside the config (a .keras archive's assets, a
+# SavedModel's lookup table) unless it was given as the ``vocabulary`` argument; convkit carries it there.
+LOOKUP_CLASSES = frozenset({"TextVectorization", "StringLookup", "IntegerLookup"})
 
 
 def iter_layers(model_config: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -62,3 +65,16 @@ def bidirectional_sides(layer: dict[str, Any]) -> list[str]:
             bare = name.removeprefix("forward_").removeprefix("backward_")
             names.append(prefix + bare)
     return names
+
+
+def string_inputs(model_config: dict[str, Any]) -> list[str]:
+    """The names of the model's inputs that take strings (text preprocessing inside the model)."""
+    found = []
+    for layer in iter_layers(model_config):
+        body = layer.get("config") or {}
+        dtype = body.get("dtype")
+        if isinstance(dtype, dict):
+            dtype = (dtype.get("config") or {}).get("name")
+        if layer.get("class_name") == "InputLayer" and dtype == "string":
+            found.append(str(body.get("name", layer.get("name"))))
+    return found

@@ -452,6 +452,7 @@ def inference_graph(path: Path, like: Path | None) -> GraphModel | None:
 
 register_format(Format(
     name="tfjs",
+    holds_strings=False,
     description="TensorFlow.js layers or graph model (model.json + shards)",
     accept=accept,
     inspect=inspect,

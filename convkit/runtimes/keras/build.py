@@ -41,7 +41,7 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
         import keras
 
         module = keras.layers
-    for layer in iter_layers(config):
+    for layer in [config, *iter_layers(config)] if config.get("class_name") not in MODEL_CLASSES else iter_layers(config):
         class_name = layer.get("class_name", "")
         if class_name in MODEL_CLASSES or hasattr(module, class_name):
             continue
@@ -56,15 +56,16 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             if generation == 3:
                 continue
             raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (Keras 3 ships it in {layer['module']})")
+        name = (layer.get("config") or {}).get("name") or layer.get("name") or "?"
         raise UnsafeModelError(
-            f"{path}: layer {(layer.get('config') or {}).get('name', '?')!r} is of the custom class "
-            f"{class_name!r}, which convkit cannot build without its code"
+            f"{path}: layer {name!r} is of the custom class {class_name!r}, which convkit cannot build without its code"
         )
 
 
 # What Keras raises when it cannot build or load what a config describes (a 10,000-layer model
 # exceeds its recursion depth): a property of the file, not a bug in convkit.
-KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError)
+# NotImplementedError: a layer Keras revived from a SavedModel's graph has no config to give.
+KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError, NotImplementedError)
 
 
 KERAS_LOAD_REFUSALS: tuple[type[Exception], ...] = (*KERAS_REFUSALS, OSError)
@@ -73,9 +74,16 @@ KERAS_LOAD_REFUSALS: tuple[type[Exception], ...] = (*KERAS_REFUSALS, OSError)
 def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any:
     """A file only Keras can read whole: a tf_keras SavedModel, a .keras archive with unusual layers."""
     quiet_tensorflow()
+    read_configs = registry.get_format(fmt).configs
+    model_configs = read_configs(path) if read_configs is not None else []
     if generation == 2:
         import tf_keras
 
+        # tf_keras revives a layer of a class it does not know from the SavedModel's graph, as an object
+        # without a config that no other Keras can build: refused here, by name (every node of a SavedModel)
+        for config in model_configs:
+            if isinstance(config, dict) and isinstance(config.get("class_name"), str):
+                check_known_classes(config, path, 2)
         with unsafe_scope(allow_unsafe, (2,)):
             try:
                 return tf_keras.models.load_model(str(path), compile=False,
@@ -85,8 +93,6 @@ def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any
                 raise RunError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
     import keras
 
-    read_configs = registry.get_format(fmt).configs
-    model_configs = read_configs(path) if read_configs is not None else []
     if model_configs and isinstance(model_configs[0], dict):
         check_known_classes(model_configs[0], path, 3)
     with unsafe_scope(allow_unsafe, (3,)):
@@ -98,6 +104,14 @@ def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any
 
 def model_data_of(model: Any, path: Path) -> ModelData:
     """A live Keras model (either generation) as a ModelData."""
+    try:
+        return _model_data_of(model, path)
+    except NotImplementedError:  # get_config of a layer revived from a graph
+        raise ReadError(f"{path}: the model holds layers Keras could only revive from the saved graph, without a "
+                        "config (custom layers without get_config), so convkit cannot rebuild it") from None
+
+
+def _model_data_of(model: Any, path: Path) -> ModelData:
     if _is_tf_keras(model):
         raw = json.loads(model.to_json())
         generation = 2
