@@ -21,7 +21,7 @@ from typing import Any
 
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers
 from convkit.keras_model.operations import tf_ops_as_operations, is_operation_record, tf_op_lambda_of
-from convkit.keras_model.references import mapped_references, tensor_histories
+from convkit.keras_model.references import keras_tensor, mapped_references, tensor_histories
 from convkit.keras_model.renames import rename_layers, keras3_renamed_layers
 from convkit.policy.shipped import keras_shipped_layer, tf_keras_class_name
 
@@ -182,7 +182,8 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     ``LayerScale``) gets the ``module`` Keras 3 finds it by, and so does a layer a
     wrapper holds (a Bidirectional's LSTM): Keras 3 finds those by module only. A
     Bidirectional's backward layer is named as Keras 3 names it (``backward_lstm``; Keras 3
-    prefixes only the forward one itself).
+    prefixes only the forward one itself). A recurrent layer called with ``initial_state``
+    (a decoder LSTM), which Keras 2 recorded as more inputs, gets its states as that argument.
 
     Raises:
         ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
@@ -195,9 +196,35 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _drop_refused_arguments(config)
     _name_shipped_modules(config)
     _keras3_wrapped_layers(config)
+    _initial_states_as_arguments(config)
     tf_ops_as_operations(config)
     rename_layers(config, keras3_renamed_layers(model_config))
     return config
+
+
+_RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
+                               "ConvLSTM3D"})
+
+
+def _initial_states_as_arguments(model: dict[str, Any]) -> None:
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        for layer in (inner.get("config") or {}).get("layers") or []:
+            if layer.get("class_name") not in _RECURRENT_LAYERS:
+                continue
+            nodes = layer.get("inbound_nodes") or []
+            layer["inbound_nodes"] = [_with_initial_state(node) for node in nodes]
+
+
+def _with_initial_state(node: Any) -> Any:
+    # Keras 2: [[inputs..., {}], [state_h...], [state_c...]]; Keras 3 takes the states as initial_state=[...]
+    if not isinstance(node, list) or len(node) < 2 or not all(isinstance(edge, list) and len(edge) >= 3 for edge in node):
+        return node
+    first, states = node[0], node[1:]
+    kwargs = dict(first[3]) if len(first) > 3 and isinstance(first[3], dict) else {}
+    kwargs["initial_state"] = [keras_tensor(edge[:3]) for edge in states]
+    return {"args": [keras_tensor(first[:3])], "kwargs": kwargs}
 
 
 def _keras3_wrapped_layers(model: dict[str, Any]) -> None:
@@ -399,6 +426,7 @@ def _drop_refused_arguments(model: dict[str, Any]) -> None:
         config = layer.get("config")
         if class_name in MODEL_CLASSES or not isinstance(config, dict):
             continue
+        _drop_refused_object_arguments(config)
         accepted = _keras3_arguments(str(class_name))
         if accepted is None:
             continue
@@ -410,15 +438,34 @@ _KEPT_ARGUMENTS = frozenset({"name", "trainable", "dtype", "input_shape", "input
                              "batch_shape", "batch_size", "autocast"})
 
 
-def _keras3_arguments(class_name: str) -> frozenset[str] | None:
+_OBJECT_KINDS = (("_initializer", "initializers"), ("_regularizer", "regularizers"), ("_constraint", "constraints"))
+
+
+def _drop_refused_object_arguments(config: dict[str, Any]) -> None:
+    """The same for a layer's initializers, regularizers and constraints: TF 1.x tf.keras (``2.2.4-tf``)
+    records each initializer's ``dtype``, and Keras 2.2 calls a truncated normal ``distribution: normal``."""
+    for key, value in config.items():
+        kind = next((kind for suffix, kind in _OBJECT_KINDS if key.endswith(suffix)), None)
+        if kind is None or not isinstance(value, dict) or not isinstance(value.get("config"), dict):
+            continue
+        arguments = _keras3_arguments(str(value.get("class_name")), kind)
+        inner = value["config"]
+        if arguments is not None:
+            for name in [name for name in inner if name not in arguments]:
+                del inner[name]
+        if value.get("class_name") == "VarianceScaling" and inner.get("distribution") == "normal":
+            inner["distribution"] = "truncated_normal"
+
+
+def _keras3_arguments(class_name: str, kind: str = "layers") -> frozenset[str] | None:
     import inspect
 
     import keras
 
-    cls = getattr(keras.layers, class_name, None)
+    cls = getattr(getattr(keras, kind), class_name, None)
     if not isinstance(cls, type):
         return None
-    names = set(_KEPT_ARGUMENTS)
+    names = set(_KEPT_ARGUMENTS) if kind == "layers" else set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:

@@ -23,7 +23,9 @@ from convkit._tf import quiet_tensorflow
 from convkit.errors import ReadError, RunError, UnsafeModelError, error_text
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers, layer_names
 from convkit.keras_model.data import ModelData, Weight
-from convkit.keras_model.dialect import keras3_dialect, tf_keras_dialect, to_keras2_config, with_shipped_modules
+from convkit.keras_model.dialect import (
+    generations_differ, keras3_dialect, tf_keras_dialect, to_keras2_config, with_shipped_modules,
+)
 from convkit.keras_model.operations import is_operation_record, with_operation_modules
 from convkit.keras_model.renames import keras3_renamed_layers
 from convkit.keras_model.weights import tfjs_weight_name
@@ -191,6 +193,11 @@ def build_model(model: ModelData, generation: int, path: Path, allow_unsafe: boo
         if model.generation == 3 and model.raw_config:
             config = with_operation_modules(with_shipped_modules(model.raw_config))
         else:
+            redefined = generations_differ(model.config)
+            if redefined:  # a Keras 3 build would compute another function under the same name
+                raise ReadError(f"{path}: Keras 3 cannot build this architecture as Keras 2 computes it: "
+                                f"{redefined[0]} is Keras 2's clip(0.2 x + 0.5, 0, 1), which Keras 3 computes as "
+                                "relu6(x + 3) / 6")
             try:
                 config = keras3_dialect(model.config)
             except ValueError as error:  # a TFOpLambda without a Keras 3 operation
@@ -229,6 +236,11 @@ def assign_weights(live: Any, model: ModelData, path: Path, renamed: dict[str, s
         weight = source.pop(key, None)
         if weight is None and key.endswith("/kernel"):  # Keras 3 names DepthwiseConv2D's depthwise_kernel "kernel"
             weight = source.pop(key[: -len("kernel")] + "depthwise_kernel", None)
+        parts = str(raw_name or variable.name).split(":")[0].split("/")
+        if weight is None and len(parts) >= 3:
+            # Keras 3 scopes a TimeDistributed's weights by the wrapped layer too (td/dense/kernel); tf_keras, TF.js
+            # and .h5 files by the wrapper alone (td/kernel)
+            weight = source.pop(f"{parts[-3]}/{parts[-1]}", None)
         if weight is None:
             unnamed.append((variable, key))
             continue
