@@ -171,6 +171,12 @@ def generations_differ(model_config: dict[str, Any]) -> list[str]:
     return found
 
 
+def redefined_recurrent_gates(model_config: dict[str, Any]) -> list[str]:
+    """Recurrent layers whose gate activation the other Keras generation computes differently under its name
+    (``hard_sigmoid``); unlike an output activation, nothing outside the layer can stand for it."""
+    return [found for found in generations_differ(model_config) if "recurrent_activation" in found]
+
+
 def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     """A Keras 2 dialect config that Keras 3 builds.
 
@@ -349,10 +355,13 @@ def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str,
     Normally :func:`tf_keras_dialect`, for tf_keras. A Keras 3 model holding an
     operation no ``TFOpLambda`` stands for (``ops.cumsum``) cannot load in tf_keras:
     its ``.h5`` then keeps every operation as a Keras 3 record (with its module,
-    which Keras 3's own ``.h5`` drops), which Keras 3 loads.
+    which Keras 3's own ``.h5`` drops), which Keras 3 loads. So does one whose recurrent gates
+    use Keras 3's ``hard_sigmoid``, which tf_keras computes differently and no layer around the
+    recurrent layer can stand for.
     """
     config = tf_keras_dialect(model_config, generation)
-    if generation != 3 or not any(is_operation_record(layer) for layer in iter_layers(config)):
+    if generation != 3 or not (any(is_operation_record(layer) for layer in iter_layers(config))
+                               or redefined_recurrent_gates(config)):
         return config, 2
     import copy
 

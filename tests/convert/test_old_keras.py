@@ -106,3 +106,21 @@ def test_keras_2_2_4_tf_fine_tuned_mobilenet_v2_to_keras(tmp_path: Path) -> None
     src = rewrite_h5(tmp_path / "m.h5", "2.2.4-tf")
     convert(src, "keras", tmp_path / "m.keras")
     assert_same_predictions(src, tmp_path / "m.keras")
+
+
+@pytest.mark.node
+def test_keras3_hard_sigmoid_gates_stay_keras3(tmp_path: Path) -> None:
+    """The reverse: Keras 3 recurrent gates on its hard_sigmoid, which tf_keras computes differently. The .h5 is
+    a file for Keras 3; the TF.js graph is Keras 3's, with the recurrent layer unrolled (TF.js cannot run its loop)."""
+    import h5py
+    import keras
+
+    model = keras.Sequential([keras.Input((5, 3)), keras.layers.LSTM(4, recurrent_activation="hard_sigmoid"),
+                              keras.layers.Dense(2)])
+    _randomize(model, 1)
+    model.save(tmp_path / "m.keras")
+    for target, out in (("h5", tmp_path / "m.h5"), ("tfjs", tmp_path / "tfjs")):
+        convert(tmp_path / "m.keras", target, out)
+        assert_same_predictions(tmp_path / "m.keras", out)
+    with h5py.File(tmp_path / "m.h5") as h5:
+        assert str(h5.attrs["keras_version"]).startswith("3")

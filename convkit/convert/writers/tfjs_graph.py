@@ -13,6 +13,7 @@ from typing import Any, Iterator
 
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
+from convkit.convert.serving import recurrent_layers, unrolled
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
@@ -34,15 +35,19 @@ def export_for_graph(model: ModelData, target: Path, source: Path, allow_unsafe:
         generations = [3] if generations_differ(model.config) else [2, 3]
     else:
         generations = [2]
+    # Recurrent layers over a fixed number of steps go unrolled: TF.js cannot run the while loop
+    # of a Keras 3 LSTM's graph; an open number of steps cannot unroll, and keeps its loop.
+    variants = [unrolled(model), model] if recurrent_layers(model) else [model]
     failure: ConvkitError | None = None
     for generation in generations:
-        try:
-            live = build_model(model, generation, source, allow_unsafe)
-        except (ReadError, UnsafeModelError) as error:
-            failure = error if failure is None or generation == model.generation else failure
-            continue
-        _save_for_graph(live, generation, target)
-        return
+        for variant in variants:
+            try:
+                live = build_model(variant, generation, source, allow_unsafe)
+            except (ReadError, UnsafeModelError) as error:
+                failure = error if failure is None or generation == model.generation else failure
+                continue
+            _save_for_graph(live, generation, target)
+            return
     if model.generation != 3:
         live = _loaded_whole(source, allow_unsafe)
         if live is not None:

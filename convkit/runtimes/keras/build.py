@@ -24,7 +24,8 @@ from convkit.errors import ReadError, RunError, UnsafeModelError, error_text
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers, layer_names
 from convkit.keras_model.data import ModelData, Weight
 from convkit.keras_model.dialect import (
-    generations_differ, keras3_dialect, tf_keras_dialect, to_keras2_config, with_shipped_modules,
+    generations_differ, keras3_dialect, redefined_recurrent_gates, tf_keras_dialect, to_keras2_config,
+    with_shipped_modules,
 )
 from convkit.keras_model.operations import is_operation_record, with_operation_modules
 from convkit.keras_model.renames import keras3_renamed_layers
@@ -175,6 +176,10 @@ def build_model(model: ModelData, generation: int, path: Path, allow_unsafe: boo
         import tf_keras
 
         config = tf_keras_dialect(model.config, model.generation)
+        redefined = redefined_recurrent_gates(config) if model.generation == 3 else []
+        if redefined:
+            raise ReadError(f"{path}: tf_keras cannot build this architecture as Keras 3 computes it: {redefined[0]} "
+                            "is Keras 3's relu6(x + 3) / 6, which tf_keras computes as clip(0.2 x + 0.5, 0, 1)")
         for layer in iter_layers(config):
             if is_operation_record(layer):  # left a Keras 3 record: no TFOpLambda stands for it
                 raise ReadError(f"{path}: tf_keras cannot build this architecture: layer {layer.get('name')!r} is "
