@@ -189,7 +189,8 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     wrapper holds (a Bidirectional's LSTM): Keras 3 finds those by module only. A
     Bidirectional's backward layer is named as Keras 3 names it (``backward_lstm``; Keras 3
     prefixes only the forward one itself). A recurrent layer called with ``initial_state``
-    (a decoder LSTM), which Keras 2 recorded as more inputs, gets its states as that argument.
+    (a decoder LSTM), which Keras 2 recorded as more inputs, gets its states as that argument. A nested
+    model's single input and output are recorded as one tensor, so that it returns one, as in Keras 2.
 
     Raises:
         ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
@@ -203,9 +204,28 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _name_shipped_modules(config)
     _keras3_wrapped_layers(config)
     _initial_states_as_arguments(config)
+    _nested_single_endpoints(config)
     tf_ops_as_operations(config)
     rename_layers(config, keras3_renamed_layers(model_config))
     return config
+
+
+def _nested_single_endpoints(model: dict[str, Any]) -> None:
+    # Keras 2 wrote every endpoint list as a list ([["relu", 0, 0]]) and called a one-input, one-output
+    # model with a tensor, returning a tensor; Keras 3 keeps the list, so a nested model inside a Sequential
+    # (Teachable Machine's base) would hand the next layer a list: one endpoint is written as Keras 3 writes it.
+    for layer in iter_layers(model):
+        if layer.get("class_name") not in ("Functional", "Model"):
+            continue
+        body = layer.get("config") or {}
+        for key in ("input_layers", "output_layers"):
+            endpoints = body.get(key)
+            if isinstance(endpoints, list) and len(endpoints) == 1 and _is_endpoint(endpoints[0]):
+                body[key] = endpoints[0]
+
+
+def _is_endpoint(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
 
 
 _RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
