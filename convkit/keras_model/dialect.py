@@ -20,9 +20,12 @@ import functools
 from typing import Any
 
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers
-from convkit.keras_model.operations import tf_ops_as_operations, is_operation_record, tf_op_lambda_of
+from convkit.keras_model.operations import (
+    is_operation_record, tf_op_lambda_of, tf_op_lambda_of_op_layer, tf_ops_as_operations,
+)
 from convkit.keras_model.references import keras_tensor, mapped_references, tensor_histories
 from convkit.keras_model.renames import rename_layers, keras3_renamed_layers
+from convkit.policy.code import TF_OP_LAYER
 from convkit.policy.shipped import keras_shipped_layer, tf_keras_class_name
 
 # Activations Keras 3 computes differently from tf_keras under the same name: hard_sigmoid is
@@ -56,6 +59,10 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     if is_operation_record(layer):
         return tf_op_lambda_of(layer, models)
+    if layer.get("class_name") == TF_OP_LAYER:
+        lambda_layer = tf_op_lambda_of_op_layer(layer)
+        if lambda_layer is not None:
+            return lambda_layer
     class_name = tf_keras_class_name(layer.get("class_name"))
     config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
     if class_name in ("Functional", "Model"):

@@ -8,8 +8,9 @@ it names a Keras built-in by module and class (Keras 3 ``keras.*`` /
 public, such as ConvNeXt's ``LayerScale``, are recognised by their module, or where a
 config names none by their name in Keras' own applications modules, see
 :mod:`convkit.policy.shipped`; Keras 3 operations on symbolic tensors by their
-pure math/array ops module), or a TensorFlow function on the pure math/array
-allowlist for tf_keras ``TFOpLambda``/``SlicingOpLambda`` layers. Anything else
+pure math/array ops module), a TensorFlow function on the pure math/array
+allowlist for tf_keras ``TFOpLambda``/``SlicingOpLambda`` layers, or a pure op
+(:data:`convkit.policy.graph_ops.PURE_OPS`) for a Keras 2.2-2.3 ``TensorFlowOpLayer``. Anything else
 is code: ``Lambda`` layers, marshalled ``__lambda__`` bytecode, functions or
 classes from modules outside Keras (``os.system`` as an activation), registered
 custom objects.
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from convkit.errors import UnsafeModelError
+from convkit.policy.graph_ops import PURE_OPS, tf_op_layer_op
 
 # --- Keras configs ---------------------------------------------------------------------------
 
@@ -53,6 +55,8 @@ _DATA_CLASSES = frozenset({
 })
 _CODE_LAYER_CLASSES = frozenset({"Lambda"})
 _TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda"})
+# tf.keras 2.2-2.3's form of TFOpLambda: the wrapped op's NodeDef.
+TF_OP_LAYER = "TensorFlowOpLayer"
 
 # TensorFlow functions a tf_keras TFOpLambda may call: pure math and array ops, nothing that
 # reads or writes files, starts processes or calls back into Python.
@@ -111,6 +115,8 @@ class CodeObject:
         name = self.where.rsplit("/", 1)[-1]
         if self.class_name in _CODE_LAYER_CLASSES or self.class_name in _TF_OP_LAYERS:
             return f"a {self.class_name} layer {name!r}"
+        if self.class_name == TF_OP_LAYER:
+            return f"a {self.class_name} layer {name!r} ({self.reason})"
         return f"{self.reason} at {self.where!r}"
 
 
@@ -249,6 +255,10 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         function = config.get("function") if isinstance(config, dict) else None
         if not is_allowed_tf_function(function):
             return CodeObject(where, class_name, f"TensorFlow function {function!r} outside convkit's pure-op allowlist")
+    if class_name == TF_OP_LAYER:
+        op = tf_op_layer_op(config)
+        if not (isinstance(op, str) and op in PURE_OPS):
+            return CodeObject(where, class_name, f"TensorFlow op {op!r} outside convkit's pure-op allowlist")
     if class_name in _TF_KERAS_OPTIMIZERS and module is None and registered in (None, class_name):
         return None
     if class_name in TF_KERAS_REGISTERED_LAYERS and module is None and registered in (None, class_name):

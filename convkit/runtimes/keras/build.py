@@ -30,6 +30,8 @@ from convkit.keras_model.dialect import (
 from convkit.keras_model.operations import is_operation_record, with_operation_modules
 from convkit.keras_model.renames import keras3_renamed_layers
 from convkit.keras_model.weights import tfjs_weight_name
+from convkit.policy.code import TF_OP_LAYER
+from convkit.policy.graph_ops import tf_op_layer_op
 from convkit.policy.safe_mode import unsafe_scope
 from convkit.policy.shipped import is_keras_operation, is_keras_shipped_class, keras_shipped_layer, keras_shipped_layers
 
@@ -55,6 +57,10 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
         # An operation (x + 3.0): Keras 3 builds it, tf_keras gets it as a TFOpLambda where one exists.
         if is_operation_record(layer) and (generation == 2 or is_keras_operation(layer)):
             continue
+        if class_name == TF_OP_LAYER:  # one to_keras2_config could not write as a TFOpLambda
+            raise ReadError(f"{path}: layer {layer.get('name') or '?'!r} wraps the TensorFlow op "
+                            f"{tf_op_layer_op(layer.get('config'))!r} in a TensorFlowOpLayer, which convkit cannot "
+                            "rebuild as a TensorFlow function call")
         if is_keras_shipped_class(layer):
             if generation == 3:
                 continue
