@@ -160,6 +160,11 @@ class Source:
             self._graph_known = True
         return self._graph
 
+    @property
+    def read_notes(self) -> tuple[str, ...]:
+        """What reading changed in the source's model (a CuDNNLSTM read as an LSTM), if it was read."""
+        return tuple(self._model.notes) if self._model is not None else ()
+
     def model(self) -> ModelData:
         """Architecture and weights of the source (``like`` lending the architecture to weights-only files).
 
