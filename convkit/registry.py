@@ -39,6 +39,9 @@ class Format:
             -> PortableModel`` (Keras config + lazily read weights); None: no Keras model.
         no_reader: why a format without a ``reader`` holds no Keras model convkit can
             read back, for the refusal of such a source; empty: no reason to give.
+        graph_reader: ``"module:function"`` giving ``read(path, *, inputs, outputs, signature, tag)
+            -> graphdef.GraphModel``: the file as a TensorFlow graph whose weights are constants,
+            rebuilt without TensorFlow; None: the format holds no such graph.
         writer: ``"module:function"`` of the convert route writing this format
             (``write(job) -> kind``); None: convkit does not write it.
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
@@ -56,12 +59,13 @@ class Format:
     graph: Callable[[Path], Any] | None = None
     reader: str | None = None
     no_reader: str = ""
+    graph_reader: str | None = None
     writer: str | None = None
     runner: str | None = None
     default_output: Callable[[Path, str], Path] | None = None
 
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``writer`` or ``runner``, imported on first use."""
+        """The function named by ``reader``, ``graph_reader``, ``writer`` or ``runner``, imported on first use."""
         target = getattr(self, role)
         if target is None:
             return None

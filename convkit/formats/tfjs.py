@@ -55,6 +55,18 @@ def _model_json(path: Path) -> Path:
     return path / MODEL_JSON if path.is_dir() else path
 
 
+def model_json_path(path: Path) -> Path:
+    """The ``model.json`` of the TF.js model at ``path`` (the file itself or its folder)."""
+    return _model_json(Path(path))
+
+
+def document_is_graph_model(document: dict[str, Any]) -> bool:
+    """Whether a parsed ``model.json`` is a graph model (its own ``format``, else a GraphDef topology)."""
+    topology = document.get("modelTopology")
+    fmt = document.get("format")
+    return fmt == "graph-model" or (fmt is None and isinstance(topology, dict) and "node" in topology)
+
+
 def accept(path: Path) -> bool:
     """``model.json`` (or a directory holding one) that looks like a TF.js model."""
     try:
@@ -82,7 +94,17 @@ def read_model_json(path: Path) -> dict[str, Any]:
         raise ReadError(f"{model_json}: model.json is not a JSON object")
     if "modelTopology" not in document and "weightsManifest" not in document:
         raise ReadError(f"{model_json}: JSON has neither modelTopology nor weightsManifest; not a TF.js model")
-    manifest = document.get("weightsManifest", [])
+    check_manifest(document.get("weightsManifest", []), model_json)
+    return document
+
+
+def check_manifest(manifest: Any, model_json: Path) -> None:
+    """Checks a weights manifest's structure, its sizes, and that every shard path stays in the model's folder.
+
+    Raises:
+        ReadError: a malformed group or weight, too many weights or shards, or a shard path that is
+            absolute or climbs out with ``..``.
+    """
     if not isinstance(manifest, list):
         raise ReadError(f"{model_json}: weightsManifest is not a list")
     weight_count = 0
@@ -100,7 +122,6 @@ def read_model_json(path: Path) -> dict[str, Any]:
         raise ReadError(f"{model_json}: manifest lists {weight_count} weights, over convkit's limit of {_limits.MAX_MANIFEST_WEIGHTS}")
     if shard_count > _limits.MAX_MANIFEST_SHARDS:
         raise ReadError(f"{model_json}: manifest lists {shard_count} shards, over convkit's limit of {_limits.MAX_MANIFEST_SHARDS}")
-    return document
 
 
 def _check_shard_path(shard: Any, model_json: Path) -> None:
@@ -215,6 +236,8 @@ def decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json: 
             scale = float(quantization.get("scale", 1.0))
             minimum = float(quantization.get("min", 0.0))
             values = quantized.astype(np.float32) * np.float32(scale) + np.float32(minimum)
+            if dtype == "int32":
+                values = np.round(values)  # as tensorflowjs dequantizes integer weights
         values = values.astype(np.dtype(dtype if dtype in ("float32", "int32") else "float32"))
     elif dtype == "bool":
         values = np.frombuffer(raw, dtype=np.uint8).astype(bool)
@@ -234,7 +257,13 @@ def iter_weights(path: Path) -> Iterator[tuple[str, Any]]:
     """
     model_json = _model_json(Path(path))
     document = read_model_json(model_json)
-    for group_index, group in enumerate(document.get("weightsManifest", [])):
+    yield from iter_manifest_weights(model_json, document.get("weightsManifest", []))
+
+
+def iter_manifest_weights(manifest_file: Path, manifest: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """Yields ``(name, array)`` for every weight of a checked ``manifest`` whose shards sit beside ``manifest_file``."""
+    model_json = manifest_file
+    for group_index, group in enumerate(manifest):
         data = _read_group(model_json, group, group_index)
         offset = 0
         for weight in group["weights"]:
@@ -396,7 +425,7 @@ def configs(path: Path) -> list[Any]:
 
 def is_graph_model(path: Path) -> bool:
     """Whether the TF.js model at ``path`` is a graph model (an inference graph, no Keras layers)."""
-    return read_model_json(Path(path)).get("format") == "graph-model"
+    return document_is_graph_model(read_model_json(Path(path)))
 
 
 register_format(Format(
