@@ -458,6 +458,15 @@ def _string_scalar(index: CheckpointIndex, entry: TensorEntry, data: bytes) -> b
     return data[pos : pos + length]
 
 
+def read_entry(index: CheckpointIndex, entry: TensorEntry) -> Any:
+    """The tensor of one ``entry`` of a decoded ``index`` as a numpy array, its CRC32C checked.
+
+    Raises:
+        ReadError: a missing or truncated shard, a failed checksum, an unsupported dtype.
+    """
+    return _decode_tensor(index, entry, _read_bytes(index, entry))
+
+
 def read_tensor(prefix: Path, key: str) -> Any:
     """The tensor stored under ``key`` as a numpy array (strings as an object array of bytes).
 

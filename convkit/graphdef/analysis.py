@@ -10,8 +10,10 @@ Facts: the op histogram (library functions counted apart), the constants
 implies: ``Placeholder`` nodes that an output needs are inputs; nodes nobody
 consumes are outputs, except constants, no-ops, asserts and prints, assignments,
 saver plumbing (``SaveV2``/``RestoreV2`` and the saver's scope), variable and
-control-flow plumbing, summaries and training updates, and nodes that depend on
-no input at all.
+control-flow plumbing, summaries, training updates and the backward pass (the
+``gradients`` scope), and nodes that depend on no input at all. A training graph's
+model output feeds its loss, so there the loss is what is inferred: name the
+outputs with ``--outputs``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ NOT_OUTPUTS = frozenset({
 })
 # Prefixes of training-update ops (ApplyAdam, ResourceApplyGradientDescent, ...).
 _TRAINING_PREFIXES = ("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply")
+# The scope tf.gradients (and every TF1 optimizer's minimize) writes the backward pass under.
+GRADIENT_SCOPE = "gradients"
 # Attributes naming the functions a node calls (While, If, PartitionedCall, MapDataset, ...).
 _FUNCTION_ATTRS = ("f", "body", "cond", "then_branch", "else_branch", "branches", "func")
 
@@ -215,7 +219,7 @@ def constants(graph_def: Any, path: Path) -> list[dict[str, Any]]:
 
 
 def _skipped(name: str, skip_scopes: tuple[str, ...]) -> bool:
-    return any(name.startswith(scope) for scope in skip_scopes)
+    return any(name.startswith(scope) for scope in skip_scopes) or GRADIENT_SCOPE in name.split("/")
 
 
 def infer_outputs(graph_def: Any, skip_scopes: tuple[str, ...] = ()) -> list[str]:
@@ -274,7 +278,7 @@ def output_dtype(node: Any) -> str | None:
     """The dtype a node's first output most likely has, read from its attributes (no op registry)."""
     from convkit.graphdef.messages import dtype_name
 
-    for key in ("dtype", "T", "DstT", "out_type", "output_type", "Tout", "type"):
+    for key in ("dtype", "DstT", "out_type", "output_type", "Tout", "T", "type"):
         if key in node.attr and node.attr[key].WhichOneof("value") == "type":
             return dtype_name(node.attr[key].type)
     return None
