@@ -40,8 +40,13 @@ class Format:
         no_reader: why a format without a ``reader`` holds no Keras model convkit can
             read back, for the refusal of such a source; empty: no reason to give.
         graph_reader: ``"module:function"`` giving ``read(path, *, inputs, outputs, signature, tag)
-            -> graphdef.GraphModel``: the file as a TensorFlow graph whose weights are constants,
-            rebuilt without TensorFlow; None: the format holds no such graph.
+            -> graphdef.GraphModel``: the file as a TensorFlow graph whose weights are constants
+            (rebuilt without TensorFlow where the format allows); None: the format holds no such graph.
+        is_graph: ``is_graph(path) -> bool``: whether this file converts as a graph rather than as a
+            Keras model (a TF.js graph model, a TF1 SavedModel); None: always, when ``graph_reader``
+            is set. A source with ``--like`` converts as a Keras model whenever the format has a ``reader``.
+        graph_writer: ``"module:function"`` giving ``write(job, model: GraphModel) -> kind``: how a
+            graph-level source becomes this format; None: it cannot (Keras formats hold layers).
         writer: ``"module:function"`` of the convert route writing this format
             (``write(job) -> kind``); None: convkit does not write it.
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
@@ -60,12 +65,15 @@ class Format:
     reader: str | None = None
     no_reader: str = ""
     graph_reader: str | None = None
+    is_graph: Callable[[Path], bool] | None = None
+    graph_writer: str | None = None
     writer: str | None = None
     runner: str | None = None
     default_output: Callable[[Path, str], Path] | None = None
 
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``graph_reader``, ``writer`` or ``runner``, imported on first use."""
+        """The function named by ``reader``, ``graph_reader``, ``writer``, ``graph_writer`` or ``runner``, imported
+        on first use."""
         target = getattr(self, role)
         if target is None:
             return None

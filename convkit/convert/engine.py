@@ -130,6 +130,10 @@ def convert(
     progress: Progress | None = None,
     verify: Verifier | None = None,
     opset: int | None = None,
+    inputs: str | Sequence[str] | None = None,
+    outputs: str | Sequence[str] | None = None,
+    signature: str | None = None,
+    tag: str | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -157,6 +161,12 @@ def convert(
             source. :func:`convkit.convert` passes :class:`convkit.verify.OutputVerifier`.
             Default None: outputs are written unverified.
         opset: ONNX opset of ``onnx`` outputs; default 17.
+        inputs: for graph-level sources, the inputs as ``NAME[:SHAPE],...`` (``x:0`` and
+            ``x:1x28x28x1`` forms); default: the signature's, else the graph's placeholders.
+        outputs: for graph-level sources, the outputs as ``NAME,...``; default: the signature's,
+            else the nodes nobody consumes.
+        signature: the signature to convert, where a source has several; default ``serving_default``.
+        tag: the SavedModel meta graph's tag set (``serve``, ``train,gpu``); default ``serve``, else the only one.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -196,7 +206,8 @@ def convert(
     job = Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-               allow_unsafe=allow_unsafe, progress=progress, opset=opset, verify=verify)
+               allow_unsafe=allow_unsafe, progress=progress, opset=opset, verify=verify,
+               inputs=inputs, outputs=outputs, signature=signature, tag=tag)
     say("writing")
     kind = job.run()
     report = None

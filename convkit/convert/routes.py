@@ -1,11 +1,12 @@
 """The convert routes: one writer per target format, named by that format's registry record.
 
 Each ``to_<format>(job)`` reads the source through :mod:`convkit.live` (configs
-judged by the code policy first) and writes ``job.out`` atomically. Two sources
-take their own route whatever the target: a TF.js graph model (copied) and a
-SavedModel without a Keras config (copied, or converted to a TF.js graph),
-except that ONNX and TFLite outputs are written from any SavedModel's serving
-signature.
+judged by the code policy first) and writes ``job.out`` atomically. Two kinds of
+source take their own route whatever the target: graph-level sources (TF.js
+graph models, frozen graphs, TF1 checkpoints and SavedModels: convert/graphs.py)
+and a SavedModel without a Keras config (copied, or converted to a TF.js graph),
+except that ONNX, TFLite and frozen ``.pb`` outputs are written from any
+SavedModel's serving signature.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from convkit.convert.serving import Serving
 
 # Targets written from the model as one named function (convert/serving.py), which a
-# SavedModel's serving signature gives without a Keras config.
-SERVING_TARGETS = ("onnx", "tflite")
+# SavedModel's serving signature gives without a Keras config (frozen .pb files: convert/graphs.py).
+SERVING_TARGETS = ("onnx", "tflite", "pb")
 
 
 def version() -> str:
@@ -40,11 +41,12 @@ def version() -> str:
 
 
 def source_route(job: Job) -> str | None:
-    """The route a source takes whatever the target (TF.js graph models, plain SavedModels), or None."""
-    from convkit.formats import tfjs
+    """The route a source takes whatever the target (graph-level sources, plain SavedModels), or None."""
+    from convkit.convert import graphs
 
-    if job.src_format == "tfjs" and tfjs.is_graph_model(job.src):
-        return _from_tfjs_graph(job)
+    written = graphs.route(job)
+    if written is not None:
+        return written
     if _is_plain_saved_model(job) and job.target not in SERVING_TARGETS:
         return _from_plain_saved_model(job)
     return None
@@ -54,17 +56,6 @@ def _is_plain_saved_model(job: Job) -> bool:
     from convkit.formats import savedmodel
 
     return job.src_format == "savedmodel" and not savedmodel.has_keras_metadata(job.src) and job.options["like"] is None
-
-
-def _from_tfjs_graph(job: Job) -> str:
-    if job.target != "tfjs" or job.options["tfjs_kind"] == "layers" or job.options["quantize"]:
-        raise UsageError(
-            f"{job.src}: is a TF.js graph model, an inference graph without Keras layers; convkit converts it "
-            f"to nothing but a copy of itself (tensorflowjs 4.22 has no graph-model-to-SavedModel converter)"
-        )
-    with job.output() as temp:
-        copy_model_tree(job.src if job.src.is_dir() else job.src.parent, temp)
-    return "graph"
 
 
 def _from_plain_saved_model(job: Job) -> str:
@@ -225,6 +216,11 @@ def to_ckpt(job: Job) -> str:
         with job.output_prefix() as prefix:
             writers.write_checkpoint(model, prefix, job.src, job.options["allow_unsafe"])
     return "weights"
+
+
+def serving_source(job: Job, stack: contextlib.ExitStack) -> tuple[Serving, Callable[[], Serving] | None]:
+    """The source as a named function (see :func:`_serving`), for writers outside this module."""
+    return _serving(job, stack)
 
 
 def _serving(job: Job, stack: contextlib.ExitStack) -> tuple[Serving, Callable[[], Serving] | None]:

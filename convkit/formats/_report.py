@@ -42,6 +42,23 @@ class ReportBase:
         return to_plain(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class GraphReport(ReportBase):
+    """What ``convkit inspect`` shows for a graph-level model (a frozen ``.pb``, a TF.js 0.x model)."""
+
+    format: str
+    path: str
+    kind: str
+    summary: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    ops: dict[str, int]
+    function_ops: dict[str, int]
+    functions: list[dict[str, Any]]
+    constants: list[dict[str, Any]]
+    risky_ops: list[dict[str, Any]]
+
+
 def count(shape: Any) -> int:
     """Number of elements of a tensor of ``shape`` (1 for a scalar)."""
     total = 1

@@ -337,6 +337,7 @@ register_format(Format(
                "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
                "run time"),
     writer="convkit.convert.routes:to_onnx",
+    graph_writer="convkit.convert.graphs:onnx_from_graph",
     runner="convkit.check.runners:open_onnx",
     default_output=lambda parent, name: parent / f"{name}.onnx",
 ))

@@ -51,6 +51,11 @@ def _model_dir(path: Path) -> Path:
     return path.parent if path.is_file() and path.name in (PB_NAME, PBTXT_NAME) else path
 
 
+def model_dir(path: Path) -> Path:
+    """The SavedModel folder named by ``path`` (the folder itself or its ``saved_model.pb``)."""
+    return _model_dir(Path(path))
+
+
 def accept(path: Path) -> bool:
     """A directory holding ``saved_model.pb``/``.pbtxt``, or that file itself."""
     try:
@@ -170,7 +175,21 @@ def _meta_graph(meta_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "saver": {"filename_tensor": meta_graph.saver_def.filename_tensor_name} if meta_graph.HasField("saver_def") else None,
         "collections": sorted(meta_graph.collection_def),
     }
+    if not meta_graph.signature_def:
+        described["inferred"] = _inferred_io(meta_graph)
     return described, variables
+
+
+def _inferred_io(meta_graph: Any) -> dict[str, Any]:
+    """A TF1 meta graph without signatures: the inputs and outputs its graph implies (convert infers the same)."""
+    from convkit.graphdef.freeze import saver_scope
+    from convkit.graphdef.model import choose_io
+
+    try:
+        inputs, outputs, _ = choose_io(meta_graph.graph_def, Path(PB_NAME), skip_scopes=saver_scope(meta_graph))
+    except ConvkitError as error:
+        return {"error": str(error)}
+    return {"inputs": [info.to_dict() for info in inputs], "outputs": [info.to_dict() for info in outputs]}
 
 
 def _keras_metadata(directory: Path) -> dict[str, Any] | None:
@@ -315,6 +334,19 @@ def has_keras_metadata(path: Path) -> bool:
     return (_model_dir(Path(path)) / KERAS_METADATA).is_file()
 
 
+def is_tf1_saved_model(path: Path) -> bool:
+    """Whether the SavedModel at ``path`` is a TF1 graph (variables as graph nodes, no Keras config): one that
+    converts as a graph, in its ``serve`` meta graph or its only one."""
+    if has_keras_metadata(path):
+        return False
+    from convkit.graphdef.freeze import is_tf1_meta_graph
+
+    meta_graphs = list(read_saved_model(Path(path)).meta_graphs)
+    serving = [meta for meta in meta_graphs if "serve" in meta.meta_info_def.tags]
+    chosen = serving[0] if serving else meta_graphs[0]
+    return is_tf1_meta_graph(chosen)
+
+
 def configs(path: Path) -> list[Any]:
     """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
 
@@ -336,7 +368,10 @@ register_format(Format(
     configs=configs,
     graph=read_saved_model,
     reader="convkit.formats.portable:read_savedmodel",
+    graph_reader="convkit.graphdef.freeze:read_saved_model_graph",
+    is_graph=is_tf1_saved_model,
     writer="convkit.convert.routes:to_savedmodel",
+    graph_writer="convkit.convert.graphs:savedmodel_from_graph",
     runner="convkit.check.runners:open_savedmodel",
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
 ))

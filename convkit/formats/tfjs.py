@@ -423,6 +423,24 @@ def configs(path: Path) -> list[Any]:
     return [document[key] for key in ("modelTopology", "trainingConfig") if document.get(key) is not None]
 
 
+def policy_graph(path: Path) -> Any:
+    """A graph model's topology as the policy's op scan reads it; None for a layers model (its config is judged)."""
+    document = read_model_json(Path(path))
+    if not document_is_graph_model(document):
+        return None
+    from convkit.graphdef.messages import saved_model_wrapping
+    from convkit.graphdef.tfjs import graph_def_from_json
+
+    return saved_model_wrapping(graph_def_from_json(document.get("modelTopology"), _model_json(Path(path))))
+
+
+def read_graph(path: Path, **options: Any) -> Any:
+    """The graph model at ``path`` rebuilt as a TensorFlow graph (:func:`convkit.graphdef.tfjs.read_graph_model`)."""
+    from convkit.graphdef.tfjs import read_graph_model
+
+    return read_graph_model(path, **options)
+
+
 def is_graph_model(path: Path) -> bool:
     """Whether the TF.js model at ``path`` is a graph model (an inference graph, no Keras layers)."""
     return document_is_graph_model(read_model_json(Path(path)))
@@ -435,8 +453,12 @@ register_format(Format(
     inspect=inspect,
     extensions=("model.json",),
     configs=configs,
+    graph=policy_graph,
     reader="convkit.formats.portable:read_tfjs",
+    graph_reader="convkit.formats.tfjs:read_graph",
+    is_graph=is_graph_model,
     writer="convkit.convert.routes:to_tfjs",
+    graph_writer="convkit.convert.graphs:tfjs_from_graph",
     runner="convkit.check.runners:open_tfjs",
     default_output=lambda parent, name: parent / f"{name}_tfjs",
 ))

@@ -439,6 +439,7 @@ register_format(Format(
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
     writer="convkit.convert.routes:to_tflite",
+    graph_writer="convkit.convert.graphs:tflite_from_graph",
     runner="convkit.check.runners:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

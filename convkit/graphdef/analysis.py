@@ -197,9 +197,13 @@ def op_histogram(graph_def: Any) -> dict[str, Any]:
     return {"graph": dict(graph_ops.most_common()), "functions": dict(function_ops.most_common())}
 
 
-def constants(graph_def: Any, path: Path) -> list[dict[str, Any]]:
-    """One row per ``Const`` (graph and functions): name, dtype, shape, elements, bytes and where it sits."""
-    from convkit.graphdef.messages import dtype_name, tensor_size
+def constants(graph_def: Any, path: Path, stats: bool = False) -> list[dict[str, Any]]:
+    """One row per ``Const`` (graph and functions): name, dtype, shape, elements, bytes and where it sits.
+
+    With ``stats``, each value is decoded and its min, max, mean, std and NaN/Inf counts added.
+    """
+    from convkit.formats._report import tensor_stats
+    from convkit.graphdef.messages import dtype_name, tensor_size, to_array
 
     rows = []
     for function, node in all_nodes(graph_def):
@@ -215,6 +219,8 @@ def constants(graph_def: Any, path: Path) -> list[dict[str, Any]]:
             "bytes": size,
             "function": function,
         })
+        if stats:
+            rows[-1]["stats"] = tensor_stats(to_array(tensor, path, f"constant {node.name!r}"))
     return rows
 
 
@@ -223,7 +229,7 @@ def _skipped(name: str, skip_scopes: tuple[str, ...]) -> bool:
 
 
 def infer_outputs(graph_def: Any, skip_scopes: tuple[str, ...] = ()) -> list[str]:
-    """Tensor names (``node:0``) of the nodes nobody consumes that can be a model's outputs, in graph order."""
+    """Tensor names (``node:0``) of the nodes nobody consumes that can be a model's outputs, by name."""
     consumed = {node_of(reference) for node in graph_def.node for reference in node.input}
     placeholders = [node.name for node in graph_def.node
                     if node.op == "Placeholder" and not _skipped(node.name, skip_scopes)]
@@ -235,7 +241,14 @@ def infer_outputs(graph_def: Any, skip_scopes: tuple[str, ...] = ()) -> list[str
         if _skipped(node.name, skip_scopes) or (fed is not None and node.name not in fed):
             continue
         outputs.append(f"{node.name}:0")
-    return outputs
+    return sorted(outputs, key=natural_key)
+
+
+def natural_key(name: str) -> tuple[Any, ...]:
+    """Sorts ``Identity_2`` before ``Identity_10``: graph order is the converter's, names are the model's."""
+    import re
+
+    return tuple((0, int(part)) if part.isdigit() else (1, part) for part in re.split(r"(\d+)", name))
 
 
 def _downstream(graph_def: Any, starts: list[str]) -> set[str]:
@@ -293,3 +306,44 @@ def output_shape(node: Any, index: int = 0) -> list[int | None] | None:
     if "_output_shapes" in node.attr and index < len(node.attr["_output_shapes"].list.shape):
         return shape_of(node.attr["_output_shapes"].list.shape[index])
     return None
+
+
+def describe(graph_def: Any, path: Path, *, inputs: list[Any], outputs: list[Any], io_from: str,
+             weights: bool = False) -> dict[str, Any]:
+    """The sections every graph-level inspect report shares: summary, inputs, outputs, ops, functions, constants.
+
+    Args:
+        graph_def: the graph (checked with :func:`check_structure` first).
+        path: the file, for messages.
+        inputs, outputs: ``TensorInfo`` records.
+        io_from: ``signature``, ``inferred`` or ``given``.
+        weights: add per-constant statistics. Default False.
+    """
+    histogram = op_histogram(graph_def)
+    rows = constants(graph_def, path, stats=weights)
+    numeric = [row for row in rows if row["dtype"] not in ("string", "resource", "variant")]
+    functions = [{
+        "name": function.signature.name,
+        "nodes": len(function.node_def),
+        "inputs": [arg.name for arg in function.signature.input_arg],
+        "outputs": [arg.name for arg in function.signature.output_arg],
+    } for function in graph_def.library.function]
+    return {
+        "summary": {
+            "nodes": len(graph_def.node),
+            "function_nodes": sum(len(function.node_def) for function in graph_def.library.function),
+            "functions": len(functions),
+            "parameters": sum(row["elements"] for row in numeric),
+            "bytes": sum(row["bytes"] for row in numeric),
+            "producer": graph_def.versions.producer,
+            "inputs": len(inputs),
+            "outputs": len(outputs),
+            "inputs_and_outputs": io_from,
+        },
+        "inputs": [info.to_dict() for info in inputs],
+        "outputs": [info.to_dict() for info in outputs],
+        "ops": histogram["graph"],
+        "function_ops": histogram["functions"],
+        "functions": functions,
+        "constants": rows,
+    }

@@ -278,12 +278,16 @@ def _resource_read(copy: Any, node: Any, path: Path) -> Any:
 
 
 def _checkpoint_values(prefix: Path) -> Callable[[str, str], Any]:
+    """``value_of(node, key)`` reading the checkpoint at ``prefix`` (its index read at the first variable)."""
     from convkit.formats import checkpoint
 
-    index = checkpoint.read_index(prefix)
-    entries = {entry.key: entry for entry in index.entries}
+    opened: list[Any] = []
 
     def value_of(node: str, key: str) -> Any:
+        if not opened:
+            index = checkpoint.read_index(prefix)
+            opened.extend([index, {entry.key: entry for entry in index.entries}])
+        index, entries = opened
         entry = entries.get(key)
         if entry is None:
             raise ReadError(f"{index.prefix}: the graph's variable {node!r} (checkpoint key {key!r}) is not in the "
@@ -370,3 +374,52 @@ def read_metagraph_model(path: Path, *, inputs: list[TensorRequest] | tuple[Tens
     meta = prefix.with_name(prefix.name + META_SUFFIX)
     return frozen_model(read_meta_graph(meta), prefix, meta, origin="TF1 checkpoint with its MetaGraph",
                         inputs=inputs, outputs=outputs, signature=signature)
+
+
+def choose_meta_graph(saved_model: Any, tag: str | None, path: Path) -> Any:
+    """The SavedModel's meta graph tagged ``tag`` (a comma-separated tag set); default: ``serve``, else the only one.
+
+    Raises:
+        UsageError: no meta graph has those tags, or several do and none is ``serve``.
+    """
+    meta_graphs = list(saved_model.meta_graphs)
+    tag_sets = [",".join(sorted(meta.meta_info_def.tags)) or "(none)" for meta in meta_graphs]
+    if tag is not None:
+        wanted = {part.strip() for part in tag.split(",") if part.strip()}
+        found = [meta for meta in meta_graphs if set(meta.meta_info_def.tags) == wanted]
+        if not found:
+            raise UsageError(f"{path}: --tag {tag!r} names no meta graph; its tag sets are {', '.join(tag_sets)}")
+        return found[0]
+    serving = [meta for meta in meta_graphs if "serve" in meta.meta_info_def.tags]
+    if serving:
+        return serving[0]
+    if len(meta_graphs) == 1:
+        return meta_graphs[0]
+    raise UsageError(f"{path}: the SavedModel has several meta graphs ({', '.join(tag_sets)}) and none tagged "
+                     "serve; choose one with --tag")
+
+
+def is_tf1_meta_graph(meta_graph: Any) -> bool:
+    """Whether a SavedModel meta graph is TF1-style: its variables are graph nodes, no object graph of functions."""
+    return not meta_graph.object_graph_def.concrete_functions
+
+
+def read_saved_model_graph(path: Path, *, inputs: Any = (), outputs: Any = (), signature: str | None = None,
+                           tag: str | None = None, **_options: Any) -> GraphModel:
+    """A SavedModel's meta graph as a frozen ``GraphModel``.
+
+    TF1 SavedModels (any tag, with or without signatures) are frozen here without TensorFlow, from
+    ``variables/``; TF2 SavedModels, whose variables live in an object graph of functions, are
+    frozen by TensorFlow (:func:`convkit.graphdef.live.freeze_saved_model`).
+    """
+    from convkit.formats.savedmodel import VARIABLES_PREFIX, model_dir, read_saved_model
+
+    directory = model_dir(Path(path))
+    meta_graph = choose_meta_graph(read_saved_model(directory), tag, directory)
+    tags = ",".join(sorted(meta_graph.meta_info_def.tags)) or "no tags"
+    if not is_tf1_meta_graph(meta_graph):
+        from convkit.graphdef.live import freeze_saved_model
+
+        return freeze_saved_model(directory, meta_graph, inputs=inputs, outputs=outputs, signature=signature)
+    return frozen_model(meta_graph, directory / VARIABLES_PREFIX, directory / "saved_model.pb",
+                        origin=f"TF1 SavedModel ({tags})", inputs=inputs, outputs=outputs, signature=signature)

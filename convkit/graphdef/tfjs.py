@@ -112,7 +112,7 @@ def signature_infos(signature: Any, side: str) -> list[TensorInfo]:
     if not isinstance(listed, dict):
         return []
     infos = []
-    for key in sorted(listed, key=_natural):
+    for key in sorted(listed, key=analysis.natural_key):
         entry = listed[key]
         if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
             continue
@@ -132,12 +132,6 @@ def signature_infos(signature: Any, side: str) -> list[TensorInfo]:
                 shape = None
         infos.append(TensorInfo(str(key), analysis.tensor_name(entry["name"]), dtype, shape))
     return infos
-
-
-def _natural(key: str) -> tuple[Any, ...]:
-    import re
-
-    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", key))
 
 
 def fill_constants(graph_def: Any, weights: dict[str, Any], path: Path) -> int:

@@ -87,11 +87,23 @@ def open_tflite(path: Path, *, like: Path | None, allow_unsafe: bool, training: 
     return TfliteRunner(path)
 
 
+def open_graph(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """A graph-level model (frozen ``.pb``, TF1 checkpoint with its ``.meta``, TF.js 0.x) in TensorFlow."""
+    from convkit.check.runners.graph import GraphRunner
+
+    return GraphRunner(path, detect(path).name)
+
+
 def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow."""
     from convkit.check.runners.savedmodel import SavedModelRunner
-    from convkit.formats.savedmodel import has_keras_metadata
+    from convkit.formats.savedmodel import has_keras_metadata, is_tf1_saved_model
 
+    if is_tf1_saved_model(path):
+        # Its graph runs, whatever its tags and signatures (a TF1 SavedModel may have neither serve nor a signature).
+        from convkit.check.runners.graph import GraphRunner
+
+        return GraphRunner(path, "savedmodel")
     if has_keras_metadata(path):
         from convkit.check.runners.tf_keras import load_tf_keras
 

@@ -9,6 +9,7 @@ import numpy as np
 
 from convkit.check.runners.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
 from convkit.errors import ReadError, UsageError, error_text
+from convkit.graphdef.analysis import natural_key
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -70,10 +71,11 @@ class SavedModelRunner(Runner):
         outputs = function.structured_outputs
         if not isinstance(outputs, dict):
             raise ReadError(f"{self.path}: signature {key!r} does not return named outputs")
+        # A signature's outputs come from a protobuf map, in no set order: output_2 before output_10, by name.
         self._outputs = [
             TensorSpec(name=name, shape=shape_tuple(spec.shape.as_list() if spec.shape.rank is not None else None),
                        dtype=spec.dtype.name)
-            for name, spec in outputs.items()
+            for name, spec in sorted(outputs.items(), key=lambda item: natural_key(item[0]))
         ]
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
