@@ -51,8 +51,8 @@ def convert_command(
     opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="Graph sources: the inputs, NAME[:SHAPE],... (x:0, x:1x28x28x1, '?' for an open dimension); default the signature's, else the graph's placeholders.", metavar="NAME[:SHAPE],...")] = None,
     outputs: Annotated[Optional[str], typer.Option("--outputs", help="Graph sources: the outputs, NAME,... (x:0 accepted); default the signature's, else the nodes nobody consumes.", metavar="NAME,...")] = None,
-    signature: Annotated[Optional[str], typer.Option("--signature", help="The signature to convert where the source has several.", show_default="serving_default")] = None,
-    tag: Annotated[Optional[str], typer.Option("--tag", help="The SavedModel meta graph's tags (serve, or train,gpu).", show_default="serve, else the only one")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="The signature to convert where the source has several.", show_default="serving_default", metavar="KEY")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="The SavedModel meta graph's tags (serve, or train,gpu).", show_default="serve, else the only one", metavar="TAGS")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
