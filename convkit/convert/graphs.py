@@ -61,14 +61,13 @@ def route(job: Job) -> str | None:
     target = registry.get_format(job.target)
     writer = target.resolve("graph_writer")
     if writer is None:
-        able = ", ".join(fmt.name for fmt in registry.formats() if fmt.graph_writer)
-        raise UsageError(f"{job.src}: a {registry.get_format(job.src_format).description} holds a TensorFlow graph, "
-                         f"no Keras layers, so convkit cannot write it as {target.name} (which stores a Keras "
-                         f"model); convert it to {able}")
+        able = [fmt.name for fmt in registry.formats() if fmt.graph_writer]
+        raise UsageError(f"{job.src}: holds a TensorFlow graph and no Keras layers, so convkit cannot write it as "
+                         f"{target.name}, a format for Keras models; convert it to {', '.join(able[:-1])} or {able[-1]}")
     model = read_graph(job)
     model.require_shapes()
     job.warnings.extend(model.notes)
-    if model.io_from == "inferred":
+    if "inferred" in model.io_from:
         job.warnings.append(
             f"inputs and outputs inferred from the graph: {', '.join(i.tensor for i in model.inputs)} -> "
             f"{', '.join(o.tensor for o in model.outputs)} (name them with {INPUTS_FLAG}/{OUTPUTS_FLAG})")
@@ -127,7 +126,7 @@ def onnx_from_graph(job: Job, model: GraphModel) -> str:
     opset = check_opset(job.options["opset"])
     graph_def = tf_graph_def(model)
     renames = {info.tensor: info.name for info in [*model.inputs, *model.outputs] if info.tensor != info.name}
-    shapes = {info.tensor: [-1 if dim is None else dim for dim in info.shape]
+    shapes = {info.tensor: list(info.shape)
               for info in model.inputs if info.shape_given and info.shape is not None}
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     tf2onnx.logging.set_level(logging.ERROR)

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from convkit.errors import ReadError
-from convkit.formats import _limits, _report
+from convkit.errors import ConvkitError, ReadError
+from convkit.formats import _limits, _policy, _report
 from convkit.formats._files import head_bytes, is_regular_file, open_regular
 from convkit.registry import Format, register_format
 
@@ -300,6 +300,31 @@ def _topology(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
     return "layers-model", summary, model_config
 
 
+def _graph_view(document: dict[str, Any], model_json: Path) -> dict[str, Any]:
+    """A graph model's inputs and outputs (its signature's, else inferred from the graph) and its risky ops."""
+    from convkit.graphdef import analysis
+    from convkit.graphdef.messages import saved_model_wrapping
+    from convkit.graphdef.model import choose_io
+    from convkit.graphdef.tfjs import graph_def_from_json, signature_infos
+
+    graph_def = graph_def_from_json(document.get("modelTopology"), model_json)
+    analysis.check_structure(graph_def, model_json, "graph model")
+    signature = document.get("signature")
+    try:
+        inputs, outputs, io_from = choose_io(graph_def, model_json, signature_inputs=signature_infos(signature, "inputs"),
+                                             signature_outputs=signature_infos(signature, "outputs"))
+    except ConvkitError:
+        inputs, outputs, io_from = [], [], "none found"
+    return {
+        "inputs_and_outputs": io_from,
+        "inputs": [info.to_dict() for info in inputs],
+        "outputs": [info.to_dict() for info in outputs],
+        "tfjs_only_ops": sorted({node.op for _, node in analysis.all_nodes(graph_def)
+                                 if node.op in ("Prelu", "FusedDepthwiseConv2dNative", "_FusedConv2D", "_FusedMatMul")}),
+        "risky_ops": [found.to_dict() for found in _policy.risky_ops(saved_model_wrapping(graph_def))],
+    }
+
+
 def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
     signature = document.get("signature")
     if not isinstance(signature, dict):
@@ -379,6 +404,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
         for row, (_name, array) in zip(weight_rows, iter_weights(model_json)):
             row["stats"] = _report.tensor_stats(array)
     layers = _report.layer_table(model_config, weight_rows, _owner) if kind == "layers-model" else []
+    if kind == "graph-model":
+        topology.update(_graph_view(document, model_json))
     return TfjsReport(
         format="tfjs",
         path=str(path),

@@ -56,7 +56,8 @@ class GraphModel:
         inputs, outputs: what the model takes and gives, in order.
         source: the file it came from.
         origin: what the source is, in words (``TF.js graph model``, ``frozen GraphDef``).
-        io_from: where inputs and outputs came from: ``signature``, ``inferred`` or ``given``.
+        io_from: where inputs and outputs came from: ``signature``, ``inferred``, ``given``, or
+            ``outputs from the signature, inputs inferred``.
         notes: what the rebuild changed (TF.js-only ops undone, weights dequantized).
     """
 
@@ -181,7 +182,8 @@ def choose_io(
     """The inputs and outputs of ``graph_def``: as requested, else the signature's, else inferred.
 
     Returns:
-        ``(inputs, outputs, io_from)`` with ``io_from`` one of ``given``, ``signature``, ``inferred``.
+        ``(inputs, outputs, io_from)`` with ``io_from`` one of ``given``, ``signature``, ``inferred`` and
+        ``outputs from the signature, inputs inferred`` (TF.js models made from frozen graphs).
 
     Raises:
         UsageError: a requested tensor is not in the graph, or an output needs a placeholder that is
@@ -190,7 +192,12 @@ def choose_io(
     """
     nodes = {node.name: node for node in graph_def.node}
     by_key = {info.name: info for info in [*signature_inputs, *signature_outputs]}
-    io_from = "given" if inputs or outputs else ("signature" if signature_outputs else "inferred")
+    if inputs or outputs:
+        io_from = "given"
+    elif signature_outputs:
+        io_from = "signature" if signature_inputs else "outputs from the signature, inputs inferred"
+    else:
+        io_from = "inferred"
     if outputs:
         chosen_outputs = [_requested(request, nodes, by_key, path, OUTPUTS_FLAG) for request in outputs]
     elif signature_outputs:

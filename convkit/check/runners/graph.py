@@ -40,7 +40,7 @@ class GraphRunner(Runner):
         model = reader(self.path)
         self._graph = GraphFunction(model)
         self.runtime = f"TF {tf.__version__} graph"
-        if model.io_from == "inferred":
+        if "inferred" in model.io_from:
             self.notes.append("inputs and outputs inferred from the graph")
         self._inputs = [TensorSpec(name, shape_tuple(shape), dtype) for name, shape, dtype
                         in zip(self._graph.input_names, self._graph.input_shapes, self._graph.input_dtypes)]
