@@ -45,6 +45,7 @@ class MetaGraphReport(_report.ReportBase):
     functions: list[dict[str, Any]]
     constants: list[dict[str, Any]]
     risky_ops: list[dict[str, Any]]
+    verify: dict[str, Any] | None = None
 
 
 def accept(path: Path) -> bool:
@@ -107,8 +108,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
     Args:
         path: the checkpoint prefix, ``.meta``, ``.index``, a data shard or a folder naming it.
         weights: add per-constant statistics. Default False.
-        verify_crc: accepted for symmetry with checkpoints (``convkit inspect --verify`` on the prefix
-            checks the data through the checkpoint format).
+        verify_crc: recompute the CRC32C of every variable's bytes. Default False.
     """
     from convkit.formats import checkpoint
     from convkit.graphdef import analysis
@@ -154,6 +154,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         summary=summary, signatures=_signatures(meta_graph, meta), saver=saver,
         collections=_collections(meta_graph), variables=variable_rows,
         risky_ops=[found.to_dict() for found in _policy.risky_ops(saved_model_wrapping(meta_graph=meta_graph))],
+        verify=checkpoint.verify(index) if verify_crc else None,
         **described,
     )
 

@@ -48,6 +48,7 @@ class TfjsReport(_report.ReportBase):
     shards: list[dict[str, Any]]
     bytes_check: dict[str, Any]
     user_defined_metadata: Any
+    risky_ops: list[dict[str, Any]]
 
 
 def _model_json(path: Path) -> Path:
@@ -426,6 +427,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
         shards=shard_rows,
         bytes_check={"manifest_bytes": needed_total, "shard_bytes": on_disk_total, "match": needed_total == on_disk_total},
         user_defined_metadata=document.get("userDefinedMetadata"),
+        risky_ops=topology.pop("risky_ops", []),
     )
 
 

@@ -84,7 +84,8 @@ def called_functions(node: Any) -> set[str]:
 
 
 def check_structure(graph_def: Any, path: Path, what: str = "graph") -> None:
-    """Refuses a graph that is too large, names missing nodes, loops outside a while loop or recurses.
+    """Refuses a graph that is too large, names missing nodes, loops outside a while loop, recurses, or holds
+    a constant over ``MAX_CONST_BYTES``.
 
     Raises:
         ReadError: one sentence naming the node or function at fault.
@@ -106,6 +107,11 @@ def check_structure(graph_def: Any, path: Path, what: str = "graph") -> None:
         _check_nodes(function.node_def, arguments, path, f"function {function.signature.name!r}")
         _check_cycles(function.node_def, path, f"function {function.signature.name!r}")
     _check_calls(graph_def, names, path)
+    from convkit.graphdef.messages import tensor_size
+
+    for _, node in all_nodes(graph_def):  # a forged constant must fail here, before TensorFlow allocates it
+        if node.op == "Const" and "value" in node.attr:
+            tensor_size(node.attr["value"].tensor, path, f"constant {node.name!r}")
 
 
 def _check_nodes(nodes: Iterable[Any], arguments: set[str], path: Path, where: str) -> None:
@@ -177,8 +183,9 @@ def _check_calls(graph_def: Any, names: set[str], path: Path) -> None:
                 depth[current] = 1 + max((depth.get(c, 0) for c in calls.get(current, ())), default=0)
                 continue
             if child in on_path:
-                raise ReadError(f"{path}: function {child!r} calls itself (through {current!r}); a graph's "
-                                "functions may not recurse")
+                through = "" if child == current else f" through {current!r}"
+                raise ReadError(f"{path}: function {child!r} calls itself{through}; a graph's functions may not "
+                                "recurse")
             if child in depth:
                 continue
             if len(path_stack) >= _limits.MAX_FUNCTION_NESTING:

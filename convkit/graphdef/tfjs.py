@@ -418,6 +418,9 @@ def rebuild(
         inputs, outputs: what the user asked for (``--inputs``/``--outputs``).
     """
     analysis.check_structure(graph_def, path, "graph model")
+    for _, node in analysis.all_nodes(graph_def):
+        if "_input_shapes" in node.attr:  # grappler's annotation, which tf2onnx cannot carry into ONNX
+            del node.attr["_input_shapes"]
     mended = mend_function_references(graph_def)
     fill_constants(graph_def, weights, path)
     undone = undo_tfjs_ops(graph_def, path)
