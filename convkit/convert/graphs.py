@@ -140,8 +140,22 @@ def onnx_from_graph(job: Job, model: GraphModel) -> str:
         except Exception as error:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors alike
             raise WriteError(f"{job.src}: tf2onnx cannot convert this graph to ONNX opset {opset} "
                              f"({type(error).__name__}: {error_text(error)})") from None
-        run_once(temp)
+        try:
+            run_once(temp)
+        except WriteError as error:
+            if _lowered_tensor_list_loop(model):
+                raise WriteError(
+                    f"{job.src}: tf2onnx 1.17 cannot convert a TF1-style while loop over TensorLists (a TF2 loop "
+                    "lowered to Enter/Exit/NextIteration ops, as tensorflowjs_converter writes by default) into ONNX "
+                    f"that onnxruntime loads ({error}); convert the model with --control_flow_v2 or from its Keras "
+                    "or SavedModel source") from None
+            raise
     return f"opset-{opset}"
+
+
+def _lowered_tensor_list_loop(model: GraphModel) -> bool:
+    ops = {node.op for node in model.graph_def.node}
+    return bool(ops & {"Enter", "NextIteration"}) and any(op.startswith("TensorList") for op in ops)
 
 
 def serving_of(model: GraphModel) -> Any:

@@ -306,9 +306,10 @@ def _graph_view(document: dict[str, Any], model_json: Path) -> dict[str, Any]:
     from convkit.graphdef import analysis
     from convkit.graphdef.messages import saved_model_wrapping
     from convkit.graphdef.model import choose_io
-    from convkit.graphdef.tfjs import graph_def_from_json, signature_infos
+    from convkit.graphdef.tfjs import graph_def_from_json, restore_function_names, signature_infos
 
     graph_def = graph_def_from_json(document.get("modelTopology"), model_json)
+    restore_function_names(graph_def)
     analysis.check_structure(graph_def, model_json, "graph model")
     signature = document.get("signature")
     try:

@@ -38,12 +38,14 @@ def accept(path: Path) -> bool:
 def _graph(path: Path) -> tuple[Any, list[dict[str, Any]]]:
     from convkit.formats import tfjs
     from convkit.graphdef import analysis, messages
+    from convkit.graphdef.tfjs import restore_function_names
 
     folder = _folder(path)
     manifest = _limits.read_json(folder / MANIFEST_FILE, "TF.js weights manifest")
     tfjs.check_manifest(manifest, folder / MANIFEST_FILE)
     assert isinstance(manifest, list)
     graph_def = messages.read_graph_def(folder / GRAPH_FILE, "TF.js GraphDef")
+    restore_function_names(graph_def)
     analysis.check_structure(graph_def, folder / GRAPH_FILE, "graph model")
     return graph_def, manifest
 

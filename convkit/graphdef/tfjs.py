@@ -179,26 +179,46 @@ def _has_values(tensor: Any) -> bool:
         "dcomplex_val", "uint32_val", "uint64_val"))
 
 
-def mend_function_references(graph_def: Any) -> int:
-    """Undoes the TF.js converter's over-eager constant renaming inside functions; returns references fixed.
+def restore_function_names(graph_def: Any) -> int:
+    """Gives constants inside library functions their own names back; returns how many were renamed.
 
-    The converter prefixes every input that *starts with* a constant's name, so ``add_1`` became
-    ``fn/add_1`` when a constant ``add`` existed. A reference to a node the function lacks, whose
-    name without the prefix it has, gets its own name back.
+    The TF.js converter names them ``<function>/<name>``, which TensorFlow refuses inside a function
+    (a node name may not start with ``__inference``), and it prefixes every input that merely *starts
+    with* a constant's name (``add_1`` became ``fn/add_1`` when a constant ``add`` existed). Both are
+    undone: every ``<function>/`` node and reference loses the prefix (a clash gets a ``_convkit`` suffix).
     """
-    fixed = 0
+    renamed = 0
     for function in graph_def.library.function:
         prefix = f"{function.signature.name}/"
-        names = {node.name for node in function.node_def} | {arg.name for arg in function.signature.input_arg}
+        taken = {node.name for node in function.node_def} | {arg.name for arg in function.signature.input_arg}
+        names: dict[str, str] = {}
         for node in function.node_def:
-            for index, reference in enumerate(node.input):
-                control = reference.startswith("^")
-                bare = reference[1:] if control else reference
-                source = analysis.node_of(bare)
-                if source not in names and source.startswith(prefix) and source[len(prefix):] in names:
-                    node.input[index] = ("^" if control else "") + bare[len(prefix):]
-                    fixed += 1
-    return fixed
+            if node.name.startswith(prefix):
+                new = node.name[len(prefix):]
+                while new in taken or new in names.values():
+                    new += "_convkit"
+                names[node.name] = new
+                node.name = new
+                renamed += 1
+        existing = {node.name for node in function.node_def} | {arg.name for arg in function.signature.input_arg}
+
+        def fixed(reference: str) -> str:
+            control = reference.startswith("^")
+            bare = reference[1:] if control else reference
+            source, _, rest = bare.partition(":")
+            if source in names:
+                source = names[source]
+            elif source not in existing and source.startswith(prefix) and source[len(prefix):] in existing:
+                source = source[len(prefix):]
+            return ("^" if control else "") + source + (f":{rest}" if rest else "")
+
+        for node in function.node_def:
+            node.input[:] = [fixed(reference) for reference in node.input]
+        for key in list(function.ret):
+            function.ret[key] = fixed(function.ret[key])
+        for key in list(function.control_ret):
+            function.control_ret[key] = fixed(function.control_ret[key])
+    return renamed
 
 
 class _Emitter:
@@ -417,11 +437,11 @@ def rebuild(
         quantization: the manifest's weight quantization, for the notes.
         inputs, outputs: what the user asked for (``--inputs``/``--outputs``).
     """
+    mended = restore_function_names(graph_def)
     analysis.check_structure(graph_def, path, "graph model")
     for _, node in analysis.all_nodes(graph_def):
         if "_input_shapes" in node.attr:  # grappler's annotation, which tf2onnx cannot carry into ONNX
             del node.attr["_input_shapes"]
-    mended = mend_function_references(graph_def)
     fill_constants(graph_def, weights, path)
     undone = undo_tfjs_ops(graph_def, path)
     analysis.check_structure(graph_def, path, "rebuilt graph")
@@ -435,7 +455,7 @@ def rebuild(
     if quantization:
         notes.append(f"weights dequantized from {quantization}")
     if mended:
-        notes.append(f"{mended} function-internal references renamed by the TF.js converter restored")
+        notes.append(f"{mended} constants inside library functions given back the names the TF.js converter prefixed")
     return GraphModel(graph_def, chosen_inputs, chosen_outputs, path, origin, io_from, notes)
 
 

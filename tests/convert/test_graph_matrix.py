@@ -36,7 +36,7 @@ RESULTS: dict[str, dict[str, dict[str, str]]] = {}
 def _cell(source: Path, target: str, out: Path, reference: Path, tolerance: tuple[str, str] | None) -> str:
     converted = runner.invoke(app, ["convert", str(source), "--to", target, "-o", str(out), "--json"])
     if converted.exit_code != 0:
-        return f"convert exit {converted.exit_code}: {converted.stderr.strip().splitlines()[-1][:160]}"
+        return f"convert exit {converted.exit_code}: {converted.stderr.strip().splitlines()[-1][-300:]}"
     kind = json.loads(converted.stdout)["kind"]
     extra = ["--atol", tolerance[0], "--rtol", tolerance[1]] if tolerance else []
     checked = runner.invoke(app, ["check", str(reference), str(out), "--json", *extra])
