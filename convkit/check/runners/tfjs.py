@@ -149,12 +149,19 @@ class TfjsRunner(Runner):
                 header, outputs = self.host.run(self.model_json, ordered, self.backend)
                 self._set_runtime(self.backend)
             except ReadError as error:
-                missing = _MISSING_WASM_KERNEL.search(str(error))
-                if not (self.cpu_fallback and missing):
+                # A model one backend cannot run (a kernel or a fused activation wasm lacks) may run on another:
+                # the default backend falls back to cpu, and the row says so.
+                if not (self.cpu_fallback and self.backend != "cpu"):
                     raise
-                header, outputs = self.host.run(self.model_json, ordered, "cpu")
+                try:
+                    header, outputs = self.host.run(self.model_json, ordered, "cpu")
+                except ReadError:
+                    raise error from None
                 self._set_runtime("cpu")
-                self.notes.append(f"TF.js wasm has no {missing.group(1)} kernel, so this model ran on the cpu backend")
+                missing = _MISSING_WASM_KERNEL.search(str(error))
+                reason = f"has no {missing.group(1)} kernel" if missing else \
+                    f"cannot run this model ({_reason(str(error), self.model_json)})"
+                self.notes.append(f"TF.js {self.backend} {reason}, so this model ran on the cpu backend")
         finally:
             if self._own_host:
                 self.host.close()
@@ -177,6 +184,12 @@ class TfjsRunner(Runner):
             backend = "webgl-f16"  # the device had no float32 render targets, so TF.js used float16
         loose = BACKEND_TOLERANCE.get(backend)
         return loose if loose is not None and loose.atol > base.atol else base
+
+
+def _reason(message: str, model_json: Path) -> str:
+    """The runtime's own words from a ``ReadError`` about ``model_json``."""
+    prefix = f"{model_json}: TF.js could not run the model ("
+    return message[len(prefix):-1] if message.startswith(prefix) and message.endswith(")") else message
 
 
 def _backend_note(info: Any) -> str | None:
