@@ -224,7 +224,8 @@ def freeze(
             copy.name = node.name
             copy.op = "Const"
             copy.attr["dtype"].type = node.attr["dtype"].type
-            copy.attr["value"].tensor.CopyFrom(messages.from_array(value, node.attr["dtype"].type))
+            copy.attr["value"].tensor.CopyFrom(messages.from_array(value, node.attr["dtype"].type, path,
+                                                                   f"variable {node.name!r}"))
             count += 1
             continue
         copy.CopyFrom(node)

@@ -180,15 +180,29 @@ def _numpy_dtype(name: str) -> Any:
     return name
 
 
-def from_array(array: Any, dtype_enum: int) -> Any:
-    """A ``TensorProto`` of ``array`` as the DataType ``dtype_enum`` (values cast to it)."""
+def from_array(array: Any, dtype_enum: int, path: Path | None = None, where: str = "a constant") -> Any:
+    """A ``TensorProto`` of ``array`` as the DataType ``dtype_enum`` (values cast to it).
+
+    Raises:
+        ReadError: ``dtype_enum`` is not a type convkit writes, or the values do not cast to it.
+    """
     import numpy as np
     from tensorboard.compat.proto import tensor_pb2
 
+    kind = _DTYPES.get(int(dtype_enum) % 100) if int(dtype_enum) > 0 else None
+    if kind is None:
+        raise ReadError(f"{path}: {where} has dtype {dtype_name(dtype_enum)}, which convkit cannot hold as a constant")
+    try:
+        return _from_array(array, int(dtype_enum) % 100, kind[0], np, tensor_pb2)
+    except (ValueError, TypeError, OverflowError) as error:
+        raise ReadError(f"{path}: {where}'s values do not fit its dtype {dtype_name(dtype_enum)} "
+                        f"({error_text(error, limit=120)})") from None
+
+
+def _from_array(array: Any, dtype_enum: int, numpy_name: str, np: Any, tensor_pb2: Any) -> Any:
     tensor = tensor_pb2.TensorProto(dtype=dtype_enum)
     for dim in np.shape(array):
         tensor.tensor_shape.dim.add(size=int(dim))
-    numpy_name = _DTYPES[int(dtype_enum) % 100][0]
     if numpy_name == "object":
         tensor.string_val.extend(value if isinstance(value, bytes) else str(value).encode()
                                  for value in np.asarray(array, dtype=object).reshape(-1))

@@ -160,7 +160,8 @@ def fill_constants(graph_def: Any, weights: dict[str, Any], path: Path) -> int:
                                 f"declares {shape}")
             value = value.reshape(shape)
         dtype = node.attr["dtype"].type if "dtype" in node.attr else tensor.dtype
-        node.attr["value"].tensor.CopyFrom(messages.from_array(value, int(dtype) or tensor.dtype or _DT_FLOAT))
+        node.attr["value"].tensor.CopyFrom(messages.from_array(value, int(dtype) or tensor.dtype or _DT_FLOAT, path,
+                                                               f"constant {node.name!r}"))
         messages.tensor_size(node.attr["value"].tensor, path, f"constant {node.name!r}")
         filled += 1
     return filled
@@ -224,9 +225,10 @@ def restore_function_names(graph_def: Any) -> int:
 class _Emitter:
     """Builds TensorFlow nodes for a graph or a function body, naming references the way each wants."""
 
-    def __init__(self, in_function: bool, dtype: int) -> None:
+    def __init__(self, in_function: bool, dtype: int, path: Path) -> None:
         self.in_function = in_function
         self.dtype = dtype
+        self.path = path
         self.created: list[Any] = []
 
     def ref(self, node: Any) -> str:
@@ -253,7 +255,7 @@ class _Emitter:
 
         node = node_def_pb2.NodeDef(name=name, op="Const")
         node.attr["dtype"].type = self.dtype
-        node.attr["value"].tensor.CopyFrom(messages.from_array(value, self.dtype))
+        node.attr["value"].tensor.CopyFrom(messages.from_array(value, self.dtype, self.path, f"constant {name!r}"))
         self.created.append(node)
         return node
 
@@ -282,7 +284,7 @@ def _undo_in(nodes: Any, function: Any, path: Path) -> Counter[str]:
     added: list[Any] = []
     for node in targets:
         undone[node.op] += 1
-        emitter = _Emitter(function is not None, node.attr["T"].type if "T" in node.attr else _DT_FLOAT)
+        emitter = _Emitter(function is not None, node.attr["T"].type if "T" in node.attr else _DT_FLOAT, path)
         data = [reference for reference in node.input if not reference.startswith("^")]
         control = [reference for reference in node.input if reference.startswith("^")]
         if node.op == "Prelu":
