@@ -70,9 +70,9 @@ def graph_def_from_json(topology: Any, path: Path) -> Any:
 
     if not isinstance(topology, dict):
         raise ReadError(f"{path}: the graph model's modelTopology is not a JSON object")
-    nodes = topology.get("node") if isinstance(topology.get("node"), list) else []
-    library = topology.get("library") if isinstance(topology.get("library"), dict) else {}
-    functions = library.get("function") if isinstance(library.get("function"), list) else []
+    nodes = topology["node"] if isinstance(topology.get("node"), list) else []
+    library = topology["library"] if isinstance(topology.get("library"), dict) else {}
+    functions = library["function"] if isinstance(library.get("function"), list) else []
     total = len(nodes) + sum(len(f.get("nodeDef") or []) for f in functions if isinstance(f, dict))
     if total > _limits.MAX_GRAPH_NODES:
         raise ReadError(f"{path}: the graph model holds {total} nodes, over convkit's limit of {_limits.MAX_GRAPH_NODES}")
@@ -202,24 +202,24 @@ def restore_function_names(graph_def: Any) -> int:
                 node.name = new
                 renamed += 1
         existing = {node.name for node in function.node_def} | {arg.name for arg in function.signature.input_arg}
-
-        def fixed(reference: str) -> str:
-            control = reference.startswith("^")
-            bare = reference[1:] if control else reference
-            source, _, rest = bare.partition(":")
-            if source in names:
-                source = names[source]
-            elif source not in existing and source.startswith(prefix) and source[len(prefix):] in existing:
-                source = source[len(prefix):]
-            return ("^" if control else "") + source + (f":{rest}" if rest else "")
-
         for node in function.node_def:
-            node.input[:] = [fixed(reference) for reference in node.input]
+            node.input[:] = [_unprefixed(reference, prefix, names, existing) for reference in node.input]
         for key in list(function.ret):
-            function.ret[key] = fixed(function.ret[key])
+            function.ret[key] = _unprefixed(function.ret[key], prefix, names, existing)
         for key in list(function.control_ret):
-            function.control_ret[key] = fixed(function.control_ret[key])
+            function.control_ret[key] = _unprefixed(function.control_ret[key], prefix, names, existing)
     return renamed
+
+
+def _unprefixed(reference: str, prefix: str, names: dict[str, str], existing: set[str]) -> str:
+    control = reference.startswith("^")
+    bare = reference[1:] if control else reference
+    source, _, rest = bare.partition(":")
+    if source in names:
+        source = names[source]
+    elif source not in existing and source.startswith(prefix) and source[len(prefix):] in existing:
+        source = source[len(prefix):]
+    return ("^" if control else "") + source + (f":{rest}" if rest else "")
 
 
 class _Emitter:
