@@ -282,12 +282,13 @@ def _topology(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
         nodes = topology.get("node") if isinstance(topology.get("node"), list) else []
         functions = ((topology.get("library") or {}).get("function") or []) if isinstance(topology.get("library"), dict) else []
         function_ops: Counter[str] = Counter(
-            node.get("op", "?") for function in functions if isinstance(function, dict)
-            for node in function.get("nodeDef", []) if isinstance(node, dict)
+            str(node.get("op", "?")) for function in functions if isinstance(function, dict)
+            for node in (function.get("nodeDef") if isinstance(function.get("nodeDef"), list) else [])
+            if isinstance(node, dict)
         )
         return "graph-model", {
             "nodes": len(nodes),
-            "ops": dict(Counter(node.get("op", "?") for node in nodes if isinstance(node, dict)).most_common()),
+            "ops": dict(Counter(str(node.get("op", "?")) for node in nodes if isinstance(node, dict)).most_common()),
             "functions": len(functions),
             "function_ops": dict(function_ops.most_common()),
             "producer": (topology.get("versions") or {}).get("producer") if isinstance(topology.get("versions"), dict) else None,

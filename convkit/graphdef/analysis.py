@@ -209,8 +209,7 @@ def constants(graph_def: Any, path: Path, stats: bool = False) -> list[dict[str,
 
     With ``stats``, each value is decoded and its min, max, mean, std and NaN/Inf counts added.
     """
-    from convkit.formats._report import tensor_stats
-    from convkit.graphdef.messages import dtype_name, tensor_size, to_array
+    from convkit.graphdef.messages import dtype_name, stats as tensor_stats, tensor_size
 
     rows = []
     for function, node in all_nodes(graph_def):
@@ -227,7 +226,7 @@ def constants(graph_def: Any, path: Path, stats: bool = False) -> list[dict[str,
             "function": function,
         })
         if stats:
-            rows[-1]["stats"] = tensor_stats(to_array(tensor, path, f"constant {node.name!r}"))
+            rows[-1]["stats"] = tensor_stats(tensor, path, f"constant {node.name!r}")
     return rows
 
 

@@ -136,8 +136,52 @@ def to_array(tensor: Any, path: Path, where: str) -> Any:
     """The ``TensorProto`` as a numpy array (strings as an object array of bytes).
 
     Raises:
-        ReadError: an unsupported dtype, values that do not fit the shape, or a size over the limits.
+        ReadError: an unsupported dtype, values that do not fit the shape or the dtype, or a size over
+            the limits (or over the memory this process has).
     """
+    try:
+        return _to_array(tensor, path, where)
+    except (ValueError, OverflowError, TypeError) as error:
+        raise ReadError(f"{path}: {where}'s values do not fit its dtype ({error_text(error, limit=120)})") from None
+    except MemoryError:
+        raise ReadError(f"{path}: {where} is larger than this process can hold") from None
+
+
+def stats(tensor: Any, path: Path, where: str) -> dict[str, Any] | None:
+    """min, max, mean, std and NaN/Inf counts of a constant, without expanding one value repeated over a
+    large shape (TensorFlow's short form: ``float_val: 0`` for a ``[4096, 4096]`` zero tensor)."""
+    import numpy as np
+
+    from convkit.formats._report import tensor_stats
+
+    count, _ = tensor_size(tensor, path, where)
+    kind = _DTYPES.get(int(tensor.dtype) % 100)
+    field = kind[2] if kind else ""
+    listed = len(getattr(tensor, field)) if field and not tensor.tensor_content else count
+    if field in ("scomplex_val", "dcomplex_val"):
+        listed //= 2
+    if not 0 < listed < count:
+        return tensor_stats(to_array(tensor, path, where))
+    shortened = type(tensor)()
+    shortened.CopyFrom(tensor)
+    del shortened.tensor_shape.dim[:]
+    shortened.tensor_shape.dim.add(size=listed)
+    values = np.asarray(to_array(shortened, path, where))
+    if values.dtype == object or values.dtype.kind in "SUV":
+        return None
+    weights = np.ones(listed)
+    weights[-1] += count - listed  # the last value stands for every element not listed
+    floats = values.astype(np.float64)
+    finite = np.isfinite(floats)
+    if not finite.any():
+        return tensor_stats(values)
+    mean = float(np.average(floats[finite], weights=weights[finite]))
+    std = float(np.sqrt(np.average((floats[finite] - mean) ** 2, weights=weights[finite])))
+    return {"min": float(floats[finite].min()), "max": float(floats[finite].max()), "mean": mean, "std": std,
+            "nan": int(weights[np.isnan(floats)].sum()), "inf": int(weights[np.isinf(floats)].sum())}
+
+
+def _to_array(tensor: Any, path: Path, where: str) -> Any:
     import numpy as np
 
     count, _size = tensor_size(tensor, path, where)

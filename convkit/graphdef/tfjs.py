@@ -73,7 +73,8 @@ def graph_def_from_json(topology: Any, path: Path) -> Any:
     nodes = topology["node"] if isinstance(topology.get("node"), list) else []
     library = topology["library"] if isinstance(topology.get("library"), dict) else {}
     functions = library["function"] if isinstance(library.get("function"), list) else []
-    total = len(nodes) + sum(len(f.get("nodeDef") or []) for f in functions if isinstance(f, dict))
+    total = len(nodes) + sum(len(f["nodeDef"]) for f in functions if isinstance(f, dict)
+                             and isinstance(f.get("nodeDef"), list))
     if total > _limits.MAX_GRAPH_NODES:
         raise ReadError(f"{path}: the graph model holds {total} nodes, over convkit's limit of {_limits.MAX_GRAPH_NODES}")
     graph_def = messages.graph_def_class()()
