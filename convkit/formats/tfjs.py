@@ -279,12 +279,11 @@ def _topology(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
         topology = {}
     is_graph = fmt == "graph-model" or (fmt is None and "node" in topology)
     if is_graph:
-        nodes = topology.get("node") if isinstance(topology.get("node"), list) else []
-        functions = ((topology.get("library") or {}).get("function") or []) if isinstance(topology.get("library"), dict) else []
+        nodes = _list(topology.get("node"))
+        functions = _list(topology["library"].get("function")) if isinstance(topology.get("library"), dict) else []
         function_ops: Counter[str] = Counter(
             str(node.get("op", "?")) for function in functions if isinstance(function, dict)
-            for node in (function.get("nodeDef") if isinstance(function.get("nodeDef"), list) else [])
-            if isinstance(node, dict)
+            for node in _list(function.get("nodeDef")) if isinstance(node, dict)
         )
         return "graph-model", {
             "nodes": len(nodes),
@@ -326,6 +325,10 @@ def _graph_view(document: dict[str, Any], model_json: Path) -> dict[str, Any]:
                                  if node.op in ("Prelu", "FusedDepthwiseConv2dNative", "_FusedConv2D", "_FusedMatMul")}),
         "risky_ops": [found.to_dict() for found in _policy.risky_ops(saved_model_wrapping(graph_def))],
     }
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
