@@ -25,11 +25,42 @@ _SIGNATURE_NAME = re.compile(r"[^A-Za-z0-9_.\-/]")
 
 
 def tf_graph_def(model: GraphModel) -> Any:
-    """The model's pruned graph as TensorFlow's own ``GraphDef`` message."""
+    """The model's pruned graph as TensorFlow's own ``GraphDef`` message, its library functions renamed apart.
+
+    TensorFlow keeps one function library per process: two graphs whose functions share a name
+    (``__inference_while_body_1`` of two models) but not a body cannot both be imported. Each
+    function's name gets a suffix from a digest of the whole graph, the same for the same graph.
+    """
     quiet_tensorflow()
     import tensorflow as tf
 
-    return tf.compat.v1.GraphDef.FromString(model.pruned().SerializeToString())
+    pruned = model.pruned()
+    if pruned.library.function:
+        _rename_functions(pruned)
+    return tf.compat.v1.GraphDef.FromString(pruned.SerializeToString())
+
+
+def _rename_functions(graph_def: Any) -> None:
+    import hashlib
+
+    from convkit.graphdef.analysis import all_nodes
+
+    digest = hashlib.sha256(graph_def.SerializeToString(deterministic=True)).hexdigest()[:10]
+    names = {function.signature.name: f"{function.signature.name}_{digest}" for function in graph_def.library.function}
+    for function in graph_def.library.function:
+        function.signature.name = names[function.signature.name]
+    for gradient in graph_def.library.gradient:
+        gradient.function_name = names.get(gradient.function_name, gradient.function_name)
+        gradient.gradient_func = names.get(gradient.gradient_func, gradient.gradient_func)
+    for _, node in all_nodes(graph_def):
+        if node.op in names:
+            node.op = names[node.op]
+        for value in node.attr.values():
+            if value.HasField("func") and value.func.name in names:
+                value.func.name = names[value.func.name]
+            for function in value.list.func:
+                if function.name in names:
+                    function.name = names[function.name]
 
 
 def signature_name(name: str) -> str:
