@@ -124,7 +124,7 @@ def onnx_from_graph(job: Job, model: GraphModel) -> str:
     from convkit._tf import silenced_stderr
 
     opset = check_opset(job.options["opset"])
-    graph_def = tf_graph_def(model)
+    graph_def = tf_graph_def(model, functional_loops=True)  # tf2onnx reads TensorList loops only as While ops
     renames = {info.tensor: info.name for info in [*model.inputs, *model.outputs] if info.tensor != info.name}
     shapes = {info.tensor: list(info.shape)
               for info in model.inputs if info.shape_given and info.shape is not None}
@@ -145,10 +145,10 @@ def onnx_from_graph(job: Job, model: GraphModel) -> str:
         except WriteError as error:
             if _lowered_tensor_list_loop(model):
                 raise WriteError(
-                    f"{job.src}: tf2onnx 1.17 cannot convert a TF1-style while loop over TensorLists (a TF2 loop "
-                    "lowered to Enter/Exit/NextIteration ops, as tensorflowjs_converter writes by default) into ONNX "
-                    f"that onnxruntime loads ({error}); convert the model with --control_flow_v2 or from its Keras "
-                    "or SavedModel source") from None
+                    f"{job.src}: tf2onnx 1.17 cannot convert a TF1-style while loop over TensorLists into ONNX that "
+                    "onnxruntime loads, and this graph's loops do not follow the pattern convkit raises into While "
+                    f"ops (nested loops) ({error}); convert the model with --control_flow_v2 or from its Keras or "
+                    "SavedModel source") from None
             raise
     return f"opset-{opset}"
 
@@ -165,7 +165,7 @@ def serving_of(model: GraphModel) -> Any:
 
     import tensorflow as tf
 
-    graph = GraphFunction(model)
+    graph = GraphFunction(model, functional_loops=True)  # the TFLite converter lowers While loops to builtin ops
     owner = tf.Module()  # the TFLite converter writes a signature only for functions of a trackable object
     owner.graph = graph
     return Serving(

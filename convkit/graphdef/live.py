@@ -24,7 +24,7 @@ from convkit.graphdef.model import GraphModel, TensorInfo, choose_io
 _SIGNATURE_NAME = re.compile(r"[^A-Za-z0-9_.\-/]")
 
 
-def tf_graph_def(model: GraphModel) -> Any:
+def tf_graph_def(model: GraphModel, *, functional_loops: bool = False) -> Any:
     """The model's pruned graph as TensorFlow's own ``GraphDef`` message, its library functions renamed apart.
 
     TensorFlow keeps one function library per process: two graphs whose functions share a name
@@ -37,7 +37,13 @@ def tf_graph_def(model: GraphModel) -> Any:
     pruned = model.pruned()
     if pruned.library.function:
         _rename_functions(pruned)
-    return tf.compat.v1.GraphDef.FromString(pruned.SerializeToString())
+    graph_def = tf.compat.v1.GraphDef.FromString(pruned.SerializeToString())
+    if functional_loops:
+        from convkit.graphdef.loops import has_loops, raise_loops
+
+        if has_loops(graph_def):
+            graph_def, _raised = raise_loops(graph_def)
+    return graph_def
 
 
 def _rename_functions(graph_def: Any) -> None:
@@ -79,16 +85,21 @@ class GraphFunction:
         input_dtypes: per input, a TensorFlow dtype name (read from the imported placeholder).
         function: the pruned concrete function.
 
+    Args:
+        model: the graph-level model.
+        functional_loops: raise TF1-style while loops into ``While`` ops first (for converters that
+            read only those: :mod:`convkit.graphdef.loops`). Default False.
+
     Raises:
         ReadError: TensorFlow cannot import the graph (an op it lacks, attributes that do not fit).
     """
 
-    def __init__(self, model: GraphModel) -> None:
+    def __init__(self, model: GraphModel, *, functional_loops: bool = False) -> None:
         quiet_tensorflow()
         import tensorflow as tf
 
         self.model = model
-        graph_def = tf_graph_def(model)
+        graph_def = tf_graph_def(model, functional_loops=functional_loops)
 
         def imported() -> None:
             tf.compat.v1.import_graph_def(graph_def, name="")

@@ -55,3 +55,11 @@ def test_convkit_writes_a_tfjs_lstm_that_runs_as_written(lstm: Path, tmp_path: P
     assert not any(name.startswith("^") for node in topology["node"] for name in node.get("input", []))
     code, report = check(str(lstm / "model.keras"), str(tmp_path / "js"))
     assert code == 0 and not any("ran without them" in note for note in report["pairs"][0]["notes"]), report
+
+
+def test_a_lowered_lstm_loop_is_raised_for_onnx(lstm: Path, tmp_path: Path) -> None:
+    # The TF1-style loop of tensorflowjs_converter's LSTM, which tf2onnx cannot write as it is.
+    result = runner.invoke(app, ["convert", str(lstm / "tfjs"), "--to", "onnx", "-o", str(tmp_path / "lstm.onnx")])
+    assert result.exit_code == 0, result.stderr
+    code, report = check(str(lstm / "model.keras"), str(tmp_path / "lstm.onnx"))
+    assert code == 0, report
