@@ -10,6 +10,7 @@ away from its initial value, BatchNorm statistics drawn at random), saved as
   --input_format tf_saved_model`` (with ``--quantize_*``);
 - ``tfjs_frozen``: ``tensorflowjs_converter --input_format tf_frozen_model`` (no input signature);
 - ``tfjs_cf2``: ``--control_flow_v2`` (a while loop as library functions, their constants prefixed);
+- ``tfjs_sharded``: ``--weight_shard_size_bytes 1024`` (the weights spread over many shards);
 - ``tf1``: a TF1 checkpoint (``tf.compat.v1.train.Saver``: ``model.ckpt.meta/.index/.data``) of the
   frozen graph with its weights turned back into ``VariableV2`` variables;
 - ``tf1_savedmodel``: the same graph saved by ``tf.compat.v1.saved_model.Builder`` under the tag
@@ -35,7 +36,7 @@ os.environ.setdefault("TFDF_DISABLE_WELCOME_MESSAGE", "1")
 
 CASES = ("cnn", "mobilenet", "prelu", "lstm", "two", "embed")
 VARIANTS = ("saved_model", "frozen.pb", "tfjs", "tfjs_frozen", "tfjs_uint8", "tfjs_uint16", "tfjs_float16",
-            "tfjs_cf2", "tf1", "tf1_savedmodel", "tfjs_legacy")
+            "tfjs_cf2", "tfjs_sharded", "tf1", "tf1_savedmodel", "tfjs_legacy")
 # The layer whose bias the perturbation tests move: each case's output layer.
 OUTPUT_LAYER = {"cnn": "logits", "mobilenet": "logits", "prelu": "logits", "lstm": "logits", "two": "first",
                 "embed": "logits"}
@@ -174,6 +175,9 @@ def build(case: str, out: Path, variants: Sequence[str]) -> None:
             _convert(["--input_format", "tf_saved_model", saved_model, str(out / variant)])
         elif variant.startswith("tfjs_") and variant.split("_")[1] in ("uint8", "uint16", "float16"):
             _convert(["--input_format", "tf_saved_model", f"--quantize_{variant.split('_')[1]}", "*", saved_model,
+                      str(out / variant)])
+        elif variant == "tfjs_sharded":
+            _convert(["--input_format", "tf_saved_model", "--weight_shard_size_bytes", "1024", saved_model,
                       str(out / variant)])
         elif variant == "tfjs_cf2":
             _convert(["--input_format", "tf_saved_model", "--control_flow_v2=True", saved_model, str(out / variant)])

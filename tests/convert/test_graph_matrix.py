@@ -3,8 +3,8 @@
 Models: a CNN, a MobileNet-like depthwise block with BatchNorm and ReLU6, a PReLU model
 (fused and standalone PReLU), an LSTM (a while loop), a two-input two-output model and an
 integer Embedding input. Sources: tensorflowjs_converter's graph models from the SavedModel
-(float32, uint8, uint16, float16), from the frozen graph (no input signature) and with
-control flow v2 (library functions), the frozen ``.pb``, a TF1 checkpoint with its
+(float32, uint8, uint16, float16, and in 1 KiB shards), from the frozen graph (no input
+signature) and with control flow v2 (library functions), the frozen ``.pb``, a TF1 checkpoint with its
 ``.meta``, a TF1 SavedModel tagged ``train`` without signatures and the TF.js 0.x layout.
 Targets: SavedModel, ``.pb``, ONNX, TFLite. Every output must pass ``convkit check`` against
 the Keras model (quantized sources within their quantization's tolerance) and a copy whose
@@ -26,8 +26,8 @@ from convkit.cli.main import app
 from tests import _graph_models
 
 runner = CliRunner()
-SOURCES = ("tfjs", "tfjs_frozen", "tfjs_uint8", "tfjs_uint16", "tfjs_float16", "tfjs_cf2", "frozen.pb", "tf1",
-           "tf1_savedmodel", "tfjs_legacy")
+SOURCES = ("tfjs", "tfjs_frozen", "tfjs_uint8", "tfjs_uint16", "tfjs_float16", "tfjs_cf2", "tfjs_sharded", "frozen.pb",
+           "tf1", "tf1_savedmodel", "tfjs_legacy")
 TARGETS = {"savedmodel": "sm", "pb": "model.pb", "onnx": "model.onnx", "tflite": "model.tflite"}
 TOLERANCE = {"tfjs_uint8": ("1e-1", "1e-1"), "tfjs_uint16": ("1e-3", "1e-3"), "tfjs_float16": ("1e-2", "1e-2")}
 RESULTS: dict[str, dict[str, dict[str, str]]] = {}

@@ -24,7 +24,8 @@ QUANTIZED_TOLERANCE = {"uint8": ["--atol", "1e-1", "--rtol", "1e-1"]}
 
 @pytest.fixture(scope="module")
 def cnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return _graph_models.built("cnn", tmp_path_factory.mktemp("graphs"), ("tfjs_uint8", "tfjs_frozen", "tf1"))
+    return _graph_models.built("cnn", tmp_path_factory.mktemp("graphs"), ("tfjs_uint8", "tfjs_frozen", "tfjs_sharded",
+                                                                         "tf1"))
 
 
 @pytest.fixture(scope="module")
@@ -90,6 +91,14 @@ def test_tf1_checkpoint_and_tf1_savedmodel_without_signatures(cnn: Path, two: Pa
                                     "--tag", "serve"])
     assert wrong_tag.exit_code == 2
     assert "--tag 'serve' names no meta graph; its tag sets are train" in " ".join(wrong_tag.stderr.split())
+
+
+def test_weights_over_many_shards(cnn: Path, tmp_path: Path) -> None:
+    shards = json.loads((cnn / "tfjs_sharded" / "model.json").read_text())["weightsManifest"][0]["paths"]
+    assert len(shards) > 5
+    convert(cnn / "tfjs_sharded", "pb", tmp_path / "sharded.pb")
+    code, report = check(cnn / "model.keras", [tmp_path / "sharded.pb"])
+    assert code == 0, report
 
 
 def test_a_perturbed_output_bias_fails_the_check(cnn: Path, tmp_path: Path) -> None:
