@@ -139,7 +139,8 @@ def convert(
 
     Args:
         src: model file or folder of any registered format.
-        to: registry name of the target: ``ckpt``, ``savedmodel``, ``h5``, ``keras``, ``tfjs``, ``onnx`` or ``tflite``.
+        to: registry name of the target: ``ckpt``, ``savedmodel``, ``h5``, ``keras``, ``tfjs``, ``pb``, ``onnx`` or
+            ``tflite``.
         out: output path; default next to ``src`` (see :func:`default_output`).
         like: a model file giving the architecture for weights-only sources.
         tfjs_kind: ``layers`` or ``graph``; default layers for Keras sources
