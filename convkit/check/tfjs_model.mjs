@@ -147,13 +147,20 @@ function withTopology(tf, source, topology) {
   return { load: async () => ({ ...(await base.load()), modelTopology: topology }) };
 }
 
+const NAME_COLLATOR = new Intl.Collator('en', { numeric: true });
+
+function byName(a, b) {
+  return NAME_COLLATOR.compare(a, b);
+}
+
 async function runGraph(tf, modelJson, source, feed, notes) {
   const model = await tf.loadGraphModel(source);
   try {
     const signature = model.signature || modelJson.signature;
     const useSignature = signature && signature.inputs && signature.outputs;
-    const inputNames = useSignature ? Object.keys(signature.inputs) : model.inputNodes;
-    const outputNames = useSignature ? Object.keys(signature.outputs) : model.outputNodes;
+    // A signature is a protobuf map written in no set order: output_2 before output_10, by name.
+    const inputNames = useSignature ? Object.keys(signature.inputs).sort(byName) : model.inputNodes;
+    const outputNames = useSignature ? Object.keys(signature.outputs).sort(byName) : model.outputNodes;
     const ordered = arrange(inputNames, feed, notes);
     const outputs = await runInBatches(tf, ordered, async (part) => {
       const dict = {};

@@ -167,7 +167,8 @@ def write_saved_model(model: GraphModel, target: Path) -> None:
 
     from convkit.errors import WriteError
 
-    graph = GraphFunction(model)
+    # While loops, not TF1-style ones: a function holding those cannot be inlined, which TF.js's converter needs.
+    graph = GraphFunction(model, functional_loops=True)
     module = tf.Module()
     module.serve = graph.serving_function()
     try:

@@ -6,7 +6,7 @@ integer Embedding input. Sources: tensorflowjs_converter's graph models from the
 (float32, uint8, uint16, float16, and in 1 KiB shards), from the frozen graph (no input
 signature) and with control flow v2 (library functions), the frozen ``.pb``, a TF1 checkpoint with its
 ``.meta``, a TF1 SavedModel tagged ``train`` without signatures and the TF.js 0.x layout.
-Targets: SavedModel, ``.pb``, ONNX, TFLite. Every output must pass ``convkit check`` against
+Targets: SavedModel, ``.pb``, ONNX, TFLite, TF.js (a graph model). Every output must pass ``convkit check`` against
 the Keras model (quantized sources within their quantization's tolerance) and a copy whose
 output bias was moved must fail.
 
@@ -28,7 +28,7 @@ from tests import _graph_models
 runner = CliRunner()
 SOURCES = ("tfjs", "tfjs_frozen", "tfjs_uint8", "tfjs_uint16", "tfjs_float16", "tfjs_cf2", "tfjs_sharded", "frozen.pb",
            "tf1", "tf1_savedmodel", "tfjs_legacy")
-TARGETS = {"savedmodel": "sm", "pb": "model.pb", "onnx": "model.onnx", "tflite": "model.tflite"}
+TARGETS = {"savedmodel": "sm", "pb": "model.pb", "onnx": "model.onnx", "tflite": "model.tflite", "tfjs": "tfjs"}
 TOLERANCE = {"tfjs_uint8": ("1e-1", "1e-1"), "tfjs_uint16": ("1e-3", "1e-3"), "tfjs_float16": ("1e-2", "1e-2")}
 RESULTS: dict[str, dict[str, dict[str, str]]] = {}
 
