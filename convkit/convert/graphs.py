@@ -54,6 +54,12 @@ def read_graph(job: Job) -> GraphModel:
 def route(job: Job) -> str | None:
     """Writes a graph-level source through the target's ``graph_writer``; None when the source is not one."""
     if not takes_graph_route(job):
+        given = [f"--{option}" for option in GRAPH_OPTIONS if job.options.get(option)]
+        if given:
+            graphs = ", ".join(fmt.name for fmt in registry.formats() if fmt.graph_reader)
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{job.src}: {' and '.join(given)} {verb} to sources converted as graphs ({graphs}; "
+                             "without --like), not to this one")
         return None
     if job.options["like"] is not None:
         raise UsageError(f"{job.src}: --like applies to weights-only sources; this {job.src_format} file "

@@ -132,6 +132,14 @@ def test_inputs_and_outputs_can_be_named(two: Path, tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "did you mean 'Identity_1'?" in " ".join(wrong.stderr.split())
 
 
+def test_graph_options_on_a_keras_source_are_refused(cnn: Path, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["convert", str(cnn / "model.keras"), "--to", "onnx", "-o", str(tmp_path / "x.onnx"),
+                                 "--outputs", "logits"])
+    assert result.exit_code == 2
+    assert "--outputs applies to sources converted as graphs (metagraph, savedmodel, tfjs, tfjs-pb, pb; without " \
+           "--like), not to this one" in " ".join(result.stderr.split())
+
+
 def test_open_input_dimensions_are_named_with_the_flag(cnn: Path, tmp_path: Path) -> None:
     from convkit.graphdef import messages
 
