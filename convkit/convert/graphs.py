@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from convkit import registry
 from convkit.convert.atomic import atomic_output, copy_model_tree
-from convkit.errors import UsageError, WriteError, error_text
+from convkit.errors import UsageError, VerifyError, WriteError, error_text
 from convkit.graphdef.model import INPUTS_FLAG, OUTPUTS_FLAG, GraphModel, parse_requests
 
 if TYPE_CHECKING:
@@ -105,9 +105,17 @@ def tfjs_from_graph(job: Job, model: GraphModel) -> str:
         raise UsageError(f"{job.src}: TF.js layers models hold Keras layers; a graph converts to --tfjs-kind graph only")
     same_format = registry.get_format(job.src_format).name == registry.get_format(job.target).name
     if same_format and not job.options["quantize"] and model.io_from != "given":
-        with job.output() as temp:
-            copy_model_tree(job.src if job.src.is_dir() else job.src.parent, temp)
-        return "graph"
+        try:
+            with job.output() as temp:
+                copy_model_tree(job.src if job.src.is_dir() else job.src.parent, temp)
+                if writers.drop_loop_control_edges(temp / "model.json"):
+                    job.warnings.append("the control inputs of the graph's TF1-style loops, which TF.js's executeAsync "
+                                        "cannot schedule, were left out of the copy (they change no value)")
+            return "graph"
+        except VerifyError as error:  # the source itself does not run in TF.js: written anew, it may
+            blamed = f"{error.culprit}: {error.reason}" if error.culprit else error.reason
+            job.warnings.append(f"the source does not run in TF.js as it is ({blamed}); rewritten through "
+                                "TensorFlow and the TF.js converter")
     from convkit.graphdef.live import write_saved_model
 
     with job.output() as temp:
