@@ -111,7 +111,7 @@ def _checked(reference: Path, output: Path) -> str:
     if pair["error"]:
         return "does not run: " + pair["error"].split(": ", 1)[-1][:120]
     worst = max((output["max_abs"] or 0.0) for output in pair["outputs"])
-    return f"differs (max |diff| {worst:.1e})"
+    return f"differs (max abs diff {worst:.1e})"
 
 
 def _timed(label: str, argv: list[str], runs: int) -> dict[str, Any]:

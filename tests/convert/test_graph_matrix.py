@@ -44,7 +44,7 @@ def _cell(source: Path, target: str, out: Path, reference: Path, tolerance: tupl
     if checked.exit_code != 0:
         return f"check exit {checked.exit_code}: {report.get('headline') or checked.stderr.strip()[-160:]}"
     worst = max(output["max_abs"] or 0.0 for output in report["pairs"][0]["outputs"])
-    return f"ok ({kind}, max |diff| {worst:.1e})"
+    return f"ok ({kind}, max abs diff {worst:.1e})"
 
 
 @pytest.mark.slow
