@@ -150,7 +150,7 @@ def _tf1(frozen_pb: Path, prefix: Path | None, saved_model: Path | None) -> None
 
 def _legacy(tfjs_model: Path, out: Path) -> None:
     """The 0.x layout: the topology as a binary GraphDef beside the manifest and the same shards."""
-    from convkit.graphdef.tfjs import graph_def_from_json
+    from convkit.graph_model.tfjs import graph_def_from_json
 
     out.mkdir()
     document = json.loads((tfjs_model / "model.json").read_text())
@@ -196,7 +196,7 @@ def build(case: str, out: Path, variants: Sequence[str]) -> None:
 def built(case: str, root: Path, variants: Sequence[str] = VARIANTS) -> Path:
     """The folder of ``case`` with ``variants`` built (kept between runs), copied under ``root``."""
     key = _cache.key_of(f"graph_{case}", variants=sorted(variants),
-                        sources=_cache.digest(Path(__file__), *_cache.source_files("convkit.graphdef.tfjs")))
+                        sources=_cache.digest(Path(__file__), *_cache.source_files("convkit.graph_model.tfjs")))
     return _cache.built(key, lambda out: build(case, out, variants), root / f"{case}-{'-'.join(sorted(variants))}")
 
 

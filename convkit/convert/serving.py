@@ -9,7 +9,9 @@ dimension is open by default or fixed to a given size.
 
 A Keras source is built live in tf_keras where it can (its recurrent layers
 lower to builtin TFLite ops and its graphs to plain ONNX ops), else in Keras
-3; a SavedModel without a Keras config is served through its own signature.
+3; a SavedModel without a Keras config is served through its own signature; a
+source that converts as a graph (:mod:`convkit.convert.writers.graph`) through
+the graph rebuilt in TensorFlow.
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from convkit._tf import quiet_tensorflow
-from convkit.formats import keras_dialect
-from convkit.errors import ReadError, error_text
-from convkit.formats.portable import PortableModel
-from convkit.live import live_from_portable
+from convkit.errors import ReadError, RunError, error_text
+from convkit.formats.savedmodel import PlainSavedModel
+from convkit.keras_model.config import iter_layers
+from convkit.keras_model.data import ModelData
+from convkit.runtimes.keras.build import build_model
+
+if TYPE_CHECKING:
+    from convkit.convert.conversion import Conversion, Notes
+    from convkit.graph_model.model import GraphModel
 
 
 @dataclass
@@ -104,35 +111,35 @@ def from_live(live: Any, origin: str) -> Serving:
 RECURRENT_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
 
 
-def recurrent_layers(model: PortableModel) -> list[str]:
+def recurrent_layers(model: ModelData) -> list[str]:
     """Names of the recurrent layers (nested and wrapped ones included) in ``model``'s architecture."""
-    return [(layer.get("config") or {}).get("name", "?") for layer in keras_dialect.iter_layers(model.config)
+    return [(layer.get("config") or {}).get("name", "?") for layer in iter_layers(model.config)
             if layer.get("class_name") in RECURRENT_CLASSES]
 
 
-def unrolled(model: PortableModel) -> PortableModel:
+def unrolled(model: ModelData) -> ModelData:
     """``model`` with every recurrent layer set to ``unroll=True`` (same weights; needs a fixed number of steps)."""
     import copy
 
     config = copy.deepcopy(model.config)
-    for layer in keras_dialect.iter_layers(config):
+    for layer in iter_layers(config):
         if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
             layer["config"]["unroll"] = True
     raw = copy.deepcopy(model.raw_config) if model.raw_config else None
     if raw:
-        for layer in keras_dialect.iter_layers(raw):
+        for layer in iter_layers(raw):
             if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
                 layer["config"]["unroll"] = True
     return dataclasses.replace(model, config=config, raw_config=raw)
 
 
-def from_portable(model: PortableModel, source: Path, allow_unsafe: bool) -> Serving:
+def from_model(model: ModelData, source: Path, allow_unsafe: bool) -> Serving:
     """A :class:`Serving` of a Keras source: tf_keras where it builds the architecture, else Keras 3."""
     quiet_tensorflow()
     try:
-        return from_live(live_from_portable(model, 2, source, allow_unsafe), "tf_keras")
+        return from_live(build_model(model, 2, source, allow_unsafe), "tf_keras")
     except ReadError:
-        return from_live(live_from_portable(model, 3, source, allow_unsafe), "Keras 3")
+        return from_live(build_model(model, 3, source, allow_unsafe), "Keras 3")
 
 
 def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
@@ -147,7 +154,7 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as error:
-        raise ReadError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
+        raise RunError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
     signatures = dict(loaded.signatures)
     if signature not in signatures:
         if len(signatures) != 1:
@@ -173,3 +180,47 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
         owner=loaded,
         origin=f"SavedModel signature {signature}",
     )
+
+
+def from_graph(model: GraphModel) -> Serving:
+    """A :class:`Serving` of a frozen graph, its while loops functional (the TFLite converter lowers those to
+    builtin ops)."""
+    import tensorflow as tf
+
+    from convkit.runtimes.graph import GraphFunction
+
+    graph = GraphFunction(model, functional_loops=True)
+    owner = tf.Module()  # the TFLite converter writes a signature only for functions of a trackable object
+    owner.graph = graph
+    return Serving(
+        input_names=graph.input_names,
+        output_names=graph.output_names,
+        input_shapes=[tuple(shape[1:]) if shape else () for shape in graph.input_shapes],
+        input_dtypes=graph.input_dtypes,
+        call=graph,
+        owner=owner,
+        origin=model.origin,
+    )
+
+
+def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[[], Serving] | None]:
+    """The conversion's source as a named function, and a builder of its unrolled form (None without recurrent
+    layers): a source that converts as a graph through the graph, a SavedModel without a Keras config through
+    its own signature, a Keras source built live."""
+    from convkit.convert.writers.graph import graph_model
+
+    source, request = conversion.source, conversion.request
+    graph = graph_model(conversion, notes)
+    if graph is not None:
+        return from_graph(graph), None
+    if isinstance(source.graph, PlainSavedModel):
+        return from_saved_model(source.path), None
+    model = source.model()
+    notes.optimizer(model, carried=False)
+    if not recurrent_layers(model):
+        return from_model(model, request.src, request.allow_unsafe), None
+
+    def unrolled_model() -> Serving:
+        return from_model(unrolled(model), request.src, request.allow_unsafe)
+
+    return from_model(model, request.src, request.allow_unsafe), unrolled_model

@@ -9,8 +9,9 @@ plain names, which neither ``saved_model.pb`` (a schema version first), an
 ONNX model nor a ``.meta`` MetaGraph does.
 
 Inputs are the ``Placeholder`` nodes the outputs need, outputs the nodes nobody
-consumes (see :mod:`convkit.graphdef.analysis`); ``--inputs``/``--outputs``
-override both.
+consumes (see :mod:`convkit.graph_model.analysis`); ``--inputs``/``--outputs``
+override both. The graph runs in TensorFlow (:mod:`convkit.runtimes.graph`); convkit
+writes it too (:mod:`convkit.convert.writers.pb`), from any source.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from convkit.containers.files import head_bytes
 from convkit.errors import ReadError
-from convkit.formats import _policy, _report
-from convkit.formats._files import head_bytes
-from convkit.registry import Format, register_format
+from convkit.formats import _report
+from convkit.graph_model.model import GraphSource
+from convkit.policy.graph_ops import risky_ops
+from convkit.registry import Format, WriteOptions, register_format
 
 _SNIFF_BYTES = 4096
 _OP_NAME = re.compile(rb"^[A-Za-z_][A-Za-z0-9_>.]*$")
@@ -64,7 +67,7 @@ def looks_like_graph_def(head: bytes) -> bool:
 
 def accept(path: Path) -> bool:
     """A file (not a SavedModel's or a TF.js model's own ``.pb``) that starts like a GraphDef."""
-    from convkit.graphdef.messages import looks_like_text_graph
+    from convkit.graph_model.messages import looks_like_text_graph
 
     path = Path(path)
     try:
@@ -82,7 +85,7 @@ def read_graph_def(path: Path) -> Any:
     Raises:
         ReadError: not a GraphDef, over a limit, or structurally broken (a cycle, a missing node, recursion).
     """
-    from convkit.graphdef import analysis, messages
+    from convkit.graph_model import analysis, messages
 
     graph_def = messages.read_graph_def(Path(path), "frozen GraphDef")
     if not graph_def.node:
@@ -93,7 +96,7 @@ def read_graph_def(path: Path) -> Any:
 
 def read_graph(path: Path, *, inputs: Any = (), outputs: Any = (), **_options: Any) -> Any:
     """The frozen graph at ``path`` as a ``GraphModel`` (inputs and outputs inferred unless given)."""
-    from convkit.graphdef.model import GraphModel, choose_io
+    from convkit.graph_model.model import GraphModel, choose_io
 
     graph_def = read_graph_def(path)
     chosen_inputs, chosen_outputs, io_from = choose_io(graph_def, Path(path), inputs=inputs, outputs=outputs)
@@ -102,7 +105,7 @@ def read_graph(path: Path, *, inputs: Any = (), outputs: Any = (), **_options: A
 
 def policy_graph(path: Path) -> Any:
     """The graph wrapped as the policy's op scan reads it."""
-    from convkit.graphdef.messages import saved_model_wrapping
+    from convkit.graph_model.messages import saved_model_wrapping
 
     return saved_model_wrapping(read_graph_def(path))
 
@@ -114,10 +117,10 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> _report.Gr
         path: the ``.pb`` (or ``.pbtxt``) file.
         weights: add per-constant statistics. Default False.
     """
-    from convkit.graphdef import analysis
-    from convkit.graphdef.messages import saved_model_wrapping
+    from convkit.graph_model import analysis
+    from convkit.graph_model.messages import saved_model_wrapping
 
-    from convkit.graphdef.model import choose_io
+    from convkit.graph_model.model import choose_io
 
     graph_def = read_graph_def(path)
     try:
@@ -127,8 +130,13 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> _report.Gr
     described = analysis.describe(graph_def, Path(path), inputs=inputs, outputs=outputs, io_from=io_from,
                                   weights=weights)
     return _report.GraphReport(format="pb", path=str(path), kind="frozen-graph",
-                       risky_ops=[found.to_dict() for found in _policy.risky_ops(saved_model_wrapping(graph_def))],
+                       risky_ops=[found.to_dict() for found in risky_ops(saved_model_wrapping(graph_def))],
                        **described)
+
+
+def inference_graph(path: Path, like: Path | None) -> GraphSource:
+    """The frozen graph as a conversion source: it converts as a graph, whatever ``like`` says."""
+    return GraphSource(Path(path), "convkit.formats.frozen_graph:read_graph", "a frozen GraphDef")
 
 
 register_format(Format(
@@ -137,11 +145,13 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".pb",),
+    title="frozen GraphDef",
     graph=policy_graph,
-    graph_reader="convkit.formats.frozen_graph:read_graph",
     no_reader="a frozen graph holds TensorFlow ops, no Keras layers",
-    writer="convkit.convert.graphs:to_pb",
-    graph_writer="convkit.convert.graphs:pb_from_graph",
-    runner="convkit.check.runners:open_graph",
+    inference_graph=inference_graph,
+    writer="convkit.convert.writers.pb:write",
+    write_options=WriteOptions(graphs=True),
+    runner="convkit.runtimes.graph:open_graph",
+    runtime_title="TensorFlow",
     default_output=lambda parent, name: parent / f"{name}.pb",
 ))

@@ -20,8 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from convkit.errors import ReadError
-from convkit.formats import _policy, _report
+from convkit.formats import _report
+from convkit.graph_model.model import GraphSource
+from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, register_format
+
+META_SUFFIX = ".meta"
 
 
 @dataclass(frozen=True)
@@ -48,10 +52,27 @@ class MetaGraphReport(_report.ReportBase):
     verify: dict[str, Any] | None = None
 
 
+def meta_prefix(path: Path) -> Path | None:
+    """The checkpoint prefix whose ``PREFIX.meta`` sits beside it, for any path naming the checkpoint; else None.
+
+    ``path`` may be ``PREFIX.meta`` itself, the prefix, its ``.index`` or a data shard, or a folder whose
+    ``checkpoint`` state file (or single ``.index``) names it. Never raises.
+    """
+    from convkit.formats import checkpoint  # here: "ckpt" registers after this format, which shares its files
+
+    path = Path(path)
+    try:
+        if path.name.endswith(META_SUFFIX) and path.is_file():
+            prefix = path.with_name(path.name[: -len(META_SUFFIX)])
+        else:
+            prefix = checkpoint.resolve_prefix(path)
+        return prefix if prefix.with_name(prefix.name + META_SUFFIX).is_file() else None
+    except (ReadError, OSError, ValueError):
+        return None
+
+
 def accept(path: Path) -> bool:
     """A checkpoint (prefix, ``.index``, ``.meta``, shard or folder) with its ``PREFIX.meta`` beside it."""
-    from convkit.graphdef.freeze import meta_prefix
-
     try:
         return meta_prefix(Path(path)) is not None
     except Exception:  # sniffing never raises
@@ -59,8 +80,8 @@ def accept(path: Path) -> bool:
 
 
 def _meta(path: Path) -> tuple[Path, Path, Any]:
-    from convkit.graphdef import analysis
-    from convkit.graphdef.freeze import META_SUFFIX, meta_prefix, read_meta_graph
+    from convkit.graph_model import analysis
+    from convkit.graph_model.freeze import read_meta_graph
 
     prefix = meta_prefix(Path(path))
     if prefix is None:
@@ -73,7 +94,7 @@ def _meta(path: Path) -> tuple[Path, Path, Any]:
 
 def policy_graph(path: Path) -> Any:
     """The MetaGraph (its saver kept, so that the saver's own checkpoint ops count as plumbing) for the op scan."""
-    from convkit.graphdef.messages import saved_model_wrapping
+    from convkit.graph_model.messages import saved_model_wrapping
 
     return saved_model_wrapping(meta_graph=_meta(path)[2])
 
@@ -92,7 +113,7 @@ def _collections(meta_graph: Any) -> list[dict[str, Any]]:
 
 
 def _signatures(meta_graph: Any, path: Path) -> list[dict[str, Any]]:
-    from convkit.graphdef.freeze import signature_infos
+    from convkit.graph_model.freeze import signature_infos
 
     rows = []
     for key in sorted(meta_graph.signature_def):
@@ -110,11 +131,11 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         weights: add per-constant statistics. Default False.
         verify_crc: recompute the CRC32C of every variable's bytes. Default False.
     """
-    from convkit.formats import checkpoint
-    from convkit.graphdef import analysis
-    from convkit.graphdef.freeze import saver_scope, signature_infos, variables
-    from convkit.graphdef.messages import saved_model_wrapping
-    from convkit.graphdef.model import choose_io
+    from convkit.graph_model import analysis
+    from convkit.graph_model.freeze import saver_scope, signature_infos, variables
+    from convkit.containers.tensor_bundle import check_crc32c
+    from convkit.graph_model.messages import saved_model_wrapping
+    from convkit.graph_model.model import choose_io
 
     prefix, meta, meta_graph = _meta(path)
     graph_def = meta_graph.graph_def
@@ -125,6 +146,8 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
                                              signature_outputs=signature_outputs, skip_scopes=saver_scope(meta_graph))
     except ReadError:
         inputs, outputs, io_from = [], [], "none found"
+    from convkit.formats import checkpoint
+
     index = checkpoint.read_index(prefix)
     stored = {entry.key: entry for entry in index.entries}
     variable_rows = variables(graph_def, meta)
@@ -153,10 +176,32 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
                    "stripped_ops": len(info.stripped_op_list.op)},
         summary=summary, signatures=_signatures(meta_graph, meta), saver=saver,
         collections=_collections(meta_graph), variables=variable_rows,
-        risky_ops=[found.to_dict() for found in _policy.risky_ops(saved_model_wrapping(meta_graph=meta_graph))],
-        verify=checkpoint.verify(index) if verify_crc else None,
+        risky_ops=[found.to_dict() for found in risky_ops(saved_model_wrapping(meta_graph=meta_graph))],
+        verify=check_crc32c(index) if verify_crc else None,
         **described,
     )
+
+
+def read_graph(path: Path, *, inputs: Any = (), outputs: Any = (), signature: str | None = None,
+               **_options: Any) -> Any:
+    """The TF1 checkpoint at ``path`` as a ``GraphModel``: its MetaGraph with every variable frozen from the
+    checkpoint, without TensorFlow.
+
+    Raises:
+        ReadError: no ``.meta`` beside the checkpoint, a malformed graph, a variable missing from the checkpoint.
+    """
+    from convkit.graph_model.freeze import frozen_model
+
+    prefix, meta, meta_graph = _meta(path)
+    return frozen_model(meta_graph, prefix, meta, origin="TF1 checkpoint with its MetaGraph", inputs=inputs,
+                        outputs=outputs, signature=signature)
+
+
+def inference_graph(path: Path, like: Path | None) -> GraphSource | None:
+    """The checkpoint as its graph; None with ``like``, which maps its variables into a Keras architecture."""
+    if like is not None:
+        return None
+    return GraphSource(Path(path), "convkit.formats.metagraph:read_graph", "a TF1 checkpoint with its MetaGraph")
 
 
 register_format(Format(
@@ -165,10 +210,11 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".meta", ".ckpt"),
+    title="TF1 checkpoint",
     graph=policy_graph,
-    reader="convkit.formats.portable:read_checkpoint",
-    graph_reader="convkit.graphdef.freeze:read_metagraph_model",
-    writer=None,
-    runner="convkit.check.runners:open_graph",
+    reader="convkit.formats.checkpoint:read",
+    inference_graph=inference_graph,
+    runner="convkit.runtimes.graph:open_graph",
+    runtime_title="TensorFlow",
     default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
 ))

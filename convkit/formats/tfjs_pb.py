@@ -6,7 +6,7 @@ repositories still ship): the optimised ``GraphDef`` in binary with every
 ``{paths, weights}`` groups that ``model.json`` holds today) and the shards. No
 signature: inputs and outputs are inferred, or given with ``--inputs``/``--outputs``.
 TF.js 1.0 and later no longer load it; convkit rebuilds it as a TensorFlow graph
-(:mod:`convkit.graphdef.tfjs`) and runs it in TensorFlow.
+(:mod:`convkit.graph_model.tfjs`) and runs it in TensorFlow.
 """
 
 from __future__ import annotations
@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from convkit.formats import _limits, _policy
+from convkit.containers import limits
+from convkit.graph_model.model import GraphSource
+from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, register_format
 
 GRAPH_FILE = "tensorflowjs_model.pb"
@@ -37,11 +39,11 @@ def accept(path: Path) -> bool:
 
 def _graph(path: Path) -> tuple[Any, list[dict[str, Any]]]:
     from convkit.formats import tfjs
-    from convkit.graphdef import analysis, messages
-    from convkit.graphdef.tfjs import restore_function_names
+    from convkit.graph_model import analysis, messages
+    from convkit.graph_model.tfjs import restore_function_names
 
     folder = _folder(path)
-    manifest = _limits.read_json(folder / MANIFEST_FILE, "TF.js weights manifest")
+    manifest = limits.read_json(folder / MANIFEST_FILE, "TF.js weights manifest")
     tfjs.check_manifest(manifest, folder / MANIFEST_FILE)
     assert isinstance(manifest, list)
     graph_def = messages.read_graph_def(folder / GRAPH_FILE, "TF.js GraphDef")
@@ -51,7 +53,7 @@ def _graph(path: Path) -> tuple[Any, list[dict[str, Any]]]:
 
 
 def policy_graph(path: Path) -> Any:
-    from convkit.graphdef.messages import saved_model_wrapping
+    from convkit.graph_model.messages import saved_model_wrapping
 
     return saved_model_wrapping(_graph(path)[0])
 
@@ -65,9 +67,9 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
     """
     from convkit.errors import ReadError
     from convkit.formats import _report, tfjs
-    from convkit.graphdef import analysis
-    from convkit.graphdef.messages import saved_model_wrapping
-    from convkit.graphdef.model import choose_io
+    from convkit.graph_model import analysis
+    from convkit.graph_model.messages import saved_model_wrapping
+    from convkit.graph_model.model import choose_io
 
     folder = _folder(path)
     graph_def, manifest = _graph(path)
@@ -89,8 +91,13 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
     described["summary"]["bytes"] = sum(row["bytes"] or 0 for row in rows)
     described["summary"]["weight_shards"] = sum(len(group["paths"]) for group in manifest)
     return _report.GraphReport(format="tfjs-pb", path=str(path), kind="tfjs-0.x-graph-model",
-                       risky_ops=[found.to_dict() for found in _policy.risky_ops(saved_model_wrapping(graph_def))],
+                       risky_ops=[found.to_dict() for found in risky_ops(saved_model_wrapping(graph_def))],
                        **described)
+
+
+def inference_graph(path: Path, like: Path | None) -> GraphSource:
+    """The model as a conversion source: it converts as a graph (:func:`convkit.formats.tfjs.graph.read_legacy_model`)."""
+    return GraphSource(_folder(path), "convkit.formats.tfjs.graph:read_legacy_model", "a TF.js 0.x graph model")
 
 
 register_format(Format(
@@ -99,8 +106,10 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(GRAPH_FILE,),
+    title="TF.js 0.x",
     graph=policy_graph,
-    graph_reader="convkit.graphdef.tfjs:read_legacy_model",
     no_reader="a TF.js graph model holds TensorFlow ops, no Keras layers",
-    runner="convkit.check.runners:open_graph",
+    inference_graph=inference_graph,
+    runner="convkit.runtimes.graph:open_graph",
+    runtime_title="TensorFlow",
 ))

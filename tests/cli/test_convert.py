@@ -38,13 +38,13 @@ def test_default_output_next_to_source(trained_k3: Path, tmp_path: Path) -> None
 
 
 def test_unknown_format_exit_2_with_did_you_mean(trained_k3: Path, tmp_path: Path) -> None:
-    from convkit.registry import format_names
+    from convkit.registry import writable_format_names
 
     result = _run(str(trained_k3 / "my_model.h5"), "--to", "tfsj", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2
     message = " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
-    assert "'tfsj' is not one of " + ", ".join(format_names()) in message
-    assert "tfjs, onnx, tflite" in message
+    assert "'tfsj' is not one of " + ", ".join(writable_format_names()) in message
+    assert "tfjs, pb, onnx, tflite" in message and "metagraph" not in message
     assert "did you mean 'tfjs'?" in message
     assert result.stdout == "" and not (tmp_path / "x").exists()
 
@@ -100,14 +100,14 @@ def test_unrunnable_output_exit_2_names_the_layer_and_no_verify_keeps_it(tmp_pat
 def test_check_json_prints_the_report_when_the_copy_differs(trained_k2: Path, tmp_path: Path, monkeypatch) -> None:
     # A faithful conversion never differs, so the check's verdict comes from a real check of a
     # deliberately nudged copy; what is under test is what `convert --check --json` prints then.
-    import convkit.roundtrip
+    import convkit.convert_and_check
     from convkit.check import check
     from tests.check import _models
 
     nudged = tmp_path / "nudged.h5"
     _models.nudge_h5_weight(trained_k2 / "my_model.h5", nudged, "dense_1/bias:0", 1e-3)
     failing = check(trained_k2 / "my_model.h5", [nudged], mnist=50).to_dict()
-    monkeypatch.setattr(convkit.roundtrip, "verify_conversion", lambda src, out, like: failing)
+    monkeypatch.setattr(convkit.convert_and_check, "check_conversion", lambda src, out, like: failing)
     out = tmp_path / "copy.keras"
     result = _run(str(trained_k2 / "my_model.h5"), "--to", "keras", "-o", str(out), "--check", "--json")
     assert result.exit_code == 1

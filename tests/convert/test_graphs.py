@@ -117,7 +117,7 @@ def test_keras_targets_refuse_with_the_reason(cnn: Path, tmp_path: Path) -> None
         assert result.exit_code == 2
         error = [line for line in result.stderr.splitlines() if line.startswith("Error: ")]
         assert len(error) == 1 and result.stderr.rstrip().endswith(error[0])
-        assert "holds a TensorFlow graph and no Keras layers, so convkit cannot write it as" in error[0]
+        assert "a TensorFlow graph without Keras layers, so convkit cannot write it as" in error[0]
         assert error[0].endswith("convert it to savedmodel, tfjs, pb, onnx or tflite")
         assert not (tmp_path / target).exists()
 
@@ -136,12 +136,12 @@ def test_graph_options_on_a_keras_source_are_refused(cnn: Path, tmp_path: Path) 
     result = runner.invoke(app, ["convert", str(cnn / "model.keras"), "--to", "onnx", "-o", str(tmp_path / "x.onnx"),
                                  "--outputs", "logits"])
     assert result.exit_code == 2
-    assert "--outputs applies to sources converted as graphs (metagraph, savedmodel, tfjs, tfjs-pb, pb; without " \
-           "--like), not to this one" in " ".join(result.stderr.split())
+    assert "--outputs applies to sources converted as graphs (TF.js graph models, frozen graphs, MetaGraphs, " \
+           "SavedModels without Keras layers; without --like), not to this one" in " ".join(result.stderr.split())
 
 
 def test_open_input_dimensions_are_named_with_the_flag(cnn: Path, tmp_path: Path) -> None:
-    from convkit.graphdef import messages
+    from convkit.graph_model import messages
 
     graph_def = messages.read_graph_def(cnn / "frozen.pb")
     placeholder = next(node for node in graph_def.node if node.op == "Placeholder")
