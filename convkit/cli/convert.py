@@ -19,7 +19,7 @@ from convkit.cli._common import (
 )
 from convkit.cli._progress import StageDisplay
 from convkit.errors import MismatchError
-from convkit.registry import formats, writable_format_names
+from convkit.registry import format_names, formats
 
 
 def model_kinds() -> list[str]:
@@ -62,7 +62,7 @@ def register(app: typer.Typer) -> None:
 @handle_errors
 def convert_command(
     src: Annotated[Path, typer.Argument(help="Model file or folder of any supported format.", metavar="SRC")],
-    to: Annotated[str, choice_option("--to", "-t", choices=writable_format_names, help="Target format.", metavar="FORMAT")],
+    to: Annotated[str, choice_option("--to", "-t", choices=format_names, help="Target format.", metavar="FORMAT")],
     out: OutOption = None,
     like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.", metavar="MODEL")] = None,
     tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=model_kinds, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,

@@ -38,13 +38,13 @@ def test_default_output_next_to_source(trained_k3: Path, tmp_path: Path) -> None
 
 
 def test_unknown_format_exit_2_with_did_you_mean(trained_k3: Path, tmp_path: Path) -> None:
-    from convkit.registry import writable_format_names
+    from convkit.registry import format_names
 
     result = _run(str(trained_k3 / "my_model.h5"), "--to", "tfsj", "-o", str(tmp_path / "x"))
     assert result.exit_code == 2
     message = " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
-    assert "'tfsj' is not one of " + ", ".join(writable_format_names()) in message
-    assert "tfjs, pb, onnx, tflite" in message and "metagraph" not in message
+    assert "'tfsj' is not one of " + ", ".join(format_names()) in message
+    assert "tfjs, tfjs-pb, pb, onnx, tflite" in message
     assert "did you mean 'tfjs'?" in message
     assert result.stdout == "" and not (tmp_path / "x").exists()
 
