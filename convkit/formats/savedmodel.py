@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
-from convkit.policy.graph_ops import risky_ops
 from convkit.graph_model.model import GraphSource
+from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, WriteOptions, register_format
 
 if TYPE_CHECKING:
