@@ -44,14 +44,16 @@ demo: setup
 	$(CK) convert $(CONVERTED)/my_model_tfjs --to keras -o $(CONVERTED)/from_tfjs.keras
 	$(CK) convert $(DEMO)/my_model.keras --to onnx -o $(CONVERTED)/my_model.onnx
 	$(CK) convert $(DEMO)/my_model.keras --to tflite -o $(CONVERTED)/my_model.tflite
+	$(CK) convert $(CONVERTED)/my_model_tfjs_graph --to pb -o $(CONVERTED)/from_tfjs_graph.pb
 	for path in $(DEMO)/saved_model/my_model $(DEMO)/training_2 $(DEMO)/my_model.h5 $(DEMO)/my_model.keras \
 	            $(CONVERTED)/my_model_tfjs $(CONVERTED)/my_model_tfjs_graph $(CONVERTED)/my_model.onnx \
-	            $(CONVERTED)/my_model.tflite; do \
+	            $(CONVERTED)/my_model.tflite $(CONVERTED)/from_tfjs_graph.pb; do \
 	  $(CK) inspect $$path || exit 1; done
 	$(CK) check $(DEMO)/my_model.h5 $(DEMO)/my_model.keras $(DEMO)/saved_model/my_model \
 	  $(CONVERTED)/my_model_tfjs $(CONVERTED)/my_model_tfjs_graph $(CONVERTED)/my_model.keras \
 	  $(CONVERTED)/my_model.h5 $(CONVERTED)/my_model_savedmodel $(CONVERTED)/my_model_ckpt/ckpt \
 	  $(CONVERTED)/from_tfjs.keras $(CONVERTED)/my_model.onnx $(CONVERTED)/my_model.tflite \
+	  $(CONVERTED)/from_tfjs_graph.pb \
 	  --junit-xml $(DEMO)/check.xml
 	$(CK) check --all-formats $(DEMO)/my_model.h5
 

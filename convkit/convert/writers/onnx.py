@@ -2,7 +2,9 @@
 
 tf2onnx (``from_function``) converts the function of
 :mod:`convkit.convert.serving`, so the graph's inputs and outputs carry the
-Keras names and the batch dimension stays open. Like every output, the written
+Keras names and the batch dimension stays open; a source that converts as a
+graph goes through tf2onnx's GraphDef route instead
+(:func:`convkit.convert.writers.graph.write_onnx`), its names kept. Like every output, the written
 file is smoke-run in its runtime (onnxruntime) before it is renamed into
 place: a file that onnxruntime refuses is an error, not an output.
 """
@@ -12,16 +14,30 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-
 from convkit._tf import silenced_stderr
 from convkit.convert.conversion import Conversion, Written
 from convkit.convert.serving import Serving, serving_of
-from convkit.errors import WriteError, error_text
+from convkit.convert.writers import graph
+from convkit.errors import VerifyError, WriteError, error_text
 
 
 def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as an ONNX model; returns ``opset-N``."""
     notes = conversion.notes()
+    model = graph.graph_model(conversion, notes)
+    if model is not None:
+        try:
+            with conversion.output() as temp:
+                graph.write_onnx(model, temp, opset=conversion.opset)
+        except VerifyError as error:
+            if graph.lowered_tensor_list_loop(model):
+                raise WriteError(
+                    f"{conversion.request.src}: tf2onnx 1.17 cannot convert a TF1-style while loop over TensorLists "
+                    "into ONNX that onnxruntime loads, and this graph's loops do not follow the pattern convkit raises "
+                    f"into While ops (nested loops) ({error.reason}); convert the model with --control_flow_v2 or "
+                    "from its Keras or SavedModel source") from None
+            raise
+        return notes.written(f"opset-{conversion.opset}")
     serving, _unrolled = serving_of(conversion, notes)
     with conversion.output() as temp:
         write_onnx(serving, temp, conversion.request.src, opset=conversion.opset)
