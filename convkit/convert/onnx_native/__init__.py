@@ -1,0 +1,85 @@
+"""ONNX straight from a Keras model's config and weights, without TensorFlow.
+
+The second ONNX writer (the first is tf2onnx over a traced TensorFlow
+function): :func:`build` walks a :class:`~convkit.formats.portable.PortableModel`
+(Keras 2 dialect config + lazily read weights) layer by layer and makes the
+ONNX graph, each Keras layer the few ONNX nodes that compute it; :func:`write`
+then streams the graph and its weights to an ``.onnx`` file, one weight in
+memory at a time. A model with a layer or setting this writer has no exact
+form for raises :class:`Uncovered` from :func:`build`, before anything is
+read or written, naming the layer; the convert route then takes tf2onnx.
+
+Channels-last models keep their ``NHWC`` inputs and outputs; inside, the graph
+runs channels-first (``NCHW``, what onnxruntime's convolutions want), with a
+transpose where the layout changes, not one per layer (``graph.py``).
+
+Modules: ``graph`` (the graph under construction, tensor layouts),
+``topology`` (walks Functional/Sequential/nested models), ``converters``
+(what a layer converter gets, the table of converters), one module per layer
+family (``core``, ``activations``, ``convolution``, ``pooling``,
+``normalization``, ``reshaping``, ``merging``, ``recurrent``, ``attention``,
+``operations``), and ``protobuf`` (the file).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convkit.convert.onnx_native import (  # noqa: F401  (each family module registers its converters)
+    activations,
+    attention,
+    convolution,
+    core,
+    merging,
+    normalization,
+    operations,
+    pooling,
+    recurrent,
+    reshaping,
+)
+from convkit.convert.onnx_native.graph import GraphBuilder, Uncovered
+from convkit.convert.onnx_native.protobuf import EXTERNAL_DATA_BYTES, WrittenModel, write_model
+from convkit.convert.onnx_native.topology import ModelGraph
+from convkit.formats.portable import PortableModel
+from convkit.progress import Progress
+
+# LayerNormalization is an operator from opset 17; below it, and for HardSwish below 14, the writer
+# spells the same computation out.
+OPSETS = range(13, 19)
+DEFAULT_OPSET = 17
+
+__all__ = ["DEFAULT_OPSET", "OPSETS", "Uncovered", "WrittenModel", "build", "write"]
+
+
+def build(model: PortableModel, opset: int = DEFAULT_OPSET) -> GraphBuilder:
+    """The ONNX graph of ``model``, its weights not yet read.
+
+    Raises:
+        Uncovered: the first layer (or setting) without an exact ONNX form here.
+    """
+    builder = GraphBuilder(opset)
+    ModelGraph(model, builder).build()
+    return builder
+
+
+def write(model: PortableModel, target: Path, *, opset: int = DEFAULT_OPSET, producer: str = "convkit 0",
+          external_data_bytes: int = EXTERNAL_DATA_BYTES, progress: Progress | None = None) -> WrittenModel:
+    """Writes ``model`` as an ONNX model at ``target``.
+
+    Args:
+        model: the Keras model.
+        target: the ``.onnx`` file (does not exist yet); weights past ``external_data_bytes`` go
+            to ``target`` + ``.data`` beside it.
+        opset: the ``ai.onnx`` opset, 13 to 18; default 17.
+        producer: ``producer_name version`` written into the file.
+        external_data_bytes: weight bytes past which they are written as external data; default
+            just under protobuf's 2 GiB limit.
+        progress: told ``writing`` with bytes done and total.
+
+    Raises:
+        Uncovered: as :func:`build`.
+    """
+    builder = build(model, opset)
+    name = str((model.config.get("config") or {}).get("name") or "model")
+    return write_model(builder, Path(target), producer=producer, graph_name=name,
+                       external_data_bytes=external_data_bytes, progress=progress)

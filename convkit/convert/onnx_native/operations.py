@@ -1,0 +1,110 @@
+"""Operations on tensors in functional models: tf_keras ``TFOpLambda`` layers and Keras 3 operations.
+
+``x + 3.0`` in a functional model is a ``TFOpLambda`` calling
+``tf.__operators__.add`` in tf_keras and a ``keras.src.ops.numpy.Add``
+operation in Keras 3. The TensorFlow functions convkit translates between the
+two (:func:`convkit.formats.keras_dialect.keras3_op_of`) are the ones written
+here, from their Keras 3 form: each is one ONNX operator on its tensors and
+constants (a constant laid out as its tensor is).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from convkit.convert.onnx_native.activations import clip
+from convkit.convert.onnx_native.converters import Call, converts
+from convkit.convert.onnx_native.graph import Dim, Tensor
+from convkit.convert.onnx_native.merging import broadcast_shape, common_layout
+from convkit.formats import keras_dialect
+
+# Keras 3 operation class -> the ONNX operator computing it.
+BINARY = {"Add": "Add", "Subtract": "Sub", "Multiply": "Mul", "TrueDivide": "Div", "Divide": "Div",
+          "Maximum": "Max", "Minimum": "Min", "Power": "Pow"}
+UNARY = {"Negative": "Neg", "Absolute": "Abs", "Sqrt": "Sqrt", "Exp": "Exp", "Tanh": "Tanh", "Sigmoid": "Sigmoid",
+         "Relu": "Relu"}
+
+
+def _record(call: Call) -> tuple[dict[str, Any], bool]:
+    """The Keras 3 operation record of the layer, and whether its references count nodes as Keras 3 does."""
+    if call.class_name == "TFOpLambda":
+        try:
+            return keras_dialect.keras3_op_of(call.layer), False
+        except ValueError as error:
+            raise call.refuse(str(error).split(": ", 1)[-1] if ": " in str(error) else str(error)) from None
+    return call.layer, True
+
+
+def _operand(call: Call, value: Any, keras3: bool) -> Tensor | np.ndarray:
+    if isinstance(value, dict) and value.get("class_name") == "__keras_tensor__":
+        assert call.resolve is not None
+        return call.resolve(list(value["config"]["keras_history"]), keras3)
+    if isinstance(value, dict) and isinstance(value.get("config"), dict) and "value" in value["config"]:
+        value = value["config"]["value"]
+    if isinstance(value, (bool, dict, str)) or value is None:
+        raise call.refuse(f"an operand {value!r}")
+    return np.asarray(value)
+
+
+def _padded(shape: tuple[Any, ...], rank: int) -> tuple[Dim, ...]:
+    return (1,) * (rank - len(shape)) + tuple(shape)
+
+
+def _binary(call: Call, op_type: str, a: Tensor | np.ndarray, b: Tensor | np.ndarray) -> Tensor:
+    g = call.builder
+    tensors = [operand for operand in (a, b) if isinstance(operand, Tensor)]
+    if len(tensors) == 2:
+        assert isinstance(a, Tensor) and isinstance(b, Tensor)
+        if a.rank == b.rank:
+            a, b = common_layout(g, [a, b])
+        else:
+            a, b = g.plain(a), g.plain(b)
+        rank = max(a.rank, b.rank)
+        shape = broadcast_shape([_padded(a.shape, rank), _padded(b.shape, rank)])
+        like = a if a.rank == rank else b
+        out = g.op(op_type, [a.name, b.name], call.hint())
+        return Tensor(out, shape, like.dtype, like.layout if a.rank == b.rank else tuple(range(rank)))
+    if not tensors:
+        raise call.refuse("an operation on constants only")
+    tensor = tensors[0]
+    constant = b if isinstance(a, Tensor) else a
+    assert isinstance(constant, np.ndarray)
+    if constant.ndim > tensor.rank:
+        raise call.refuse(f"a constant of rank {constant.ndim} on a tensor of rank {tensor.rank}")
+    name = g.broadcastable(constant.astype(tensor.dtype), tensor, call.hint("operand"))
+    inputs = [tensor.name, name] if isinstance(a, Tensor) else [name, tensor.name]
+    shape = broadcast_shape([tensor.shape, _padded(constant.shape, tensor.rank)])
+    return Tensor(g.op(op_type, inputs, call.hint()), shape, tensor.dtype, tensor.layout)
+
+
+@converts("TFOpLambda")
+def operation(call: Call, inputs: list[Tensor]) -> list[Tensor]:
+    """One call of an operation (a ``TFOpLambda`` layer or a Keras 3 operation record): the node's operands
+    are its tensors and constants, in call order."""
+    record, keras3 = _record(call)
+    class_name = str(record.get("class_name"))
+    module = keras_dialect.operation_module(record) if call.class_name != "TFOpLambda" else record.get("module")
+    if module is None:
+        raise call.refuse("a layer of an operation's name that is not a Keras operation")
+    nodes = record.get("inbound_nodes") or []
+    node = nodes[call.node_index] if call.node_index < len(nodes) else None
+    if not isinstance(node, dict) or node.get("kwargs"):
+        raise call.refuse("a call convkit cannot read")
+    operands = [_operand(call, value, keras3) for value in node.get("args") or []]
+    g = call.builder
+    if class_name in BINARY and len(operands) == 2:
+        return [_binary(call, BINARY[class_name], operands[0], operands[1])]
+    if len(operands) != 1 or not isinstance(operands[0], Tensor):
+        raise call.refuse(f"{class_name} on {len(operands)} operands")
+    x = operands[0]
+    if class_name in UNARY:
+        out = g.op(UNARY[class_name], [x.name], call.hint())
+    elif class_name == "Square":
+        out = g.op("Mul", [x.name, x.name], call.hint())
+    elif class_name == "Relu6":
+        out = clip(g, x.name, 0.0, 6.0, call.hint())
+    else:
+        raise call.refuse(f"the operation {class_name}")
+    return [Tensor(out, x.shape, x.dtype, x.layout)]
