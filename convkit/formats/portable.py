@@ -371,13 +371,23 @@ def _keras3_layer_weights(layer: dict[str, Any], group: Any, h5py: Any) -> list[
             items.extend(_named_vars(cell["vars"], f"{class_name}Cell", config, f"{name}/{cell_name}"))
     else:
         items.extend(_named_vars(group["vars"], str(class_name), config, str(name)))
-        for child in ("cell", "layer", "forward_layer", "backward_layer", "layers"):
-            if child in group:
+        # wrappers and layers made of layers (MultiHeadAttention's query_dense, ...) keep variables in sub-groups
+        for child in group:
+            if child != "vars" and (child in _NESTING_GROUPS or _holds_datasets(group[child], h5py)):
                 raise NotPortable(f"layer {name!r} ({class_name}) nests variables convkit reads through Keras")
     if frozen:
         for weight in items:
             weight.trainable = False
     return items
+
+
+_NESTING_GROUPS = frozenset({"cell", "layer", "forward_layer", "backward_layer", "layers"})
+
+
+def _holds_datasets(node: Any, h5py: Any) -> bool:
+    if isinstance(node, h5py.Dataset):
+        return True
+    return isinstance(node, h5py.Group) and any(_holds_datasets(node[key], h5py) for key in node)
 
 
 def _named_vars(vars_group: Any, class_name: str, config: dict[str, Any], owner: str) -> list[Weight]:
