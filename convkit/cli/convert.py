@@ -23,6 +23,7 @@ from convkit.registry import format_names
 # The engine's own tuples (convkit.convert.TFJS_KINDS, QUANTIZE_DTYPES) sit behind numpy, which
 # `convkit inspect` must not pay for; tests/cli/test_options.py holds these equal to them.
 TFJS_KINDS = ("layers", "graph")
+ONNX_ROUTES = ("native", "tf2onnx")
 QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
 # convkit.convert.to_tflite.QUANTIZATIONS beyond the TF.js ones (float16 is both).
 TFLITE_ONLY_QUANTIZATIONS = ("dynamic", "int8")
@@ -49,6 +50,7 @@ def convert_command(
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Load and run the output once in its target runtime before it is put in place.")] = True,
     opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
+    onnx_route: Annotated[Optional[str], choice_option("--onnx-route", choices=ONNX_ROUTES, help="ONNX writer for --to onnx: native (from the Keras config, no TensorFlow) or tf2onnx (default: native where it covers every layer, else tf2onnx).")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -65,6 +67,7 @@ def convert_command(
                 quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
                 keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
                 allow_unsafe=unsafe, check=check, verify=verify, progress=progress, opset=opset,
+                onnx_route=onnx_route,
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

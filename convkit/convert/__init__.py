@@ -1,5 +1,5 @@
 """``convkit convert``: the route engine (``engine.py``), its writers (``routes.py``, ``writers.py``,
-``streaming.py``) and atomic outputs (``atomic.py``).
+``streaming.py``, ``onnx_native/``) and atomic outputs (``atomic.py``).
 
 Reading is :mod:`convkit.formats`' and :mod:`convkit.live`'s; this package writes.
 Names are loaded on first use, so ``import convkit`` stays light.
@@ -10,7 +10,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
+__all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "ONNX_ROUTES", "QUANTIZE_DTYPES",
+           "TFJS_KINDS"]
 
 
 def __getattr__(name: str) -> Any:

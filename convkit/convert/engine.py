@@ -24,9 +24,10 @@ from convkit.errors import MismatchError, UsageError, WriteError
 from convkit.formats import _policy
 from convkit.progress import Progress, no_progress
 
-__all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
+__all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "ONNX_ROUTES", "QUANTIZE_DTYPES", "TFJS_KINDS"]
 
 TFJS_KINDS = ("layers", "graph")
+ONNX_ROUTES = ("native", "tf2onnx")
 
 
 class Verifier(Protocol):
@@ -54,7 +55,7 @@ class ConvertResult:
         to: registry name of the target format.
         kind: what exactly was written (``layers``/``graph`` for tfjs,
             ``keras2-h5``, ``keras3``, ``keras-savedmodel``/``export``/``copy``,
-            ``weights``, ``opset-17`` for onnx, the route (and quantization) for
+            ``weights``, ``native-opset-17``/``tf2onnx-opset-17`` for onnx, the route (and quantization) for
             tflite such as ``builtin`` or ``builtin-int8``).
         warnings: what the target could not hold or had to change.
         seconds: wall time of the conversion.
@@ -130,6 +131,7 @@ def convert(
     progress: Progress | None = None,
     verify: Verifier | None = None,
     opset: int | None = None,
+    onnx_route: str | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -157,6 +159,8 @@ def convert(
             source. :func:`convkit.convert` passes :class:`convkit.verify.OutputVerifier`.
             Default None: outputs are written unverified.
         opset: ONNX opset of ``onnx`` outputs; default 17.
+        onnx_route: ``native`` (convkit's own writer, no TensorFlow) or ``tf2onnx``; default the native
+            writer where it covers every layer of a Keras source, else tf2onnx (with a warning).
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -173,6 +177,8 @@ def convert(
                          "(and --quantize to --to tflite)")
     if opset is not None and target != "onnx":
         raise UsageError("--opset applies to --to onnx only")
+    if onnx_route is not None and (target != "onnx" or onnx_route not in ONNX_ROUTES):
+        raise UsageError(f"--onnx-route takes {' or '.join(ONNX_ROUTES)} and applies to --to onnx only")
     if target == "tflite":
         from convkit.convert.to_tflite import check_quantization
 
@@ -196,7 +202,7 @@ def convert(
     job = Job(src, src_format, target, out, like=Path(like) if like else None, tfjs_kind=tfjs_kind,
                quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-               allow_unsafe=allow_unsafe, progress=progress, opset=opset, verify=verify)
+               allow_unsafe=allow_unsafe, progress=progress, opset=opset, onnx_route=onnx_route, verify=verify)
     say("writing")
     kind = job.run()
     report = None

@@ -227,8 +227,10 @@ def to_ckpt(job: Job) -> str:
     return "weights"
 
 
-def _serving(job: Job, stack: contextlib.ExitStack) -> tuple[Serving, Callable[[], Serving] | None]:
-    """The source as a named function, and a builder of its unrolled form (None without recurrent layers)."""
+def _serving(job: Job, stack: contextlib.ExitStack, model: Any = None
+             ) -> tuple[Serving, Callable[[], Serving] | None]:
+    """The source (``model`` if already read) as a named function, and a builder of its unrolled form
+    (None without recurrent layers)."""
     from convkit.convert import serving
 
     if _is_plain_saved_model(job):
@@ -236,7 +238,7 @@ def _serving(job: Job, stack: contextlib.ExitStack) -> tuple[Serving, Callable[[
 
         read_saved_model(job.src)  # a damaged saved_model.pb fails here, with one line, before TensorFlow sees it
         return serving.from_saved_model(job.src), None
-    model = job.portable(stack)
+    model = model if model is not None else job.portable(stack)
     job.note_optimizer(model, carried=False)
     job.enforce_strict()
     unsafe = job.options["allow_unsafe"]
@@ -250,15 +252,42 @@ def _serving(job: Job, stack: contextlib.ExitStack) -> tuple[Serving, Callable[[
 
 
 def to_onnx(job: Job) -> str:
-    """Writes ``job``'s source as onnx at ``job.out`` (run once in onnxruntime); returns ``opset-N``."""
-    from convkit.convert.to_onnx import write_onnx
+    """Writes ``job``'s source as onnx at ``job.out``; returns ``native-opset-N`` or ``tf2onnx-opset-N``.
 
+    The native writer (:mod:`convkit.convert.onnx_native`, no TensorFlow) where it covers every
+    layer of a Keras source, tf2onnx otherwise (with a warning naming the first layer it does not
+    cover) and for SavedModels without a Keras config; ``onnx_route`` forces one.
+    """
+    from convkit.convert import onnx_native
+    from convkit.convert.to_onnx import check_opset, write_onnx
+
+    route = job.options["onnx_route"]
+    opset = check_opset(job.options["opset"])
     with contextlib.ExitStack() as stack:
-        live, _ = _serving(job, stack)
-        # The ONNX and TFLite writers run their output once in its runtime themselves.
+        model = None
+        if route == "native" and _is_plain_saved_model(job):
+            raise UsageError(f"{job.src}: a SavedModel without a Keras config holds no layers for the native ONNX "
+                             "writer; use --onnx-route tf2onnx")
+        if route != "tf2onnx" and not _is_plain_saved_model(job):
+            model = job.portable(stack)
+            try:
+                graph = onnx_native.build(model, opset)
+            except onnx_native.Uncovered as error:
+                if route == "native":
+                    raise UsageError(f"{job.src}: the native ONNX writer does not cover {error}; "
+                                     "use --onnx-route tf2onnx") from None
+                job.warnings.append(f"the native ONNX writer does not cover {error}; tf2onnx wrote the model")
+            else:
+                job.note_optimizer(model, carried=False)
+                job.enforce_strict()
+                with job.output() as temp:
+                    graph.write(temp, producer=f"convkit {version()}", progress=job.options["progress"])
+                return f"native-opset-{opset}"
+        live, _ = _serving(job, stack, model)
+        # tf2onnx's output is run once in onnxruntime by write_onnx itself.
         with atomic_output(job.out, job.options["overwrite"]) as temp:
-            opset = write_onnx(live, temp, job.src, opset=job.options["opset"])
-    return f"opset-{opset}"
+            write_onnx(live, temp, job.src, opset=opset)
+    return f"tf2onnx-opset-{opset}"
 
 
 def to_tflite(job: Job) -> str:

@@ -50,10 +50,11 @@ def test_help_shows_choices_not_types() -> None:
 
 
 def test_the_cli_choices_are_the_engines() -> None:
-    from convkit.convert import QUANTIZE_DTYPES, TFJS_KINDS
+    from convkit.convert import ONNX_ROUTES, QUANTIZE_DTYPES, TFJS_KINDS
     from convkit.convert.to_tflite import QUANTIZATIONS
 
     assert convert_cli.TFJS_KINDS == TFJS_KINDS and convert_cli.QUANTIZE_DTYPES == QUANTIZE_DTYPES
+    assert convert_cli.ONNX_ROUTES == ONNX_ROUTES
     assert set(convert_cli.QUANTIZE_DTYPES + convert_cli.TFLITE_ONLY_QUANTIZATIONS) >= set(QUANTIZATIONS)
     assert not set(convert_cli.TFLITE_ONLY_QUANTIZATIONS) - set(QUANTIZATIONS)
 

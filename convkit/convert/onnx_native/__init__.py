@@ -23,6 +23,7 @@ family (``core``, ``activations``, ``convolution``, ``pooling``,
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from convkit.convert.onnx_native import (  # noqa: F401  (each family module registers its converters)
@@ -38,7 +39,7 @@ from convkit.convert.onnx_native import (  # noqa: F401  (each family module reg
     reshaping,
 )
 from convkit.convert.onnx_native.graph import GraphBuilder, Uncovered
-from convkit.convert.onnx_native.protobuf import EXTERNAL_DATA_BYTES, WrittenModel, write_model
+from convkit.convert.onnx_native.protobuf import WrittenModel, write_model
 from convkit.convert.onnx_native.topology import ModelGraph
 from convkit.formats.portable import PortableModel
 from convkit.progress import Progress
@@ -48,22 +49,43 @@ from convkit.progress import Progress
 OPSETS = range(13, 19)
 DEFAULT_OPSET = 17
 
-__all__ = ["DEFAULT_OPSET", "OPSETS", "Uncovered", "WrittenModel", "build", "write"]
+__all__ = ["DEFAULT_OPSET", "OPSETS", "NativeGraph", "Uncovered", "WrittenModel", "build", "write"]
 
 
-def build(model: PortableModel, opset: int = DEFAULT_OPSET) -> GraphBuilder:
+@dataclass(frozen=True)
+class NativeGraph:
+    """A model's ONNX graph, built; its weights are read when it is written.
+
+    Attributes:
+        builder: nodes, inputs, outputs and deferred initializers.
+        name: the graph's name (the Keras model's).
+    """
+
+    builder: GraphBuilder
+    name: str
+
+    def write(self, target: Path, *, producer: str = "convkit 0", external_data_bytes: int | None = None,
+              progress: Progress | None = None) -> WrittenModel:
+        """Writes the model at ``target`` (see :func:`write`)."""
+        return write_model(self.builder, Path(target), producer=producer, graph_name=self.name,
+                           external_data_bytes=external_data_bytes, progress=progress)
+
+
+def build(model: PortableModel, opset: int = DEFAULT_OPSET) -> NativeGraph:
     """The ONNX graph of ``model``, its weights not yet read.
 
     Raises:
         Uncovered: the first layer (or setting) without an exact ONNX form here.
     """
+    if opset not in OPSETS:
+        raise ValueError(f"opset {opset} is outside {OPSETS.start}..{OPSETS.stop - 1}")
     builder = GraphBuilder(opset)
     ModelGraph(model, builder).build()
-    return builder
+    return NativeGraph(builder, str((model.config.get("config") or {}).get("name") or "model"))
 
 
 def write(model: PortableModel, target: Path, *, opset: int = DEFAULT_OPSET, producer: str = "convkit 0",
-          external_data_bytes: int = EXTERNAL_DATA_BYTES, progress: Progress | None = None) -> WrittenModel:
+          external_data_bytes: int | None = None, progress: Progress | None = None) -> WrittenModel:
     """Writes ``model`` as an ONNX model at ``target``.
 
     Args:
@@ -73,13 +95,11 @@ def write(model: PortableModel, target: Path, *, opset: int = DEFAULT_OPSET, pro
         opset: the ``ai.onnx`` opset, 13 to 18; default 17.
         producer: ``producer_name version`` written into the file.
         external_data_bytes: weight bytes past which they are written as external data; default
-            just under protobuf's 2 GiB limit.
+            ``protobuf.EXTERNAL_DATA_BYTES``, just under protobuf's 2 GiB limit.
         progress: told ``writing`` with bytes done and total.
 
     Raises:
         Uncovered: as :func:`build`.
     """
-    builder = build(model, opset)
-    name = str((model.config.get("config") or {}).get("name") or "model")
-    return write_model(builder, Path(target), producer=producer, graph_name=name,
-                       external_data_bytes=external_data_bytes, progress=progress)
+    return build(model, opset).write(target, producer=producer, external_data_bytes=external_data_bytes,
+                                     progress=progress)

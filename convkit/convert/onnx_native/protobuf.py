@@ -140,7 +140,7 @@ class _Sink:
 
 
 def write_model(builder: GraphBuilder, target: Path, *, producer: str, graph_name: str,
-                external_data_bytes: int = EXTERNAL_DATA_BYTES, progress: Progress | None = None) -> WrittenModel:
+                external_data_bytes: int | None = None, progress: Progress | None = None) -> WrittenModel:
     """Writes ``builder``'s graph as an ONNX model at ``target`` (and ``target.data`` for large weights).
 
     Args:
@@ -148,7 +148,7 @@ def write_model(builder: GraphBuilder, target: Path, *, producer: str, graph_nam
         target: the ``.onnx`` file to write (does not exist yet).
         producer: ``producer_name`` and version, as ``name version``.
         graph_name: the graph's name (the Keras model's).
-        external_data_bytes: weight bytes past which they go to external data.
+        external_data_bytes: weight bytes past which they go to external data; default ``EXTERNAL_DATA_BYTES``.
         progress: told ``writing`` with bytes done and total.
     """
     from onnx import ModelProto, helper
@@ -167,7 +167,7 @@ def write_model(builder: GraphBuilder, target: Path, *, producer: str, graph_nam
     head = bytes(model.SerializeToString())
 
     total = sum(init.nbytes for init in builder.initializers)
-    external = total > external_data_bytes
+    external = total > (EXTERNAL_DATA_BYTES if external_data_bytes is None else external_data_bytes)
     data_path = target.with_name(target.name + ".data") if external else None
     headers: list[tuple[Initializer, bytes, bool]] = []
     offset = 0
