@@ -304,6 +304,10 @@ def _keras3_variable_names(class_name: str, config: dict[str, Any]) -> list[str]
         return ["kernel", "recurrent_kernel", *bias]
     if class_name == "PReLU":
         return ["alpha"]
+    if class_name == "Normalization":  # adapted statistics (none when mean and variance are in the config)
+        return ["mean", "variance", "count"]
+    if class_name == "LayerScale":  # ConvNeXt's; Keras 3 leaves the variable unnamed, tf_keras calls it gamma
+        return ["gamma"]
     return None
 
 

@@ -167,7 +167,7 @@ def layer_scale(call: Call, inputs: list[Tensor]) -> list[Tensor]:
     return [Tensor(call.builder.op("Mul", [x.name, scale], call.hint()), x.shape, x.dtype, x.layout)]
 
 
-@converts("CustomScaleLayer")
+@converts("CustomScaleLayer", "Custom>CustomScaleLayer")
 def custom_scale_layer(call: Call, inputs: list[Tensor]) -> list[Tensor]:
     """InceptionResNetV2's ``inputs[0] + inputs[1] * scale``."""
     if len(inputs) != 2:
