@@ -425,15 +425,25 @@ def assert_close(got: list[np.ndarray], expected: list[np.ndarray]) -> None:
 
 
 def check_case(case: Case, generation: int, folder: Path, opset: int = 17) -> None:
+    check_case_from(case.build, generation, folder, opset)
+
+
+def check_case_from(build: Callable[[Any], Any], generation: int, folder: Path, opset: int = 17,
+                    through_tfjs: bool = False) -> None:
+    """Builds the model in Keras ``generation``, saves it, writes ONNX natively from the file, compares."""
     K = _keras(generation)
     K.utils.set_random_seed(0)
-    model = case.build(K)
+    model = build(K)
     randomize(model)
     feeds = sample_inputs(model)
     expected = model(feeds if len(feeds) > 1 else feeds[0], training=False)
     expected = [np.asarray(e) for e in (expected if isinstance(expected, (list, tuple)) else [expected])]
     folder.mkdir(parents=True, exist_ok=True)
     src = save(model, generation, folder)
+    if through_tfjs:
+        from convkit.convert import convert
+
+        src = convert(src, "tfjs", folder / "model_tfjs").out  # convkit's own TF.js layers writer, no TF.js run
     native_onnx(src, folder / "model.onnx", opset)
     assert_close(run_onnx(folder / "model.onnx", feeds), expected)
 
@@ -457,3 +467,22 @@ def test_other_opsets(opset: int, tmp_path: Path) -> None:
     """Below opset 17 layer normalisation is spelled out; from 18 reductions take their axes as inputs."""
     check_case(Case(layer_norm), 3, tmp_path / "a", opset)
     check_case(Case(activations_k3), 3, tmp_path / "b", opset)
+
+
+def test_teachable_machine_tfjs_model(tmp_path: Path) -> None:
+    """A TF.js layers model, Sequential of Sequentials as Teachable Machine exports them, straight to ONNX."""
+    check_case_from(teachable_machine, 2, tmp_path, through_tfjs=True)
+
+
+@pytest.mark.parametrize("generation", [2, 3])
+def test_masks_are_refused_naming_the_layer(generation: int, tmp_path: Path) -> None:
+    from convkit.convert import onnx_native
+    from convkit.live import read_model
+
+    K = _keras(generation)
+    L = K.layers
+    model = K.Sequential([K.Input((5, 3)), L.Masking(name="padding_mask"), L.LSTM(2, name="reader")])
+    src = save(model, generation, tmp_path)
+    with contextlib.ExitStack() as stack, pytest.raises(onnx_native.Uncovered) as raised:
+        onnx_native.build(read_model(src, stack))
+    assert raised.value.layer == "padding_mask" and raised.value.class_name == "Masking"
