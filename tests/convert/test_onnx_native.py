@@ -290,6 +290,21 @@ def abs_(K: Any, x: Any) -> Any:
     return tf.math.abs(x)
 
 
+def functions(K: Any) -> Any:
+    """Functions beyond those the generations translate: tanh-approximate GELU, SiLU, softmax, erf, log, rsqrt."""
+    inputs = K.Input((3, 5))
+    x = K.layers.Dense(5)(inputs)
+    positive = K.layers.Activation("softplus")(x)
+    if hasattr(K, "ops"):
+        o = K.ops
+        return K.Model(inputs, [o.gelu(x, approximate=True), o.gelu(x, approximate=False), o.silu(x),
+                                o.softmax(x, axis=1), o.erf(x), o.log(positive), o.rsqrt(positive)])
+    import tensorflow as tf
+
+    return K.Model(inputs, [tf.nn.gelu(x, approximate=True), tf.nn.gelu(x), tf.nn.silu(x), tf.nn.softmax(x, axis=1),
+                            tf.math.erf(x), tf.math.log(positive), tf.math.rsqrt(positive)])
+
+
 def nested(K: Any) -> Any:
     L = K.layers
     stem = K.Sequential([K.Input((6, 6, 3)), L.Conv2D(4, 3, name="stem_conv"), L.BatchNormalization(name="stem_bn")],
@@ -339,6 +354,7 @@ CASES = {
     "attention": Case(attention),
     "preprocessing": Case(preprocessing),
     "operations": Case(operations, fast=True),
+    "functions": Case(functions),
     "nested": Case(nested, fast=True),
     "teachable_machine": Case(teachable_machine),
 }

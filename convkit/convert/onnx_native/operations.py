@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from convkit.convert.onnx_native.activations import clip
+from convkit.convert.onnx_native.activations import clip, gelu
 from convkit.convert.onnx_native.converters import Call, converts
 from convkit.convert.onnx_native.graph import Dim, Tensor
 from convkit.convert.onnx_native.merging import broadcast_shape, common_layout
@@ -79,10 +79,66 @@ def _binary(call: Call, op_type: str, a: Tensor | np.ndarray, b: Tensor | np.nda
     return Tensor(g.op(op_type, inputs, call.hint()), shape, tensor.dtype, tensor.layout)
 
 
+# Functions and operations beyond those the Keras generations translate, each with the keyword
+# arguments it may take: (TensorFlow function or Keras 3 class) -> (what it computes, keywords).
+EXTRA_TF_FUNCTIONS = {
+    "nn.gelu": ("gelu", ("approximate",)), "nn.silu": ("swish", ()), "nn.swish": ("swish", ()),
+    "nn.softmax": ("softmax", ("axis",)), "math.softmax": ("softmax", ("axis",)),
+    "nn.log_softmax": ("log_softmax", ("axis",)), "math.erf": ("Erf", ()), "math.log": ("Log", ()),
+    "math.rsqrt": ("rsqrt", ()),
+}
+EXTRA_KERAS3_OPERATIONS = {
+    "Gelu": ("gelu", ("approximate",)), "Silu": ("swish", ()), "Softmax": ("softmax", ("axis",)),
+    "LogSoftmax": ("log_softmax", ("axis",)), "Erf": ("Erf", ()), "Log": ("Log", ()), "Rsqrt": ("rsqrt", ()),
+}
+
+
+def _unary(call: Call, what: str, x: Tensor, options: dict[str, Any]) -> Tensor:
+    g = call.builder
+    if what == "gelu":
+        out = gelu(g, x, call.hint(), call.generation, approximate=bool(options.get("approximate", False)))
+    elif what == "swish":
+        out = g.op("Mul", [x.name, g.op("Sigmoid", [x.name], call.hint("sigmoid"))], call.hint())
+    elif what in ("softmax", "log_softmax"):
+        axis = options.get("axis", -1)
+        if not isinstance(axis, int):
+            raise call.refuse(f"{what} over axis {axis!r}")
+        out = g.op("Softmax" if what == "softmax" else "LogSoftmax", [x.name], call.hint(), axis=x.onnx_axis(axis))
+    elif what == "rsqrt":
+        out = g.op("Reciprocal", [g.op("Sqrt", [x.name], call.hint("sqrt"))], call.hint())
+    else:
+        out = g.op(what, [x.name], call.hint())
+    return Tensor(out, x.shape, x.dtype, x.layout)
+
+
+def _extra_tf_function(call: Call) -> list[Tensor] | None:
+    """A TFOpLambda calling one of EXTRA_TF_FUNCTIONS on one tensor, or None for any other function."""
+    found = EXTRA_TF_FUNCTIONS.get(keras_dialect.tf_function_name(call.config.get("function")))
+    if found is None:
+        return None
+    what, keywords = found
+    nodes = call.layer.get("inbound_nodes") or []
+    node = nodes[call.node_index] if call.node_index < len(nodes) else None
+    entry = node if isinstance(node, list) and node and isinstance(node[0], str) else (
+        node[0] if isinstance(node, list) and len(node) == 1 else None)
+    if not isinstance(entry, list) or len(entry) < 3 or entry[0] == keras_dialect.CONSTANT_INPUT:
+        raise call.refuse("a call convkit cannot read")
+    options = {k: v for k, v in (entry[3] if len(entry) > 3 and isinstance(entry[3], dict) else {}).items()
+               if k != "name"}
+    if set(options) - set(keywords):
+        raise call.refuse(f"arguments {sorted(set(options) - set(keywords))}")
+    assert call.resolve is not None
+    return [_unary(call, what, call.resolve(entry[:3], False), options)]
+
+
 @converts("TFOpLambda")
 def operation(call: Call, inputs: list[Tensor]) -> list[Tensor]:
     """One call of an operation (a ``TFOpLambda`` layer or a Keras 3 operation record): the node's operands
     are its tensors and constants, in call order."""
+    if call.class_name == "TFOpLambda":
+        extra = _extra_tf_function(call)
+        if extra is not None:
+            return extra
     record, keras3 = _record(call)
     class_name = str(record.get("class_name"))
     module = keras_dialect.operation_module(record) if call.class_name != "TFOpLambda" else record.get("module")
@@ -99,6 +155,12 @@ def operation(call: Call, inputs: list[Tensor]) -> list[Tensor]:
     if len(operands) != 1 or not isinstance(operands[0], Tensor):
         raise call.refuse(f"{class_name} on {len(operands)} operands")
     x = operands[0]
+    if class_name in EXTRA_KERAS3_OPERATIONS and keras3:
+        what, keywords = EXTRA_KERAS3_OPERATIONS[class_name]
+        options = {key: value for key, value in (record.get("config") or {}).items() if key != "name"}
+        if set(options) - set(keywords):
+            raise call.refuse(f"arguments {sorted(set(options) - set(keywords))}")
+        return [_unary(call, what, x, options)]
     if class_name in UNARY:
         out = g.op(UNARY[class_name], [x.name], call.hint())
     elif class_name == "Square":

@@ -22,7 +22,7 @@ from convkit.convert.onnx_native.graph import ELEMENT_TYPES, GraphBuilder, Tenso
 from convkit.formats import keras_dialect
 from convkit.formats.portable import PortableModel, Weight
 
-CONSTANT_INPUT = "_CONSTANT_VALUE"  # tf_keras' marker for a constant first argument of a TFOpLambda
+CONSTANT_INPUT = keras_dialect.CONSTANT_INPUT
 COMPUTE_DTYPES = frozenset({None, "float32"})
 # Tensors a layer may take by keyword, and what it does with them.
 TENSOR_KEYWORDS = {"MultiHeadAttention": ("value", "key")}
@@ -61,6 +61,16 @@ def _kwarg_references(value: Any) -> Iterator[list[Any]]:
     elif isinstance(value, dict):
         for item in value.values():
             yield from _kwarg_references(item)
+
+
+def _entries(node: Any) -> list[list[Any]]:
+    """The inbound entries (``[layer, node, tensor, kwargs]``) of a Keras 2 node: a list of them, or one
+    entry standing alone (tf_keras writes a TFOpLambda's call that way)."""
+    if not isinstance(node, list):
+        return []
+    if node and isinstance(node[0], str):
+        return [node]
+    return [entry for entry in node if isinstance(entry, list)]
 
 
 def _dtype(value: Any) -> str | None:
@@ -220,7 +230,7 @@ class ModelGraph:
             yield from _histories(node.get("args"))
             yield from _histories(node.get("kwargs"))
             return
-        for entry in node if isinstance(node, list) else []:
+        for entry in _entries(node):
             if _is_reference(entry):
                 yield entry[:3]
             if isinstance(entry, list) and len(entry) == 4:
@@ -269,7 +279,7 @@ class ModelGraph:
         if isinstance(node, dict) or class_name == "TFOpLambda":
             return self.apply(layer, [], self.weights_of(layer, owner), node_index=index, resolve=resolve,
                               owner=owner)
-        entries = [entry for entry in node if isinstance(entry, list)]
+        entries = _entries(node)
         inputs = [resolve(entry) for entry in entries if _is_reference(entry)]
         given = entries[0][3] if entries and len(entries[0]) == 4 and isinstance(entries[0][3], dict) else {}
         kwargs, tensor_kwargs = {}, {}
