@@ -150,7 +150,7 @@ def render(cases: list[dict[str, Any]], sources: list[str]) -> str:
                 for s in sources]
         row += [str(by.get((arch, s), {}).get("seconds", "")) for s in sources]
         lines.append("| " + " | ".join(row) + " |")
-    counted = [case for case in cases if case["status"] != "n/a"]
+    counted = [case for case in cases if case["status"] not in ("n/a", "timeout")]
     matched = sum(case["status"] == "ok" for case in counted)
     covered = sum(case["status"] in ("ok", "DIFF") for case in counted)
     lines += ["", f"native route: {covered}/{len(counted)} cases covered, {matched}/{len(counted)} match Keras within "
@@ -159,6 +159,11 @@ def render(cases: list[dict[str, Any]], sources: list[str]) -> str:
     if stopped:
         lines += ["", "Not covered (the layer that stops each):", ""]
         lines += [f"- {case['arch']} ({case['source']}): {case['status']}: {case.get('detail', '')}" for case in stopped]
+    timed_out = [case for case in cases if case["status"] == "timeout"]
+    if timed_out:
+        lines += ["", "Not measured (convkit's reading of the source ran past its load-scaled deadline, "
+                      f"{ATTEMPTS} tries):", ""]
+        lines += [f"- {case['arch']} ({case['source']})" for case in timed_out]
     mismatched = [case for case in counted if case["status"] == "DIFF"]
     if mismatched:
         lines += ["", "Covered but not matching:", ""]
