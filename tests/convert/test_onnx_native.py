@@ -502,3 +502,20 @@ def test_masks_are_refused_naming_the_layer(generation: int, tmp_path: Path) -> 
     with contextlib.ExitStack() as stack, pytest.raises(onnx_native.Uncovered) as raised:
         onnx_native.build(read_model(src, stack))
     assert raised.value.layer == "padding_mask" and raised.value.class_name == "Masking"
+
+
+def conv_bn_shared(K: Any) -> Any:
+    L = K.layers
+    inputs = K.Input((6, 6, 3))
+    folded = L.BatchNormalization(name="folded")(L.Conv2D(4, 3, name="conv_a")(inputs))
+    raw = L.Conv2D(4, 3, name="conv_b")(inputs)
+    kept = L.BatchNormalization(name="kept")(raw)  # conv_b's output is an output too: nothing to fold into
+    return K.Model(inputs, [folded, raw, kept])
+
+
+def test_batch_norm_folds_into_a_convolution_only_it_reads(tmp_path: Path) -> None:
+    import onnx
+
+    check_case_from(conv_bn_shared, 3, tmp_path)
+    ops = [node.op_type for node in onnx.load(tmp_path / "model.onnx").graph.node]
+    assert ops.count("Conv") == 2 and ops.count("BatchNormalization") == 1

@@ -18,7 +18,8 @@ Modules: ``graph`` (the graph under construction, tensor layouts),
 (what a layer converter gets, the table of converters), one module per layer
 family (``core``, ``activations``, ``convolution``, ``pooling``,
 ``normalization``, ``reshaping``, ``merging``, ``recurrent``, ``attention``,
-``operations``), and ``protobuf`` (the file).
+``operations``), ``fusion`` (batch normalisation folded into convolutions)
+and ``protobuf`` (the file).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from convkit.convert.onnx_native import (  # noqa: F401  (each family module reg
     recurrent,
     reshaping,
 )
+from convkit.convert.onnx_native.fusion import fold_batch_norms
 from convkit.convert.onnx_native.graph import GraphBuilder, Uncovered
 from convkit.convert.onnx_native.protobuf import WrittenModel, write_model
 from convkit.convert.onnx_native.topology import ModelGraph
@@ -81,6 +83,7 @@ def build(model: PortableModel, opset: int = DEFAULT_OPSET) -> NativeGraph:
         raise ValueError(f"opset {opset} is outside {OPSETS.start}..{OPSETS.stop - 1}")
     builder = GraphBuilder(opset)
     ModelGraph(model, builder).build()
+    fold_batch_norms(builder)
     return NativeGraph(builder, str((model.config.get("config") or {}).get("name") or "model"))
 
 
