@@ -14,7 +14,7 @@ import numpy as np
 
 from convkit.convert.onnx_native.activations import activate
 from convkit.convert.onnx_native.converters import Call, converts
-from convkit.convert.onnx_native.graph import Tensor, channels_first
+from convkit.convert.onnx_native.graph import ELEMENT_TYPES, Tensor, channels_first
 
 EPSILON = 1e-7  # keras.backend.epsilon(), which Normalization divides by at least
 
@@ -22,7 +22,8 @@ EPSILON = 1e-7  # keras.backend.epsilon(), which Normalization divides by at lea
 def _float(call: Call, x: Tensor) -> Tensor:
     if x.dtype == "float32":
         return x
-    return Tensor(call.builder.op("Cast", [x.name], call.hint("cast"), to=1), x.shape, "float32", x.layout)
+    out = call.builder.op("Cast", [x.name], call.hint("cast"), to=ELEMENT_TYPES["float32"])
+    return Tensor(out, x.shape, "float32", x.layout)
 
 
 @converts("Dense")
@@ -66,7 +67,7 @@ def embedding(call: Call, inputs: list[Tensor]) -> list[Tensor]:
     assert table is not None
     name = ids.name
     if ids.dtype not in ("int32", "int64"):
-        name = g.op("Cast", [ids.name], call.hint("ids"), to=7)
+        name = g.op("Cast", [ids.name], call.hint("ids"), to=ELEMENT_TYPES["int64"])
     out = g.op("Gather", [call.stored(table), name], call.hint(), axis=0)
     shape = (*ids.shape, int(table.shape[1]))
     return [Tensor(out, shape, "float32", tuple(range(len(shape))))]
