@@ -126,12 +126,11 @@ class Call:
                shape: tuple[int, ...] | None = None, tag: str = "", dtype: str = "float32") -> str:
         """An initializer holding ``weight`` (through ``transform``, giving ``shape``), stored once per tag."""
         hint = self.hint(attribute(weight))
+        if transform is None and weight.dtype == dtype:  # as stored: copied from its file when it can be
+            return self.builder.weight((id(weight), tag), hint, weight.shape, dtype, source=weight)
         if transform is None:
-            return self.builder.weight((id(weight), tag), hint, weight.shape, weight.dtype
-                                       if weight.dtype == dtype else dtype,
-                                       produce=None if weight.dtype == dtype else
-                                       (lambda: weight.read().astype(dtype)),
-                                       source=weight if weight.dtype == dtype else None)
+            return self.builder.weight((id(weight), tag), hint, weight.shape, dtype,
+                                       lambda: weight.read().astype(dtype))
         assert shape is not None, "a transformed weight states its shape"
         return self.builder.weight((id(weight), tag), hint, shape, dtype,
                                    lambda: transform(np.asarray(weight.read(), dtype=dtype)))
