@@ -46,7 +46,7 @@ ATTEMPTS = 3
 
 def _load(path: Path, K: Any) -> Any:
     """``path`` loaded by Keras ``K`` itself (with the classes Keras ships in its applications)."""
-    from convkit.formats._policy import keras_shipped_layers
+    from convkit.policy.shipped import keras_shipped_layers
 
     generation = 3 if K.__name__ == "keras" else 2
     return K.models.load_model(str(path), compile=False, custom_objects=keras_shipped_layers(generation))

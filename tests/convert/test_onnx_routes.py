@@ -14,7 +14,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -104,8 +103,7 @@ def test_tf2onnx_route_on_request(zoo_k2: Path, tmp_path: Path) -> None:
 
 
 def test_route_option_is_checked_before_writing(zoo_k2: Path, tmp_path: Path) -> None:
-    cases = [(["--to", "tflite", "--onnx-route", "native"], "--onnx-route takes native or tf2onnx and applies to "
-                                                            "--to onnx only"),
+    cases = [(["--to", "tflite", "--onnx-route", "native"], "--onnx-route applies to --to onnx only"),
              (["--to", "onnx", "--onnx-route", "fast"], "not one of native, tf2onnx")]
     for args, message in cases:
         out = tmp_path / "out"
@@ -115,38 +113,10 @@ def test_route_option_is_checked_before_writing(zoo_k2: Path, tmp_path: Path) ->
         assert not out.exists()
 
 
-class _Recorder:
-    """The route engine's verifier hook, counting what it is asked to run (a real runner underneath)."""
-
-    def __init__(self) -> None:
-        from convkit.verify import OutputVerifier
-
-        self.inner = OutputVerifier()
-        self.runs: list[tuple[str, bool]] = []
-
-    def run_once(self, path: Path, target: str, **options: Any) -> None:
-        self.runs.append((target, path.is_file()))
-        self.inner.run_once(path, target, **options)
-
-    def compare(self, src: Path, out: Path, like: Any) -> dict[str, Any]:
-        return self.inner.compare(src, out, like)
-
-
-def test_native_output_is_run_once_unless_no_verify(zoo_k3: Path, tmp_path: Path) -> None:
-    from convkit.convert.engine import convert as run
-
-    recorder = _Recorder()
-    run(zoo_k3 / "cnn.keras", "onnx", tmp_path / "a.onnx", verify=recorder)
-    assert recorder.runs == [("onnx", True)]
-    result = runner.invoke(app, ["convert", str(zoo_k3 / "cnn.keras"), "--to", "onnx", "--no-verify",
-                                 "-o", str(tmp_path / "b.onnx"), "--json"])
-    assert result.exit_code == 0 and json.loads(result.stdout)["kind"] == "native-opset-17"
-
-
 def test_weights_past_the_limit_go_to_external_data(zoo_k3: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """With the limit lowered, the route writes OUT.data beside OUT, verified and renamed into place."""
-    from convkit.convert.onnx_native import protobuf
+    from convkit.convert.writers.onnx_native import protobuf
 
     monkeypatch.setattr(protobuf, "EXTERNAL_DATA_BYTES", 1024)
     out = tmp_path / "models" / "cnn.onnx"
