@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench zoo clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench zoo onnx-zoo clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -88,6 +88,11 @@ bench: setup
 ZOO ?=
 zoo: setup
 	$(BIN)/python bench/zoo.py $(ZOO) --json zoo.json
+
+# Every zoo architecture of both Keras generations to ONNX through convkit's native writer, each run in
+# onnxruntime against Keras (an hour or more on 2 cores); the table lands in bench/results/.
+onnx-zoo: setup
+	$(BIN)/python bench/onnx_native_zoo.py --json onnx-native-zoo.json --markdown bench/results/onnx-native-zoo.md
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO) .pytest_cache

@@ -32,6 +32,8 @@ class WriteOptions:
         graphs: it writes sources that convert as TensorFlow graphs (TF.js graph models, frozen
             ``.pb`` files, TF1 checkpoints with ``.meta``: :class:`convkit.graph_model.model.GraphSource`),
             with their ``--inputs``/``--outputs``/``--signature``/``--tag``.
+        routes: the writers it can be written through (``--onnx-route``: convkit's ``native`` one or
+            ``tf2onnx``); empty: one writer. Without a choice the writer picks.
     """
 
     kinds: tuple[str, ...] = ()
@@ -41,6 +43,7 @@ class WriteOptions:
     opsets: tuple[int, ...] = ()
     default_opset: int | None = None
     graphs: bool = False
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

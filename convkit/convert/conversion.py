@@ -46,6 +46,8 @@ class ConvertRequest:
         allow_unsafe: the user's ``--unsafe`` (code from the file may run).
         smoke_run: load and run the output once in its target runtime before it appears.
         opset: the opset, for opset-versioned targets; None: the target's default.
+        route: the writer, for targets written more than one way (ONNX: ``native`` or ``tf2onnx``); None:
+            the target's writer picks.
         progress: told each stage and, while weights are written, bytes done/total.
         inputs: a graph's inputs, ``NAME[:SHAPE],...`` as given (``--inputs``); None: the signature's, else inferred.
         outputs: a graph's outputs, ``NAME,...`` as given (``--outputs``); None: the signature's, else inferred.
@@ -68,6 +70,7 @@ class ConvertRequest:
     allow_unsafe: bool = False
     smoke_run: bool = True
     opset: int | None = None
+    route: str | None = None
     progress: Progress | None = None
     inputs: str | None = None
     outputs: str | None = None

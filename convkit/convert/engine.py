@@ -118,6 +118,7 @@ def convert(
     outputs: str | Sequence[str] | None = None,
     signature: str | None = None,
     tag: str | None = None,
+    onnx_route: str | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -149,6 +150,8 @@ def convert(
             else the nodes nobody consumes.
         signature: the signature to convert, where a source has several; default ``serving_default``.
         tag: the SavedModel meta graph's tag set (``serve``, ``train,gpu``); default ``serve``, else the only one.
+        onnx_route: ``native`` (convkit's own ONNX writer, no TensorFlow) or ``tf2onnx``; default the native
+            writer where it covers every layer of a Keras source, else tf2onnx (with a warning).
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -158,7 +161,7 @@ def convert(
     src = Path(src)
     target = registry.get_format(to)
     source_format = registry.detect(src)
-    _check_options(target, tfjs_kind, quantize, tuple(quantize_weights), opset)
+    _check_options(target, tfjs_kind, quantize, tuple(quantize_weights), opset, onnx_route)
     out = Path(out) if out is not None else default_output(src, target.name)
     if out.resolve() == src.resolve():
         raise UsageError(f"{out}: the output would replace the source; choose another --out")
@@ -166,8 +169,8 @@ def convert(
         src=src, src_format=source_format.name, to=target.name, out=out, like=Path(like) if like else None,
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
-        smoke_run=smoke_run, opset=opset, progress=progress, inputs=_joined(inputs), outputs=_joined(outputs),
-        signature=signature, tag=tag,
+        smoke_run=smoke_run, opset=opset, route=onnx_route, progress=progress, inputs=_joined(inputs),
+        outputs=_joined(outputs), signature=signature, tag=tag,
     )
     say = progress or no_progress
     say("loading")
@@ -195,13 +198,14 @@ def _joined(names: str | Sequence[str] | None) -> str | None:
 
 
 def _check_options(target: registry.Format, kind: str | None, quantize: str | None,
-                   quantize_weights: tuple[str, ...], opset: int | None) -> None:
+                   quantize_weights: tuple[str, ...], opset: int | None, route: str | None = None) -> None:
     """Refuses options the target's writer does not take, naming the targets that do (from their records)."""
     options = target.write_options
     for given, flag, attribute in ((kind is not None, "--tfjs-kind", "kinds"),
                                    (quantize is not None, "--quantize", "quantizations"),
                                    (bool(quantize_weights), "--quantize-weights", "quantize_weights"),
-                                   (opset is not None, "--opset", "opsets")):
+                                   (opset is not None, "--opset", "opsets"),
+                                   (route is not None, "--onnx-route", "routes")):
         if given and not getattr(options, attribute):
             takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if getattr(fmt.write_options, attribute))
             raise UsageError(f"{flag} applies to {takers} only")
@@ -212,6 +216,8 @@ def _check_options(target: registry.Format, kind: str | None, quantize: str | No
                          f"{', '.join(options.quantizations)}")
     if quantize_weights and not quantize:
         raise UsageError("--quantize-weights needs --quantize")
+    if route is not None and route not in options.routes:
+        raise UsageError(f"unknown {target.shown_name} route {route!r}; choose one of {', '.join(options.routes)}")
     if opset is not None and opset not in options.opsets:
         raise UsageError(f"--opset {opset} is outside the {target.shown_name} opsets convkit writes "
                          f"({min(options.opsets)}..{max(options.opsets)})")

@@ -56,6 +56,7 @@ def test_the_cli_choices_are_the_records() -> None:
     assert set(convert_cli.quantizations()) == {q for fmt in formats() for q in fmt.write_options.quantizations}
     assert set(convert_cli.model_kinds()) == {"layers", "graph"}
     assert set(convert_cli.quantizations()) == {"float16", "uint8", "uint16", "dynamic", "int8"}
+    assert convert_cli.routes() == ["native", "tf2onnx"]
 
 
 def test_shell_completion_is_on() -> None:

@@ -16,12 +16,11 @@ graph and tensorflowjs' converter.
 from __future__ import annotations
 
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Notes, Written
-from convkit.convert.writers import graph
+from convkit.convert.writers import graph, producer
 from convkit.convert.writers.tfjs_graph import drop_loop_control_edges, export_for_graph, write_tfjs_graph
 from convkit.convert.writers.tfjs_layers import write_tfjs_layers
 from convkit.errors import UsageError, VerifyError
@@ -62,7 +61,7 @@ def write(conversion: Conversion) -> Written:
             with conversion.output() as temp:
                 written = write_tfjs_layers(
                     model, temp, shard_size=conversion.shard_size, quantize=request.quantize,
-                    quantize_weights=request.quantize_weights, generated_by=f"convkit {_version()}",
+                    quantize_weights=request.quantize_weights, generated_by=producer(),
                     progress=request.progress)
                 for warning in written.warnings:  # what TF.js cannot hold, or holds narrowed
                     notes.lose(warning, warning)
@@ -116,10 +115,3 @@ def _write_graph(conversion: Conversion, saved_model: Path, temp: Path) -> None:
     write_tfjs_graph(saved_model, temp, shard_size=conversion.shard_size, quantize=request.quantize,
                      quantize_weights=request.quantize_weights)
 
-
-def _version() -> str:
-    """convkit's installed version, for the ``convertedBy`` field."""
-    try:
-        return metadata.version("convkit")
-    except metadata.PackageNotFoundError:
-        return "0"
