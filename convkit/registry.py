@@ -45,6 +45,9 @@ class Format:
             -> Runner`` for ``check``; None: no runtime.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
+        graph_extractor: ``"module:function"`` giving ``extract(path, *, level) -> Graph``
+            (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
+            draws and measures, without TensorFlow; None: nothing to draw.
     """
 
     name: str
@@ -59,9 +62,10 @@ class Format:
     writer: str | None = None
     runner: str | None = None
     default_output: Callable[[Path, str], Path] | None = None
+    graph_extractor: str | None = None
 
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``writer`` or ``runner``, imported on first use."""
+        """The function named by ``reader``, ``writer``, ``runner`` or ``graph_extractor``, imported on first use."""
         target = getattr(self, role)
         if target is None:
             return None

@@ -758,4 +758,5 @@ register_format(Format(
     writer="convkit.convert.routes:to_ckpt",
     runner="convkit.check.runners:open_checkpoint",
     default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
+    graph_extractor="convkit.graph.checkpoint:from_checkpoint",
 ))

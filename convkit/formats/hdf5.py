@@ -201,4 +201,5 @@ register_format(Format(
     writer="convkit.convert.routes:to_h5",
     runner="convkit.check.runners:open_h5",
     default_output=lambda parent, name: parent / f"{name}.h5",
+    graph_extractor="convkit.graph.keras:from_h5",
 ))

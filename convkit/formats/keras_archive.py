@@ -204,4 +204,5 @@ register_format(Format(
     writer="convkit.convert.routes:to_keras",
     runner="convkit.check.runners:open_keras",
     default_output=lambda parent, name: parent / f"{name}.keras",
+    graph_extractor="convkit.graph.keras:from_keras_archive",
 ))

@@ -339,4 +339,5 @@ register_format(Format(
     writer="convkit.convert.routes:to_onnx",
     runner="convkit.check.runners:open_onnx",
     default_output=lambda parent, name: parent / f"{name}.onnx",
+    graph_extractor="convkit.graph.onnx:from_onnx",
 ))

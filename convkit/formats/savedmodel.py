@@ -339,4 +339,5 @@ register_format(Format(
     writer="convkit.convert.routes:to_savedmodel",
     runner="convkit.check.runners:open_savedmodel",
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
+    graph_extractor="convkit.graph.tf:from_savedmodel",
 ))

@@ -410,4 +410,5 @@ register_format(Format(
     writer="convkit.convert.routes:to_tfjs",
     runner="convkit.check.runners:open_tfjs",
     default_output=lambda parent, name: parent / f"{name}_tfjs",
+    graph_extractor="convkit.graph.tf:from_tfjs",
 ))
