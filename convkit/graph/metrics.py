@@ -143,3 +143,59 @@ def node_summary(node: Node) -> dict[str, Any]:
         "macs": node.macs,
         "macs_status": node.macs_status,
     }
+
+
+def _number(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return f"{value:,}"
+
+
+def _si(value: int) -> str:
+    for factor, unit in ((10**9, "G"), (10**6, "M"), (10**3, "K")):
+        if value >= factor:
+            return f"{value / factor:.2f} {unit}"
+    return str(value)
+
+
+def render(document: dict[str, Any], console: Any) -> None:
+    """Draws a metrics document (``measure``) on ``console``: the totals, one row per layer/op, and per op type."""
+    from rich.markup import escape
+
+    from convkit._table import NAME, NUMBER, Column, print_table
+
+    summary = document["summary"]
+    unknown = ", ".join(f"{op} x{count}" for op, count in summary["unknown_ops"].items()) or "none"
+    no_shape = ", ".join(f"{op} x{count}" for op, count in summary["no_shape_ops"].items())
+    console.print(f"[bold]metrics[/] ({escape(document['level'])}): {_number(summary['macs'])} MACs "
+                  f"({_si(summary['macs'])}) per example in {summary['counted_nodes']} of {summary['nodes']} nodes; "
+                  f"{_number(summary['parameters'])} parameters; ops without a MAC rule: {escape(unknown)}"
+                  + (f"; shapes unknown for: {escape(no_shape)}" if no_shape else ""))
+    stats = "stats" in summary
+    # On a narrow terminal columns go from the right: the output shapes first, then the statistics, MACs last.
+    columns = [Column("name", NAME), Column("op", NAME), Column("MACs", NUMBER, "right"), Column("parameters", NUMBER, "right")]
+    keys = ("min", "max", "mean", "std", "sparsity", "nan", "inf")
+    if stats:
+        columns += [Column(key, NUMBER, "right") for key in keys]
+    columns.append(Column("output", NUMBER))
+    rows = []
+    for row in document["nodes"]:
+        macs = _number(row["macs"]) if row["macs_status"] in ("counted", "none") else row["macs_status"]
+        cells = [escape(row["name"]), escape(row["op"]), macs, _number(row["parameters"])]
+        if stats:
+            values = row.get("stats") or {}
+            cells += [_number(values.get(key)) for key in keys]
+        cells.append(escape(row["output"]))
+        rows.append(cells)
+    print_table(console, columns, rows, title="[bold]per node[/] (MACs for one example)")
+    if stats and summary.get("stats"):
+        model = summary["stats"]
+        console.print("[bold]weights, whole model[/]: " + ", ".join(f"{key} {_number(model.get(key))}" for key in keys))
+    by_op = [[escape(entry["op"]), _number(entry["count"]), _number(entry["macs"]), _number(entry["parameters"])]
+             for entry in document["by_op"]]
+    print_table(console, [Column("op", NAME), Column("count", NUMBER, "right"), Column("MACs", NUMBER, "right"),
+                          Column("parameters", NUMBER, "right")], by_op, title="[bold]per op type[/]")
+    for note in document.get("notes") or []:
+        console.print(f"note: {escape(note)}")

@@ -31,7 +31,10 @@
     window.convkitGraph.boxes = svg.querySelectorAll("g.node").length;
   }
 
-  function apply() { svg.setAttribute("viewBox", view.join(" ")); }
+  function apply() {
+    svg.setAttribute("viewBox", view.join(" "));
+    svg.setAttribute("preserveAspectRatio", "xMinYMin meet");
+  }
 
   function fit() {
     const rect = canvas.getBoundingClientRect();
@@ -51,11 +54,20 @@
   }
 
   function center(element) {
-    const box = element.getBBox();
-    const width = Math.min(view[2], Math.max(box.width * 6, 400)), height = view[3] * width / view[2];
-    view = [box.x + box.width / 2 - width / 2, box.y + box.height / 2 - height / 2, width, height];
+    // The node's box on screen, in viewBox units (the view keeps the canvas's aspect, so the map is linear).
+    const rect = canvas.getBoundingClientRect(), box = element.getBoundingClientRect();
+    const unit = view[2] / rect.width;
+    const cx = view[0] + (box.left + box.width / 2 - rect.left) * unit, cy = view[1] + (box.top + box.height / 2 - rect.top) * unit;
+    const width = Math.min(view[2], Math.max(box.width * unit * 6, 400)), height = width * rect.height / rect.width;
+    view = [cx - width / 2, cy - height / 2, width, height];
     apply();
   }
+
+  new ResizeObserver(() => {  // keep the scale when the details panel opens or the window changes
+    if (!view) return;
+    const rect = canvas.getBoundingClientRect();
+    if (rect.width > 0) { view[3] = view[2] * rect.height / rect.width; apply(); }
+  }).observe(canvas);
 
   canvas.addEventListener("wheel", (event) => {
     event.preventDefault();
@@ -169,9 +181,9 @@
       group = parents.get(group);
     }
     if (opened) await relayout();
+    show(index);
     const drawn = svg.getElementById("n" + index);
     if (drawn) center(drawn);
-    show(index);
   }
 
   search.addEventListener("input", () => {
