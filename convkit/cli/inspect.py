@@ -34,7 +34,7 @@ ExpandOption = Annotated[list[str] | None, typer.Option(
     "--expand", metavar="GROUP", show_default=False,
     help="Draw this group (nested model, function, scope) open in a big graph; 'all' opens every group. Repeatable.")]
 MaxNodesOption = Annotated[int, typer.Option(
-    "--max-nodes", min=10, help="Graphs with more nodes are drawn with groups closed, within this many boxes.")]
+    "--max-nodes", min=1, help="Graphs with more nodes are drawn with groups closed, within this many boxes.")]
 # How deep a folder of models is searched (demo-out/saved_model/my_model is two levels down).
 FOLDER_DEPTH = 3
 

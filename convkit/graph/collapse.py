@@ -99,7 +99,8 @@ def add_scope_groups(graph: Graph) -> None:
     """
     by_parent: dict[str | None, list[int]] = {}
     for position, node in enumerate(graph.nodes):
-        by_parent.setdefault(node.group, []).append(position)
+        if node.kind not in ("input", "output"):  # a graph's inputs and outputs stay outside every scope
+            by_parent.setdefault(node.group, []).append(position)
     taken = {group.id for group in graph.groups}
     for parent, positions in by_parent.items():
         scoped = [(position, graph.nodes[position].name.strip("/").split("/")[:-1]) for position in positions]

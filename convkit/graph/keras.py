@@ -40,6 +40,7 @@ def layer_graph(model_config: dict[str, Any], *, format: str, weights: list[dict
         keras3_keys: weight names are Keras 3 object paths (``layers/conv2d_3/vars/0``), which name
             layers by class, not by name.
     """
+    model_config = _plain(model_config)
     builder = _Builder(format, str((model_config.get("config") or {}).get("name") or "model"))
     builder.add_model(model_config, None, "", "")
     builder.resolve_shapes()
@@ -284,6 +285,19 @@ class _Builder:
 
 
 # ---------------------------------------------------------------------- config reading
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """The config with tf_keras' SavedModel tuples (``{"class_name": "__tuple__", "items": [...]}``) as lists."""
+    if depth > 200:
+        return value
+    if isinstance(value, dict):
+        if value.get("class_name") == "__tuple__" and isinstance(value.get("items"), list):
+            return [_plain(item, depth + 1) for item in value["items"]]
+        return {key: _plain(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item, depth + 1) for item in value]
+    return value
 
 
 def _layer_name(layer: dict[str, Any]) -> str:

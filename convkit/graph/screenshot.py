@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 from convkit.errors import UsageError, WriteError
@@ -56,18 +57,30 @@ def png(svg: str) -> bytes:
     body = svg[start:] if start >= 0 else svg
     page_html = ("<!DOCTYPE html><html><head><meta charset='utf-8'><style>html,body{margin:0;background:#fff}"
                  f"svg{{display:block;width:{view_width}px;height:{view_height}px}}</style></head><body>{body}</body></html>")
-    playwright: Any = None
-    try:
-        playwright = sync_playwright().start()
-        browser = playwright.chromium.launch(executable_path=find_chromium(), headless=True, args=list(CHROMIUM_FLAGS))
+    result: dict[str, Any] = {}
+
+    def draw() -> None:
+        playwright: Any = None
         try:
-            page = browser.new_page(viewport={"width": view_width, "height": view_height}, device_scale_factor=pixel_ratio)
-            page.set_content(page_html, wait_until="load")
-            return bytes(page.screenshot(type="png", full_page=True))
+            playwright = sync_playwright().start()
+            browser = playwright.chromium.launch(executable_path=find_chromium(), headless=True, args=list(CHROMIUM_FLAGS))
+            try:
+                page = browser.new_page(viewport={"width": view_width, "height": view_height},
+                                        device_scale_factor=pixel_ratio)
+                page.set_content(page_html, wait_until="load")
+                result["png"] = bytes(page.screenshot(type="png", full_page=True))
+            finally:
+                browser.close()
+        except PlaywrightError as error:
+            result["error"] = str(error).splitlines()[0][:300]
         finally:
-            browser.close()
-    except PlaywrightError as error:
-        raise WriteError(f"headless Chromium could not draw the picture ({str(error).splitlines()[0][:300]})") from None
-    finally:
-        if playwright is not None:
-            playwright.stop()
+            if playwright is not None:
+                playwright.stop()
+
+    # Its own thread: playwright's sync API refuses to run where an event loop runs (a notebook, a test's browser).
+    worker = threading.Thread(target=draw, name="convkit-png")
+    worker.start()
+    worker.join()
+    if "png" not in result:
+        raise WriteError(f"headless Chromium could not draw the picture ({result.get('error', 'no picture')})")
+    return bytes(result["png"])

@@ -227,6 +227,18 @@ class _Builder:
             shapes[(weight_id, 0)] = list(weight.shape)
             dtypes[(weight_id, 0)] = weight.dtype
         resolved = {node_id: [self._resolve(ref) for ref in self.inputs[node_id]] for node_id in self.order}
+        # Reading a variable is part of the weight, as a constant is: the op that uses the value owns it.
+        reads = [node_id for node_id in self.order if nodes[node_id].op == "ReadVariableOp" and resolved[node_id]
+                 and resolved[node_id][0][0] in self.weights]
+        for node_id in reads:
+            self.weights[node_id] = self.weights[resolved[node_id][0][0]]
+        if reads:
+            dropped = set(reads)
+            self.order = [node_id for node_id in self.order if node_id not in dropped]
+            self.graph.nodes = [node for node in self.graph.nodes if node.id not in dropped]
+            for weight_id in reads:
+                shapes[(weight_id, 0)] = list(self.weights[weight_id].shape)
+                dtypes[(weight_id, 0)] = self.weights[weight_id].dtype
         for node_id in _topological(self.order, resolved):
             node = nodes[node_id]
             definition = self.defs[node_id]
