@@ -78,9 +78,9 @@ def inspect_command(
     else:
         from convkit.formats import _render
 
-        shown = {key: value for key, value in document.items() if key not in ("metrics", "graph")}
-        _render.render(shown, stdout_console(), tree=tree)
-        if "metrics" in document:
+        if graph is None and not (metrics or stats):
+            _render.render(document, stdout_console(), tree=tree)
+        if "metrics" in document:  # asked for the metrics (or a picture): those alone, not the whole report
             from convkit.graph.metrics import render
 
             render(document["metrics"], stdout_console())

@@ -78,6 +78,7 @@ def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:
 def test_the_pinned_tfjs_is_the_lock_files() -> None:
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/@tensorflow/tfjs"]["version"] == _node.TFJS_VERSION
+    assert lock["packages"][f"node_modules/{_node.LAYOUT_PACKAGE}"]["version"] == _node.LAYOUT_VERSION
 
 
 def test_node_root_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -211,3 +211,10 @@ def test_shapes_without_tensorflow_match_onnx_shape_inference(mobilenet_files):
             checked += 1
     assert checked == len(inferred.graph.node)
     assert math.prod(d or 1 for d in by_name[inferred.graph.node[-1].name].outputs[0]) == 10
+
+
+def test_the_metrics_and_graph_documents_have_the_keys_the_doc_lists(mobilenet_files, tmp_path):
+    from tests.cli.test_json_docs import assert_documented
+
+    document = _json(mobilenet_files["h5"], "--stats", "--graph", tmp_path / "model.svg")
+    assert_documented(document, "inspect-metrics")
