@@ -3,7 +3,7 @@ beside the papers' figures and TensorFlow's own profiler on the same frozen grap
 `inspect --graph` on a 5,000-node graph.
 
 For each architecture: Keras 3 writes `.keras` and `.h5`; convkit converts the `.keras` file to a
-SavedModel (an op graph: `export()`), TF.js, ONNX and TFLite. `convkit inspect --metrics --json` reads
+SavedModel (read twice: its Keras layer graph and, with `--level ops`, its op graph), TF.js, ONNX and TFLite. `convkit inspect --metrics --json` reads
 each file (a fresh process, no TensorFlow) and its MAC total is compared with
 - the paper: ResNet-50 3.8 G multiply-adds (He et al. 2015, Table 1); MobileNetV2 300 M (Sandler et al. 2018);
 - TensorFlow's profiler (`tf.compat.v1.profiler`, float operations / 2) on the frozen inference graph of the
@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PAPERS = {"ResNet50": (3.8e9, "He et al. 2015, Table 1: 3.8 x 10^9 multiply-adds"),
           "MobileNetV2": (300e6, "Sandler et al. 2018, Table 4: 300 M multiply-adds")}
 TARGETS = (("savedmodel", "savedmodel"), ("tfjs", "tfjs"), ("onnx", "onnx"), ("tflite", "tflite"))
+# Columns: each file, and the SavedModel's op graph (--level ops) beside its Keras layer graph.
+FORMATS = ["h5", "keras", "savedmodel", "savedmodel-ops", "tfjs", "onnx", "tflite"]
 
 
 def convkit(*args: str, json_out: bool = False) -> dict | None:
@@ -65,9 +67,11 @@ def measure(arch: str, folder: Path) -> dict:
         out = folder / f"{arch}_{suffix}"
         convkit("convert", str(keras_file), "--to", target, "-o", str(out), "--no-verify")
         files[target] = out
-    for name, path in files.items():
+    runs = [(name, path, []) for name, path in files.items()]
+    runs.append(("savedmodel-ops", files["savedmodel"], ["--level", "ops"]))
+    for name, path, extra in runs:
         start = time.perf_counter()
-        document = convkit("inspect", str(path), "--metrics", "--json", json_out=True)
+        document = convkit("inspect", str(path), "--metrics", "--json", *extra, json_out=True)
         assert document is not None
         metrics = document["metrics"]
         row[name] = {"macs": metrics["summary"]["macs"], "level": metrics["level"], "seconds": time.perf_counter() - start,
@@ -91,7 +95,7 @@ def big_graph_seconds(folder: Path) -> tuple[int, float, bool]:
 
 
 def table(rows: list[dict], big: tuple[int, float, bool]) -> str:
-    formats = ["h5", "keras", "savedmodel", "tfjs", "onnx", "tflite"]
+    formats = FORMATS
     lines = ["| model | " + " | ".join(formats) + " | paper | vs paper | TF profiler (flops / 2) | vs profiler |",
              "|---" * (len(formats) + 5) + "|"]
     for row in rows:
@@ -131,7 +135,7 @@ def main() -> int:
         args.out.write_text(f"# `python bench/macs_bench.py --arch {args.arch}`\n\n{text}")
     for row in rows:
         paper = PAPERS[row["arch"]][0]
-        for name in ("h5", "keras", "savedmodel", "tfjs", "onnx", "tflite"):
+        for name in FORMATS:
             if abs(row[name]["macs"] / paper - 1) > 0.03 or abs(row[name]["macs"] / row["profiler"] - 1) > 0.03:
                 print(f"{row['arch']} {name}: {row[name]['macs']:,} is not within 3% of both figures", file=sys.stderr)
                 return 1

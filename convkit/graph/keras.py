@@ -12,11 +12,10 @@ deserialised: a Lambda layer is a box with its class name, never code.
 from __future__ import annotations
 
 import re
-from collections import deque
 from typing import Any, Iterator
 
 from convkit.graph import keras_layers
-from convkit.graph.model import Edge, Graph, Group, Node, Weight
+from convkit.graph.model import Edge, Graph, Group, Node, Weight, topological
 
 _MODEL_CLASSES = ("Functional", "Model", "Sequential")
 Ref = tuple[str, int]
@@ -213,29 +212,9 @@ class _Builder:
         return "float32"
 
     def _order(self) -> list[str]:
-        """Node ids, producers before consumers (a cycle, which no valid config has, is broken arbitrarily)."""
-        pending = {node_id: {ref[0] for call in calls for ref in call if ref[0] in self.nodes}
-                   for node_id, calls in self.calls.items()}
-        consumers: dict[str, list[str]] = {}
-        for node_id, producers in pending.items():
-            for producer in producers:
-                consumers.setdefault(producer, []).append(node_id)
-        ready = deque(node_id for node_id in self.nodes if not pending[node_id])
-        order: list[str] = []
-        done: set[str] = set()
-        while len(order) < len(self.nodes):
-            if not ready:
-                ready.append(next(node_id for node_id in self.nodes if node_id not in done))
-            node_id = ready.popleft()
-            if node_id in done:
-                continue
-            done.add(node_id)
-            order.append(node_id)
-            for consumer in consumers.get(node_id, []):
-                pending[consumer].discard(node_id)
-                if not pending[consumer] and consumer not in done:
-                    ready.append(consumer)
-        return order
+        """Node ids, producers before consumers."""
+        producers = {node_id: {ref[0] for call in calls for ref in call} for node_id, calls in self.calls.items()}
+        return topological(list(self.nodes), producers)
 
     # ------------------------------------------------------------------ weights
 

@@ -151,6 +151,37 @@ class Graph:
         return [node for node in self.nodes if node.kind in ("op", "object")]
 
 
+def topological(ids: list[str], producers: dict[str, set[str]]) -> list[str]:
+    """``ids`` with every node after the nodes it takes inputs from (``producers``, by id).
+
+    A cycle (a TF1 loop's ``NextIteration``; no valid Keras config has one) is broken at the first id left.
+    """
+    pending = {node_id: {p for p in producers.get(node_id, ()) if p != node_id and p in producers} for node_id in ids}
+    consumers: dict[str, list[str]] = {}
+    for node_id, sources in pending.items():
+        for source in sources:
+            consumers.setdefault(source, []).append(node_id)
+    ready = [node_id for node_id in ids if not pending[node_id]]
+    result: list[str] = []
+    done: set[str] = set()
+    position = 0
+    left = iter(ids)
+    while len(result) < len(ids):
+        if position >= len(ready):
+            ready.append(next(node_id for node_id in left if node_id not in done))
+        node_id = ready[position]
+        position += 1
+        if node_id in done:
+            continue
+        done.add(node_id)
+        result.append(node_id)
+        for consumer in consumers.get(node_id, []):
+            pending[consumer].discard(node_id)
+            if not pending[consumer] and consumer not in done:
+                ready.append(consumer)
+    return result
+
+
 def shape_text(shape: Shape | None) -> str:
     """``1x56x56x64`` (open dimensions as ``?``), or ``?`` for an unknown shape."""
     if shape is None:

@@ -17,7 +17,7 @@ from typing import Any
 
 from convkit.graph import tf_shapes
 from convkit.graph.tf_shapes import attr_text
-from convkit.graph.model import Edge, Graph, Group, Node, Weight
+from convkit.graph.model import Edge, Graph, Group, Node, Weight, topological
 
 Ref = tuple[str, int]
 _CALLS = ("PartitionedCall", "StatefulPartitionedCall")
@@ -239,7 +239,7 @@ class _Builder:
             for weight_id in reads:
                 shapes[(weight_id, 0)] = list(self.weights[weight_id].shape)
                 dtypes[(weight_id, 0)] = self.weights[weight_id].dtype
-        for node_id in _topological(self.order, resolved):
+        for node_id in topological(self.order, {node_id: {ref[0] for ref in refs} for node_id, refs in resolved.items()}):
             node = nodes[node_id]
             definition = self.defs[node_id]
             refs = resolved[node_id]
@@ -267,33 +267,6 @@ class _Builder:
                     self.graph.edges.append(Edge(ref[0], node_id, shapes.get(ref), dtypes.get(ref)))
         if self.loop_bodies:
             self.graph.notes.append("control-flow bodies are drawn once and their MACs count one pass")
-
-
-def _topological(order: list[str], inputs: dict[str, list[Ref]]) -> list[str]:
-    known = set(order)
-    pending = {node_id: {ref[0] for ref in inputs[node_id] if ref[0] in known and ref[0] != node_id} for node_id in order}
-    consumers: dict[str, list[str]] = {}
-    for node_id, producers in pending.items():
-        for producer in producers:
-            consumers.setdefault(producer, []).append(node_id)
-    ready = [node_id for node_id in order if not pending[node_id]]
-    result: list[str] = []
-    done: set[str] = set()
-    position = 0
-    while len(result) < len(order):
-        if position >= len(ready):  # a cycle (a loop's NextIteration): break it at the first node left
-            ready.append(next(node_id for node_id in order if node_id not in done))
-        node_id = ready[position]
-        position += 1
-        if node_id in done:
-            continue
-        done.add(node_id)
-        result.append(node_id)
-        for consumer in consumers.get(node_id, []):
-            pending[consumer].discard(node_id)
-            if not pending[consumer] and consumer not in done:
-                ready.append(consumer)
-    return result
 
 
 # ---------------------------------------------------------------------- attributes in JSON form
