@@ -26,7 +26,7 @@
     svg.removeAttribute("height");
     const box = svg.viewBox.baseVal;
     full = [box.x, box.y, box.width, box.height];
-    fit();
+    start();
     window.convkitGraph.drawnNodes = svg.querySelectorAll("g.node.op, g.node.object").length;
     window.convkitGraph.boxes = svg.querySelectorAll("g.node").length;
   }
@@ -41,6 +41,18 @@
     const scale = Math.max(full[2] / Math.max(rect.width, 1), full[3] / Math.max(rect.height, 1));
     const width = rect.width * scale, height = rect.height * scale;
     view = [full[0] - (width - full[2]) / 2, full[1] - (height - full[3]) / 2, width, height];
+    apply();
+  }
+
+  // The first view: the whole graph when it is readable so, else its top at full width (at most 1:1), as a
+  // tall model is read from its input down.
+  function start() {
+    const rect = canvas.getBoundingClientRect();
+    const whole = Math.max(full[2] / Math.max(rect.width, 1), full[3] / Math.max(rect.height, 1));
+    if (whole <= 2) { fit(); return; }
+    const unit = Math.max(full[2] / Math.max(rect.width, 1), 1);
+    const width = rect.width * unit, height = rect.height * unit;
+    view = [full[0] - (width - full[2]) / 2, full[1], width, height];
     apply();
   }
 
