@@ -101,6 +101,8 @@ class _Builder:
         self.weights: dict[str, Weight] = {}
         self.pending: list[tuple[Node, list[str], list[str], Any]] = []
         self.aliases: dict[str, str] = {}
+        self.scope_parent: dict[str, str] = {}
+        self.bodies = 0
         self.ids: set[str] = set()
 
     def _id(self, wanted: str) -> str:
@@ -134,6 +136,8 @@ class _Builder:
             self._add_node(onnx_node, index, group, prefix, renames, depth)
         if top:
             self._wire()
+            if self.bodies:
+                self.graph.notes.append("control-flow bodies are drawn once and their MACs count one pass")
             for value in graph.output:
                 name = _text(value.name)
                 node = Node(id=self._id(f"output:{name}"), name=name, op="Output", group=group, kind="output",
@@ -149,18 +153,18 @@ class _Builder:
         op = _text(onnx_node.op_type)
         domain = _text(onnx_node.domain)
         name = _text(onnx_node.name) or f"{op}_{index}"
-        inputs = [renames.get(_text(i), prefix + _text(i)) if _text(i) else "" for i in onnx_node.input]
+        inputs = [renames.get(_text(i)) or self._scoped(_text(i), prefix) if _text(i) else "" for i in onnx_node.input]
         outputs = [prefix + _text(o) for o in onnx_node.output]
         function = self.functions.get((domain, op))
         if function is not None and depth < _MAX_DEPTH:
             group_id = self._id(f"{prefix}{name}")
             self.graph.groups.append(Group(group_id, f"{name} ({op})", "function", group))
             inner = f"{group_id}/"
+            self.scope_parent[inner] = prefix
             inner_renames = {_text(arg): value for arg, value in zip(function.input, inputs)}
             self.add_graph(function, group_id, inner, inner_renames, depth + 1)
             for arg, outer in zip(function.output, outputs):
                 self.shapes.setdefault(outer, self.shapes.get(inner + _text(arg), (None, None)))
-                self.producers.setdefault(inner + _text(arg), ("", 0))
                 self._alias(outer, inner + _text(arg))
             return
         node = Node(id=self._id(prefix + name), name=name, op=op if domain in ("", "ai.onnx") else f"{domain}.{op}",
@@ -178,9 +182,20 @@ class _Builder:
                     break
                 body_group = self._id(f"{node.id}/{_text(attribute.name)}{body_index if len(bodies) > 1 else ''}")
                 self.graph.groups.append(Group(body_group, f"{name}: {_text(attribute.name)}", "body", group))
-                self.add_graph(body, body_group, f"{body_group}/", {}, depth + 1)
-                for value in body.input:
+                self.scope_parent[f"{body_group}/"] = prefix
+                for value in body.input:  # the body's arguments come from the op that runs it
                     self.producers.setdefault(f"{body_group}/{_text(value.name)}", (node.id, 0))
+                self.add_graph(body, body_group, f"{body_group}/", {}, depth + 1)
+                self.bodies += 1
+
+    def _scoped(self, name: str, prefix: str) -> str:
+        """The full name of a tensor a node in scope ``prefix`` reads: its own scope's, else an enclosing one's."""
+        scope = prefix
+        while scope:
+            if scope + name in self.producers or scope + name in self.weights or scope + name in self.aliases:
+                return scope + name
+            scope = self.scope_parent.get(scope, "")
+        return name
 
     def _alias(self, outer: str, inner: str) -> None:
         self.aliases[outer] = inner

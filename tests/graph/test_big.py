@@ -79,3 +79,38 @@ def test_a_flat_graph_without_scopes_is_cut_into_runs(tmp_path):
     closed = collapse.plan(drawn, max_nodes=500)
     top = sum(1 for node in drawn.nodes if node.group is None) + sum(1 for group in drawn.groups if group.parent is None)
     assert closed and top <= 500 and all(group.kind == "run" for group in drawn.groups)
+
+
+def test_control_flow_bodies_are_groups_beside_their_op(tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="keep_going"),
+         helper.make_node("MatMul", ["state_in", "weight"], ["product"], name="step_matmul"),
+         helper.make_node("Relu", ["product"], ["state_out"], name="step_relu")],
+        "loop_body",
+        [helper.make_tensor_value_info("iteration", TensorProto.INT64, []),
+         helper.make_tensor_value_info("cond_in", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("state_in", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("cond_out", TensorProto.BOOL, []),
+         helper.make_tensor_value_info("state_out", TensorProto.FLOAT, [1, 4])],
+    )
+    weight = helper.make_tensor("weight", TensorProto.FLOAT, [4, 4], [0.1] * 16)
+    graph = helper.make_graph(
+        [helper.make_node("Loop", ["trips", "", "state"], ["final"], name="recurrence", body=body)],
+        "looped", [helper.make_tensor_value_info("state", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor_value_info("final", TensorProto.FLOAT, [1, 4])],
+        [helper.make_tensor("trips", TensorProto.INT64, [], [3]), weight],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    onnx.checker.check_model(model)
+    onnx.save(model, tmp_path / "loop.onnx")
+    drawn = extract(tmp_path / "loop.onnx")
+    (body_group,) = drawn.groups
+    assert body_group.kind == "body" and body_group.label == "recurrence: body"
+    inside = {node.name for node in drawn.nodes if node.group == body_group.id}
+    assert inside == {"keep_going", "step_matmul", "step_relu"}
+    step = next(node for node in drawn.nodes if node.name == "step_matmul")
+    assert [w.name for w in step.weights] == ["weight"] and step.macs == 16  # one pass of the body
+    assert any("one pass" in note for note in drawn.notes) or step.macs_status == "counted"
