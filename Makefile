@@ -25,7 +25,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup-browser: setup
 	command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium; }
 	$(BIN)/python -m pip install --quiet -c requirements.lock playwright
-	$(BIN)/python -c "from convkit.check.runners.browser import browser_missing; m = browser_missing(); \
+	$(BIN)/python -c "from convkit.runtimes.tfjs.browser import browser_missing; m = browser_missing(); \
 	  print(m or 'Chromium is ready: convkit check --browser chromium'); raise SystemExit(1 if m else 0)"
 
 # The main job: train the tutorial's model, convert it to every format, inspect and check them all.

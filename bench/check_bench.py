@@ -104,9 +104,9 @@ def _scripts(work: Path, paths: dict[str, Path]) -> list[list[str]]:
     node_inputs = work / "node_inputs.json"
     subprocess.run([python, "-c", (
         "import sys; from pathlib import Path; from convkit.train.data import load_mnist;"
-        "from convkit.check.runners.tfjs import write_tensors;"
+        "from convkit.runtimes.tfjs.protocol import write_tensors;"
         "write_tensors(Path(sys.argv[1]), [('x', load_mnist().x_test)])"), str(node_inputs)], check=True)
-    runner = ROOT / "convkit" / "check" / "tfjs_runner.mjs"
+    runner = ROOT / "convkit" / "runtimes" / "tfjs" / "tfjs_runner.mjs"
     return [
         [python, str(scripts / "keras_predict.py"), str(paths["keras"]), str(predictions / "keras.npy")],
         [python, str(scripts / "keras_predict.py"), str(paths["model.h5"]), str(predictions / "h5.npy")],
@@ -143,7 +143,7 @@ def _backends(work: Path, paths: dict[str, Path], runs: int, browser: bool) -> d
         subprocess.run([sys.executable, "-c", BIG_MLP_SCRIPT, str(big)], check=True, stderr=subprocess.DEVNULL)
         subprocess.run([str(BIN / "convkit"), "convert", str(big), "--to", "tfjs", "--out", str(work / "big_tfjs"),
                         "--overwrite"], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    runner = ROOT / "convkit" / "check" / "tfjs_runner.mjs"
+    runner = ROOT / "convkit" / "runtimes" / "tfjs" / "tfjs_runner.mjs"
     inputs = work / "node_inputs.json"
     for model, folder in (("tutorial", paths["tfjs_layers"]), ("mlp_784_2048_2048_10", work / "big_tfjs")):
         for backend in ("cpu", "wasm"):

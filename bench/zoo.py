@@ -11,7 +11,7 @@ a four-stage ConvNeXt with one block per stage, for quick runs), the zoo
    ``.h5``, ``export()`` SavedModel; tf_keras: ``.h5``, SavedModel, ``.keras``,
    checkpoint);
 3. converts each file to every target with convkit (verification on, as users run it);
-4. loads and runs each output in its own runtime (convkit's check runners: TF.js
+4. loads and runs each output in its own runtime (convkit's runtimes: TF.js
    in Node, Keras 3, tf_keras, TensorFlow) on the same random inputs and compares
    with the Keras prediction: pass when max |diff| <= 1e-3 x max |reference|;
 5. runs tensorflowjs_converter on the same sources (a subprocess with a timeout)
@@ -220,7 +220,7 @@ def save_sources(arch: str, folder: Path, sources: Sequence[str], inputs: np.nda
 
 
 def _run_output(path: Path, like: Path | None, inputs: np.ndarray) -> np.ndarray:
-    from convkit.check.runners import open_runner
+    from convkit.runtimes.open import open_runner
 
     runner = open_runner(path, like=like)
     runner.load()

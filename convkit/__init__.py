@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 # of `convkit.convert` would otherwise replace the function `convkit.convert` with the package.
 import convkit.check as _check_package  # noqa: F401
 import convkit.convert as _convert_package  # noqa: F401
+import convkit.formats  # noqa: F401  (each format module registers its format)
 from convkit.errors import ConvkitError
 from convkit.registry import detect, format_names, get_format
 
@@ -32,27 +33,31 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 
-def inspect(path: str | Path, format: str | None = None, *, weights: bool = False, verify: bool = False) -> Any:
+def inspect(path: str | Path, format: str | None = None, *, weights: bool = False, verify_crc: bool = False) -> Any:
     """Describes the model file at ``path`` without TensorFlow (see :func:`convkit.formats._api.inspect`)."""
     from convkit.formats._api import inspect as run
 
-    return run(path, format, weights=weights, verify=verify)
+    return run(path, format, weights=weights, verify_crc=verify_crc)
 
 
-def convert(src: str | Path, to: str, out: str | Path | None = None, *, verify: bool = True,
+def convert(src: str | Path, to: str, out: str | Path | None = None, *, smoke_run: bool = True, check: bool = False,
             **options: Any) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
     Takes the options of :func:`convkit.convert.engine.convert` (``like``,
     ``tfjs_kind``, ``quantize``, ``overwrite``, ``strict``, ``allow_unsafe``,
-    ``check``, ``progress``, ...). ``verify`` (default True) loads and runs the
-    output once in its target runtime before it is put in place; ``check=True``
-    checks the output against the source with the check engine before returning.
+    ``progress``, ...). ``smoke_run`` (default True) loads and runs the output
+    once in its target runtime before it is put in place; ``check=True`` (default
+    False) checks the output against the source with the check engine before
+    returning (:func:`convkit.convert_and_check.convert_and_check`).
     """
-    from convkit.convert.engine import convert as run
-    from convkit.verify import OutputVerifier
+    if check:
+        from convkit.convert_and_check import convert_and_check
 
-    return run(src, to, out, verify=OutputVerifier(load_and_run=verify), **options)
+        return convert_and_check(src, to, out, smoke_run=smoke_run, **options)
+    from convkit.convert.engine import convert as run
+
+    return run(src, to, out, smoke_run=smoke_run, **options)
 
 
 def check(ref: Any, others: Sequence[Any] | Any, **options: Any) -> CheckReport:

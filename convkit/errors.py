@@ -26,6 +26,14 @@ class ReadError(ConvkitError):
     """A file of a known format is malformed, truncated or over a size limit."""
 
 
+class RunError(ReadError):
+    """A runtime cannot load or run a model: the runtime's own message, in one line.
+
+    Every runtime raises it, whether ``check`` runs a copy or ``convert`` smoke-runs an output
+    (where it becomes the ``reason`` of a :class:`VerifyError`).
+    """
+
+
 class WriteError(ConvkitError):
     """An output could not be written (exists, unwritable, target cannot hold it)."""
 

@@ -1,18 +1,42 @@
 """The format registry: one ``Format`` record per on-disk format.
 
 Each module under ``convkit/formats`` ends with one ``register_format(...)``
-call. Everything that lists formats (``--to`` choices, detection, error
-messages) reads them from here, so a format is named in one place only.
+call; importing :mod:`convkit` imports them all (``convkit/formats/__init__.py``),
+and a plug-in or a test registers its own the same way. Everything that lists
+formats (``--to`` choices, option choices, detection, error messages) reads
+them from here, so a format is named in one place only.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import import_module
 from pathlib import Path
 from typing import Any, Callable
 
+from convkit.containers.files import refuse_links
 from convkit.errors import DetectionError, UsageError
+
+
+@dataclass(frozen=True)
+class WriteOptions:
+    """What a format's writer can be asked for beyond the output path; the CLI offers these choices.
+
+    Attributes:
+        kinds: the model kinds it writes (``--tfjs-kind``: TF.js ``layers`` or ``graph``); empty: one kind.
+        quantizations: the weight quantizations it writes (``--quantize``); empty: none.
+        quantize_weights: ``--quantize-weights`` (quantize only the weights a glob names) applies.
+        shard_size: default bytes per weight shard file (``--shard-size``); 0: no shards.
+        opsets: the opsets it writes (``--opset``); empty: not an opset-versioned format.
+        default_opset: the opset written when none is asked for.
+    """
+
+    kinds: tuple[str, ...] = ()
+    quantizations: tuple[str, ...] = ()
+    quantize_weights: bool = False
+    shard_size: int = 0
+    opsets: tuple[int, ...] = ()
+    default_opset: int | None = None
 
 
 @dataclass(frozen=True)
@@ -30,19 +54,33 @@ class Format:
         inspect: ``inspect(path, **options) -> report`` without TensorFlow.
         extensions: file name endings that suggest the format, used only to
             word error messages and default output names.
+        title: the format's name in sentences (``TF.js``, ``TFLite``); default: ``name``.
         configs: ``configs(path) -> [config, ...]``: every Keras config the file
-            holds, parsed as data, for the code policy (``formats/_policy.py``);
+            holds, parsed as data, for the code policy (:mod:`convkit.policy`);
             None when the format holds none.
         graph: ``graph(path) -> SavedModel message`` whose ops the policy scans; None
             when the format holds no TensorFlow graph to run.
-        reader: ``"module:function"`` giving ``read(path, stack, *, like, allow_unsafe)
-            -> PortableModel`` (Keras config + lazily read weights); None: no Keras model.
+        reader: ``"module:function"`` giving ``read(path, stack, *, like, template)
+            -> ModelData`` (Keras config + lazily read weights); None: no Keras model.
         no_reader: why a format without a ``reader`` holds no Keras model convkit can
             read back, for the refusal of such a source; empty: no reason to give.
-        writer: ``"module:function"`` of the convert route writing this format
-            (``write(job) -> kind``); None: convkit does not write it.
+        inference_graph: ``inference_graph(path, like) -> graph or None``: the file as an
+            inference graph without a Keras model (a TF.js graph model, a SavedModel without a
+            Keras config), which some writers convert as it is and the others refuse with
+            ``graph.refusal(target)``; None (or a None result): the file holds a Keras model.
+        weights_only: ``weights_only(path) -> bool``: the file holds weights without an
+            architecture, so it runs in the architecture of ``like``; None: never.
+        writer: ``"module:function"`` of the writer of this format
+            (``write(conversion) -> Written``); None: convkit does not write it.
+        write_options: what the writer can be asked for (kinds, quantizations, opsets).
+        prefix_output: an output is a prefix whose files appear beside it (a checkpoint).
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
-            -> Runner`` for ``check``; None: no runtime.
+            -> Runner``, the runtime; None: no runtime.
+        smoke_runner: ``"module:function"`` opening a written file for the smoke run, when
+            that differs from ``runner``.
+        runtime_title: the runtime in messages (``TF.js``); default ``its runtime``.
+        blame: ``blame(message, path) -> str or None``: the layer or op of the file at ``path``
+            that a runtime's error message names.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
         graph_extractor: ``"module:function"`` giving ``extract(path, *, level) -> Graph``
@@ -55,22 +93,39 @@ class Format:
     accept: Callable[[Path], bool]
     inspect: Callable[..., Any] | None = None
     extensions: tuple[str, ...] = ()
+    title: str = ""
     configs: Callable[[Path], list[Any]] | None = None
     graph: Callable[[Path], Any] | None = None
     reader: str | None = None
     no_reader: str = ""
+    inference_graph: Callable[[Path, Path | None], Any] | None = None
+    weights_only: Callable[[Path], bool] | None = None
     writer: str | None = None
+    write_options: WriteOptions = field(default_factory=WriteOptions)
+    prefix_output: bool = False
     runner: str | None = None
+    smoke_runner: str | None = None
+    runtime_title: str = "its runtime"
+    blame: Callable[[str, Path], str | None] | None = None
     default_output: Callable[[Path, str], Path] | None = None
     graph_extractor: str | None = None
 
+    @property
+    def shown_name(self) -> str:
+        """The format's name in sentences: ``title``, else ``name``."""
+        return self.title or self.name
+
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``writer``, ``runner`` or ``graph_extractor``, imported on first use."""
+        """The function a ``"module:function"`` role names (``reader``, ``runner``, ``graph_extractor``), imported."""
         target = getattr(self, role)
         if target is None:
             return None
         module, _, function = target.partition(":")
         return getattr(import_module(module), function)
+
+    def holds_weights_only(self, path: Path) -> bool:
+        """Whether the file at ``path`` holds weights without an architecture (see ``weights_only``)."""
+        return self.weights_only is not None and self.weights_only(Path(path))
 
 
 _FORMATS: dict[str, Format] = {}
@@ -89,13 +144,8 @@ def unregister_format(name: str) -> None:
     _FORMATS.pop(name, None)
 
 
-def _load_builtin_formats() -> None:
-    import convkit.formats  # noqa: F401  (each module registers itself)
-
-
 def formats() -> list[Format]:
     """All registered formats, in registration order."""
-    _load_builtin_formats()
     return list(_FORMATS.values())
 
 
@@ -115,7 +165,6 @@ def get_format(name: str) -> Format:
     Raises:
         UsageError: no format has that name; the message lists the known names.
     """
-    _load_builtin_formats()
     try:
         return _FORMATS[name]
     except KeyError:
@@ -136,8 +185,6 @@ def detect(path: str | Path) -> Format:
     for fmt in formats():
         if fmt.accept(path):
             return fmt
-    from convkit.formats._files import refuse_links
-
     refuse_links(path)  # a FIFO named model.json, a link to a device: say so by name
     known = ", ".join(f"{f.name} ({f.description})" for f in formats())
     raise DetectionError(f"{path}: not a model file convkit recognises; known formats: {known}")

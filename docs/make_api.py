@@ -17,14 +17,15 @@ OUT = Path(__file__).with_name("api.md")
 SECTIONS = [
     ("Top level", "convkit", ["detect", "format_names", "get_format", "inspect", "convert", "check"]),
     ("Inspecting", "convkit.formats._api", ["inspect"]),
-    ("Converting", "convkit.convert", ["convert", "ConvertResult", "default_output"]),
+    ("Converting", "convkit.convert", ["convert", "ConvertRequest", "ConvertResult", "default_output"]),
     ("Checking", "convkit.check", ["check", "CheckReport", "PairResult", "OutputComparison",
                                    "write_junit", "render_table"]),
-    ("Checking every format", "convkit.roundtrip", ["check_all_formats"]),
+    ("Converting and checking", "convkit.convert_and_check", ["convert_and_check", "check_all_formats"]),
     ("Training", "convkit.train", ["run_tutorial", "TrainReport", "load_mnist", "Mnist"]),
-    ("Formats", "convkit.registry", ["Format", "formats", "register_format"]),
+    ("Formats", "convkit.registry", ["Format", "WriteOptions", "formats", "register_format"]),
     ("Progress", "convkit.progress", ["Progress", "no_progress"]),
-    ("Errors", "convkit.errors", ["ConvkitError", "UsageError", "DetectionError", "ReadError", "WriteError",
+    ("Errors", "convkit.errors", ["ConvkitError", "UsageError", "DetectionError", "ReadError", "RunError", "WriteError",
+                                  "VerifyError",
                                   "UnsafeModelError", "MismatchError"]),
 ]
 

@@ -25,9 +25,9 @@ _NAMES = {
     "render_table": "convkit.check.report",
     "write_junit": "convkit.check.report",
     "OutputComparison": "convkit.check.compare",
-    "Tolerance": "convkit.check.compare",
+    "Tolerance": "convkit.runtimes.precision",
     "compare_output": "convkit.check.compare",
-    "default_tolerance": "convkit.check.compare",
+    "default_tolerance": "convkit.runtimes.precision",
     "check": "convkit.check.engine",
 }
 __all__ = sorted(_NAMES)

@@ -12,12 +12,14 @@ from convkit._tf import runtime_logs_hidden
 from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
-from convkit.check.runners import KerasModelRunner, Runner, open_runner
 from convkit.errors import ConvkitError, UsageError
 from convkit.progress import Progress, no_progress
+from convkit.runtimes.base import Runner
+from convkit.runtimes.keras.runner import KerasModelRunner
+from convkit.runtimes.open import open_runner
 
 if TYPE_CHECKING:
-    from convkit.check.runners.tfjs import TfjsRuntimes
+    from convkit.runtimes.tfjs.backends import TfjsRuntimes
 
 ModelLike = str | Path | Runner | Any
 
@@ -76,7 +78,7 @@ def check(
         ConvkitError: the reference cannot be loaded or run (a copy that cannot
             is reported as an ERROR row instead).
     """
-    from convkit.check.runners.tfjs import TfjsRuntimes
+    from convkit.runtimes.tfjs.backends import TfjsRuntimes
 
     with TfjsRuntimes(tfjs_backends, browser, allow_unsafe=allow_unsafe, progress=progress) as tfjs:
         return _check(ref, others, inputs=inputs, mnist=mnist, random=random, seed=seed, atol=atol, rtol=rtol,

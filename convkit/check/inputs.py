@@ -3,7 +3,7 @@
 Sources: the bundled MNIST test digits (the default for models taking one
 784-value input), an ``.npz`` keyed by input name, or seeded random values drawn
 from each input's spec (integers below the embedding's vocabulary size); the
-default samples are drawn in :mod:`convkit.samples`, which ``convert`` shares.
+default samples are drawn in :mod:`convkit.runtimes.inputs`, which ``convert`` shares.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from convkit.errors import ReadError, UsageError
-from convkit.samples import InputSet, TensorSpec, default_inputs, mnist_inputs, random_inputs
+from convkit.runtimes.inputs import InputSet, TensorSpec, default_inputs, mnist_inputs, random_inputs
 
 MAX_NPZ_BYTES = 4 << 30
 

@@ -71,15 +71,19 @@ def _json_default(value: Any) -> Any:
 Choices = Sequence[str] | Callable[[], Sequence[str]]
 
 
-def choice_option(*names: str, choices: Choices, help: str, metavar: str | None = None) -> Any:
+def choice_option(*names: str, choices: Choices, help: str | Callable[[], str], metavar: str | None = None) -> Any:
     """A ``typer.Option`` taking one of ``choices``: listed in ``--help``, completed by the shell,
     and a near miss answered with "did you mean".
 
     ``choices`` may be a function (e.g. ``registry.format_names``): it is asked on every run, so a
     format registered after this module was imported is offered and accepted like the others.
     ``metavar`` (e.g. ``FORMAT``) names the value and moves the choices into the help text,
-    for lists too long for the option column.
+    for lists too long for the option column. ``help`` may be a function too, asked when the
+    command is built.
     """
+
+    def text() -> str:
+        return help() if callable(help) else help
 
     def current() -> Sequence[str]:
         return choices() if callable(choices) else choices
@@ -94,11 +98,18 @@ def choice_option(*names: str, choices: Choices, help: str, metavar: str | None 
         return [choice for choice in current() if choice.startswith(incomplete)]
 
     if metavar is None:
-        return typer.Option(*names, help=help, metavar="[" + "|".join(current()) + "]", callback=validate,
-                            autocompletion=complete, show_default=False)
-    option = typer.Option(*names, help=help, metavar=metavar, callback=validate, autocompletion=complete,
+        option = typer.Option(*names, help=text(), metavar="[" + "|".join(current()) + "]", callback=validate,
+                              autocompletion=complete, show_default=False)
+        return help_from(option, text) if callable(help) else option
+    option = typer.Option(*names, help=text(), metavar=metavar, callback=validate, autocompletion=complete,
                           show_default=False)
-    return _ChoicesInHelp(option, lambda: f"{help} One of: {', '.join(current())}.")
+    return help_from(option, lambda: f"{text()} One of: {', '.join(current())}.")
+
+
+def help_from(option: OptionInfo, text: Callable[[], str]) -> OptionInfo:
+    """``option`` with the help ``text()`` gives when the command is built (every run): for help that states
+    what the registry's records hold now."""
+    return _ChoicesInHelp(option, text)
 
 
 class _ChoicesInHelp(OptionInfo):

@@ -95,7 +95,7 @@ def check(
     quiet_tensorflow()
     from convkit.check import check as run_check
     from convkit.check import render_table, write_junit
-    from convkit.roundtrip import check_all_formats
+    from convkit.convert_and_check import check_all_formats
 
     log = stderr_console()
     progress = StageDisplay(quiet=json_output)

@@ -12,20 +12,47 @@ from convkit.cli._common import (
     OutOption,
     VerboseOption,
     choice_option,
+    help_from,
     handle_errors,
     print_json,
     stdout_console,
 )
 from convkit.cli._progress import StageDisplay
 from convkit.errors import MismatchError
-from convkit.registry import format_names
+from convkit.registry import format_names, formats
 
-# The engine's own tuples (convkit.convert.TFJS_KINDS, QUANTIZE_DTYPES) sit behind numpy, which
-# `convkit inspect` must not pay for; tests/cli/test_options.py holds these equal to them.
-TFJS_KINDS = ("layers", "graph")
-QUANTIZE_DTYPES = ("float16", "uint8", "uint16")
-# convkit.convert.to_tflite.QUANTIZATIONS beyond the TF.js ones (float16 is both).
-TFLITE_ONLY_QUANTIZATIONS = ("dynamic", "int8")
+
+def model_kinds() -> list[str]:
+    """The ``--tfjs-kind`` choices: every model kind a format's writer offers (its registry record says)."""
+    return _offered("kinds")
+
+
+def quantizations() -> list[str]:
+    """The ``--quantize`` choices: every weight quantization a format's writer offers."""
+    return _offered("quantizations")
+
+
+def _quantize_help() -> str:
+    offered = [f"--to {fmt.name}: {', '.join(fmt.write_options.quantizations)}"
+               for fmt in formats() if fmt.write_options.quantizations]
+    return (f"Quantize the weights ({'; '.join(offered)}); TFLite int8 quantizes activations too, calibrated on "
+            "the inputs convkit check uses.")
+
+
+def _shard_help() -> str:
+    offered = [f"--to {fmt.name}: default {fmt.write_options.shard_size:,}"
+               for fmt in formats() if fmt.write_options.shard_size]
+    return f"Bytes per weight shard file ({'; '.join(offered)})."
+
+
+def _opset_help() -> str:
+    offered = [f"--to {fmt.name}: {min(options.opsets)}..{max(options.opsets)}, default {options.default_opset}"
+               for fmt in formats() for options in [fmt.write_options] if options.opsets]
+    return f"Opset of the output ({'; '.join(offered)})."
+
+
+def _offered(option: str) -> list[str]:
+    return list(dict.fromkeys(choice for fmt in formats() for choice in getattr(fmt.write_options, option)))
 
 
 def register(app: typer.Typer) -> None:
@@ -38,17 +65,17 @@ def convert_command(
     to: Annotated[str, choice_option("--to", "-t", choices=format_names, help="Target format.", metavar="FORMAT")],
     out: OutOption = None,
     like: Annotated[Optional[Path], typer.Option("--like", help="Model file giving the architecture for weights-only sources.", metavar="MODEL")] = None,
-    tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=TFJS_KINDS, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,
-    quantize: Annotated[Optional[str], choice_option("--quantize", choices=QUANTIZE_DTYPES + TFLITE_ONLY_QUANTIZATIONS, help="Quantize TF.js weights to float16, uint8 or uint16; TFLite: dynamic (int8 weights), float16 or int8 (weights and activations, calibrated on the inputs convkit check uses).")] = None,
+    tfjs_kind: Annotated[Optional[str], choice_option("--tfjs-kind", choices=model_kinds, help="TF.js model kind (default: layers for Keras sources, graph for plain SavedModels).")] = None,
+    quantize: Annotated[Optional[str], choice_option("--quantize", choices=quantizations, help=_quantize_help)] = None,
     quantize_weights: Annotated[Optional[list[str]], typer.Option("--quantize-weights", help="Glob of TF.js weight names to quantize (repeatable); default all.", metavar="GLOB")] = None,
-    shard_size: Annotated[int, typer.Option("--shard-size", help="Bytes per TF.js weight shard.", metavar="BYTES")] = 4 * 1024 * 1024,
+    shard_size: Annotated[Optional[int], help_from(typer.Option("--shard-size", metavar="BYTES", show_default=False), _shard_help)] = None,
     keep_optimizer: Annotated[bool, typer.Option("--keep-optimizer/--no-optimizer", help="Carry optimizer state where the target holds it.")] = True,
     overwrite: Annotated[bool, typer.Option("--overwrite", help="Replace an existing output.")] = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail instead of warning when the target cannot hold part of the source.")] = False,
     unsafe: Annotated[bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")] = False,
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
-    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Load and run the output once in its target runtime before it is put in place.")] = True,
-    opset: Annotated[Optional[int], typer.Option("--opset", help="ONNX opset for --to onnx (13..18).", show_default="17")] = None,
+    verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Smoke-run the output (load it and run it once in its target runtime) before it is put in place.")] = True,
+    opset: Annotated[Optional[int], help_from(typer.Option("--opset", metavar="N", show_default=False), _opset_help)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -64,7 +91,7 @@ def convert_command(
                 src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
                 quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
                 keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-                allow_unsafe=unsafe, check=check, verify=verify, progress=progress, opset=opset,
+                allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

@@ -63,7 +63,7 @@ def inspect_command(
     from convkit.formats import _api
 
     try:
-        document = _api.inspect(path, format, weights=weights, verify=verify).to_dict()
+        document = _api.inspect(path, format, weights=weights, verify_crc=verify).to_dict()
     except DetectionError:
         models = find_models(path) if format is None and path.is_dir() else []
         if not models:

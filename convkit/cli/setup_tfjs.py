@@ -28,11 +28,11 @@ def setup_tfjs(
     looks for the runtime in $CONVKIT_NODE_ROOT, above the package and the working
     directory, then in this folder.
     """
-    from convkit import _node
+    from convkit.runtimes.tfjs import install
 
-    folder = _node.install_tfjs(root)
-    stdout_console().print(f"@tensorflow/tfjs {_node.tfjs_version(folder)} installed in {folder}", markup=False,
+    folder = install.install_tfjs(root)
+    stdout_console().print(f"@tensorflow/tfjs {install.tfjs_version(folder)} installed in {folder}", markup=False,
                            highlight=False)
     if root is not None:
-        stdout_console().print(f"set {_node.NODE_ROOT_ENV}={folder} so that convkit finds it", markup=False,
+        stdout_console().print(f"set {install.NODE_ROOT_ENV}={folder} so that convkit finds it", markup=False,
                                highlight=False)

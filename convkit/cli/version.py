@@ -24,7 +24,7 @@ def versions() -> dict[str, str | None]:
     """``{name: version}``; ``None`` where a runtime is not installed."""
     from importlib import metadata
 
-    from convkit import _node
+    from convkit.runtimes.tfjs import install
 
     found: dict[str, str | None] = {}
     for shown, distribution in PYTHON_RUNTIMES:
@@ -32,8 +32,8 @@ def versions() -> dict[str, str | None]:
             found[shown] = metadata.version(distribution)
         except metadata.PackageNotFoundError:
             found[shown] = None
-    found["@tensorflow/tfjs"] = _node.tfjs_version()
-    found["Node.js"] = _node.node_version()
+    found["@tensorflow/tfjs"] = install.tfjs_version()
+    found["Node.js"] = install.node_version()
     return found
 
 

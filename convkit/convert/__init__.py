@@ -1,7 +1,8 @@
-"""``convkit convert``: the route engine (``engine.py``), its writers (``routes.py``, ``writers.py``,
-``streaming.py``) and atomic outputs (``atomic.py``).
+"""``convkit convert``: the route engine (``engine.py``), the request and what writers get (``conversion.py``),
+one writer per target (``writers/``), the model as one function for ONNX and TFLite (``serving.py``) and
+atomic outputs (``atomic.py``).
 
-Reading is :mod:`convkit.formats`' and :mod:`convkit.live`'s; this package writes.
+Reading is :mod:`convkit.formats`'; running outputs once is :mod:`convkit.runtimes`'; this package writes.
 Names are loaded on first use, so ``import convkit`` stays light.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["ConvertResult", "convert", "default_output", "DEFAULT_SHARD_SIZE", "QUANTIZE_DTYPES", "TFJS_KINDS"]
+__all__ = ["ConvertRequest", "ConvertResult", "convert", "default_output"]
 
 
 def __getattr__(name: str) -> Any:

@@ -134,7 +134,7 @@ def _link_file(source: str | Path, target: str | Path) -> None:
 
 def copy_model_tree(source: Path, target: Path) -> None:
     """Copies a model file or folder that holds only regular files (links refused, never followed)."""
-    from convkit.formats._files import refuse_links
+    from convkit.containers.files import refuse_links
 
     refuse_links(source)
     if source.is_dir():

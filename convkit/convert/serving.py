@@ -18,13 +18,17 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from convkit._tf import quiet_tensorflow
-from convkit.formats import keras_dialect
-from convkit.errors import ReadError, error_text
-from convkit.formats.portable import PortableModel
-from convkit.live import live_from_portable
+from convkit.errors import ReadError, RunError, error_text
+from convkit.formats.savedmodel import PlainSavedModel
+from convkit.keras_model.config import iter_layers
+from convkit.keras_model.data import ModelData
+from convkit.runtimes.keras.build import build_model
+
+if TYPE_CHECKING:
+    from convkit.convert.conversion import Conversion, Notes
 
 
 @dataclass
@@ -104,35 +108,35 @@ def from_live(live: Any, origin: str) -> Serving:
 RECURRENT_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
 
 
-def recurrent_layers(model: PortableModel) -> list[str]:
+def recurrent_layers(model: ModelData) -> list[str]:
     """Names of the recurrent layers (nested and wrapped ones included) in ``model``'s architecture."""
-    return [(layer.get("config") or {}).get("name", "?") for layer in keras_dialect.iter_layers(model.config)
+    return [(layer.get("config") or {}).get("name", "?") for layer in iter_layers(model.config)
             if layer.get("class_name") in RECURRENT_CLASSES]
 
 
-def unrolled(model: PortableModel) -> PortableModel:
+def unrolled(model: ModelData) -> ModelData:
     """``model`` with every recurrent layer set to ``unroll=True`` (same weights; needs a fixed number of steps)."""
     import copy
 
     config = copy.deepcopy(model.config)
-    for layer in keras_dialect.iter_layers(config):
+    for layer in iter_layers(config):
         if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
             layer["config"]["unroll"] = True
     raw = copy.deepcopy(model.raw_config) if model.raw_config else None
     if raw:
-        for layer in keras_dialect.iter_layers(raw):
+        for layer in iter_layers(raw):
             if layer.get("class_name") in RECURRENT_CLASSES and isinstance(layer.get("config"), dict):
                 layer["config"]["unroll"] = True
     return dataclasses.replace(model, config=config, raw_config=raw)
 
 
-def from_portable(model: PortableModel, source: Path, allow_unsafe: bool) -> Serving:
+def from_model(model: ModelData, source: Path, allow_unsafe: bool) -> Serving:
     """A :class:`Serving` of a Keras source: tf_keras where it builds the architecture, else Keras 3."""
     quiet_tensorflow()
     try:
-        return from_live(live_from_portable(model, 2, source, allow_unsafe), "tf_keras")
+        return from_live(build_model(model, 2, source, allow_unsafe), "tf_keras")
     except ReadError:
-        return from_live(live_from_portable(model, 3, source, allow_unsafe), "Keras 3")
+        return from_live(build_model(model, 3, source, allow_unsafe), "Keras 3")
 
 
 def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
@@ -147,7 +151,7 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     try:
         loaded = tf.saved_model.load(str(path))
     except Exception as error:
-        raise ReadError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
+        raise RunError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
     signatures = dict(loaded.signatures)
     if signature not in signatures:
         if len(signatures) != 1:
@@ -173,3 +177,20 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
         owner=loaded,
         origin=f"SavedModel signature {signature}",
     )
+
+
+def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[[], Serving] | None]:
+    """The conversion's source as a named function, and a builder of its unrolled form (None without recurrent
+    layers): a SavedModel without a Keras config through its own signature, a Keras source built live."""
+    source, request = conversion.source, conversion.request
+    if isinstance(source.graph, PlainSavedModel):
+        return from_saved_model(source.path), None
+    model = source.model()
+    notes.optimizer(model, carried=False)
+    if not recurrent_layers(model):
+        return from_model(model, request.src, request.allow_unsafe), None
+
+    def unrolled_model() -> Serving:
+        return from_model(unrolled(model), request.src, request.allow_unsafe)
+
+    return from_model(model, request.src, request.allow_unsafe), unrolled_model

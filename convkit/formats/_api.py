@@ -9,7 +9,7 @@ from convkit.errors import ReadError
 from convkit.registry import detect, get_format
 
 
-def inspect(path: str | Path, format: str | None = None, *, weights: bool = False, verify: bool = False) -> Any:
+def inspect(path: str | Path, format: str | None = None, *, weights: bool = False, verify_crc: bool = False) -> Any:
     """Describes the model file at ``path`` without TensorFlow.
 
     Args:
@@ -17,7 +17,7 @@ def inspect(path: str | Path, format: str | None = None, *, weights: bool = Fals
         format: a registry name (``ckpt``, ``savedmodel``, ``h5``, ``keras``, ``tfjs``);
             default None detects it from content.
         weights: add per-tensor statistics. Default False.
-        verify: recompute checkpoint CRC32Cs (checkpoints and SavedModel variables). Default False.
+        verify_crc: recompute checkpoint CRC32Cs (checkpoints and SavedModel variables). Default False.
 
     Returns:
         The format's report (a frozen dataclass with ``to_dict()``).
@@ -34,7 +34,7 @@ def inspect(path: str | Path, format: str | None = None, *, weights: bool = Fals
     # With --format the reader itself says precisely what does not fit (bad magic, not JSON, ...).
     if fmt.inspect is None:
         raise ReadError(f"{path}: convkit cannot inspect {fmt.name} files")
-    return fmt.inspect(path, weights=weights, verify_crc=verify)
+    return fmt.inspect(path, weights=weights, verify_crc=verify_crc)
 
 
 def failed_checks(report_dict: dict[str, Any]) -> list[str]:

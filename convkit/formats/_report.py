@@ -1,4 +1,4 @@
-"""Pieces every inspect report shares: plain-dict conversion, tensor statistics,
+"""Pieces every inspect report shares: plain-dict conversion, weight totals,
 and reading Keras model configs (layer tables, code-carrying layers).
 
 Reports are frozen dataclasses; ``to_dict()`` gives JSON-ready values with
@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 from typing import Any
 
-from convkit.formats import _policy
+from convkit.containers.tensors import DTYPE_SIZES, count, tensor_stats  # noqa: F401  (formats' reports use them)
+from convkit.policy.code import code_objects
 
 
 def to_plain(value: Any) -> Any:
@@ -42,49 +43,11 @@ class ReportBase:
         return to_plain(self)
 
 
-def count(shape: Any) -> int:
-    """Number of elements of a tensor of ``shape`` (1 for a scalar)."""
-    total = 1
-    for dim in shape or ():
-        total *= int(dim)
-    return total
-
-
 def weight_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     """``parameters`` and ``bytes`` of weight rows that carry ``shape`` and ``dtype``."""
     return {
         "parameters": sum(count(row["shape"]) for row in rows),
         "bytes": sum(count(row["shape"]) * DTYPE_SIZES.get(row["dtype"], 0) for row in rows),
-    }
-
-
-def tensor_stats(array: Any) -> dict[str, Any] | None:
-    """min, max, mean, std, NaN/Inf counts and zeros of a numeric array; None for strings."""
-    import numpy as np
-
-    array = np.asarray(array)
-    if array.dtype == object or array.dtype.kind in "SUV":
-        return None
-    # Flatten first: a header may declare [0, 2**40], no elements but more than numpy can re-type.
-    array = array.reshape(-1)
-    if array.dtype.kind == "b":
-        array = array.astype(np.uint8)
-    if array.dtype.kind == "c":
-        array = np.abs(array)
-    values = array.astype(np.float64, copy=False).reshape(-1)
-    nan = int(np.isnan(values).sum())
-    inf = int(np.isinf(values).sum())
-    finite = values[np.isfinite(values)] if nan or inf else values
-    if finite.size == 0:
-        return {"min": None, "max": None, "mean": None, "std": None, "nan": nan, "inf": inf, "zeros": 0}
-    return {
-        "min": float(finite.min()),
-        "max": float(finite.max()),
-        "mean": float(finite.mean()),
-        "std": float(finite.std()),
-        "nan": nan,
-        "inf": inf,
-        "zeros": int(finite.size - np.count_nonzero(finite)),
     }
 
 
@@ -110,9 +73,9 @@ def layer_name(layer: dict[str, Any]) -> str:
 def code_layers(model_config: Any) -> list[dict[str, Any]]:
     """Objects in a model config that would run code from the file if the model were loaded.
 
-    The rule is :mod:`convkit.formats._policy`'s; they are shown, never unmarshalled or imported.
+    The rule is :mod:`convkit.policy.code`'s; they are shown, never unmarshalled or imported.
     """
-    return [found.to_dict() for found in _policy.code_objects(model_config)]
+    return [found.to_dict() for found in code_objects(model_config)]
 
 
 def config_summary(model_config: Any) -> dict[str, Any] | None:
@@ -172,9 +135,3 @@ def layer_table(model_config: Any, weights: list[dict[str, Any]], owner_of: Any)
                 "parameters": sum(count(w["shape"]) for w in owned),
             })
     return rows
-
-
-DTYPE_SIZES = {
-    "float16": 2, "bfloat16": 2, "float32": 4, "float64": 8, "int8": 1, "uint8": 1, "int16": 2, "uint16": 2,
-    "int32": 4, "uint32": 4, "int64": 8, "uint64": 8, "bool": 1, "complex64": 8, "complex128": 16,
-}

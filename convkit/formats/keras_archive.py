@@ -9,20 +9,26 @@ never deserialised, so a Lambda layer's code is flagged but never run.
 
 from __future__ import annotations
 
-import zipfile
+import contextlib
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from convkit.containers import hdf5
+from convkit.containers.isolate import run_isolated
+from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
 from convkit.errors import ReadError
-from convkit.formats import _h5, _limits, _report
-from convkit.formats._isolate import run_isolated
+from convkit.formats import _report
 from convkit.registry import Format, register_format
+
+if TYPE_CHECKING:
+    from convkit.keras_model.data import ModelData, Template
 
 CONFIG = "config.json"
 METADATA = "metadata.json"
 WEIGHTS = "model.weights.h5"
-ZIP_MAGIC = b"PK\x03\x04"
 
 
 @dataclass(frozen=True)
@@ -54,51 +60,10 @@ def accept(path: Path) -> bool:
         with path.open("rb") as handle:
             if handle.read(4) != ZIP_MAGIC:
                 return False
-        with zipfile.ZipFile(path) as archive:
+        with ZipFile(path) as archive:
             return CONFIG in archive.namelist()
-    except (OSError, zipfile.BadZipFile, ValueError):
+    except (OSError, BadZipFile, ValueError):
         return False
-
-
-def check_members(archive: zipfile.ZipFile, path: Path) -> list[dict[str, Any]]:
-    """The archive's members, checked against the member-count, size and zip-bomb limits before any is read."""
-    infos = archive.infolist()
-    if len(infos) > _limits.MAX_ARCHIVE_MEMBERS:
-        raise ReadError(f"{path}: archive holds {len(infos)} members, over convkit's limit of {_limits.MAX_ARCHIVE_MEMBERS}")
-    names = [info.filename for info in infos]
-    if len(set(names)) != len(names):
-        twice = sorted({name for name in names if names.count(name) > 1})[0]
-        raise ReadError(f"{path}: archive holds two members named {twice!r}; which one a reader takes is undefined")
-    total = 0
-    rows = []
-    for info in infos:
-        total += info.file_size
-        ratio = info.file_size / max(info.compress_size, 1)
-        if info.file_size > 1024 * 1024 and ratio > _limits.MAX_COMPRESSION_RATIO:
-            raise ReadError(
-                f"{path}: member {info.filename!r} expands {ratio:.0f}x, over convkit's limit of "
-                f"{_limits.MAX_COMPRESSION_RATIO}x (zip bomb?)"
-            )
-        rows.append({
-            "name": info.filename,
-            "bytes": info.file_size,
-            "compressed_bytes": info.compress_size,
-            "compression": {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflated"}.get(info.compress_type, str(info.compress_type)),
-        })
-    if total > _limits.MAX_ARCHIVE_BYTES:
-        raise ReadError(f"{path}: archive expands to {total} bytes, over convkit's limit of {_limits.MAX_ARCHIVE_BYTES}")
-    return rows
-
-
-def json_member(archive: zipfile.ZipFile, name: str, path: Path) -> Any:
-    info = archive.getinfo(name)
-    if info.file_size > _limits.MAX_JSON_BYTES:
-        raise ReadError(f"{path}: {name} is {info.file_size} bytes, over convkit's limit of {_limits.MAX_JSON_BYTES}")
-    try:
-        data = archive.read(name)
-    except (zipfile.BadZipFile, OSError, EOFError) as error:
-        raise ReadError(f"{path}: cannot read {name} from the archive ({error})") from None
-    return _limits.parse_json(data, path, name)
 
 
 def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArchiveReport:
@@ -110,10 +75,10 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArch
     """
     path = Path(path)
     try:
-        archive = zipfile.ZipFile(path)
+        archive = ZipFile(path)
     except FileNotFoundError:
         raise ReadError(f"{path}: no such file") from None
-    except (zipfile.BadZipFile, OSError, ValueError) as error:
+    except (BadZipFile, OSError, ValueError) as error:
         raise ReadError(f"{path}: not a readable zip archive ({error}; truncated?)") from None
     with archive:
         entries = check_members(archive, path)
@@ -131,11 +96,11 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArch
         if WEIGHTS in names:
             try:
                 member = archive.open(WEIGHTS)
-            except (zipfile.BadZipFile, OSError, EOFError) as error:
+            except (BadZipFile, OSError, EOFError) as error:
                 raise ReadError(f"{path}: cannot read {WEIGHTS} from the archive ({error})") from None
-            with _h5.reading(path), member, _h5.open_hdf5(member, path) as h5:
-                weights_tree = _h5.walk(h5, path)
-                all_rows = _h5.keras3_weights(h5, path, weights)
+            with hdf5.reading(path), member, hdf5.open_hdf5(member, path) as h5:
+                weights_tree = hdf5.walk(h5, path)
+                all_rows = hdf5.keras3_weights(h5, path, weights)
             weight_rows = [row for row in all_rows if row["role"] == "model"]
             optimizer_rows = [row for row in all_rows if row["role"] == "optimizer"]
             metric_count = len(all_rows) - len(weight_rows) - len(optimizer_rows)
@@ -177,14 +142,65 @@ def inspect(path: Path, **options: Any) -> KerasArchiveReport:
 def keras_version(path: Path) -> str | None:
     """The ``keras_version`` in a ``.keras`` archive's ``metadata.json``, if any."""
     try:
-        with zipfile.ZipFile(path) as archive:
+        with ZipFile(path) as archive:
             if "metadata.json" not in archive.namelist():
                 return None
             metadata = json_member(archive, "metadata.json", path)
-    except (zipfile.BadZipFile, OSError) as error:
+    except (BadZipFile, OSError) as error:
         raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
     version = metadata.get("keras_version") if isinstance(metadata, dict) else None
     return version if isinstance(version, str) else None
+
+
+def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template: Template | None) -> ModelData:
+    """A ``.keras`` archive (``config.json`` + ``model.weights.h5``) as ModelData; weights are read when asked for.
+
+    ``model.weights.h5`` is copied out of the archive into a temporary folder (never next to the input).
+
+    Raises:
+        NeedsKeras: a layer keeps variables only the Keras that wrote the archive names.
+        ReadError: the archive or its members are damaged or over convkit's limits.
+    """
+    from convkit.keras_model.data import ModelData, NeedsKeras, Weight
+    from convkit.keras_model.dialect import to_keras2_config
+    from convkit.keras_model.hdf5_weights import keras3_children, keras3_layer_weights
+
+    try:
+        archive = stack.enter_context(ZipFile(path))
+        check_members(archive, path)
+        raw_config = json_member(archive, CONFIG, path)
+        if not isinstance(raw_config, dict):
+            raise ReadError(f"{path}: {CONFIG} is not a JSON object")
+        metadata = {}
+        if METADATA in archive.namelist():
+            metadata = json_member(archive, METADATA, path)
+            metadata = metadata if isinstance(metadata, dict) else {}
+        scratch = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="convkit-keras-")))
+        weights_path = scratch / WEIGHTS
+        with archive.open(WEIGHTS) as source, open(weights_path, "wb") as target:
+            shutil.copyfileobj(source, target, 16 * 1024 * 1024)
+    except (BadZipFile, KeyError, OSError) as error:
+        raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
+    # tf_keras writes .keras archives too; its activations and TFOpLambda layers are its own
+    generation = 2 if str(metadata.get("keras_version", "3")).startswith("2.") else 3
+    h5 = stack.enter_context(hdf5.open_hdf5(weights_path, weights_path))
+    layer_weights: dict[str, list[Weight]] = {}
+    try:
+        for layer, group in keras3_children(raw_config, hdf5.member(h5, "layers")):
+            name = (layer.get("config") or {}).get("name", layer.get("name"))
+            items = keras3_layer_weights(layer, group)
+            items.sort(key=lambda weight: not weight.trainable)
+            layer_weights[name] = items
+    except NeedsKeras as error:  # the Keras that wrote the archive reads it
+        raise NeedsKeras(str(error), generation) from None
+    return ModelData(
+        config=to_keras2_config(raw_config),
+        layer_weights=layer_weights,
+        generation=generation,
+        keras_version=str(metadata.get("keras_version", "3")),
+        training_config=raw_config.get("compile_config"),
+        raw_config=raw_config,
+    )
 
 
 def configs(path: Path) -> list[Any]:
@@ -200,9 +216,9 @@ register_format(Format(
     inspect=inspect,
     extensions=(".keras",),
     configs=configs,
-    reader="convkit.formats.portable:read_keras",
-    writer="convkit.convert.routes:to_keras",
-    runner="convkit.check.runners:open_keras",
+    reader="convkit.formats.keras_archive:read",
+    writer="convkit.convert.writers.keras:write",
+    runner="convkit.runtimes.keras.open:open_keras",
     default_output=lambda parent, name: parent / f"{name}.keras",
     graph_extractor="convkit.graph.keras:from_keras_archive",
 ))

@@ -23,11 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Iterator
 
+from convkit.containers import limits
 from convkit.errors import ReadError
-from convkit.formats import _limits, _report
-from convkit.registry import Format, register_format
+from convkit.formats import _report
+from convkit.registry import Format, WriteOptions, register_format
 
 # Operator domains every ONNX runtime implements; anything else is a custom op.
+# The opsets convert writes (tf2onnx 1.17 writes up to 18; below 13 many Keras ops have no ONNX form).
+OPSETS = tuple(range(13, 19))
+DEFAULT_OPSET = 17
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 # The element types as onnxruntime names them in its sessions' inputs and outputs -> numpy dtype names.
 ORT_TYPES = {
@@ -147,7 +151,7 @@ def read_model(path: Path) -> Any:
     from onnx import onnx_ml_pb2
 
     path = Path(path)
-    data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "ONNX model")
+    data = limits.read_capped(path, limits.MAX_PROTO_BYTES, "ONNX model")
     model = onnx_ml_pb2.ModelProto()
     try:
         model.ParseFromString(data)
@@ -179,7 +183,7 @@ def _value_info(value: Any) -> dict[str, Any]:
 
 
 def _walk_nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
-    if depth > _limits.MAX_JSON_DEPTH:
+    if depth > limits.MAX_JSON_DEPTH:
         return
     for node in graph.node:
         yield node
@@ -191,7 +195,7 @@ def _walk_nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
 
 
 def _walk_initializers(graph: Any, depth: int = 0) -> Iterator[Any]:
-    if depth > _limits.MAX_JSON_DEPTH:
+    if depth > limits.MAX_JSON_DEPTH:
         return
     yield from graph.initializer
     for node in graph.node:
@@ -213,7 +217,7 @@ def _initializer_row(tensor: Any, path: Path) -> dict[str, Any]:
     shape = [int(d) for d in tensor.dims]
     if any(d < 0 for d in shape):
         raise ReadError(f"{path}: initializer {_text(tensor.name)!r} has a negative dimension in {shape}")
-    _limits.check_shape(tuple(shape), path, f"initializer {_text(tensor.name)!r}")
+    limits.check_shape(tuple(shape), path, f"initializer {_text(tensor.name)!r}")
     external = _external(tensor)
     row: dict[str, Any] = {"name": _text(tensor.name), "dtype": dtype, "shape": shape,
                            "bytes": _report.count(shape) * _ELEMENT_BYTES.get(dtype, 0) if dtype != "string" else None,
@@ -332,12 +336,14 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".onnx",),
+    title="ONNX",
     no_reader=("an ONNX file is an inference graph without Keras layers, and no maintained ONNX-to-Keras or "
                "ONNX-to-SavedModel converter works offline within convkit's pins: onnx2tf 1.28.8 imports "
                "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
                "run time"),
-    writer="convkit.convert.routes:to_onnx",
-    runner="convkit.check.runners:open_onnx",
+    writer="convkit.convert.writers.onnx:write",
+    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET),
+    runner="convkit.runtimes.onnxruntime:open_onnx",
     default_output=lambda parent, name: parent / f"{name}.onnx",
     graph_extractor="convkit.graph.onnx:from_onnx",
 ))

@@ -13,14 +13,22 @@ the graph is never imported or run.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from convkit.errors import ConvkitError, ReadError, error_text
-from convkit.formats import _limits, _policy, _protos, _report
+from convkit.containers import limits, protobuf, tensor_bundle
+from convkit.errors import ConvkitError, ReadError, UsageError, error_text
+from convkit.formats import _report
+from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, register_format
+
+if TYPE_CHECKING:
+    from convkit.keras_model.data import ModelData, Template
 
 PB_NAME = "saved_model.pb"
 PBTXT_NAME = "saved_model.pbtxt"
@@ -70,17 +78,17 @@ def read_saved_model(path: Path) -> Any:
     from google.protobuf.message import DecodeError
 
     directory = _model_dir(Path(path))
-    message = _protos.message_class("SavedModel")()
+    message = protobuf.message_class("SavedModel")()
     pb = directory / PB_NAME
     if pb.is_file():
-        data = _limits.read_capped(pb, _limits.MAX_PROTO_BYTES, "SavedModel protobuf")
+        data = limits.read_capped(pb, limits.MAX_PROTO_BYTES, "SavedModel protobuf")
         try:
             message.ParseFromString(data)
         except (DecodeError, RecursionError):
             raise ReadError(f"{pb}: not a SavedModel protobuf (truncated or corrupt)") from None
     else:
         pbtxt = directory / PBTXT_NAME
-        data = _limits.read_capped(pbtxt, _limits.MAX_PROTO_BYTES, "SavedModel text protobuf")
+        data = limits.read_capped(pbtxt, limits.MAX_PROTO_BYTES, "SavedModel text protobuf")
         try:
             text_format.Parse(data.decode("utf-8"), message)
         except (text_format.ParseError, UnicodeDecodeError) as error:
@@ -100,7 +108,7 @@ def _shape(shape_proto: Any) -> list[int | None] | None:
 def _tensor_info(key: str, info: Any) -> dict[str, Any]:
     encoding = info.WhichOneof("encoding")
     name = info.name if encoding == "name" else encoding
-    return {"key": key, "dtype": _protos.dtype_name(info.dtype), "shape": _shape(info.tensor_shape), "name": name}
+    return {"key": key, "dtype": protobuf.dtype_name(info.dtype), "shape": _shape(info.tensor_shape), "name": name}
 
 
 def _signatures(meta_graph: Any) -> list[dict[str, Any]]:
@@ -130,7 +138,7 @@ def _object_graph_summary(object_graph: Any) -> tuple[dict[str, Any], list[dict[
             shape = _shape(variable.shape) or []
             variables.setdefault(variable.name, {
                 "name": variable.name,
-                "dtype": _protos.dtype_name(variable.dtype),
+                "dtype": protobuf.dtype_name(variable.dtype),
                 "shape": shape,
                 "trainable": bool(variable.trainable),
             })
@@ -178,15 +186,15 @@ def _keras_metadata(directory: Path) -> dict[str, Any] | None:
     path = directory / KERAS_METADATA
     if not path.is_file():
         return None
-    data = _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    metadata = _protos.parse_file_message("SavedMetadata", data, path, "Keras SavedMetadata")
+    data = limits.read_capped(path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    metadata = protobuf.parse_file_message("SavedMetadata", data, path, "Keras SavedMetadata")
     root_config = None
     version = None
     identifiers: Counter[str] = Counter()
     for node in metadata.nodes:
         identifiers[node.identifier] += 1
         if node.node_path == "root" and node.metadata:
-            root = _limits.parse_json(node.metadata, path, "root node metadata")
+            root = limits.parse_json(node.metadata, path, "root node metadata")
             if isinstance(root, dict):
                 root_config = {"class_name": root.get("class_name"), "config": root.get("config")}
                 version = root.get("keras_version")
@@ -207,7 +215,7 @@ def _fingerprint(directory: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        fingerprint = _protos.parse("FingerprintDef", _limits.read_capped(path, _limits.MAX_PROTO_BYTES, "fingerprint"))
+        fingerprint = protobuf.parse("FingerprintDef", limits.read_capped(path, limits.MAX_PROTO_BYTES, "fingerprint"))
     except DecodeError:
         raise ReadError(f"{path}: not a SavedModel fingerprint protobuf (corrupt)") from None
     return {
@@ -264,7 +272,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         layers = [row for row in layers if row["layer"] in listed]
     parameters = sum(_report.count(v["shape"]) for v in layer_weights if v["dtype"] not in ("resource", "string"))
     kind = "keras2-saved-model" if keras_metadata else "saved-model"
-    risky = _policy.risky_ops(saved_model)
+    risky = risky_ops(saved_model)
     return SavedModelReport(
         format="savedmodel",
         path=str(path),
@@ -310,6 +318,24 @@ def _safe_accept(path: Path) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class PlainSavedModel:
+    """A SavedModel without a Keras config (``model.export()``, TensorFlow's own) as a conversion source."""
+
+    path: Path
+
+    def refusal(self, target: str) -> str:
+        """Why it converts to ``target`` only with ``--like``."""
+        return (f"{self.path}: is a SavedModel without a Keras config (e.g. from Keras 3 model.export), so it "
+                f"converts to {target} only with --like MODEL naming a model of the same architecture")
+
+
+def inference_graph(path: Path, like: Path | None) -> PlainSavedModel | None:
+    """The SavedModel at ``path`` as a :class:`PlainSavedModel` when it holds no Keras config and no ``like``
+    lends it one; None when it is a Keras model."""
+    return PlainSavedModel(Path(path)) if like is None and not has_keras_metadata(path) else None
+
+
 def has_keras_metadata(path: Path) -> bool:
     """Whether the SavedModel at ``path`` was written by tf_keras (``keras_metadata.pb`` beside it)."""
     return (_model_dir(Path(path)) / KERAS_METADATA).is_file()
@@ -321,10 +347,60 @@ def configs(path: Path) -> list[Any]:
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
         return []
-    data = _limits.read_capped(metadata_path, _limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
-    metadata = _protos.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
-    return [_limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
+    data = limits.read_capped(metadata_path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
+    metadata = protobuf.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
+    return [limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
             for node in metadata.nodes if node.metadata]
+
+
+# ---------------------------------------------------------------- reading into the in-memory model
+
+
+def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template: Template | None) -> ModelData:
+    """The weights of a Keras 3 ``export()`` SavedModel (``variables/N``, in the model's variable order) in the
+    architecture of ``template`` (the model ``like`` names).
+
+    Raises:
+        NeedsKeras: a tf_keras SavedModel (``keras_metadata.pb``), which tf_keras loads.
+        UsageError: no ``like``, or the variables do not fit its architecture.
+    """
+    from convkit.keras_model.data import NeedsKeras, Weight
+    from convkit.keras_model.weights import (
+        check_fit,
+        check_same_count,
+        needs_like,
+        with_weights,
+        without_seed_states,
+    )
+
+    if has_keras_metadata(path):
+        raise NeedsKeras(f"{path}: a tf_keras SavedModel loads in tf_keras", generation=2)
+    if template is None or like is None:
+        raise needs_like(path, "a SavedModel without a Keras config")
+    model = template()
+    prefix = Path(path) / VARIABLES_PREFIX
+    if not tensor_bundle.index_path(prefix).is_file():
+        raise ReadError(f"{path}: SavedModel has no variables/variables.index")
+    numbered = {}
+    for entry in tensor_bundle.read_index(prefix).entries:
+        match = re.match(r"^variables/(\d+)/\.ATTRIBUTES/VARIABLE_VALUE$", entry.key)
+        if match:
+            numbered[int(match.group(1))] = Weight(entry.key, tuple(entry.shape), entry.dtype,
+                                                   functools.partial(tensor_bundle.read_tensor, prefix, entry.key))
+    expected = [weight for items in model.layer_weights.values() for weight in items]
+    found = without_seed_states([numbered[number] for number in sorted(numbered)], expected)
+    if not found:
+        raise UsageError(f"{path}: SavedModel lists no model variables (variables/N) convkit can map")
+    check_same_count(len(found), len(expected), "variables", "weights", path, like)
+    layer_weights: dict[str, list[Weight]] = {name: [] for name in model.layer_weights}
+    position = 0
+    for layer_name, items in model.layer_weights.items():
+        for want in items:
+            got = found[position]
+            position += 1
+            check_fit(want, got, layer_name, path, like)
+            layer_weights[layer_name].append(Weight(want.name, want.shape, got.dtype, got.read, want.trainable))
+    return with_weights(model, layer_weights)
 
 
 register_format(Format(
@@ -335,9 +411,10 @@ register_format(Format(
     extensions=(),  # a directory, recognised by its saved_model.pb
     configs=configs,
     graph=read_saved_model,
-    reader="convkit.formats.portable:read_savedmodel",
-    writer="convkit.convert.routes:to_savedmodel",
-    runner="convkit.check.runners:open_savedmodel",
+    inference_graph=inference_graph,
+    reader="convkit.formats.savedmodel:read",
+    writer="convkit.convert.writers.savedmodel:write",
+    runner="convkit.runtimes.tensorflow:open_savedmodel",
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
     graph_extractor="convkit.graph.tf:from_savedmodel",
 ))

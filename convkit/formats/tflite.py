@@ -23,13 +23,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from convkit.containers import limits
+from convkit.containers.files import head_bytes
 from convkit.errors import ReadError
-from convkit.formats import _limits, _report
-from convkit.formats._files import head_bytes
-from convkit.registry import Format, register_format
+from convkit.formats import _report
+from convkit.registry import Format, WriteOptions, register_format
 
 FILE_IDENTIFIER = b"TFL3"
-MAX_TFLITE_BYTES = 4 * 1024 * _limits.MiB
+# The quantizations convert writes: dynamic range (int8 weights), float16 weights, full int8.
+QUANTIZATIONS = ("dynamic", "float16", "int8")
+MAX_TFLITE_BYTES = 4 * 1024 * limits.MiB
 MAX_TABLES = 5_000_000
 
 # BuiltinOperator numbers of schema.fbs, in order (0 = ADD ... 209 = STABLEHLO_CASE).
@@ -270,7 +273,7 @@ def read_model(path: Path) -> tuple[bytes, _Table]:
     Raises:
         ReadError: missing, over the size limit, or not a TFLite flatbuffer.
     """
-    data = _limits.read_capped(Path(path), MAX_TFLITE_BYTES, "TFLite model")
+    data = limits.read_capped(Path(path), MAX_TFLITE_BYTES, "TFLite model")
     return data, _root(data, Path(path))
 
 
@@ -324,7 +327,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
             shape = tensor.numbers(0, "i")
             if any(d < 0 for d in shape):
                 raise ReadError(f"{path}: tensor {name!r} has a negative dimension in {shape}")
-            _limits.check_shape(tuple(shape), path, f"tensor {name!r}")
+            limits.check_shape(tuple(shape), path, f"tensor {name!r}")
             type_number = tensor.scalar(1, "b", 0)
             dtype = TENSOR_TYPES[type_number] if 0 <= type_number < len(TENSOR_TYPES) else f"type {type_number}"
             start, length = _buffer_span(buffers, tensor.scalar(2, "I", 0), len(data), path)
@@ -452,10 +455,20 @@ def operator_graph(path: Path) -> list[dict[str, Any]]:
     return subgraphs
 
 
-def uses_flex_ops(path: Path) -> bool:
-    """Whether the model at ``path`` holds TensorFlow (Flex) ops, which need an interpreter with the Flex delegate."""
+def flex_ops(path: Path) -> list[str]:
+    """The TensorFlow (Flex) ops the model at ``path`` holds, which only an interpreter with the Flex delegate runs.
+
+    The one place convkit decides whether a TFLite file needs the Flex delegate: from the file, never by
+    trying (in a process that has imported TensorFlow, LiteRT finds TensorFlow's Flex delegate and runs such
+    ops; on a device it would not).
+    """
     _data, model = read_model(path)
-    return any(_operator_name(code)[2] for code in model.tables(1))
+    return sorted({name for name, _custom, flex in map(_operator_name, model.tables(1)) if flex})
+
+
+def uses_flex_ops(path: Path) -> bool:
+    """Whether the model at ``path`` holds TensorFlow (Flex) ops (see :func:`flex_ops`)."""
+    return bool(flex_ops(path))
 
 
 def quantization(path: Path) -> str | None:
@@ -479,10 +492,12 @@ register_format(Format(
     accept=accept,
     inspect=inspect,
     extensions=(".tflite",),
+    title="TFLite",
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
-    writer="convkit.convert.routes:to_tflite",
-    runner="convkit.check.runners:open_tflite",
+    writer="convkit.convert.writers.tflite:write",
+    write_options=WriteOptions(quantizations=QUANTIZATIONS),
+    runner="convkit.runtimes.litert:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
     graph_extractor="convkit.graph.tflite:from_tflite",
 ))

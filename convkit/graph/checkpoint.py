@@ -20,6 +20,7 @@ _VARIABLE = "VARIABLE_VALUE"
 
 def from_checkpoint(path: Path, *, level: str = "auto") -> Graph:
     """The object graph of the checkpoint at ``path`` (``level`` ``auto`` or ``objects``)."""
+    from convkit.containers.tensor_bundle import OBJECT_GRAPH_KEY
     from convkit.errors import ReadError
     from convkit.formats import checkpoint
 
@@ -30,7 +31,7 @@ def from_checkpoint(path: Path, *, level: str = "auto") -> Graph:
     graph = Graph(name=index.prefix.name, format="ckpt", level="objects")
     object_graph = checkpoint.read_object_graph(index.prefix)
     if object_graph is None:
-        _scopes(graph, [entry for entry in index.entries if entry.key != checkpoint.OBJECT_GRAPH_KEY])
+        _scopes(graph, [entry for entry in index.entries if entry.key != OBJECT_GRAPH_KEY])
         return graph
     nodes = object_graph.nodes
     is_variable = [len(node.attributes) == 1 and node.attributes[0].name == _VARIABLE and not node.children

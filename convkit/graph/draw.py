@@ -24,6 +24,7 @@ from convkit.errors import UsageError, WriteError
 from convkit.graph import collapse
 from convkit.graph.metrics import node_summary
 from convkit.graph.model import Graph, Node, shape_text
+from convkit.runtimes.tfjs import install
 
 SUFFIXES = (".svg", ".html", ".png")
 _HERE = Path(__file__).resolve().parent
@@ -107,12 +108,10 @@ def layout_svg(doc: dict[str, Any], collapsed: set[str]) -> tuple[str, int]:
         UsageError: Node.js or the layout package is missing (the message says how to install them).
         WriteError: the layout failed.
     """
-    from convkit import _node
-
     node = shutil.which("node")
     if node is None:
         raise UsageError("drawing a graph lays it out under Node.js 20, and no 'node' is on PATH; install Node.js 20 first")
-    root = _node.find_node_root(_node.LAYOUT_PACKAGE)
+    root = install.find_node_root(install.LAYOUT_PACKAGE)
     request = json.dumps({"document": doc, "collapsed": sorted(collapsed)})
     try:
         done = subprocess.run([node, "--stack-size=65500", str(_HERE / "layout.mjs"), str(root)], input=request,
@@ -161,10 +160,8 @@ def write(graph: Graph, out: Path, *, max_nodes: int = collapse.DEFAULT_MAX_NODE
 
 def page(graph: Graph, doc: dict[str, Any], svg: str) -> str:
     """One HTML page holding the drawing, the details of every node, the viewer and the layout engine."""
-    from convkit import _node
-
-    root = _node.find_node_root(_node.LAYOUT_PACKAGE)
-    engine = (root / "node_modules" / _node.LAYOUT_PACKAGE / "dist" / "index.js").read_bytes()
+    root = install.find_node_root(install.LAYOUT_PACKAGE)
+    engine = (root / "node_modules" / install.LAYOUT_PACKAGE / "dist" / "index.js").read_bytes()
     details = [node_summary(node) for node in graph.nodes]
     template = (_HERE / "page.html").read_text(encoding="utf-8")
     replacements = {

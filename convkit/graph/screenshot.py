@@ -15,7 +15,7 @@ HINT = "run 'make setup-browser' in the convkit checkout, or write an .svg or .h
 
 def ensure_available() -> None:
     """Raises ``UsageError`` (one line naming ``make setup-browser``) when Chromium or playwright is missing."""
-    from convkit.check.runners.browser import find_chromium
+    from convkit.runtimes.tfjs.browser import find_chromium
 
     if find_chromium() is None:
         raise UsageError(f"PNG pictures are drawn by headless Chromium, which is not installed; {HINT}")
@@ -45,7 +45,7 @@ def png(svg: str) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
-    from convkit.check.runners.browser import CHROMIUM_FLAGS, find_chromium
+    from convkit.runtimes.tfjs.browser import CHROMIUM_FLAGS, find_chromium
 
     ensure_available()
     width, height = _size(svg)

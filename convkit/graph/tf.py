@@ -467,14 +467,14 @@ def from_savedmodel(path: Any, *, level: str = "auto") -> Graph:
 
 
 def _variables(saved: Any) -> dict[str, tuple[list[int], str]]:
-    from convkit.formats import _protos
+    from convkit.containers import protobuf
 
     found: dict[str, tuple[list[int], str]] = {}
     for node in saved.meta_graphs[0].object_graph_def.nodes:
         if node.WhichOneof("kind") == "variable":
             variable = node.variable
             shape = [max(int(d.size), 0) for d in variable.shape.dim]
-            found.setdefault(variable.name, (shape, _protos.dtype_name(variable.dtype)))
+            found.setdefault(variable.name, (shape, protobuf.dtype_name(variable.dtype)))
     return found
 
 

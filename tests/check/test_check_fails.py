@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from convkit.check import check
-from convkit.check.runners import open_runner
 from convkit.errors import MismatchError
+from convkit.runtimes.open import open_runner
 from tests.check import _models
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from convkit.check.compare import Tolerance, compare_output, default_tolerance
+from convkit.check.compare import compare_output
+from convkit.runtimes.precision import Tolerance, default_tolerance
 
 FLOAT32 = default_tolerance("float32")
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from convkit.check.inputs import make_inputs, match_specs, random_inputs
-from convkit.check.runners.base import TensorSpec
+from convkit.containers.tensors import TensorSpec
 from convkit.errors import ReadError, UsageError
 
 MLP = [TensorSpec("dense_input", (None, 784), "float32")]

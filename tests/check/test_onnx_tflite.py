@@ -110,8 +110,7 @@ def test_convkit_converts_the_same_lstm_so_that_litert_matches(lstm: dict[str, P
 
 
 def test_all_formats_lists_onnx_and_tflite() -> None:
-    from convkit.registry import writable_format_names
-    from convkit.roundtrip import _targets
+    from convkit.convert_and_check import all_targets
 
-    targets = _targets(writable_format_names())
+    targets = all_targets()
     assert ("onnx", None) in targets and ("tflite", None) in targets

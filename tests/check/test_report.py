@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from convkit.check.compare import compare_output, default_tolerance
+from convkit.check.compare import compare_output
 from convkit.check.report import CheckReport, ModelInfo, PairResult, render_table, write_junit
 from convkit.errors import MismatchError
+from convkit.runtimes.precision import default_tolerance
 
 
 def _report() -> CheckReport:

@@ -100,14 +100,14 @@ def test_unrunnable_output_exit_2_names_the_layer_and_no_verify_keeps_it(tmp_pat
 def test_check_json_prints_the_report_when_the_copy_differs(trained_k2: Path, tmp_path: Path, monkeypatch) -> None:
     # A faithful conversion never differs, so the check's verdict comes from a real check of a
     # deliberately nudged copy; what is under test is what `convert --check --json` prints then.
-    import convkit.roundtrip
+    import convkit.convert_and_check
     from convkit.check import check
     from tests.check import _models
 
     nudged = tmp_path / "nudged.h5"
     _models.nudge_h5_weight(trained_k2 / "my_model.h5", nudged, "dense_1/bias:0", 1e-3)
     failing = check(trained_k2 / "my_model.h5", [nudged], mnist=50).to_dict()
-    monkeypatch.setattr(convkit.roundtrip, "verify_conversion", lambda src, out, like: failing)
+    monkeypatch.setattr(convkit.convert_and_check, "check_conversion", lambda src, out, like: failing)
     out = tmp_path / "copy.keras"
     result = _run(str(trained_k2 / "my_model.h5"), "--to", "keras", "-o", str(out), "--check", "--json")
     assert result.exit_code == 1

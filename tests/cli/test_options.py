@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from convkit import _node
 from convkit.cli import convert as convert_cli
 from convkit.cli._progress import StageDisplay
 from convkit.cli.main import app
 from convkit.registry import format_names
+from convkit.runtimes.tfjs import install
 
 ROOT = Path(__file__).resolve().parents[2]
 runner = CliRunner()
@@ -36,7 +36,7 @@ def test_version_lists_every_runtime_without_importing_tensorflow() -> None:
     assert done.returncode == 0, done.stderr
     versions = dict(line.split(None, 1) for line in done.stdout.strip().splitlines())
     assert list(versions) == ["convkit", "TensorFlow", "Keras", "tf_keras", "tensorflowjs", "@tensorflow/tfjs", "Node.js"]
-    assert versions["TensorFlow"].startswith("2.19") and versions["@tensorflow/tfjs"] == _node.TFJS_VERSION
+    assert versions["TensorFlow"].startswith("2.19") and versions["@tensorflow/tfjs"] == install.TFJS_VERSION
     assert versions["Node.js"][0].isdigit()
 
 
@@ -49,13 +49,13 @@ def test_help_shows_choices_not_types() -> None:
         assert "<bool>" not in help_text and "<list[str]>" not in help_text and "<str>" not in help_text, command
 
 
-def test_the_cli_choices_are_the_engines() -> None:
-    from convkit.convert import QUANTIZE_DTYPES, TFJS_KINDS
-    from convkit.convert.to_tflite import QUANTIZATIONS
+def test_the_cli_choices_are_the_records() -> None:
+    from convkit.registry import formats
 
-    assert convert_cli.TFJS_KINDS == TFJS_KINDS and convert_cli.QUANTIZE_DTYPES == QUANTIZE_DTYPES
-    assert set(convert_cli.QUANTIZE_DTYPES + convert_cli.TFLITE_ONLY_QUANTIZATIONS) >= set(QUANTIZATIONS)
-    assert not set(convert_cli.TFLITE_ONLY_QUANTIZATIONS) - set(QUANTIZATIONS)
+    assert set(convert_cli.model_kinds()) == {kind for fmt in formats() for kind in fmt.write_options.kinds}
+    assert set(convert_cli.quantizations()) == {q for fmt in formats() for q in fmt.write_options.quantizations}
+    assert set(convert_cli.model_kinds()) == {"layers", "graph"}
+    assert set(convert_cli.quantizations()) == {"float16", "uint8", "uint16", "dynamic", "int8"}
 
 
 def test_shell_completion_is_on() -> None:
@@ -77,8 +77,8 @@ def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:
 
 def test_the_pinned_tfjs_is_the_lock_files() -> None:
     lock = json.loads((ROOT / "package-lock.json").read_text())
-    assert lock["packages"]["node_modules/@tensorflow/tfjs"]["version"] == _node.TFJS_VERSION
-    assert lock["packages"][f"node_modules/{_node.LAYOUT_PACKAGE}"]["version"] == _node.LAYOUT_VERSION
+    assert lock["packages"]["node_modules/@tensorflow/tfjs"]["version"] == install.TFJS_VERSION
+    assert lock["packages"][f"node_modules/{install.LAYOUT_PACKAGE}"]["version"] == install.LAYOUT_VERSION
 
 
 def test_node_root_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,11 +86,11 @@ def test_node_root_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
     (user / "node_modules" / "@tensorflow" / "tfjs").mkdir(parents=True)
     (user / "node_modules" / "@tensorflow" / "tfjs" / "package.json").write_text('{"version": "4.22.0"}')
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.delenv(_node.NODE_ROOT_ENV, raising=False)
-    roots = _node.candidate_roots()
+    monkeypatch.delenv(install.NODE_ROOT_ENV, raising=False)
+    roots = install.candidate_roots()
     assert roots[-1] == user and ROOT in roots  # the checkout (above the package) before the user folder
-    monkeypatch.setenv(_node.NODE_ROOT_ENV, str(tmp_path / "elsewhere"))
-    assert _node.candidate_roots()[0] == tmp_path / "elsewhere"
+    monkeypatch.setenv(install.NODE_ROOT_ENV, str(tmp_path / "elsewhere"))
+    assert install.candidate_roots()[0] == tmp_path / "elsewhere"
 
 
 def test_setup_tfjs_without_npm_says_so(tmp_path: Path) -> None:

@@ -156,9 +156,10 @@ def test_verification_is_a_plain_load(tmp_path: Path) -> None:
     """An .h5 still naming LayerScale loads in convkit's check, but verification refuses it as users' Keras would."""
     import contextlib
 
-    from convkit.convert.streaming import write_keras2_h5
-    from convkit.live import read_model
-    from convkit.verify import verify_output
+    from convkit.convert.writers.h5 import write_keras2_h5
+    from convkit.registry import get_format
+    from convkit.runtimes.keras.read import read_model
+    from convkit.runtimes.smoke import smoke_run
 
     src = tmp_path / "k3.keras"
     _keras3_model().save(src)
@@ -167,14 +168,14 @@ def test_verification_is_a_plain_load(tmp_path: Path) -> None:
         write_keras2_h5(read_model(src, stack), raw)
     _assert_checks(src, raw)
     with pytest.raises(VerifyError, match="LayerScale"):
-        verify_output(raw, "h5")
+        smoke_run(raw, get_format("h5"))
 
 
 def test_shipped_classes_found_by_name_in_keras_own_applications() -> None:
     from keras.src.applications.convnext import LayerScale
     from tf_keras.src.applications.convnext import LayerScale as LegacyLayerScale
 
-    from convkit.formats._policy import keras_shipped_layer
+    from convkit.policy.shipped import keras_shipped_layer
 
     assert keras_shipped_layer("LayerScale", 3) is LayerScale
     assert keras_shipped_layer("LayerScale", 2) is LegacyLayerScale

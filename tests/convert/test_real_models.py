@@ -17,7 +17,8 @@ import pytest
 
 from convkit import convert
 from convkit.errors import ReadError, VerifyError
-from convkit.verify import verify_output
+from convkit.registry import get_format
+from convkit.runtimes.smoke import smoke_run
 from tests.convert.conftest import _randomize, assert_same_predictions
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -55,12 +56,12 @@ def test_verification_names_the_layer_and_leaves_nothing(tmp_path: Path) -> None
 
     src = _save(keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu", name="d")]),
                 tmp_path / "m.keras")
-    convert(src, "tfjs", tmp_path / "good", verify=False)
+    convert(src, "tfjs", tmp_path / "good", smoke_run=False)
     document = _tfjs_json(tmp_path / "good")
     document["modelTopology"]["config"]["layers"][-1]["config"]["activation"] = "no_such_activation"
     (tmp_path / "good" / "model.json").write_text(json.dumps(document))
     with pytest.raises(VerifyError) as caught:
-        verify_output(tmp_path / "good", "tfjs", final=tmp_path / "out")
+        smoke_run(tmp_path / "good", get_format("tfjs"), final=tmp_path / "out")
     assert "layer 'd' (Dense, activation 'no_such_activation')" in str(caught.value)
     assert "Unknown activation" in caught.value.reason and str(tmp_path / "out") in str(caught.value)
 
@@ -89,10 +90,10 @@ def test_no_verify_writes_what_tfjs_refuses(tmp_path: Path) -> None:
 
     src = _save(keras.Sequential([keras.Input((6,)), keras.layers.Dense(4), keras.layers.ELU(alpha=0.5)]),
                 tmp_path / "m.keras")
-    result = convert(src, "tfjs", tmp_path / "out", tfjs_kind="layers", verify=False)
+    result = convert(src, "tfjs", tmp_path / "out", tfjs_kind="layers", smoke_run=False)
     assert result.kind == "layers"
     with pytest.raises(VerifyError, match="ELU"):
-        verify_output(tmp_path / "out", "tfjs")
+        smoke_run(tmp_path / "out", get_format("tfjs"))
 
 
 # ---------------------------------------------------------------- one Keras <-> TF.js name table
@@ -336,7 +337,7 @@ def test_teachable_machine_like_nested_sequential(tmp_path: Path) -> None:
     """A Sequential whose first layer is a Sequential, without an InputLayer of its own (TF.js tools write these)."""
     import keras
 
-    from convkit.check.runners.tfjs import TfjsRunner
+    from convkit.runtimes.tfjs.runner import TfjsRunner
 
     inner = keras.Sequential([keras.Input((6,)), keras.layers.Dense(5, activation="relu")], name="features")
     src = _save(keras.Sequential([inner, keras.layers.Dense(3, name="head")], name="outer"), tmp_path / "m.keras")

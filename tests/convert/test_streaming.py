@@ -13,9 +13,11 @@ import numpy as np
 import pytest
 
 from convkit.convert import default_output
-from convkit.formats.portable import read_h5_model, read_tfjs_layers
-from convkit.convert.streaming import write_keras2_h5, write_tfjs_layers
+from convkit.convert.writers.h5 import write_keras2_h5
+from convkit.convert.writers.tfjs_layers import write_tfjs_layers
 from convkit.errors import UsageError
+from convkit.formats.hdf5 import read_keras_model
+from convkit.formats.tfjs.layers import read_layers_model
 
 
 def _dense_h5(path: Path, dtype: str = "float32", chunked: bool = False) -> None:
@@ -42,13 +44,13 @@ def test_shards_cut_at_shard_size_and_read_back_exactly(tmp_path: Path, chunked:
     src = tmp_path / "m.h5"
     _dense_h5(src, chunked=chunked)
     with contextlib.ExitStack() as stack:
-        model = read_h5_model(src, stack)
+        model = read_keras_model(src, stack)
         result = write_tfjs_layers(model, tmp_path / "tfjs", shard_size=16)
         expected = {w.name: w.read() for w in model.weights()}
     assert result.shards == 5 and result.bytes == 72  # 18 floats in 16-byte shards
     sizes = [(tmp_path / "tfjs" / f"group1-shard{i}of5.bin").stat().st_size for i in range(1, 6)]
     assert sizes == [16, 16, 16, 16, 8]
-    back = read_tfjs_layers(tmp_path / "tfjs")
+    back = read_layers_model(tmp_path / "tfjs")
     names = [w.name for w in back.weights()]
     assert names == ["dense/kernel", "dense/bias"]
     for weight in back.weights():
@@ -59,7 +61,7 @@ def test_float64_narrowed_with_warning(tmp_path: Path) -> None:
     src = tmp_path / "m64.h5"
     _dense_h5(src, dtype="float64")
     with contextlib.ExitStack() as stack:
-        model = read_h5_model(src, stack)
+        model = read_keras_model(src, stack)
         result = write_tfjs_layers(model, tmp_path / "tfjs")
     assert any("float64 to float32" in warning for warning in result.warnings)
     manifest = json.loads((tmp_path / "tfjs" / "model.json").read_text())["weightsManifest"][0]["weights"]
@@ -71,12 +73,12 @@ def test_quantized_weights_dequantize_within_tolerance(tmp_path: Path, dtype: st
     src = tmp_path / "m.h5"
     _dense_h5(src)
     with contextlib.ExitStack() as stack:
-        model = read_h5_model(src, stack)
+        model = read_keras_model(src, stack)
         write_tfjs_layers(model, tmp_path / "q", quantize=dtype, quantize_weights=["*/kernel"])
         original = {w.name: w.read() for w in model.weights()}
     manifest = json.loads((tmp_path / "q" / "model.json").read_text())["weightsManifest"][0]["weights"]
     assert [w.get("quantization", {}).get("dtype") for w in manifest] == [dtype, None]
-    for weight in read_tfjs_layers(tmp_path / "q").weights():
+    for weight in read_layers_model(tmp_path / "q").weights():
         values = weight.read()
         spread = float(np.ptp(original[weight.name])) or 1.0
         assert np.abs(values - original[weight.name]).max() <= tolerance * spread
@@ -87,8 +89,8 @@ def test_tfjs_back_to_h5(tmp_path: Path) -> None:
     src = tmp_path / "m.h5"
     _dense_h5(src)
     with contextlib.ExitStack() as stack:
-        write_tfjs_layers(read_h5_model(src, stack), tmp_path / "tfjs")
-    write_keras2_h5(read_tfjs_layers(tmp_path / "tfjs"), tmp_path / "back.h5")
+        write_tfjs_layers(read_keras_model(src, stack), tmp_path / "tfjs")
+    write_keras2_h5(read_layers_model(tmp_path / "tfjs"), tmp_path / "back.h5")
     with h5py.File(src) as a, h5py.File(tmp_path / "back.h5") as b:
         for name in ("kernel", "bias"):
             np.testing.assert_array_equal(a[f"model_weights/dense/dense/{name}:0"][()],
@@ -99,7 +101,7 @@ def test_bad_shard_size_refused(tmp_path: Path) -> None:
     src = tmp_path / "m.h5"
     _dense_h5(src)
     with contextlib.ExitStack() as stack, pytest.raises(UsageError, match="shard size"):
-        write_tfjs_layers(read_h5_model(src, stack), tmp_path / "tfjs", shard_size=0)
+        write_tfjs_layers(read_keras_model(src, stack), tmp_path / "tfjs", shard_size=0)
 
 
 def test_h5_to_tfjs_does_not_import_tensorflow(tmp_path: Path) -> None:

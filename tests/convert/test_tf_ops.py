@@ -21,7 +21,10 @@ from typer.testing import CliRunner
 
 from convkit import convert
 from convkit.cli.main import app
-from convkit.formats import keras_dialect
+from convkit.formats.tfjs.names import tfjs_unsupported
+from convkit.keras_model.config import iter_layers
+from convkit.keras_model.dialect import to_keras2_config
+from convkit.keras_model.operations import keras3_op_of, tf_op_lambda_of
 from tests.convert.conftest import _randomize, assert_same_predictions
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -74,7 +77,7 @@ def _h5_config(path: Path) -> dict[str, Any]:
 
 
 def _classes(config: dict[str, Any]) -> list[tuple[str | None, str]]:
-    return [(layer.get("module"), layer["class_name"]) for layer in keras_dialect.iter_layers(config)]
+    return [(layer.get("module"), layer["class_name"]) for layer in iter_layers(config)]
 
 
 # ---------------------------------------------------------------- tf_keras -> Keras 3
@@ -197,7 +200,7 @@ def test_keras3_hard_sigmoid_to_h5_keeps_keras3_function(tmp_path: Path) -> None
     out = tmp_path / "m.h5"
     convert(src, "h5", out)
     config = _h5_config(out)
-    dense = next(layer for layer in keras_dialect.iter_layers(config) if layer["class_name"] == "Dense")
+    dense = next(layer for layer in iter_layers(config) if layer["class_name"] == "Dense")
     assert dense["config"]["activation"] == "linear"
     assert_same_predictions(src, out)
 
@@ -216,12 +219,12 @@ def test_keras3_operation_records_become_tfoplambda_and_back() -> None:
     rsub = {"module": "keras.src.ops.numpy", "class_name": "Subtract", "config": {"name": "sub"},
             "registered_name": "Subtract", "name": "sub",
             "inbound_nodes": [{"args": [2.0, _tensor("add")], "kwargs": {}}]}
-    lam = keras_dialect.tf_op_lambda_of(add)
+    lam = tf_op_lambda_of(add)
     assert lam["class_name"] == "TFOpLambda" and lam["config"]["function"] == "math.add"
     assert lam["inbound_nodes"] == [["dense", 0, 0, {"y": 3.0}]]
-    lam_rsub = keras_dialect.tf_op_lambda_of(rsub)
+    lam_rsub = tf_op_lambda_of(rsub)
     assert lam_rsub["inbound_nodes"] == [["_CONSTANT_VALUE", -1, 2.0, {"y": ["add", 0, 0]}]]
-    back = keras_dialect.keras3_op_of(lam_rsub)
+    back = keras3_op_of(lam_rsub)
     assert (back["module"], back["class_name"]) == ("keras.src.ops.numpy", "Subtract")
     assert back["inbound_nodes"][0]["args"][0] == 2.0
     assert back["inbound_nodes"][0]["args"][1]["config"]["keras_history"] == ["add", 0, 0]
@@ -231,10 +234,10 @@ def test_operation_without_tf_function_stays_keras3() -> None:
     """An operation no TFOpLambda can stand for keeps its Keras 3 record (Keras 3 builds it; tf_keras does not)."""
     cumsum = {"module": "keras.src.ops.numpy", "class_name": "Cumsum", "config": {"name": "cumsum", "axis": 1},
               "registered_name": "Cumsum", "name": "cumsum", "inbound_nodes": [{"args": [_tensor("d")], "kwargs": {}}]}
-    kept = keras_dialect.tf_op_lambda_of(cumsum)
+    kept = tf_op_lambda_of(cumsum)
     assert kept["module"] == "keras.src.ops.numpy" and kept["inbound_nodes"] == cumsum["inbound_nodes"]
     with pytest.raises(ValueError, match=r"'tf.math.cumsum' \(TFOpLambda\) calls tf.math.cumsum"):
-        keras_dialect.keras3_op_of({"class_name": "TFOpLambda", "config": {"name": "tf.math.cumsum",
+        keras3_op_of({"class_name": "TFOpLambda", "config": {"name": "tf.math.cumsum",
                                     "function": "math.cumsum"}, "inbound_nodes": [["d", 0, 0, {"axis": 1}]]})
 
 
@@ -259,7 +262,7 @@ def test_tf_keras_path_like_layer_names_to_h5_and_keras(tmp_path: Path) -> None:
     for target, out in (("h5", tmp_path / "copy.h5"), ("keras", tmp_path / "copy.keras")):
         convert(src, target, out)
         assert_same_predictions(src, out)
-    names = {layer["config"]["name"] for layer in keras_dialect.iter_layers(_keras_config(tmp_path / "copy.keras"))}
+    names = {layer["config"]["name"] for layer in iter_layers(_keras_config(tmp_path / "copy.keras"))}
     assert {"block_conv_pad", "block_conv", "block_conv_bn"} <= names
 
 
@@ -273,5 +276,5 @@ def test_keras3_operation_named_like_a_tfjs_layer_is_not_one() -> None:
     model = {"class_name": "Functional", "config": {"name": "m", "layers": [inputs, concat],
                                                     "input_layers": [["x", 0, 0]],
                                                     "output_layers": [["concatenate", 0, 0]]}}
-    reasons = keras_dialect.tfjs_unsupported(keras_dialect.to_keras2_config(model), generation=3)
+    reasons = tfjs_unsupported(to_keras2_config(model), generation=3)
     assert reasons == ["layer 'concatenate' (Concatenate) has no TF.js layers counterpart"]

@@ -96,20 +96,27 @@ def test_onnx_and_tflite_sources_are_refused_with_the_reason(tmp_path: Path) -> 
     assert not (tmp_path / "back.keras").exists()
 
 
-def test_verified_output_carries_the_runtime_error(tmp_path: Path) -> None:
-    """The run-once step reports what onnxruntime and LiteRT say about a file they cannot run."""
-    from convkit.convert import to_onnx, to_tflite
+def test_the_smoke_run_carries_the_runtime_error(tmp_path: Path) -> None:
+    """The smoke run reports what onnxruntime says about a file it cannot run; a TFLite file's need for Flex
+    ops is read from the file, and such a file runs in TensorFlow's interpreter, which links the Flex delegate."""
+    from convkit.formats import tflite as tflite_format
+    from convkit.registry import get_format
+    from convkit.runtimes.smoke import smoke_run
     from tests.formats.test_onnx import _model
+
+    from convkit.errors import RunError
+    from convkit.runtimes.open import open_runner
 
     toy = tmp_path / "toy.onnx"
     toy.write_bytes(_model().SerializeToString())  # its com.example.FancyGate op exists nowhere
-    with pytest.raises(WriteError, match="onnxruntime cannot run the converted model .*FancyGate"):
-        to_onnx.run_once(toy)
+    with pytest.raises(WriteError, match="does not load or run .*onnxruntime could not (load|run) the model .*FancyGate"):
+        smoke_run(toy, get_format("onnx"))
+    with pytest.raises(RunError, match="onnxruntime could not (load|run) the model .*FancyGate"):  # in check too
+        open_runner(toy).load()
     flex = tmp_path / "flex.tflite"
     _lstm_flex_tflite(flex)
-    with pytest.raises(WriteError, match="the LiteRT interpreter cannot run the converted model"):
-        to_tflite.run_once(flex)
-    to_tflite.run_once(flex, flex=True)  # TensorFlow's interpreter links the Flex delegate
+    assert tflite_format.flex_ops(flex)
+    assert smoke_run(flex, get_format("tflite")).startswith("tf.lite.Interpreter")
 
 
 def _lstm_flex_tflite(out: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from convkit.containers import tensor_bundle
 from convkit.errors import ReadError
 from convkit.formats import checkpoint
 from tests.formats._artifacts import copy_checkpoint
@@ -48,7 +49,7 @@ def test_reader_matches_tensorflow(trained: Path, relative: str) -> None:
     expected = TrackableObjectGraph()  # TensorFlow's own class parses the same bytes
     expected.ParseFromString(reference.get_tensor(checkpoint.OBJECT_GRAPH_KEY))
     assert graph.SerializeToString() == expected.SerializeToString()
-    assert checkpoint.verify(index) == {"checked": len(index.entries), "ok": True, "mismatches": []}
+    assert tensor_bundle.check_crc32c(index) == {"checked": len(index.entries), "ok": True, "mismatches": []}
 
 
 def test_resolve_prefix_accepts_every_spelling(trained_k3: Path) -> None:
@@ -105,7 +106,7 @@ def test_verify_catches_a_flipped_byte(trained_k2: Path, tmp_path: Path) -> None
     data = bytearray(shard.read_bytes())
     data[entry.offset + 17] ^= 0x01
     shard.write_bytes(bytes(data))
-    result = checkpoint.verify(index)
+    result = tensor_bundle.check_crc32c(index)
     assert not result["ok"]
     assert [m["key"] for m in result["mismatches"]] == [entry.key]
 
@@ -144,17 +145,17 @@ def test_damaged_index(trained_k3: Path, tmp_path: Path, damage, message: str) -
 
 
 def test_index_over_the_size_limit(trained_k3: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from convkit.formats import _limits
+    from convkit.containers import limits
 
     prefix = copy_checkpoint(trained_k3 / "training_1" / "cp.ckpt", tmp_path)
-    monkeypatch.setattr(_limits, "MAX_INDEX_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_INDEX_BYTES", 100)
     with pytest.raises(ReadError, match="over convkit's limit of 100 bytes"):
         checkpoint.read_index(prefix)
 
 
 def test_mask_round_trip() -> None:
     for value in (0, 1, 0xFFFFFFFF, 0x12345678):
-        assert checkpoint.unmask_crc(checkpoint.mask_crc(value)) == value
+        assert tensor_bundle.unmask_crc(tensor_bundle.mask_crc(value)) == value
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -198,7 +199,7 @@ def test_table_reader_decodes_handmade_table(tmp_path: Path) -> None:
         return body + b"".join(struct.pack("<I", r) for r in restarts) + struct.pack("<I", len(restarts))
 
     def with_trailer(contents: bytes) -> bytes:
-        return contents + b"\x00" + struct.pack("<I", checkpoint.mask_crc(checkpoint.crc32c(contents + b"\x00")))
+        return contents + b"\x00" + struct.pack("<I", tensor_bundle.mask_crc(tensor_bundle.crc32c(contents + b"\x00")))
 
     entries = [(b"alpha", b"1"), (b"alphabet", b"22"), (b"beta", b"333"), (b"betamax", b"")]
     data_block = with_trailer(block(entries, 2))
@@ -209,7 +210,7 @@ def test_table_reader_decodes_handmade_table(tmp_path: Path) -> None:
     handles = varint(meta_at) + varint(len(meta_block) - 5) + varint(index_at) + varint(len(index_block) - 5)
     footer = handles.ljust(40, b"\x00") + struct.pack("<Q", checkpoint.TABLE_MAGIC)
     (tmp_path / "t.index").write_bytes(data_block + meta_block + index_block + footer)
-    assert checkpoint.read_table(tmp_path / "t.index") == entries
+    assert tensor_bundle.read_table(tmp_path / "t.index") == entries
 
 
 def _walk(node: dict) -> list[dict]:

@@ -96,9 +96,9 @@ def test_magic_then_garbage(tmp_path: Path) -> None:
 
 
 def test_attribute_over_the_limit(trained_k3: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from convkit.formats import _limits
+    from convkit.containers import limits
 
-    monkeypatch.setattr(_limits, "MAX_JSON_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_JSON_BYTES", 100)
     with pytest.raises(ReadError, match="model_config.*over convkit's limit"):
         hdf5.inspect(trained_k3 / "my_model.h5")
 

@@ -83,9 +83,9 @@ def test_missing_variables(trained_k2: Path, tmp_path: Path) -> None:
 
 
 def test_protobuf_over_the_size_limit(trained_k3: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from convkit.formats import _limits
+    from convkit.containers import limits
 
-    monkeypatch.setattr(_limits, "MAX_PROTO_BYTES", 1000)
+    monkeypatch.setattr(limits, "MAX_PROTO_BYTES", 1000)
     with pytest.raises(ReadError, match="over convkit's limit of 1000 bytes"):
         savedmodel.inspect(trained_k3 / "saved_model" / "my_model")
 

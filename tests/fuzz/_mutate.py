@@ -273,7 +273,7 @@ def mutate_message(message: Any, chooser: Chooser, max_ops: int = 4) -> Any:
 
 def write_table(pairs: list[tuple[bytes, bytes]]) -> bytes:
     """A LevelDB-style table holding ``pairs`` in one data block, as TensorFlow's index files are laid out."""
-    from convkit.formats.checkpoint import crc32c, mask_crc
+    from convkit.containers.tensor_bundle import crc32c, mask_crc
 
     out = bytearray()
 

@@ -8,7 +8,7 @@ applies byte-level or structure-aware mutations (JSON values, protobuf fields,
 LevelDB entries with valid CRCs, HDF5 datasets and attributes, zip members),
 then runs every TensorFlow-free reader convkit has for the format: detection,
 ``inspect`` (with weights and CRC verification) and its rendering to text and
-JSON, the contract readers, and the conversion engine's portable reader with
+JSON, the contract readers, and the conversion engine's reader into the in-memory model with
 every weight read. A ``ConvkitError`` is a correct answer; any other exception
 is a finding.
 """
@@ -89,7 +89,7 @@ def _show(document: dict[str, Any], draw: bool) -> None:
 
 
 def _read_all(path: Path, like: Path | None = None, fmt: str | None = None) -> None:
-    from convkit.live import read_model
+    from convkit.runtimes.keras.read import read_model
 
     with contextlib.ExitStack() as stack:
         model = read_model(path, stack, like=like, fmt=fmt)
@@ -246,14 +246,14 @@ def special_entry(folder: Path, chooser: Chooser) -> None:
 def _screen_oracle(path: Path, fmt: str) -> None:
     """The code policy on ``path``; where code was injected it must refuse, or that is a finding."""
     from convkit.errors import ConvkitError
-    from convkit.formats import _policy
+    from convkit.policy import screening
 
     folder = path if path.is_dir() else path.parent
     if not (folder / INJECTED).exists():
-        _policy.screen(path, fmt, allow_unsafe=False)
+        screening.screen(path, fmt, allow_unsafe=False)
         return
     try:
-        _policy.screen(path, fmt, allow_unsafe=False)
+        screening.screen(path, fmt, allow_unsafe=False)
     except ConvkitError:
         raise
     raise AssertionError(f"{path}: code injected into its config passed the code policy")
@@ -267,8 +267,8 @@ def _mark_injected(folder: Path) -> None:
 
 
 def _mutate_checkpoint(folder: Path, chooser: Chooser) -> None:
-    from convkit.formats import _protos
-    from convkit.formats.checkpoint import read_table
+    from convkit.containers import protobuf
+    from convkit.containers.tensor_bundle import read_table
 
     index = folder / "ckpt.index"
     data = folder / "ckpt.data-00000-of-00001"
@@ -288,7 +288,7 @@ def _mutate_checkpoint(folder: Path, chooser: Chooser) -> None:
             key, value = pairs[position]
             op = chooser.integer(0, 4)
             if op <= 2:
-                message = _protos.parse("BundleHeaderProto" if key == b"" else "BundleEntryProto", value)
+                message = protobuf.parse("BundleHeaderProto" if key == b"" else "BundleEntryProto", value)
                 pairs[position] = (key, mutate_message(message, chooser).SerializeToString())
             elif op == 3:
                 pairs[position] = (mutate_bytes(key, chooser, 2) if key else key, value)
@@ -487,7 +487,7 @@ def _exercise_tfjs(folder: Path, draw: bool) -> int:
 
 
 def _mutate_saved_model(folder: Path, chooser: Chooser) -> None:
-    from convkit.formats import _protos
+    from convkit.containers import protobuf
 
     pb = folder / "saved_model.pb"
     mode = chooser.integer(0, 6)
@@ -495,9 +495,9 @@ def _mutate_saved_model(folder: Path, chooser: Chooser) -> None:
         special_entry(folder, chooser)
         return
     if mode == 6:  # a file, process or Python op in the graph or in one library function
-        from convkit.formats._policy import RISKY_OPS
+        from convkit.policy.graph_ops import RISKY_OPS
 
-        message = _protos.parse("SavedModel", pb.read_bytes())
+        message = protobuf.parse("SavedModel", pb.read_bytes())
         graph = message.meta_graphs[0].graph_def
         functions = list(graph.library.function)
         holder = chooser.choice(functions).node_def if functions and chooser.boolean() else graph.node
@@ -508,7 +508,7 @@ def _mutate_saved_model(folder: Path, chooser: Chooser) -> None:
     if mode <= 1:
         pb.write_bytes(mutate_bytes(pb.read_bytes(), chooser))
     elif mode <= 3:
-        message = _protos.parse("SavedModel", pb.read_bytes())
+        message = protobuf.parse("SavedModel", pb.read_bytes())
         pb.write_bytes(mutate_message(message, chooser, max_ops=6).SerializeToString())
     else:
         victim = folder / "variables" / chooser.choice(("variables.index", "variables.data-00000-of-00001"))

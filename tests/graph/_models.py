@@ -73,12 +73,12 @@ def _build(out: Path) -> None:
     model.save(out / FORMATS["h5"])
     keras_file = out / FORMATS["keras"]
     # The pictures are the point here, not the copies' runs: convert's own tests verify those.
-    convkit.convert(keras_file, "savedmodel", out / FORMATS["savedmodel"], verify=False)
-    convkit.convert(out / FORMATS["h5"], "tfjs", out / FORMATS["tfjs-layers"], tfjs_kind="layers", verify=False)
-    convkit.convert(keras_file, "tfjs", out / FORMATS["tfjs-graph"], tfjs_kind="graph", verify=False)
-    convkit.convert(keras_file, "onnx", out / FORMATS["onnx"], verify=False)
-    convkit.convert(keras_file, "tflite", out / FORMATS["tflite"], verify=False)
-    convkit.convert(keras_file, "ckpt", out / FORMATS["ckpt"], verify=False)
+    convkit.convert(keras_file, "savedmodel", out / FORMATS["savedmodel"], smoke_run=False)
+    convkit.convert(out / FORMATS["h5"], "tfjs", out / FORMATS["tfjs-layers"], tfjs_kind="layers", smoke_run=False)
+    convkit.convert(keras_file, "tfjs", out / FORMATS["tfjs-graph"], tfjs_kind="graph", smoke_run=False)
+    convkit.convert(keras_file, "onnx", out / FORMATS["onnx"], smoke_run=False)
+    convkit.convert(keras_file, "tflite", out / FORMATS["tflite"], smoke_run=False)
+    convkit.convert(keras_file, "ckpt", out / FORMATS["ckpt"], smoke_run=False)
 
 
 def built(root: Path) -> Path:

@@ -164,7 +164,7 @@ def test_edges_carry_shapes_and_dtypes(drawings):
 
 @pytest.fixture(scope="module")
 def chromium():
-    from convkit.check.runners.browser import browser_missing, find_chromium
+    from convkit.runtimes.tfjs.browser import browser_missing, find_chromium
 
     missing = browser_missing("chromium")
     if missing is not None:
@@ -259,6 +259,6 @@ def test_bad_requests_are_one_line_errors(mobilenet_files, tmp_path):
 @pytest.mark.node
 def test_without_the_layout_package_the_error_says_how_to_install_it(mobilenet_files, tmp_path, monkeypatch):
     monkeypatch.setenv("CONVKIT_NODE_ROOT", str(tmp_path))
-    monkeypatch.setattr("convkit._node.candidate_roots", lambda: [tmp_path])
+    monkeypatch.setattr("convkit.runtimes.tfjs.install.candidate_roots", lambda: [tmp_path])
     result = runner.invoke(app, ["inspect", str(mobilenet_files["h5"]), "--graph", str(tmp_path / "x.svg")])
     assert result.exit_code == 2 and "@hpcc-js/wasm-graphviz" in result.stderr and "convkit setup-tfjs" in result.stderr

@@ -1,7 +1,7 @@
 """Corpus files on which libhdf5 itself hangs or crashes.
 
 convkit reads HDF5 structures in a forked child with a deadline
-(``convkit/formats/_isolate.py``), so each command must still answer with one
+(``convkit/containers/isolate.py``), so each command must still answer with one
 ``Error:`` line and exit 2 within seconds. Each runs in a child process with a
 timeout, since a regression here would hang or kill the test process.
 """

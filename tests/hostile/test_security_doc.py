@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from convkit.formats._limits import LIMITS
+from convkit.containers.limits import LIMITS
 from tests.hostile._corpus import ALL_CASES as CASES, CORPUS, ROOT
 
 SECURITY = ROOT / "docs" / "SECURITY.md"

@@ -1,0 +1,238 @@
+"""One conversion as its writer sees it: a typed request in, the source read once, outputs smoke-run before
+they appear, and a typed result (:class:`Written`) out.
+
+The route engine (:mod:`convkit.convert.engine`) builds a :class:`Conversion`
+and hands it to the writer the target format's registry record names; the
+writer asks its :class:`Source` for the model (read on first use, once) and
+writes through :meth:`Conversion.output`, which runs the output once in its
+target runtime (:func:`convkit.runtimes.smoke.smoke_run`) before renaming it
+into place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+from convkit.convert.atomic import atomic_output, atomic_prefix
+from convkit.errors import UsageError, WriteError
+from convkit.progress import Progress, no_progress
+from convkit.registry import Format
+
+if TYPE_CHECKING:
+    from convkit.keras_model.data import ModelData
+
+
+@dataclass(frozen=True)
+class ConvertRequest:
+    """Everything a conversion was asked for, checked against the target's write options.
+
+    Attributes:
+        src: the source model file or folder.
+        src_format: registry name of the source's format.
+        to: registry name of the target format.
+        out: where the output goes (a checkpoint prefix for prefix outputs).
+        like: a model file lending its architecture to weights-only sources.
+        kind: the model kind, for targets that write more than one (TF.js ``layers`` or ``graph``).
+        quantize: the weight quantization, one of the target's.
+        quantize_weights: glob patterns of the weights to quantize; empty: all.
+        shard_size: bytes per weight shard; None: the target's default.
+        keep_optimizer: carry optimizer state where the target holds it.
+        overwrite: replace an existing ``out``.
+        strict: fail instead of warning when the target cannot hold part of the source.
+        allow_unsafe: the user's ``--unsafe`` (code from the file may run).
+        smoke_run: load and run the output once in its target runtime before it appears.
+        opset: the opset, for opset-versioned targets; None: the target's default.
+        progress: told each stage and, while weights are written, bytes done/total.
+    """
+
+    src: Path
+    src_format: str
+    to: str
+    out: Path
+    like: Path | None = None
+    kind: str | None = None
+    quantize: str | None = None
+    quantize_weights: tuple[str, ...] = ()
+    shard_size: int | None = None
+    keep_optimizer: bool = True
+    overwrite: bool = False
+    strict: bool = False
+    allow_unsafe: bool = False
+    smoke_run: bool = True
+    opset: int | None = None
+    progress: Progress | None = None
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a writer wrote.
+
+    Attributes:
+        kind: what exactly (``layers``/``graph`` for TF.js, ``keras2-h5``, ``opset-17``, ``builtin-int8``, ...).
+        warnings: what the target could not hold or had to change, in the order it came up.
+        lost: the parts of the source the target does not hold (also among ``warnings``).
+    """
+
+    kind: str
+    warnings: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()
+
+
+class Notes:
+    """What a writer says about its output while it writes, returned as :class:`Written`."""
+
+    def __init__(self, request: ConvertRequest, target: Format) -> None:
+        self._request = request
+        self._target = target
+        self.warnings: list[str] = []
+        self.lost: list[str] = []
+
+    def warn(self, text: str) -> None:
+        """A change the output needed or a part it lacks that is no loss (a checkpoint holds no architecture)."""
+        self.warnings.append(text)
+
+    def lose(self, what: str, warning: str | None = None) -> None:
+        """Something of the source the target cannot hold.
+
+        Raises:
+            WriteError: with ``--strict``, before anything is written.
+        """
+        if self._request.strict:
+            raise WriteError(f"{self._request.out}: a {self._target.name} output cannot hold {what}, and --strict "
+                             "forbids leaving it out")
+        self.lost.append(what)
+        self.warnings.append(warning if warning is not None else f"left out of the {self._target.name} output: {what}")
+
+    def optimizer(self, model: ModelData, carried: bool, training_carried: bool | None = None) -> None:
+        """The source's optimizer state and training configuration, lost unless the output carries them."""
+        if not self._request.keep_optimizer:
+            return  # --no-optimizer: leaving training state out is what the user asked for
+        if model.optimizer_weights and not carried:
+            self.lose("the optimizer state of the source")
+        if model.training_config and not (carried if training_carried is None else training_carried):
+            self.lose("the training configuration (compile settings) of the source")
+
+    def mark(self) -> tuple[int, int]:
+        """Where the notes stand, for :meth:`rollback`."""
+        return len(self.warnings), len(self.lost)
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forgets what was noted since ``mark`` (an attempt given up for another route)."""
+        del self.warnings[mark[0]:], self.lost[mark[1]:]
+
+    def written(self, kind: str) -> Written:
+        """The writer's result."""
+        return Written(kind, tuple(self.warnings), tuple(self.lost))
+
+
+class Source:
+    """The source of a conversion: its format's record, and its model, read on first use and only once.
+
+    Args:
+        request: the conversion's request.
+        record: the source format's registry record.
+        stack: keeps the source's files open while its weights are read.
+    """
+
+    def __init__(self, request: ConvertRequest, record: Format, stack: contextlib.ExitStack) -> None:
+        self.path = request.src
+        self.format = record
+        self._request = request
+        self._stack = stack
+        self._graph: Any = None
+        self._graph_known = False
+        self._model: ModelData | None = None
+
+    @property
+    def graph(self) -> Any:
+        """The source as an inference graph without a Keras model (the record's ``inference_graph``), or None."""
+        if not self._graph_known:
+            finder = self.format.inference_graph
+            self._graph = finder(self.path, self._request.like) if finder is not None else None
+            self._graph_known = True
+        return self._graph
+
+    def model(self) -> ModelData:
+        """Architecture and weights of the source (``like`` lending the architecture to weights-only files).
+
+        Raises:
+            UsageError: the source is an inference graph without a Keras model, or holds none.
+        """
+        if self._model is None:
+            if self.graph is not None:
+                raise UsageError(self.graph.refusal(self._request.to))
+            from convkit.runtimes.keras.read import read_model
+
+            self._model = read_model(self.path, self._stack, like=self._request.like,
+                                     allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+        return self._model
+
+
+class Conversion:
+    """One conversion, as the writer of its target gets it.
+
+    Attributes:
+        request: what was asked for.
+        source: the source, read on first use.
+        target: the target format's registry record.
+    """
+
+    def __init__(self, request: ConvertRequest, source: Source, target: Format) -> None:
+        self.request = request
+        self.source = source
+        self.target = target
+
+    def notes(self) -> Notes:
+        """A fresh :class:`Notes` for the writer's warnings and losses."""
+        return Notes(self.request, self.target)
+
+    def say(self, stage: str, done: int | None = None, total: int | None = None) -> None:
+        """Tells the progress display the current stage."""
+        (self.request.progress or no_progress)(stage, done, total)
+
+    @property
+    def shard_size(self) -> int:
+        """Bytes per weight shard: the request's, else the target's default."""
+        size = self.request.shard_size
+        if size is None:
+            size = self.target.write_options.shard_size
+        if size <= 0:
+            raise UsageError(f"shard size must be a positive number of bytes, not {size}")
+        return size
+
+    @property
+    def opset(self) -> int:
+        """The opset to write: the request's, else the target's default."""
+        opset = self.request.opset or self.target.write_options.default_opset
+        assert opset is not None, f"{self.target.name} writes no opsets"
+        return opset
+
+    @contextlib.contextmanager
+    def output(self, *, smoke_run: bool = True) -> Iterator[Path]:
+        """The atomic temporary for the output (a staged prefix for prefix outputs); renamed into place after
+        the block, when the smoke run (unless ``smoke_run`` is False: the writer runs it itself) passes."""
+        stage = atomic_prefix if self.target.prefix_output else atomic_output
+        with stage(self.request.out, self.request.overwrite) as temp:
+            yield temp
+            if smoke_run:
+                self.smoke_run(temp)
+
+    def smoke_run(self, written: Path) -> None:
+        """Loads ``written`` in the target's runtime and runs it once, unless the request says not to (``--no-verify``).
+
+        Loading runs under the user's safety setting, never more permissive: a second line of
+        defence behind the code policy's screening of the source.
+
+        Raises:
+            VerifyError: the runtime cannot load or run it.
+        """
+        if not self.request.smoke_run:
+            return
+        from convkit.runtimes.smoke import smoke_run
+
+        self.say("verifying")
+        like = self.request.like if self.request.like is not None else self.request.src
+        smoke_run(written, self.target, final=self.request.out, like=like, allow_unsafe=self.request.allow_unsafe)

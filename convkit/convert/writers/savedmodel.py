@@ -1,0 +1,52 @@
+"""The SavedModel writer: tf_keras ``model.save`` (Keras metadata kept), else a Keras 3 ``export()``.
+
+A SavedModel without a Keras config as the source is copied as it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convkit._tf import quiet_tensorflow
+from convkit.convert.atomic import copy_model_tree
+from convkit.convert.conversion import Conversion, Written
+from convkit.errors import ReadError
+from convkit.formats.savedmodel import PlainSavedModel
+from convkit.keras_model.data import ModelData
+from convkit.runtimes.keras.build import build_model
+
+
+def write(conversion: Conversion) -> Written:
+    """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export`` or ``copy``."""
+    request, source, notes = conversion.request, conversion.source, conversion.notes()
+    if isinstance(source.graph, PlainSavedModel):
+        with conversion.output() as temp:
+            copy_model_tree(request.src, temp)
+        return notes.written("copy")
+    model = source.model()
+    notes.optimizer(model, carried=False)
+    with conversion.output() as temp:
+        kind = write_saved_model(model, temp, request.src, request.allow_unsafe)
+    if kind == "export":
+        notes.warn("tf_keras cannot build this architecture, so the SavedModel is a Keras 3 "
+                   "export (inference only, no Keras config)")
+    return notes.written(kind)
+
+
+def write_saved_model(model: ModelData, target: Path, source: Path, allow_unsafe: bool) -> str:
+    """A SavedModel of ``model`` at ``target``; returns its kind.
+
+    ``keras-savedmodel``: tf_keras ``model.save`` (TF serving signature plus
+    ``keras_metadata.pb``, so tf_keras and convkit can read the Keras model back).
+    ``export``: Keras 3 ``model.export`` when tf_keras cannot build the
+    architecture (inference only, no Keras config).
+    """
+    quiet_tensorflow()
+    try:
+        live = build_model(model, 2, source, allow_unsafe)
+    except ReadError:
+        live = build_model(model, 3, source, allow_unsafe)
+        live.export(str(target), verbose=False)
+        return "export"
+    live.save(str(target), save_format="tf", include_optimizer=False)
+    return "keras-savedmodel"

@@ -1,0 +1,315 @@
+"""TF.js graph models: tensorflowjs' SavedModel converter, on an inference SavedModel of the model.
+
+The graph is rewritten where TF.js 4.22 lacks an op and an exact equivalent
+exists, and the fusing pass is skipped where it would create a fused op TF.js
+cannot run (see :func:`_graph_rewrites`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+from typing import Any, Iterator
+
+from convkit._tf import quiet_tensorflow
+from convkit.convert.atomic import copy_model_tree
+from convkit.errors import ReadError, UnsafeModelError, WriteError, error_text
+from convkit.keras_model.data import ModelData
+from convkit.keras_model.dialect import generations_differ
+from convkit.runtimes.keras.build import build_model
+
+
+def export_for_graph(model: ModelData, target: Path, source: Path, allow_unsafe: bool) -> None:
+    """An inference SavedModel of ``model`` for the TF.js graph converter."""
+    quiet_tensorflow()
+    # tf_keras SavedModels convert to graphs TF.js runs, recurrent layers included;
+    # the while loops of Keras 3 export() graphs fail in TF.js 4.22, so Keras 3 is the fallback.
+    generation = 3 if model.generation == 3 and generations_differ(model.config) else 2
+    try:
+        try:
+            live = build_model(model, generation, source, allow_unsafe)
+        except ReadError:
+            if generation == 3:
+                raise
+            generation = 3
+            live = build_model(model, generation, source, allow_unsafe)
+    except (ReadError, UnsafeModelError):
+        # A Keras SavedModel carries its own serving graph: neither Keras generation needs to rebuild
+        # the model (tf_keras ships classes such as ConvNeXt's LayerScale without exporting them).
+        if (source / "saved_model.pb").is_file() and (source / "keras_metadata.pb").is_file():
+            copy_model_tree(source, target)
+            return
+        raise
+    if generation == 3:
+        live.export(str(target), verbose=False)
+    else:
+        live.save(str(target), save_format="tf", include_optimizer=False)
+
+
+def write_tfjs_graph(
+    saved_model: Path,
+    target: Path,
+    *,
+    shard_size: int,
+    quantize: str | None,
+    quantize_weights: tuple[str, ...],
+) -> None:
+    """A TF.js graph model of a SavedModel's ``serving_default`` signature (tensorflowjs converter API).
+
+    The graph is rewritten where TF.js 4.22 lacks an op and an exact equivalent
+    exists, and the fusing pass is skipped where it would create a fused op TF.js
+    cannot run (see :func:`_graph_rewrites`).
+    """
+    quiet_tensorflow()
+    import tensorflow as tf
+    from tensorflowjs.converters import tf_saved_model_conversion_v2 as converter
+
+    if (saved_model / "saved_model.pb").is_file() and not (saved_model / "variables").is_dir() \
+            and _saved_model_has_variables(saved_model):
+        raise ReadError(f"{saved_model}: the SavedModel's variables/ folder is missing, so its weights cannot be read")
+    quantization = None
+    if quantize:
+        quantization = {quantize: list(quantize_weights) if quantize_weights else True}
+    try:
+        # grappler logs from C++ whatever TF_CPP_MIN_LOG_LEVEL says
+        with quiet_tensorflow(), _graph_rewrites(converter):
+            converter.convert_tf_saved_model(
+                str(saved_model),
+                str(target),
+                signature_def="serving_default",
+                saved_model_tags="serve",
+                quantization_dtype_map=quantization,
+                weight_shard_size_bytes=shard_size,
+            )
+    except (ValueError, KeyError, RuntimeError, IndexError, tf.errors.OpError) as error:
+        raise WriteError(f"{saved_model}: the TF.js graph converter failed ({error_text(error)})") from None
+
+
+def _saved_model_has_variables(saved_model: Path) -> bool:
+    from convkit.formats.savedmodel import read_saved_model
+
+    try:
+        message = read_saved_model(saved_model)
+        return any(node.WhichOneof("kind") == "variable"
+                   for meta_graph in message.meta_graphs for node in meta_graph.object_graph_def.nodes)
+    except Exception:  # unreadable: the converter's own error says more
+        return False
+
+
+# Activations TF.js 4.22 runs fused into _FusedConv2D / _FusedMatMul / FusedDepthwiseConv2dNative
+# (tfjs-backend-cpu fused_utils.js); any other fused activation fails at run time.
+TFJS_FUSED_ACTIVATIONS = frozenset({"linear", "relu", "elu", "relu6", "prelu", "leakyrelu", "sigmoid"})
+
+
+_FUSED_OPS = frozenset({"_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNative", "_FusedDepthwiseConv2dNative"})
+
+
+@contextlib.contextmanager
+def _graph_rewrites(converter: Any) -> Iterator[None]:
+    """Scopes two changes to the tensorflowjs converter's graph optimisation, restored on exit.
+
+    - Ops TF.js lacks, replaced where an exact identity exists: ``Erfc(x) = 1 - Erf(x)``
+      (exact GELU in Keras 3 graphs).
+    - When the fusing pass (grappler ``remap``) creates a fused activation TF.js
+      cannot run (fused hard-swish) or an op it lacks (``_MklLayerNorm``), the
+      optimisation runs again without it.
+    """
+    optimize = converter.optimize_graph
+    grappler = converter._run_grappler
+
+    def without_remap(config: Any, graph_def: Any, graph: Any, signature_def: Any) -> Any:
+        rewrites = config.graph_options.rewrite_options
+        rewrites.optimizers[:] = [name for name in rewrites.optimizers if name != "remap"]
+        return grappler(config, graph_def, graph, signature_def)
+
+    def rewritten(graph: Any, signature_def: Any, **options: Any) -> Any:
+        graph = _exact_rewrites(graph)
+        try:
+            optimized = optimize(graph, signature_def, **options)
+            retry = bool(_unrunnable_fusions(optimized))
+        except ValueError as error:  # the fusing pass made an op TF.js lacks (oneDNN's _MklLayerNorm)
+            if "after optimization" not in str(error):
+                raise
+            retry = True
+        if retry:
+            converter._run_grappler = without_remap
+            try:
+                optimized = optimize(graph, signature_def, **options)
+            finally:
+                converter._run_grappler = grappler
+        _rank1_fused_bias(optimized)
+        return optimized
+
+    converter.optimize_graph = rewritten
+    try:
+        yield
+    finally:
+        converter.optimize_graph = optimize
+        converter._run_grappler = grappler
+
+
+def _exact_rewrites(graph: Any) -> Any:
+    import tensorflow as tf
+
+    graph_def = graph.as_graph_def()
+    changed = _inline_conv_calls(graph_def)
+    if changed:
+        graph = _graph_of(graph_def)
+        graph_def = graph.as_graph_def()
+    changed = _depthwise_for_grouped(graph, graph_def) or changed
+    erfc = [node for node in graph_def.node if node.op == "Erfc"]
+    if not erfc and not changed:
+        return graph
+    for node in erfc:
+        data = [name for name in node.input if not name.startswith("^")]
+        control = [name for name in node.input if name.startswith("^")]
+        dtype = node.attr["T"].type
+        erf = graph_def.node.add(name=f"{node.name}/convkit_erf", op="Erf", input=data)
+        erf.attr["T"].type = dtype
+        one = graph_def.node.add(name=f"{node.name}/convkit_one", op="Const")
+        one.attr["dtype"].type = dtype
+        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.as_dtype(dtype)))
+        node.op = "Sub"
+        del node.input[:]
+        node.input.extend([one.name, erf.name, *control])
+    return _graph_of(graph_def)
+
+
+def _graph_of(graph_def: Any) -> Any:
+    import tensorflow as tf
+
+    rebuilt = tf.Graph()
+    with rebuilt.as_default():
+        tf.graph_util.import_graph_def(graph_def, name="")
+    return rebuilt
+
+
+_CONV_ATTRS = ("T", "strides", "padding", "data_format", "dilations", "explicit_paddings")
+
+
+def _inline_conv_calls(graph_def: Any) -> bool:
+    """Replaces calls of functions holding one Conv2D (Keras 3 compiles grouped convolutions with XLA,
+    which freezing cannot inline) by that Conv2D."""
+    functions = {function.signature.name: function for function in graph_def.library.function}
+    changed = False
+    for node in graph_def.node:
+        if node.op not in ("StatefulPartitionedCall", "PartitionedCall"):
+            continue
+        function = functions.get(node.attr["f"].func.name)
+        if function is None or {n.op for n in function.node_def} - {"Conv2D", "Identity", "NoOp"}:
+            continue
+        convs = [n for n in function.node_def if n.op == "Conv2D"]
+        if len(convs) != 1:
+            continue
+        arguments = {arg.name: name for arg, name in zip(function.signature.input_arg,
+                                                         [i for i in node.input if not i.startswith("^")])}
+        identities = {n.name: n.input[0] for n in function.node_def if n.op == "Identity"}
+        inputs = [_argument_of(reference, arguments, identities)
+                  for reference in convs[0].input if not reference.startswith("^")]
+        if len(inputs) != 2 or None in inputs:
+            continue
+        attrs = {key: convs[0].attr[key] for key in _CONV_ATTRS if key in convs[0].attr}
+        node.op = "Conv2D"
+        del node.input[:]
+        node.input.extend(inputs)
+        node.attr.clear()
+        for key, value in attrs.items():
+            node.attr[key].CopyFrom(value)
+        changed = True
+    return changed
+
+
+def _argument_of(reference: str, arguments: dict[str, str], identities: dict[str, str]) -> str | None:
+    """The call's input a function-internal tensor reference stands for, through Identity nodes."""
+    name = reference.split(":")[0]
+    while name not in arguments and name in identities:
+        name = identities[name].split(":")[0]
+    return arguments.get(name)
+
+
+def _depthwise_for_grouped(graph: Any, graph_def: Any) -> bool:
+    """A Conv2D with one input channel per group and one filter per group (ConvNeXt's depthwise
+    convolution written as Conv2D(groups=channels)) is a DepthwiseConv2dNative with the kernel's
+    last two axes swapped, which TF.js runs; TF.js has no grouped Conv2D."""
+    import tensorflow as tf
+
+    changed = False
+    by_name = {node.name: node for node in graph_def.node}
+    for operation in graph.get_operations():
+        if operation.type != "Conv2D" or operation.get_attr("data_format") != b"NHWC":
+            continue
+        channels = operation.inputs[0].shape[-1] if operation.inputs[0].shape.rank else None
+        kernel = operation.inputs[1].shape
+        if channels is None or kernel.rank != 4 or kernel[2] != 1 or kernel[3] != channels or channels == 1:
+            continue
+        node = by_name[operation.name]
+        shape = graph_def.node.add(name=f"{node.name}/convkit_depthwise_shape", op="Const")
+        shape.attr["dtype"].type = tf.int32.as_datatype_enum
+        shape.attr["value"].tensor.CopyFrom(tf.make_tensor_proto([kernel[0], kernel[1], channels, 1], dtype=tf.int32))
+        reshape = graph_def.node.add(name=f"{node.name}/convkit_depthwise_kernel", op="Reshape",
+                                     input=[node.input[1], shape.name])
+        reshape.attr["T"].CopyFrom(node.attr["T"])
+        reshape.attr["Tshape"].type = tf.int32.as_datatype_enum
+        node.op = "DepthwiseConv2dNative"
+        node.input[1] = reshape.name
+        for key in [key for key in node.attr if key not in _CONV_ATTRS]:
+            del node.attr[key]
+        changed = True
+    return changed
+
+
+def _rank1_fused_bias(graph_def: Any) -> None:
+    """Gives each fused op a rank-1 bias where its bias is a ``[1, ..., 1, C]`` constant.
+
+    Keras 3 batch normalisation after a convolution folds into a fused convolution
+    whose bias has the broadcast shape ``[1, 1, 1, C]``; TF.js runs only rank-1
+    biases ("FusedConv2D only supports rank-1 bias"). The values are the same.
+    """
+    import tensorflow as tf
+
+    nodes = {node.name: node for node in graph_def.node}
+    flattened: dict[str, str] = {}
+    for node in list(graph_def.node):
+        if node.op not in _FUSED_OPS:
+            continue
+        data = [index for index, name in enumerate(node.input) if not name.startswith("^")]
+        if len(data) < 3:
+            continue
+        index = data[2]
+        name = node.input[index]
+        if name not in flattened:
+            const = nodes.get(name.split(":")[0])
+            if const is None or const.op != "Const" or name.count(":") and not name.endswith(":0"):
+                continue
+            value = tf.make_ndarray(const.attr["value"].tensor)
+            if value.ndim <= 1 or any(size != 1 for size in value.shape[:-1]):
+                continue
+            flat = graph_def.node.add(name=f"{const.name}/convkit_rank1", op="Const")
+            flat.attr["dtype"].CopyFrom(const.attr["dtype"])
+            flat.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value.reshape(-1)))
+            flattened[name] = flat.name
+        node.input[index] = flattened[name]
+
+
+# Ops that pass a stored bias along unchanged (into and around loops); a fused op's bias computed
+# by anything else (the recurrent MatMul of an LSTM step, fused as x @ W + h @ U) is a full tensor.
+_BIAS_CARRIERS = frozenset({"Const", "Identity", "Switch", "Enter", "Merge", "NextIteration", "ReadVariableOp",
+                            "Placeholder", "Exit"})
+
+
+def _unrunnable_fusions(graph_def: Any) -> list[str]:
+    found = []
+    producers = {node.name: node.op for node in graph_def.node}
+    for node in graph_def.node:
+        if node.op in _FUSED_OPS and "fused_ops" in node.attr:
+            names = [item.decode().lower() for item in node.attr["fused_ops"].list.s]
+            activations = [name for name in names if name not in ("biasadd", "add", "fusedbatchnorm")]
+            if any(name not in TFJS_FUSED_ACTIVATIONS for name in activations):
+                found.append(node.name)
+                continue
+            data = [name for name in node.input if not name.startswith("^")]
+            if names[:1] in (["biasadd"], ["add"]) and len(data) >= 3:
+                producer = producers.get(data[2].split(":")[0].lstrip("^"))
+                if producer is not None and producer not in _BIAS_CARRIERS:
+                    found.append(node.name)  # TF.js runs only rank-1 biases
+    return found

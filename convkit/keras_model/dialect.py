@@ -1,0 +1,417 @@
+"""Keras model configs translated between the dialects tf_keras, Keras 3 and TF.js layers read.
+
+Keras 3 writes configs that TF.js 4.22 refuses: ``batch_shape`` instead of
+``batch_input_shape``, ``DTypePolicy`` objects for ``dtype``, ``module`` and
+``registered_name`` keys on every object, and functional graph edges as
+``{"args": [...], "kwargs": {...}}`` nodes of ``__keras_tensor__`` records.
+:func:`to_keras2_config` rewrites a Keras 3 (or Keras 2) model config into the
+Keras 2 dialect, which TF.js layers, tf_keras and Keras 3 all read, so one
+translated config serves the TF.js and ``.h5`` writers alike;
+:func:`keras3_dialect`, :func:`tf_keras_dialect` and :func:`h5_dialect` give
+what each Keras generation builds. Operations on tensors are translated in
+:mod:`~convkit.keras_model.operations`, layer names in
+:mod:`~convkit.keras_model.renames`; the TF.js names of Keras objects are the
+TF.js format's (:mod:`convkit.formats.tfjs.names`).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from convkit.keras_model.config import MODEL_CLASSES, iter_layers
+from convkit.keras_model.operations import tf_ops_as_operations, is_operation_record, tf_op_lambda_of
+from convkit.keras_model.references import mapped_references, tensor_histories
+from convkit.keras_model.renames import rename_layers, keras3_renamed_layers
+from convkit.policy.shipped import keras_shipped_layer, tf_keras_class_name
+
+# Activations Keras 3 computes differently from tf_keras under the same name: hard_sigmoid is
+# relu6(x + 3) / 6 in Keras 3 but clip(0.2 x + 0.5) in tf_keras (and TF.js).
+KERAS3_REDEFINED_ACTIVATIONS = frozenset({"hard_sigmoid"})
+
+# Config keys Keras 3 added that TF.js layers and tf_keras do not take.
+_KERAS3_ONLY_KEYS = frozenset(
+    {"optional", "build_config", "compile_config", "quantization_config", "lora_rank", "lora_alpha",
+     "use_cudnn", "synchronized", "registered_name", "module"}
+)
+
+
+# Layer arguments Keras 2 wrote that Keras 3 refuses.
+_KERAS2_ONLY_KEYS = ("time_major",)
+
+
+# Arguments Keras 3 writes into nested objects (initializers); dropped when unset.
+_KERAS3_ONLY_ARGS = frozenset({"input_axes", "output_axes"})
+
+
+def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
+    """The Keras 2 dialect of a model config (``{"class_name", "config"}``).
+
+    Keras 2 configs pass through with only ``module``/``registered_name`` keys
+    removed, so the function is safe to call on either generation.
+    """
+    return _layer(model_config)
+
+
+def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    if is_operation_record(layer):
+        return tf_op_lambda_of(layer, models)
+    class_name = tf_keras_class_name(layer.get("class_name"))
+    config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
+    if class_name in ("Functional", "Model"):
+        config = _functional(config)
+    elif class_name == "Sequential":
+        # Keras 2.0 stored a Sequential's config as the bare list of its layers
+        raw = layer.get("config")
+        layers = raw if isinstance(raw, list) else config.get("layers", [])
+        config = {
+            "name": config.get("name") if isinstance(layer.get("config"), dict) else layer.get("name", "sequential"),
+            "layers": [_layer(item) for item in layers],
+        }
+    else:
+        config = _layer_config(class_name, config)
+    out: dict[str, Any] = {"class_name": class_name, "config": config}
+    if "name" in layer:
+        out["name"] = layer["name"]
+    if "inbound_nodes" in layer:
+        out["inbound_nodes"] = [_node(node, models) for node in layer["inbound_nodes"]]
+    return out
+
+
+def _functional(config: dict[str, Any]) -> dict[str, Any]:
+    # A nested model's node 0 is the one its own construction made; Keras 2 and
+    # TF.js count it, Keras 3 does not, so calls of nested models shift by one.
+    models = {
+        (item.get("config") or {}).get("name", item.get("name"))
+        for item in config.get("layers", [])
+        if item.get("class_name") in MODEL_CLASSES
+    }
+    return {
+        "name": config.get("name"),
+        "trainable": config.get("trainable", True),
+        "layers": [_layer(item, models) for item in config.get("layers", [])],
+        "input_layers": _endpoints(config.get("input_layers", [])),
+        "output_layers": _endpoints(config.get("output_layers", [])),
+    }
+
+
+def _endpoints(value: list[Any]) -> list[Any]:
+    # Keras 3 writes a single endpoint flat (["in", 0, 0]); Keras 2 always nests.
+    if value and isinstance(value[0], str):
+        return [list(value)]
+    return [list(item) for item in value]
+
+
+def _node(node: Any, models: frozenset[str] | set[str]) -> Any:
+    if not isinstance(node, dict):
+        return node  # already Keras 2: [[layer, node_index, tensor_index, kwargs], ...]
+    kwargs = {
+        key: value
+        for key, value in (node.get("kwargs") or {}).items()
+        if value is not None and not _holds_tensor(value)
+    }
+    edges = []
+    for layer_name, node_index, tensor_index in tensor_histories(node.get("args", [])):
+        if layer_name in models:
+            node_index += 1
+        edges.append([layer_name, node_index, tensor_index, kwargs])
+    return edges
+
+
+def _holds_tensor(value: Any) -> bool:
+    return any(True for _ in tensor_histories(value))
+
+
+def _layer_config(class_name: str | None, config: dict[str, Any]) -> dict[str, Any]:
+    out = {key: _value(value) for key, value in config.items() if key not in _KERAS3_ONLY_KEYS}
+    if out.get("time_major") is False:  # Keras 2's default; Keras 3 refuses the argument
+        del out["time_major"]
+    if out.get("rms_scaling") is False:  # Keras 3's LayerNormalization default; tf_keras refuses the argument
+        del out["rms_scaling"]
+    if class_name == "InputLayer":
+        if "batch_shape" in out:
+            out["batch_input_shape"] = out.pop("batch_shape")
+        elif "shape" in out and "batch_input_shape" not in out:
+            out["batch_input_shape"] = [None, *out.pop("shape")]
+        out.pop("input_tensor", None)
+    elif "batch_shape" in out:
+        out["batch_input_shape"] = out.pop("batch_shape")
+    if class_name == "LeakyReLU" and "negative_slope" in out:  # Keras 3's name for Keras 2's alpha
+        out["alpha"] = out.pop("negative_slope")
+    for wrapped in ("layer", "backward_layer"):
+        if isinstance(out.get(wrapped), dict) and "class_name" in out[wrapped]:
+            out[wrapped] = _layer(out[wrapped])
+    return out
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, dict):
+        if value.get("class_name") == "DTypePolicy" or value.get("class_name") == "FloatDTypePolicy":
+            return (value.get("config") or {}).get("name", "float32")
+        if "class_name" in value and "config" in value:
+            inner = value["config"]
+            if isinstance(inner, dict):
+                inner = {k: _value(v) for k, v in inner.items() if not (k in _KERAS3_ONLY_ARGS and v is None)}
+            return {"class_name": value["class_name"], "config": inner}
+        return {key: _value(item) for key, item in value.items() if key not in ("module", "registered_name")}
+    if isinstance(value, list):
+        return [_value(item) for item in value]
+    return value
+
+
+def generations_differ(model_config: dict[str, Any]) -> list[str]:
+    """Activations of a Keras 3 model that tf_keras computes differently under the same name."""
+    found = []
+    for layer in iter_layers(model_config):
+        config = layer.get("config") or {}
+        for key in ("activation", "recurrent_activation"):
+            value = config.get(key)
+            if isinstance(value, str) and value in KERAS3_REDEFINED_ACTIVATIONS:
+                found.append(f"layer {config.get('name')!r} ({key} {value!r})")
+    return found
+
+
+def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 2 dialect config that Keras 3 builds.
+
+    Keras 3 reads Keras 2 style configs but does not count a nested model's
+    own construction node (its calls are one lower than Keras 2 wrote them),
+    refuses a few Keras 2 arguments (``time_major``) and ``/`` in layer names
+    (see :func:`keras3_renamed_layers`), and has no ``TFOpLambda`` (each becomes its
+    Keras 3 operation). A class Keras 3 ships without exporting it (ConvNeXt's
+    ``LayerScale``) gets the ``module`` Keras 3 finds it by.
+
+    Raises:
+        ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
+    """
+    import copy
+
+    config = copy.deepcopy(model_config)
+    _shift_nested(config)
+    _input_layer_first(config)
+    _drop_refused_arguments(config)
+    _name_shipped_modules(config)
+    tf_ops_as_operations(config)
+    rename_layers(config, keras3_renamed_layers(model_config))
+    return config
+
+
+def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
+    """A Keras 3 config whose records of Keras-shipped classes all name their module (Keras 3's legacy
+    ``.h5`` configs leave it out); ``model_config`` itself when they already do."""
+    import copy
+
+    if not _name_shipped_modules(model_config, dry_run=True):
+        return model_config
+    config = copy.deepcopy(model_config)
+    _name_shipped_modules(config)
+    return config
+
+
+def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:
+    named = False
+    for layer in iter_layers(model):
+        found = None if "module" in layer else keras_shipped_layer(layer.get("class_name"), 3)
+        if found is not None:
+            named = True
+            if not dry_run:
+                layer["module"] = found.__module__
+                layer["class_name"] = found.__name__  # tf_keras' "Custom>CustomScaleLayer"
+    return named
+
+
+# Keras 3 activations tf_keras lacks (or computes differently under the same name), as the
+# TensorFlow functions Keras 3 computes them with. Each step calls function(previous output,
+# operand), the operand a constant, None (none) or "input" (the activation's input).
+# hard_sigmoid is relu6(x + 3) / 6 in Keras 3 but clip(0.2 x + 0.5) in tf_keras; hard_silu
+# (alias hard_swish) is x * hard_sigmoid(x).
+_HARD_SIGMOID = (("math.add", 3.0), ("nn.relu6", None), ("math.truediv", 6.0))
+
+
+_KERAS3_ACTIVATION_STEPS: dict[str, tuple[tuple[str, float | str | None], ...]] = {
+    "hard_sigmoid": _HARD_SIGMOID,
+    "hard_silu": (*_HARD_SIGMOID, ("math.multiply", "input")),
+    "hard_swish": (*_HARD_SIGMOID, ("math.multiply", "input")),
+}
+
+
+# Layers that apply their ``activation`` to their output (recurrent layers apply it inside).
+_OUTPUT_ACTIVATION_CLASSES = frozenset({
+    "Activation", "Dense", "EinsumDense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose",
+    "Conv3DTranspose", "SeparableConv1D", "SeparableConv2D", "DepthwiseConv1D", "DepthwiseConv2D",
+})
+
+
+def _redirected(old: str, new: str, reference: str, node_index: int) -> tuple[str, int]:
+    return (new, 0) if reference == old and node_index == 0 else (reference, node_index)
+
+
+def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str, Any]:
+    """A Keras 2 dialect config that tf_keras builds and that computes what the Keras ``generation`` computed.
+
+    A Keras 3 activation tf_keras lacks (``hard_silu`` in MobileNetV3) or computes
+    differently (``hard_sigmoid``) becomes ``linear`` on its layer, followed by
+    ``TFOpLambda`` layers calling the TensorFlow functions Keras 3 computes it with;
+    the layer's consumers read the last of them. Only layers of functional models
+    with one call are rewritten; anything else is left for tf_keras to refuse.
+    """
+    if generation != 3:
+        return model_config
+    import copy
+
+    config = copy.deepcopy(model_config)
+    for inner in [config, *iter_layers(config)]:
+        if inner.get("class_name") in ("Functional", "Model"):
+            _activation_steps(inner.get("config") or {})
+    return config
+
+
+def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str, Any], int]:
+    """The config a whole-model ``.h5`` holds, and the Keras generation that loads it (2: tf_keras, 3: Keras 3).
+
+    Normally :func:`tf_keras_dialect`, for tf_keras. A Keras 3 model holding an
+    operation no ``TFOpLambda`` stands for (``ops.cumsum``) cannot load in tf_keras:
+    its ``.h5`` then keeps every operation as a Keras 3 record (with its module,
+    which Keras 3's own ``.h5`` drops), which Keras 3 loads.
+    """
+    config = tf_keras_dialect(model_config, generation)
+    if generation != 3 or not any(is_operation_record(layer) for layer in iter_layers(config)):
+        return config, 2
+    import copy
+
+    config = copy.deepcopy(model_config)
+    tf_ops_as_operations(config)
+    return config, 3
+
+
+def _activation_steps(body: dict[str, Any]) -> None:
+    layers = body.get("layers") or []
+    index = 0
+    while index < len(layers):
+        layer = layers[index]
+        index += 1
+        config = layer.get("config") or {}
+        steps = _KERAS3_ACTIVATION_STEPS.get(str(config.get("activation")))
+        if steps is None or layer.get("class_name") not in _OUTPUT_ACTIVATION_CLASSES \
+                or len(layer.get("inbound_nodes") or []) != 1:
+            continue
+        name = str(config.get("name", layer.get("name")))
+        activation = str(config["activation"])
+        config["activation"] = "linear"
+        source: list[Any] = [name, 0, 0]
+        previous, last = source, name
+        added = []
+        for number, (function, operand) in enumerate(steps):
+            step = f"{name}_{activation}_{number}"
+            if operand is None:
+                entry = [*previous, {}]
+            elif operand == "input":
+                entry = [*previous, {"y": list(source)}]
+            else:
+                entry = [*previous, {"y": operand}]
+            added.append({"class_name": "TFOpLambda",
+                          "config": {"name": step, "trainable": True, "dtype": "float32", "function": function},
+                          "name": step, "inbound_nodes": [entry]})
+            previous, last = [step, 0, 0], step
+        redirect = functools.partial(_redirected, name, last)
+        for other in layers:
+            other["inbound_nodes"] = mapped_references(other.get("inbound_nodes") or [], redirect)
+        if "output_layers" in body:
+            body["output_layers"] = mapped_references(body["output_layers"], redirect)
+        layers[index:index] = added
+        index += len(added)
+
+
+def _input_layer_first(model: dict[str, Any]) -> None:
+    # TF.js and Keras 2 let a Sequential's first layer carry batch_input_shape; Keras 3
+    # wants an InputLayer for it.
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") != "Sequential":
+            continue
+        layers = (inner.get("config") or {}).get("layers") or []
+        first = layers[0] if layers else None
+        if not first or first.get("class_name") == "InputLayer":
+            continue
+        shape = (first.get("config") or {}).pop("batch_input_shape", None)
+        if shape is not None:
+            dtype = (first.get("config") or {}).get("dtype", "float32")
+            name = f"{(first.get('config') or {}).get('name', 'input')}_input"
+            layers.insert(0, {"class_name": "InputLayer",
+                              "config": {"batch_input_shape": shape, "dtype": dtype, "name": name}})
+
+
+def _drop_refused_arguments(model: dict[str, Any]) -> None:
+    """Drops arguments a Keras 2 layer config holds that the Keras 3 class takes no more (``groups`` of
+    DepthwiseConv2D): Keras 3 refuses the whole model for one such key. Asks Keras 3 which
+    arguments each class's constructors take."""
+    for layer in iter_layers(model):
+        class_name = layer.get("class_name")
+        config = layer.get("config")
+        if class_name in MODEL_CLASSES or not isinstance(config, dict):
+            continue
+        accepted = _keras3_arguments(str(class_name))
+        if accepted is None:
+            continue
+        for key in [key for key in config if key not in accepted]:
+            del config[key]
+
+
+_KEPT_ARGUMENTS = frozenset({"name", "trainable", "dtype", "input_shape", "input_dim", "batch_input_shape",
+                             "batch_shape", "batch_size", "autocast"})
+
+
+def _keras3_arguments(class_name: str) -> frozenset[str] | None:
+    import inspect
+
+    import keras
+
+    cls = getattr(keras.layers, class_name, None)
+    if not isinstance(cls, type):
+        return None
+    names = set(_KEPT_ARGUMENTS)
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            return None
+        names.update(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    return frozenset(names)
+
+
+def _shift_nested(model: dict[str, Any]) -> None:
+    if model.get("class_name") not in MODEL_CLASSES:
+        return
+    layers = (model.get("config") or {}).get("layers", [])
+    # A nested Sequential has a construction node in Keras 2 only when it starts from an input
+    # (ConvNeXt's stem); one without is first called at node 0 in both generations.
+    models = {
+        (layer.get("config") or {}).get("name", layer.get("name"))
+        for layer in layers
+        if layer.get("class_name") in MODEL_CLASSES
+        and (layer.get("class_name") != "Sequential" or _sequential_has_input(layer))
+    }
+
+    def shifted(name: str, node_index: int) -> tuple[str, int]:
+        return (name, node_index - 1) if name in models and node_index > 0 else (name, node_index)
+
+    for layer in layers:
+        _shift_nested(layer)
+        layer_config = layer.get("config") or {}
+        for key in _KERAS2_ONLY_KEYS:
+            layer_config.pop(key, None)
+        # every reference, wherever a node holds it (a TFOpLambda's node is one flat edge, its
+        # other operands sit in the call arguments)
+        if models and layer.get("inbound_nodes"):
+            layer["inbound_nodes"] = mapped_references(layer["inbound_nodes"], shifted)
+    body = model.get("config") or {}
+    if models and body.get("output_layers"):
+        body["output_layers"] = mapped_references(body["output_layers"], shifted)
+
+
+def _sequential_has_input(layer: dict[str, Any]) -> bool:
+    inner = (layer.get("config") or {}).get("layers") or []
+    first = inner[0] if inner and isinstance(inner[0], dict) else {}
+    return first.get("class_name") == "InputLayer" or "batch_input_shape" in (first.get("config") or {})

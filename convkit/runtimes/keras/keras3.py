@@ -1,0 +1,29 @@
+"""Keras 3 runner: ``.keras`` archives and HDF5 files written by Keras 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from convkit.policy.safe_mode import loading_custom_objects, unsafe_scope
+from convkit.runtimes.base import load_failures
+from convkit.runtimes.keras.runner import KerasModelRunner, load_error
+
+
+def load_keras3(path: Path, *, allow_unsafe: bool = False, training: bool = False) -> KerasModelRunner:
+    """Loads ``path`` with ``keras.models.load_model(compile=False)``, in safe mode unless ``allow_unsafe``.
+
+    The code policy has judged the file before (``open_runner``).
+
+    Raises:
+        ReadError: Keras 3 cannot load the file.
+    """
+    path = Path(path)
+    import keras
+
+    with unsafe_scope(allow_unsafe, (3,)):
+        try:
+            model = keras.models.load_model(path, compile=False, safe_mode=not allow_unsafe,
+                                             custom_objects=loading_custom_objects(3))
+        except load_failures() as error:
+            raise load_error(path, "Keras 3", error) from None
+    return KerasModelRunner(model, generation=3, path=path, training=training)

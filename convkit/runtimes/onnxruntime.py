@@ -1,0 +1,68 @@
+"""onnxruntime, the runtime of ONNX models: an ``.onnx`` file on the CPU execution provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from convkit.errors import RunError, error_text
+from convkit.formats.onnx import ORT_TYPES
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
+
+
+def _spec(node: Any) -> TensorSpec:
+    dims = tuple(d if isinstance(d, int) and d >= 0 else None for d in (getattr(node, "shape", None) or ()))
+    return TensorSpec(name=node.name, shape=dims, dtype=ORT_TYPES.get(node.type, node.type))
+
+
+class OnnxRunner(Runner):
+    """Runs an ONNX model in an ``onnxruntime.InferenceSession`` on the CPU.
+
+    Symbolic dimensions (``unk__12``, ``batch``) count as open. A model whose
+    batch dimension is fixed is fed in slices of that size.
+
+    Args:
+        path: the ``.onnx`` file.
+        batch_size: samples per run when the batch is open. Default 256.
+    """
+
+    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+        super().__init__(path, "onnx")
+        self.batch_size = batch_size
+        self._file = Path(path)
+        self._session: Any = None
+
+    def _load(self) -> None:
+        import onnxruntime
+
+        from convkit.formats.onnx import read_model
+
+        read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
+        self.runtime = f"onnxruntime {onnxruntime.__version__}"
+        try:
+            self._session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
+            raise RunError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
+        self._inputs = [_spec(node) for node in self._session.get_inputs()]
+        self._outputs = [_spec(node) for node in self._session.get_outputs()]
+
+    def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        names = [spec.name for spec in self._outputs]
+        fixed = {spec.shape[0] for spec in self._inputs if spec.shape and spec.shape[0] is not None}
+        batch_size = fixed.pop() if len(fixed) == 1 else self.batch_size
+
+        def run(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            try:
+                values = self._session.run(names, {spec.name: part[spec.name] for spec in self._inputs})
+            except Exception as error:  # onnxruntime's own exception classes (InvalidArgument, Fail, ...)
+                raise RunError(f"{self.path}: onnxruntime could not run the model ({error_text(error)})") from None
+            return dict(zip(names, values))
+
+        return in_batches(feed, run, batch_size)
+
+
+def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """onnxruntime on the CPU."""
+    return OnnxRunner(path)
