@@ -81,7 +81,15 @@ def _build(out: Path) -> None:
     convkit.convert(keras_file, "ckpt", out / FORMATS["ckpt"], smoke_run=False)
 
 
+def _writer_modules() -> list[str]:
+    # The registry names each writer by a string, which following imports does not reach.
+    from convkit.registry import formats
+
+    return [fmt.writer.partition(":")[0] for fmt in formats() if fmt.writer]
+
+
 def built(root: Path) -> Path:
     """The folder holding the model in every format (``FORMATS`` names each file), built once and kept."""
-    key = _cache.key_of("graph_mobilenet_like", sources=_cache.digest(Path(__file__), *_cache.source_files("convkit.convert")))
+    sources = _cache.source_files("convkit.convert", *_writer_modules())
+    key = _cache.key_of("graph_mobilenet_like", sources=_cache.digest(Path(__file__), *sources))
     return _cache.built(key, _build, root)
