@@ -83,9 +83,10 @@ class Format:
             that a runtime's error message names.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
-        graph_extractor: ``"module:function"`` giving ``extract(path, *, level) -> Graph``
+        graph_extractor: ``"module:function"`` giving ``extract(path, *, level, report) -> Graph``
             (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
-            draws and measures, without TensorFlow; None: nothing to draw.
+            draws and measures, without TensorFlow, from the file or its inspect ``report``
+            (a dict, or None); None: nothing to draw.
     """
 
     name: str

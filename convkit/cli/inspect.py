@@ -95,7 +95,7 @@ def _graph_and_metrics(path: Path, format: str | None, document: dict[str, Any],
     from convkit import graph as model_graph
     from convkit.cli._common import stderr_console
 
-    extracted = model_graph.extract(path, document.get("format") or format, level=level)
+    extracted = model_graph.extract(path, document.get("format") or format, level=level, report=document)
     if metrics:
         from convkit.formats import _api
         from convkit.graph.metrics import measure, report_stats

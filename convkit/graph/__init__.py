@@ -14,19 +14,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from convkit.graph.model import Graph
 
 LEVELS = ("auto", "layers", "ops")
 
 
-def extract(path: str | Path, format: str | None = None, *, level: str = "auto") -> Graph:
+def extract(path: str | Path, format: str | None = None, *, level: str = "auto",
+            report: dict[str, Any] | None = None) -> Graph:
     """The graph of the model at ``path``, read by its format's extractor.
 
     Args:
         path: any model file or folder convkit reads.
         format: a registry name; default None detects it from content.
         level: ``auto`` (Keras layers where the file holds a Keras config, else ops), ``layers`` or ``ops``.
+        report: the file's inspect report (``inspect(path).to_dict()``) when the caller already has it, so that
+            the file is not read twice; default None: the extractor reads what it needs.
 
     Raises:
         DetectionError: no format recognises ``path``.
@@ -40,5 +44,5 @@ def extract(path: str | Path, format: str | None = None, *, level: str = "auto")
     extractor = fmt.resolve("graph_extractor")
     if extractor is None:
         raise ReadError(f"{path}: convkit cannot draw {fmt.name} files")
-    graph: Graph = extractor(path, level=level)
+    graph: Graph = extractor(path, level=level, report=report)
     return graph

@@ -18,7 +18,7 @@ from convkit.graph.model import Edge, Graph, Node, Weight
 _VARIABLE = "VARIABLE_VALUE"
 
 
-def from_checkpoint(path: Path, *, level: str = "auto") -> Graph:
+def from_checkpoint(path: Path, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
     """The object graph of the checkpoint at ``path`` (``level`` ``auto`` or ``objects``)."""
     from convkit.containers.tensor_bundle import OBJECT_GRAPH_KEY
     from convkit.errors import ReadError

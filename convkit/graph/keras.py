@@ -365,24 +365,26 @@ def _refuse_ops(path: Any, level: str, what: str) -> None:
                         "(or convert it to a SavedModel, ONNX or TFLite and draw that)")
 
 
-def from_h5(path: Any, *, level: str = "auto") -> Graph:
-    """The layer graph of a Keras ``.h5`` model (``level`` ``auto`` or ``layers``)."""
+def from_h5(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
+    """The layer graph of a Keras ``.h5`` model (``level`` ``auto`` or ``layers``), from its inspect ``report``
+    when the caller has it (else the file is inspected again)."""
     from convkit.errors import ReadError
     from convkit.formats import hdf5
 
     _refuse_ops(path, level, "an .h5 model")
-    report = hdf5.inspect(path)
-    if not isinstance(report.model_config, dict):
-        raise ReadError(f"{path}: a weights-only .h5 file ({report.kind}) holds no layer graph; "
+    report = report if report is not None else hdf5.inspect(path).to_dict()
+    if not isinstance(report.get("model_config"), dict):
+        raise ReadError(f"{path}: a weights-only .h5 file ({report.get('kind')}) holds no layer graph; "
                         "'convkit inspect' lists its weights")
-    return layer_graph(report.model_config, format="h5", weights=report.weights)
+    return layer_graph(report["model_config"], format="h5", weights=report.get("weights") or [])
 
 
-def from_keras_archive(path: Any, *, level: str = "auto") -> Graph:
-    """The layer graph of a ``.keras`` archive (``level`` ``auto`` or ``layers``)."""
+def from_keras_archive(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
+    """The layer graph of a ``.keras`` archive (``level`` ``auto`` or ``layers``), from its inspect ``report``
+    when the caller has it (else the archive is inspected again)."""
     from convkit.formats import keras_archive
 
     _refuse_ops(path, level, "a .keras archive")
-    report = keras_archive.inspect(path)
-    config = report.model_config or {}
-    return layer_graph(config, format="keras", weights=report.weights, keras3_keys=True)
+    report = report if report is not None else keras_archive.inspect(path).to_dict()
+    config = report.get("model_config") or {}
+    return layer_graph(config, format="keras", weights=report.get("weights") or [], keras3_keys=True)

@@ -34,7 +34,7 @@ _ELEMENT_TYPES = {1: "float32", 2: "uint8", 3: "int8", 4: "uint16", 5: "int16", 
 _MAX_DEPTH = 32
 
 
-def from_onnx(path: Path, *, level: str = "auto") -> Graph:
+def from_onnx(path: Path, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
     """The op graph of the ONNX model at ``path`` (``level`` ``auto`` or ``ops``)."""
     from convkit.errors import ReadError
     from convkit.formats import onnx as onnx_format

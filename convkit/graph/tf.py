@@ -392,7 +392,7 @@ def _const_values(node: dict[str, Any] | None) -> list[Any] | None:
 # ---------------------------------------------------------------------- formats holding a GraphDef
 
 
-def from_tfjs(path: Any, *, level: str = "auto") -> Graph:
+def from_tfjs(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
     """A TF.js model's graph: the layer graph of a layers model, the op graph of a graph model."""
     from pathlib import Path
 
@@ -424,9 +424,10 @@ def from_tfjs(path: Any, *, level: str = "auto") -> Graph:
                                                                "dtype": row.get("dtype", "float32")} for row in rows])
 
 
-def from_savedmodel(path: Any, *, level: str = "auto") -> Graph:
+def from_savedmodel(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
     """A SavedModel's graph: the Keras layer graph when ``keras_metadata.pb`` holds one (and ``level`` is not
-    ``ops``), else the op graph of the ``serving_default`` signature (or the first one)."""
+    ``ops``), else the op graph of the ``serving_default`` signature (or the first one); ``report``: its inspect
+    report, when the caller has it (else it is inspected again)."""
     from pathlib import Path
 
     from google.protobuf.json_format import MessageToDict
@@ -439,8 +440,8 @@ def from_savedmodel(path: Any, *, level: str = "auto") -> Graph:
     saved = savedmodel.read_saved_model(directory)
     keys = _variable_keys(directory, saved)
     if level != "ops":
-        report = savedmodel.inspect(directory)
-        config = (report.keras_metadata or {}).get("model_config")
+        report = report if report is not None else savedmodel.inspect(directory).to_dict()
+        config = (report.get("keras_metadata") or {}).get("model_config")
         if isinstance(config, dict) and config.get("config"):
             rows = [{"name": name, "shape": shape, "dtype": dtype, "key": keys.get(name)}
                     for name, (shape, dtype) in _variables(saved).items()]

@@ -26,7 +26,7 @@ WHILE IF CALL_ONCE VAR_HANDLE READ_VARIABLE ASSIGN_VARIABLE REVERSE_V2 TOPK_V2 W
 """.split())
 
 
-def from_tflite(path: Path, *, level: str = "auto") -> Graph:
+def from_tflite(path: Path, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
     """The op graph of the TFLite model at ``path`` (``level`` ``auto`` or ``ops``)."""
     from convkit.errors import ReadError
     from convkit.formats import tflite as tflite_format

@@ -218,3 +218,20 @@ def test_the_metrics_and_graph_documents_have_the_keys_the_doc_lists(mobilenet_f
 
     document = _json(mobilenet_files["h5"], "--stats", "--graph", tmp_path / "model.svg")
     assert_documented(document, "inspect-metrics")
+
+
+@pytest.mark.parametrize("name", ["h5", "keras"])
+def test_metrics_measure_the_report_inspect_made_without_reading_the_file_again(mobilenet_files, monkeypatch, name):
+    from convkit.containers import isolate
+    from convkit.formats import hdf5, keras_archive
+
+    module = {"h5": hdf5, "keras": keras_archive}[name]
+    reads = []
+
+    def counted(function, path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        reads.append(path)
+        return isolate.run_isolated(function, path, *args, **kwargs)
+
+    monkeypatch.setattr(module, "run_isolated", counted)
+    document = _json(mobilenet_files[name], "--metrics")
+    assert document["metrics"]["summary"]["macs"] > 0 and reads == [mobilenet_files[name]]
