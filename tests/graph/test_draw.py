@@ -4,7 +4,6 @@ the HTML opened in headless Chromium (a screenshot, its node count equal to the 
 from __future__ import annotations
 
 import json
-import os
 import xml.etree.ElementTree as ElementTree
 import zipfile
 from pathlib import Path
@@ -13,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convkit.cli.main import app
+from tests._browser import require_chromium
 
 runner = CliRunner()
 SVG = "{http://www.w3.org/2000/svg}"
@@ -164,17 +164,13 @@ def test_edges_carry_shapes_and_dtypes(drawings):
 
 @pytest.fixture(scope="module")
 def chromium():
-    from convkit.runtimes.tfjs.browser import browser_missing, find_chromium
+    from convkit.runtimes.tfjs.browser import launch_chromium
 
-    missing = browser_missing("chromium")
-    if missing is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI installs the browser, yet: {missing}")
-        pytest.skip(missing)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=find_chromium(), headless=True)
+        browser = launch_chromium(playwright)
         yield browser
         browser.close()
 
