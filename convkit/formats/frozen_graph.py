@@ -154,4 +154,5 @@ register_format(Format(
     runner="convkit.runtimes.graph:open_graph",
     runtime_title="TensorFlow",
     default_output=lambda parent, name: parent / f"{name}.pb",
+    graph_extractor="convkit.graph.tf:from_frozen_graph",
 ))

@@ -217,4 +217,5 @@ register_format(Format(
     runner="convkit.runtimes.graph:open_graph",
     runtime_title="TensorFlow",
     default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
+    graph_extractor="convkit.graph.tf:from_metagraph",
 ))

@@ -347,4 +347,5 @@ register_format(Format(
     write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, graphs=True, routes=ROUTES),
     runner="convkit.runtimes.onnxruntime:open_onnx",
     default_output=lambda parent, name: parent / f"{name}.onnx",
+    graph_extractor="convkit.graph.onnx:from_onnx",
 ))

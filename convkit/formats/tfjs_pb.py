@@ -112,4 +112,5 @@ register_format(Format(
     inference_graph=inference_graph,
     runner="convkit.runtimes.graph:open_graph",
     runtime_title="TensorFlow",
+    graph_extractor="convkit.graph.tf:from_tfjs_legacy",
 ))

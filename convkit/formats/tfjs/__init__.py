@@ -529,4 +529,5 @@ register_format(Format(
     runtime_title="TF.js",
     blame=blame,
     default_output=lambda parent, name: parent / f"{name}_tfjs",
+    graph_extractor="convkit.graph.tf:from_tfjs",
 ))
