@@ -520,14 +520,17 @@ def _strip_large_constants(graph_def: Any) -> None:
                     tensor.ClearField(field)
 
 
+
 def from_frozen_graph(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
     """A frozen GraphDef's op graph, from its inputs to the outputs inspect names (every node when none is found)."""
     from pathlib import Path
 
     from convkit.formats import frozen_graph
+    from convkit.graph_model.model import described_io
 
     _refuse_layers(path, level, "a frozen GraphDef")
-    return _graph_def_graph(frozen_graph.read_graph_def(Path(path)), Path(path), format="pb")
+    graph_def = frozen_graph.read_graph_def(Path(path))
+    return _graph_def_graph(graph_def, Path(path).name, "pb", described_io(graph_def, Path(path))[1])
 
 
 def from_metagraph(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
@@ -535,10 +538,13 @@ def from_metagraph(path: Any, *, level: str = "auto", report: dict[str, Any] | N
     from pathlib import Path
 
     from convkit.formats import metagraph
+    from convkit.graph_model.freeze import saver_scope
+    from convkit.graph_model.model import described_io
 
     _refuse_layers(path, level, "a TF1 MetaGraph")
     _prefix, meta, meta_graph = metagraph._meta(Path(path))
-    return _graph_def_graph(meta_graph.graph_def, meta, format="metagraph")
+    outputs = described_io(meta_graph.graph_def, meta, skip_scopes=saver_scope(meta_graph))[1]
+    return _graph_def_graph(meta_graph.graph_def, meta.name, "metagraph", outputs)
 
 
 def from_tfjs_legacy(path: Any, *, level: str = "auto", report: dict[str, Any] | None = None) -> Graph:
@@ -546,12 +552,14 @@ def from_tfjs_legacy(path: Any, *, level: str = "auto", report: dict[str, Any] |
     from pathlib import Path
 
     from convkit.formats import tfjs_pb
+    from convkit.graph_model.model import described_io
 
     _refuse_layers(path, level, "a TF.js 0.x graph model")
     graph_def, manifest = tfjs_pb._graph(Path(path))
     shapes = {str(row["name"]): ([int(d) for d in row["shape"]], str(row.get("dtype", "float32")))
               for group in manifest for row in group["weights"]}
-    return _graph_def_graph(graph_def, tfjs_pb._folder(Path(path)) / tfjs_pb.GRAPH_FILE, format="tfjs-pb",
+    graph_file = tfjs_pb._folder(Path(path)) / tfjs_pb.GRAPH_FILE
+    return _graph_def_graph(graph_def, graph_file.name, "tfjs-pb", described_io(graph_def, graph_file)[1],
                             weight_shapes=shapes)
 
 
@@ -562,20 +570,13 @@ def _refuse_layers(path: Any, level: str, what: str) -> None:
         raise ReadError(f"{path}: {what} holds ops, not Keras layers; draw it without --level layers")
 
 
-def _graph_def_graph(graph_def: Any, path: Any, *, format: str,
+def _graph_def_graph(graph_def: Any, name: str, format: str, outputs: list[Any],
                      weight_shapes: dict[str, tuple[list[int], str]] | None = None) -> Graph:
-    """The op graph of a GraphDef message, drawn from the inputs and outputs convkit infers for it."""
+    """The op graph of a GraphDef message, drawn back from ``outputs`` (every node when there are none)."""
     from google.protobuf.json_format import MessageToDict
 
-    from convkit.errors import ReadError
-    from convkit.graph_model.model import choose_io
-
-    try:
-        _inputs, outputs, _io_from = choose_io(graph_def, path)
-    except ReadError:  # no plausible output: the whole graph
-        outputs = []
     copy = type(graph_def)()
     copy.CopyFrom(graph_def)
     _strip_large_constants(copy)
-    return op_graph(MessageToDict(copy), format=format, name=path.name, weight_shapes=weight_shapes,
+    return op_graph(MessageToDict(copy), format=format, name=name, weight_shapes=weight_shapes,
                     outputs=[tensor.tensor for tensor in outputs] or None)

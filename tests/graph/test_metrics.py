@@ -235,3 +235,23 @@ def test_metrics_measure_the_report_inspect_made_without_reading_the_file_again(
     monkeypatch.setattr(module, "run_isolated", counted)
     document = _json(mobilenet_files[name], "--metrics")
     assert document["metrics"]["summary"]["macs"] > 0 and reads == [mobilenet_files[name]]
+
+
+def test_graph_level_formats_count_the_macs_of_their_savedmodel(tmp_path):
+    # The same CNN as a SavedModel, a frozen GraphDef, a TF1 checkpoint with its .meta and a TF.js graph model
+    # (the builds tests/convert/test_graphs.py shares); "two" as a TF.js 0.x model.
+    from tests import _graph_models
+
+    cnn = _graph_models.built("cnn", tmp_path, ("tfjs_uint8", "tfjs_frozen", "tfjs_sharded", "tf1"))
+    found = {}
+    for variant in ("saved_model", "frozen.pb", "tf1", "tfjs_frozen"):
+        summary = _json(_graph_models.variant_path(cnn, variant), "--metrics")["metrics"]["summary"]
+        assert summary["unknown_ops"] == {} and summary["no_shape_ops"] == {}, (variant, summary)
+        found[variant] = summary["macs"]
+    assert found["saved_model"] > 0 and set(found.values()) == {found["saved_model"]}, found
+    two = _graph_models.built("two", tmp_path, ("tfjs_frozen", "tfjs_legacy", "tf1_savedmodel"))
+    legacy = _json(two / "tfjs_legacy", "--metrics")["metrics"]["summary"]["macs"]
+    assert legacy == _json(two / "saved_model", "--metrics")["metrics"]["summary"]["macs"] > 0
+    drawn = tmp_path / "frozen.svg"
+    result = runner.invoke(app, ["inspect", str(cnn / "frozen.pb"), "--graph", str(drawn)])
+    assert result.exit_code == 0 and drawn.stat().st_size > 0, result.output
