@@ -29,6 +29,11 @@ class WriteOptions:
         shard_size: default bytes per weight shard file (``--shard-size``); 0: no shards.
         opsets: the opsets it writes (``--opset``); empty: not an opset-versioned format.
         default_opset: the opset written when none is asked for.
+        graphs: it writes sources that convert as TensorFlow graphs (TF.js graph models, frozen
+            ``.pb`` files, TF1 checkpoints with ``.meta``: :class:`convkit.graph_model.model.GraphSource`),
+            with their ``--inputs``/``--outputs``/``--signature``/``--tag``.
+        routes: the writers it can be written through (``--onnx-route``: convkit's ``native`` one or
+            ``tf2onnx``); empty: one writer. Without a choice the writer picks.
     """
 
     kinds: tuple[str, ...] = ()
@@ -37,6 +42,8 @@ class WriteOptions:
     shard_size: int = 0
     opsets: tuple[int, ...] = ()
     default_opset: int | None = None
+    graphs: bool = False
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -85,6 +92,10 @@ class Format:
             by default, from the source's parent/``base`` and stem ``name``.
         holds_strings: its runtime runs models that take strings (text preprocessing inside the
             model, ``TextVectorization``); ``convert`` refuses such a model for a target without.
+        graph_extractor: ``"module:function"`` giving ``extract(path, *, level, report) -> Graph``
+            (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
+            draws and measures, without TensorFlow, from the file or its inspect ``report``
+            (a dict, or None); None: nothing to draw.
     """
 
     name: str
@@ -108,6 +119,7 @@ class Format:
     blame: Callable[[str, Path], str | None] | None = None
     default_output: Callable[[Path, str], Path] | None = None
     holds_strings: bool = True
+    graph_extractor: str | None = None
 
     @property
     def shown_name(self) -> str:
@@ -115,7 +127,7 @@ class Format:
         return self.title or self.name
 
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``writer``, ``runner`` or ``smoke_runner``, imported on first use."""
+        """The function a ``"module:function"`` role names (``reader``, ``runner``, ``graph_extractor``), imported."""
         target = getattr(self, role)
         if target is None:
             return None

@@ -1,4 +1,5 @@
-"""``convkit setup-tfjs``: install the pinned TF.js npm packages where ``convkit`` finds them."""
+"""``convkit setup-tfjs``: install the pinned npm packages (TF.js, its WASM backend, the graph layout engine) where
+``convkit`` finds them."""
 
 from __future__ import annotations
 
@@ -22,11 +23,12 @@ def setup_tfjs(
                      help="npm folder to install into (default: ~/.cache/convkit/node, or $XDG_CACHE_HOME/convkit/node)."),
     ] = None,
 ) -> None:
-    """Install the TF.js runtime convkit runs TF.js models in: @tensorflow/tfjs and its WASM backend, at the
-    versions convkit is tested with.
+    """Install the npm packages convkit runs under Node.js, at the versions convkit is tested with:
+    @tensorflow/tfjs and its WASM backend (TF.js models for check and convert) and @hpcc-js/wasm-graphviz
+    (the pictures of inspect --graph).
 
     Runs `npm ci` once on convkit's own package-lock.json (needs Node.js 20, npm and the
-    npm registry). convkit looks for the runtime in $CONVKIT_NODE_ROOT, above the package
+    npm registry). convkit looks for them in $CONVKIT_NODE_ROOT, above the package
     and the working directory, then in this folder.
     """
     from convkit.runtimes.tfjs import install
@@ -35,5 +37,5 @@ def setup_tfjs(
     installed = ", ".join(f"{name} {version}" for name, version in install.pinned_versions().items())
     stdout_console().print(f"{installed} installed in {folder}", markup=False, highlight=False)
     if root is not None:
-        stdout_console().print(f"set {install.NODE_ROOT_ENV}={folder} so that convkit finds it", markup=False,
+        stdout_console().print(f"set {install.NODE_ROOT_ENV}={folder} so that convkit finds them", markup=False,
                                highlight=False)

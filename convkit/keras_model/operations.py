@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from convkit.keras_model.config import iter_layers
-from convkit.policy.graph_ops import DTYPE_ATTRS, PURE_OPS, tf_op_layer_op
 from convkit.keras_model.references import is_tensor_reference, keras_tensor, tensor_histories
+from convkit.policy.graph_ops import DTYPE_ATTRS, PURE_OPS, tf_op_layer_op
 
 # ---------------------------------------------------------------- tf_keras TFOpLambda <-> Keras 3 operations
 # What ``x + 3.0`` or ``tf.math.multiply(x, y)`` becomes in a functional model: a tf_keras
@@ -48,10 +48,10 @@ for _function, (_module, _class_name, _arguments) in _TF_FUNCTION_OPS.items():
     _OP_TF_FUNCTIONS.setdefault((f"keras.src.ops.{_module}", _class_name), _function)
 _OP_TF_FUNCTIONS[("keras.src.ops.numpy", "Add")] = "math.add"
 # tf_keras' marker for a constant standing where a TFOpLambda's first (tensor) argument goes.
-_CONSTANT_INPUT = "_CONSTANT_VALUE"
+CONSTANT_INPUT = "_CONSTANT_VALUE"
 
 
-def _tf_function_name(name: Any) -> str:
+def tf_function_name(name: Any) -> str:
     """A TFOpLambda's ``function`` without the ``tf.`` and ``compat.v1.``/``compat.v2.`` prefixes."""
     name = str(name).removeprefix("tf.")
     for prefix in ("compat.v1.", "compat.v2."):
@@ -68,7 +68,7 @@ def keras3_op_of(layer: dict[str, Any]) -> dict[str, Any]:
     """
     config = layer.get("config") or {}
     name = str(config.get("name", layer.get("name")))
-    function = _tf_function_name(config.get("function"))
+    function = tf_function_name(config.get("function"))
     found = _TF_FUNCTION_OPS.get(function) if layer.get("class_name") == "TFOpLambda" else None
     if found is None:
         raise ValueError(f"layer {name!r} ({layer.get('class_name')}) calls tf.{function}, which has no "
@@ -101,7 +101,7 @@ def _op_call(node: Any, arguments: tuple[str, ...]) -> list[Any] | None:
         return None
     kwargs = dict(entry[3]) if len(entry) == 4 and isinstance(entry[3], dict) else {}
     kwargs.pop("name", None)
-    first = entry[2] if entry[0] == _CONSTANT_INPUT else keras_tensor(entry[:3])
+    first = entry[2] if entry[0] == CONSTANT_INPUT else keras_tensor(entry[:3])
     call = [first]
     for argument in arguments[1:]:
         if argument not in kwargs:
@@ -207,7 +207,7 @@ def _op_lambda_node(node: Any, arguments: tuple[str, ...], models: frozenset[str
         return [*first, kwargs]
     if not any(isinstance(value, list) for value in rest):
         return None  # an operation on constants only
-    return [_CONSTANT_INPUT, -1, first, kwargs]
+    return [CONSTANT_INPUT, -1, first, kwargs]
 
 
 def tf_op_lambda_of_op_layer(layer: dict[str, Any]) -> dict[str, Any] | None:
@@ -254,7 +254,7 @@ def tf_op_lambda_of_op_layer(layer: dict[str, Any]) -> dict[str, Any] | None:
         call = dict(kwargs)
         call.update({argument: value for argument, (_, value) in zip(op.inputs[1:], values[1:])})
         kind, first = values[0]
-        nodes.append([*first, call] if kind == "tensor" else [_CONSTANT_INPUT, -1, first, call])
+        nodes.append([*first, call] if kind == "tensor" else [CONSTANT_INPUT, -1, first, call])
     return {"class_name": "TFOpLambda",
             "config": {"name": name, "trainable": config.get("trainable", True),
                        "dtype": config.get("dtype") or "float32", "function": op.function},

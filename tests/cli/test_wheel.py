@@ -110,3 +110,21 @@ def test_a_wheel_user_sets_up_tfjs_then_converts_to_every_format(installed: tupl
     assert check["status"] == "PASS", check
     runtimes = {pair["model"]["format"]: pair["model"]["runtime"] for pair in check["pairs"]}
     assert runtimes["tfjs"].startswith("TF.js 4.22.0") and "wasm" in runtimes["tfjs"], runtimes
+
+
+def test_setup_tfjs_brings_the_graph_layout_engine(installed: tuple[Path, dict[str, str], Path]) -> None:
+    """A wheel user draws graphs after `convkit setup-tfjs` (npm ci from the registry), with the layout
+    script and the page template the wheel carries."""
+    environment, env, run_dir = installed
+    env = dict(env, HOME=str(run_dir / "another_home"))  # a user who has not run setup-tfjs yet
+    convkit = str(environment / "bin" / "convkit")
+    model = ROOT / "fixtures" / "hostile" / "good" / "tiny_k2.h5"
+    missing = subprocess.run([convkit, "inspect", str(model), "--graph", "tiny.html"], cwd=run_dir, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2 and "@hpcc-js/wasm-graphviz" in missing.stderr and "convkit setup-tfjs" in missing.stderr
+    node_root = run_dir / "node"
+    _run([convkit, "setup-tfjs", "--root", str(node_root)], cwd=run_dir, env=env)
+    env = dict(env, CONVKIT_NODE_ROOT=str(node_root))
+    for picture in ("tiny.svg", "tiny.html"):
+        done = _run([convkit, "inspect", str(model), "--graph", picture, "--json"], cwd=run_dir, env=env)
+        assert json.loads(done.stdout)["graph"]["nodes"] > 0 and (run_dir / picture).stat().st_size > 1000

@@ -1,9 +1,10 @@
-"""Where the TF.js runtime lives: Node.js and an npm folder holding the pinned npm packages.
+"""Where convkit's Node.js side lives: Node.js and an npm folder holding the pinned npm packages.
 
 ``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js, on the
-WASM backend by default (@tensorflow/tfjs-backend-wasm). The npm folder (one whose
-``node_modules`` holds every package convkit's Node side needs) is looked for, in
-order, at:
+WASM backend by default (@tensorflow/tfjs-backend-wasm); ``convkit inspect --graph``
+lays graphs out with Graphviz compiled to WebAssembly (@hpcc-js/wasm-graphviz). The
+npm folder (one whose ``node_modules`` holds every package convkit's Node side needs)
+is looked for, in order, at:
 
 1. ``$CONVKIT_NODE_ROOT``;
 2. the folders above the installed package and above the working directory
@@ -50,8 +51,11 @@ def pinned_versions() -> dict[str, str]:
     return {name: str(packages.get(f"node_modules/{name}", {}).get("version", "?")) for name in required_packages()}
 
 
-# The version the lock pins (what `convkit --version` and the test suite compare with).
+# The versions the lock pins (what `convkit --version` and the test suite compare with).
 TFJS_VERSION = pinned_versions()[TFJS_PACKAGE]
+# The graph layout engine of inspect --graph.
+LAYOUT_PACKAGE = "@hpcc-js/wasm-graphviz"
+LAYOUT_VERSION = pinned_versions()[LAYOUT_PACKAGE]
 
 
 def user_node_root() -> Path:
@@ -72,41 +76,49 @@ def candidate_roots() -> list[Path]:
     return list(dict.fromkeys(candidates))
 
 
-def _installed(root: Path, package: str) -> bool:
+def has_tfjs(root: Path) -> bool:
+    return has_package(root, TFJS_PACKAGE)
+
+
+def has_package(root: Path, package: str) -> bool:
     return (root / "node_modules" / package / "package.json").is_file()
 
 
-def has_tfjs(root: Path) -> bool:
-    return _installed(root, TFJS_PACKAGE)
+def tfjs_packages() -> tuple[str, ...]:
+    """The required packages the TF.js runtime is made of (all but the graph layout engine)."""
+    return tuple(package for package in required_packages() if package != LAYOUT_PACKAGE)
 
 
-def missing_packages(root: Path) -> list[str]:
-    """The required packages ``root``'s ``node_modules`` lacks."""
-    return [package for package in required_packages() if not _installed(root, package)]
+def missing_packages(root: Path, packages: tuple[str, ...] | None = None) -> list[str]:
+    """The ``packages`` (default: every required one) ``root``'s ``node_modules`` lacks."""
+    return [package for package in (packages or required_packages()) if not has_package(root, package)]
 
 
-def find_node_root() -> Path:
-    """The first folder whose ``node_modules`` holds every required package.
+def find_node_root(package: str | None = None) -> Path:
+    """The first folder whose ``node_modules`` holds the TF.js runtime's packages (only ``package``, when given:
+    the graph layout engine).
 
     Raises:
         RuntimeMissingError: none does; the message names what is missing and the command that installs it.
     """
+    wanted = (package,) if package else tfjs_packages()
+    what = package if package else "the TF.js runtime"
     partial: tuple[Path, list[str]] | None = None
     for folder in candidate_roots():
-        missing = missing_packages(folder)
+        missing = missing_packages(folder, wanted)
         if not missing:
             return folder
-        if partial is None and len(missing) < len(required_packages()):
+        if partial is None and len(missing) < len(wanted):
             partial = (folder, missing)
     if partial is not None:
         folder, missing = partial
         raise RuntimeMissingError(
-            f"the TF.js runtime in {folder} lacks {' and '.join(missing)}; run '{SETUP_COMMAND}' to install "
+            f"{what} in {folder} lacks {' and '.join(missing)}; run '{SETUP_COMMAND}' to install "
             f"the pinned packages in {user_node_root()} (or 'npm ci' in a convkit checkout)")
     raise RuntimeMissingError(
-        f"the TF.js runtime is not installed: {' and '.join(required_packages())} are in neither "
+        f"{what} is not installed: {' and '.join(wanted)} {'is' if len(wanted) == 1 else 'are'} in neither "
         f"${NODE_ROOT_ENV}, a folder above convkit or the working directory, nor {user_node_root()}; run "
-        f"'{SETUP_COMMAND}' to install them (or 'npm ci' in a convkit checkout)")
+        f"'{SETUP_COMMAND}' to install {'it' if len(wanted) == 1 else 'them'} (or 'npm ci' in a convkit checkout)")
 
 
 def tfjs_version(root: Path | None = None) -> str | None:
