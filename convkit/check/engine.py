@@ -11,8 +11,9 @@ import numpy as np
 from convkit._tf import runtime_logs_hidden
 from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
+from convkit.runtimes.inputs import numpy_dtype
 from convkit.check.report import CheckReport, ModelInfo, PairResult
-from convkit.errors import ConvkitError, UsageError
+from convkit.errors import ConvkitError, RuntimeMissingError, UsageError
 from convkit.progress import Progress, no_progress
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.runner import KerasModelRunner
@@ -130,7 +131,7 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
         pairs=tuple(pairs),
         inputs=feed.to_dict(),
         seconds=time.perf_counter() - started,
-        notes=feed.notes,
+        notes=(*feed.notes, *(f"reference: {note}" for note in ref_runner.notes)),
     )
 
 
@@ -153,11 +154,13 @@ def _check_one(
         matching = match_specs(ref_specs, runner.inputs, what=f"{runner.label}'s inputs")
         other_specs = {spec.name: spec for spec in runner.inputs}
         other_feed = {
-            other: feed.arrays[ref.name].astype(other_specs[other].dtype, copy=False)
+            other: feed.arrays[ref.name].astype(numpy_dtype(other_specs[other].dtype), copy=False)
             for ref, other in zip(ref_specs, matching.names)
         }
         with runtime_logs_hidden(runner.in_process):
             outputs = runner.infer(other_feed)
+    except RuntimeMissingError:
+        raise  # not the copy's fault: the whole run needs the runtime installed
     except ConvkitError as error:
         info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
             label=_label(copy), path=str(copy) if isinstance(copy, (str, Path)) else None,

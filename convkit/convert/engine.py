@@ -186,7 +186,8 @@ def convert(
                              "not to this one")
         say("writing")
         written: Written = writer(conversion)
-    return ConvertResult(src, out, source_format.name, target.name, written.kind, written.warnings,
+    warnings = (*conversion.source.read_notes, *written.warnings)
+    return ConvertResult(src, out, source_format.name, target.name, written.kind, warnings,
                          round(time.perf_counter() - started, 3), lost=written.lost)
 
 
