@@ -1,6 +1,6 @@
 """The package's layering, read from its imports: one way down, no circles, format names in their homes.
 
-containers/ <- policy/ <- keras_model/ <- formats/ <- runtimes/ <- convert/, check/ <- the API, cli/
+containers/ <- data/ <- policy/ <- keras_model/ <- formats/ <- runtimes/ <- convert/, check/ <- the API, cli/
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_check_and_convert_do_not_import_each_other() -> None:
 
 def test_model_containers_are_opened_only_under_containers() -> None:
     # Writing HDF5 is the .h5 writer's; reading model files as containers is containers/' alone.
-    allowed = {"convert/writers/h5.py", "train/data.py", "check/inputs.py"}
+    allowed = {"convert/writers/h5.py", "train/data.py"}
     found = [
         f"{_relative(path)}:{line} imports {name}"
         for path in sorted(PACKAGE.rglob("*.py"))
@@ -76,7 +76,7 @@ def test_no_import_error_fallbacks_around_convkit_modules() -> None:
 
 # What stands below both engines imports neither: the containers, the code policy, the in-memory Keras model,
 # the formats, the runtimes, and the top-level helpers (everything but the API and what joins the engines).
-BELOW_THE_ENGINES = ("containers", "policy", "keras_model", "formats", "runtimes")
+BELOW_THE_ENGINES = ("containers", "data", "policy", "keras_model", "formats", "runtimes")
 ABOVE_THE_ENGINES = ("__init__", "__main__", "convert_and_check")
 
 
@@ -94,7 +94,7 @@ def test_what_stands_below_the_engines_imports_neither() -> None:
 
 def test_imports_run_one_way_down() -> None:
     # Each layer imports only what stands below it (and itself).
-    layers = ["containers", "policy", "keras_model", "formats", "runtimes"]
+    layers = ["containers", "data", "policy", "keras_model", "formats", "runtimes"]
     found = []
     for index, layer in enumerate(layers):
         above = tuple(f"convkit.{name}" for name in layers[index + 1:])

@@ -124,7 +124,7 @@ def test_npz_inputs_by_name(trained_k2, tmp_path, mnist_test):
     result = _invoke(trained_k2 / "my_model.h5", trained_k2 / "my_model.keras", "--inputs", npz, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["inputs"]["source"] == "digits.npz" and report["inputs"]["count"] == 7
+    assert report["inputs"]["source"] == str(npz) and report["inputs"]["count"] == 7
 
 
 @pytest.mark.parametrize(
