@@ -29,6 +29,10 @@ class WriteOptions:
         shard_size: default bytes per weight shard file (``--shard-size``); 0: no shards.
         opsets: the opsets it writes (``--opset``); empty: not an opset-versioned format.
         default_opset: the opset written when none is asked for.
+        calibrated: the quantizations among ``quantizations`` calibrated on sample inputs
+            (``--calibrate``: TFLite ``int8``); empty: none.
+        io_types: the number types its inputs and outputs can take when calibrated-quantized
+            (``--io-type``: ``float32``, ``int8``, ``uint8``); empty: they keep the model's.
     """
 
     kinds: tuple[str, ...] = ()
@@ -37,6 +41,8 @@ class WriteOptions:
     shard_size: int = 0
     opsets: tuple[int, ...] = ()
     default_opset: int | None = None
+    calibrated: tuple[str, ...] = ()
+    io_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

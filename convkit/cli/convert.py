@@ -9,11 +9,18 @@ import typer
 
 from convkit.cli._common import (
     JsonOption,
+    LimitOption,
+    MeanOption,
+    OffsetOption,
     OutOption,
+    PreprocessOption,
+    ScaleOption,
+    StdOption,
     VerboseOption,
     choice_option,
     help_from,
     handle_errors,
+    preprocessing_of,
     print_json,
     stdout_console,
 )
@@ -32,11 +39,31 @@ def quantizations() -> list[str]:
     return _offered("quantizations")
 
 
+def io_types() -> list[str]:
+    """The ``--io-type`` choices: the input/output number types a calibrated quantization offers."""
+    return _offered("io_types")
+
+
+def _calibrate_help() -> str:
+    offered = [f"--to {fmt.name} --quantize {'/'.join(fmt.write_options.calibrated)}"
+               for fmt in formats() if fmt.write_options.calibrated]
+    return (f"Calibrate on this data ({'; '.join(offered)}): an .npz, .npy, folder, glob or file of images, or "
+            "CSV, as check --inputs takes it; NAME=SOURCE for one input (repeat). Default: up to 100 of the inputs "
+            "convkit check would feed. Up to 500 samples unless --limit says.")
+
+
+def _io_type_help() -> str:
+    offered = [f"--to {fmt.name} --quantize {'/'.join(fmt.write_options.calibrated)}"
+               for fmt in formats() if fmt.write_options.io_types]
+    return (f"Number type of the model's inputs and outputs ({'; '.join(offered)}); int8/uint8 inputs take "
+            "quantized values (the file holds the scale and zero point). Default float32.")
+
+
 def _quantize_help() -> str:
     offered = [f"--to {fmt.name}: {', '.join(fmt.write_options.quantizations)}"
                for fmt in formats() if fmt.write_options.quantizations]
     return (f"Quantize the weights ({'; '.join(offered)}); TFLite int8 quantizes activations too, calibrated on "
-            "the inputs convkit check uses.")
+            "--calibrate's data, else on the inputs convkit check uses.")
 
 
 def _shard_help() -> str:
@@ -76,6 +103,14 @@ def convert_command(
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Smoke-run the output (load it and run it once in its target runtime) before it is put in place.")] = True,
     opset: Annotated[Optional[int], help_from(typer.Option("--opset", metavar="N", show_default=False), _opset_help)] = None,
+    calibrate: Annotated[Optional[list[str]], help_from(typer.Option("--calibrate", metavar="[NAME=]SOURCE", show_default=False), _calibrate_help)] = None,
+    preprocess: PreprocessOption = None,
+    scale: ScaleOption = None,
+    offset: OffsetOption = None,
+    mean: MeanOption = None,
+    std: StdOption = None,
+    limit: LimitOption = None,
+    io_type: Annotated[Optional[str], choice_option("--io-type", choices=io_types, help=_io_type_help)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -92,6 +127,8 @@ def convert_command(
                 quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
                 keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
                 allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
+                calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
+                limit=limit, io_type=io_type,
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.
@@ -116,5 +153,7 @@ def _print_result(result, progress: StageDisplay) -> None:
     out = stdout_console()
     what = f"{result.to} ({result.kind})"
     out.print(f"{result.src} -> {result.out}  [{what}, {result.seconds:.2f} s]", markup=False, highlight=False)
+    if result.calibration is not None:
+        out.print(f"calibrated on {result.calibration['source']}", markup=False, highlight=False)
     if result.check is not None:
         out.print(f"check: {result.check.get('headline', result.check.get('status'))}", markup=False, highlight=False)

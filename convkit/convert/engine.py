@@ -19,6 +19,8 @@ from typing import Any, Sequence
 
 from convkit import registry
 from convkit.convert.conversion import Conversion, ConvertRequest, Source, Written
+from convkit.data.loader import InputsLike
+from convkit.data.preprocess import Preprocessing, preprocessing
 from convkit.errors import UsageError
 from convkit.policy import screening
 from convkit.progress import Progress, no_progress
@@ -43,6 +45,8 @@ class ConvertResult:
         seconds: wall time of the conversion.
         check: the equivalence report (``to_dict()``) when ``check=True``.
         lost: the parts of the source the target does not hold (also among ``warnings``).
+        calibration: for a calibrated quantization (TFLite int8), what it calibrated on: ``source``
+            and ``count``; else None.
     """
 
     src: Path
@@ -54,6 +58,7 @@ class ConvertResult:
     seconds: float
     check: dict[str, Any] | None = field(default=None)
     lost: tuple[str, ...] = ()
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``convert --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
@@ -65,6 +70,7 @@ class ConvertResult:
             "kind": self.kind,
             "warnings": list(self.warnings),
             "seconds": self.seconds,
+            "calibration": self.calibration,
             "check": self.check,
         }
 
@@ -114,6 +120,10 @@ def convert(
     progress: Progress | None = None,
     smoke_run: bool = True,
     opset: int | None = None,
+    calibrate: InputsLike | None = None,
+    preprocess: str | Preprocessing | None = None,
+    limit: int | None = None,
+    io_type: str | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -138,6 +148,13 @@ def convert(
             place (a TF.js layers output that fails falls back to a graph model unless ``tfjs_kind``
             is ``layers``); default True. False (``--no-verify``) keeps unverified outputs, for every target.
         opset: ONNX opset of ``onnx`` outputs; default 17.
+        calibrate: with ``quantize="int8"`` (TFLite), the data to calibrate on, as ``check``'s ``inputs``
+            takes it (an ``.npz``, ``.npy``, images, CSV, ``NAME=SOURCE``, or arrays); default: up to 100
+            of the inputs ``check`` would feed.
+        preprocess: how calibration images' pixels become values (a preset name or a ``Preprocessing``).
+        limit: calibrate on at most this many samples; default 500 of ``calibrate``'s.
+        io_type: ``float32`` (default), ``int8`` or ``uint8``: the number type of an int8 TFLite model's
+            inputs and outputs.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -148,6 +165,11 @@ def convert(
     target = registry.get_format(to)
     source_format = registry.detect(src)
     _check_options(target, tfjs_kind, quantize, tuple(quantize_weights), opset)
+    if isinstance(preprocess, Preprocessing) and not preprocess.given:
+        preprocess = None
+    _check_calibration(target, quantize, calibrate, preprocess, limit, io_type)
+    if isinstance(preprocess, str):
+        preprocess = preprocessing(preprocess)
     out = Path(out) if out is not None else default_output(src, target.name)
     if out.resolve() == src.resolve():
         raise UsageError(f"{out}: the output would replace the source; choose another --out")
@@ -155,7 +177,8 @@ def convert(
         src=src, src_format=source_format.name, to=target.name, out=out, like=Path(like) if like else None,
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
-        smoke_run=smoke_run, opset=opset, progress=progress,
+        smoke_run=smoke_run, opset=opset, calibrate=calibrate, preprocess=preprocess, limit=limit, io_type=io_type,
+        progress=progress,
     )
     say = progress or no_progress
     say("loading")
@@ -168,7 +191,7 @@ def convert(
         say("writing")
         written: Written = writer(conversion)
     return ConvertResult(src, out, source_format.name, target.name, written.kind, written.warnings,
-                         round(time.perf_counter() - started, 3), lost=written.lost)
+                         round(time.perf_counter() - started, 3), lost=written.lost, calibration=written.calibration)
 
 
 def _check_options(target: registry.Format, kind: str | None, quantize: str | None,
@@ -192,3 +215,22 @@ def _check_options(target: registry.Format, kind: str | None, quantize: str | No
     if opset is not None and opset not in options.opsets:
         raise UsageError(f"--opset {opset} is outside the {target.shown_name} opsets convkit writes "
                          f"({min(options.opsets)}..{max(options.opsets)})")
+
+
+def _check_calibration(target: registry.Format, quantize: str | None, calibrate: object, preprocess: object,
+                       limit: int | None, io_type: str | None) -> None:
+    """Refuses calibration data and input/output types where no calibrated quantization is asked for."""
+    options = target.write_options
+    takers = " or ".join(f"--to {fmt.name} --quantize {'/'.join(fmt.write_options.calibrated)}"
+                         for fmt in registry.formats() if fmt.write_options.calibrated)
+    for given, flag in ((calibrate is not None, "--calibrate"), (io_type is not None, "--io-type"),
+                        (preprocess is not None, "--preprocess/--scale/--offset/--mean/--std"),
+                        (limit is not None, "--limit")):
+        if given and quantize not in options.calibrated:
+            raise UsageError(f"{flag} applies to {takers} only")
+    if io_type is not None and io_type not in options.io_types:
+        raise UsageError(f"unknown {target.shown_name} input/output type {io_type!r}; choose one of "
+                         f"{', '.join(options.io_types)}")
+    if (preprocess is not None or limit is not None) and calibrate is None:
+        raise UsageError("--preprocess, --scale, --offset, --mean, --std and --limit apply to the data given with "
+                         "--calibrate")

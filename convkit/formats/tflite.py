@@ -32,6 +32,9 @@ from convkit.registry import Format, WriteOptions, register_format
 FILE_IDENTIFIER = b"TFL3"
 # The quantizations convert writes: dynamic range (int8 weights), float16 weights, full int8.
 QUANTIZATIONS = ("dynamic", "float16", "int8")
+# Full-integer quantization, calibrated on sample inputs; its inputs and outputs may be integers too.
+CALIBRATED = ("int8",)
+IO_TYPES = ("float32", "int8", "uint8")
 MAX_TFLITE_BYTES = 4 * 1024 * limits.MiB
 MAX_TABLES = 5_000_000
 
@@ -453,7 +456,7 @@ register_format(Format(
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
     writer="convkit.convert.writers.tflite:write",
-    write_options=WriteOptions(quantizations=QUANTIZATIONS),
+    write_options=WriteOptions(quantizations=QUANTIZATIONS, calibrated=CALIBRATED, io_types=IO_TYPES),
     runner="convkit.runtimes.litert:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

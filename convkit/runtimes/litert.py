@@ -22,8 +22,12 @@ def _spec(name: str, detail: dict) -> TensorSpec:
     dims = detail.get("shape_signature")
     if dims is None or len(dims) == 0:
         dims = detail["shape"]
-    return TensorSpec(name=name, shape=tuple(int(d) if d >= 0 else None for d in dims),
-                      dtype=np.dtype(detail["dtype"]).name)
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail.get("quantization") or (0.0, 0)
+    # an integer tensor with a scale holds quantized float values (an int8 model with --io-type int8/uint8)
+    quantized = dtype.kind in "iu" and scale > 0
+    return TensorSpec(name=name, shape=tuple(int(d) if d >= 0 else None for d in dims), dtype=dtype.name,
+                      quantization=(float(scale), int(zero_point)) if quantized else None)
 
 
 class TfliteRunner(Runner):
@@ -31,6 +35,9 @@ class TfliteRunner(Runner):
 
     A model converted with a fixed batch is fed in slices of exactly that
     size, the last one padded with zeros and the padding dropped from the outputs.
+    Integer inputs and outputs that carry a scale (``--io-type int8``/``uint8``)
+    state it in their specs' ``quantization``, so ``check`` feeds them quantized
+    values and compares their outputs dequantized.
 
     Args:
         path: the ``.tflite`` file.
