@@ -114,3 +114,21 @@ def test_uint8_inputs_and_outputs_are_fed_quantized_and_compared_dequantized(dig
     model.save(moved)
     failed = _check(str(moved), str(out))
     assert not failed["passed"] and failed["exit_code"] == 1
+
+
+def test_calibration_options_that_do_not_fit_are_refused_before_writing(digits_cnn: Path, tmp_path: Path) -> None:
+    (tmp_path / "wide.csv").write_text("1,2,3\n")
+    out = tmp_path / "out.tflite"
+    cases = [
+        (["--to", "onnx", "--calibrate", "x"], "--calibrate applies to --to tflite --quantize int8 only"),
+        (["--to", "tflite", "--quantize", "dynamic", "--io-type", "uint8"], "--io-type applies to --to tflite"),
+        (["--to", "tflite", "--quantize", "int8", "--limit", "5"], "apply to the data given with --calibrate"),
+        (["--to", "tflite", "--quantize", "int8", "--io-type", "int16"], "'int16' is not one of float32, int8, uint8"),
+        (["--to", "tflite", "--quantize", "int8", "--calibrate", str(tmp_path / "wide.csv")],
+         f"{tmp_path / 'wide.csv'}: its 3 columns give 3 values per sample, but input 'image' takes 784 ([None, 28, 28, 1])"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["convert", str(digits_cnn), *args, "-o", str(out)])
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines()), result.stderr
+        assert not out.exists()
