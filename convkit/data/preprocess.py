@@ -84,24 +84,26 @@ class Preprocessing:
             UsageError: ``mean`` or ``std`` gives a number of values other than 1 or ``channels``,
                 or a ``std`` of 0.
         """
-        values = pixels.astype(np.float32)
-        if self.bgr and channels >= 3:
-            index = [slice(None)] * values.ndim
-            index[channel_axis] = [2, 1, 0, *range(3, channels)]  # type: ignore[call-overload]
-            values = values[tuple(index)]
-        values *= np.float32(self.scale if self.scale is not None else 1.0)
-        values += np.float32(self.offset or 0.0)
-        for numbers, what, op in ((self.mean, "--mean", np.subtract), (self.std, "--std", np.divide)):
-            if numbers is None:
-                continue
-            if len(numbers) not in (1, channels):
+        for numbers, what in ((self.mean, "--mean"), (self.std, "--std")):
+            if numbers is not None and len(numbers) not in (1, channels):
                 raise UsageError(f"{source}: input {input_name!r} has {channels} channel(s), but {what} gives "
                                  f"{len(numbers)} values ({_values(numbers)}); give 1 or {channels}")
-            if what == "--std" and any(number == 0 for number in numbers):
-                raise UsageError(f"{source}: --std {_values(numbers)} divides the values of input {input_name!r} by 0")
-            shape = [1] * values.ndim
-            shape[channel_axis] = len(numbers)
-            op(values, np.asarray(numbers, np.float32).reshape(shape), out=values)
+        if self.std is not None and any(number == 0 for number in self.std):
+            raise UsageError(f"{source}: --std {_values(self.std)} divides the values of input {input_name!r} by 0")
+        # One multiply and one add per value: (p * scale + offset - mean) / std = p * a + b, per channel.
+        mean = np.broadcast_to(np.asarray(self.mean if self.mean is not None else (0.0,), np.float64), (channels,))
+        std = np.broadcast_to(np.asarray(self.std if self.std is not None else (1.0,), np.float64), (channels,))
+        scale = self.scale if self.scale is not None else 1.0
+        shape = [1] * pixels.ndim
+        shape[channel_axis] = channels
+        a = (scale / std).astype(np.float32).reshape(shape)
+        b = (((self.offset or 0.0) - mean) / std).astype(np.float32).reshape(shape)
+        if self.bgr and channels >= 3:
+            index = [slice(None)] * pixels.ndim
+            index[channel_axis] = [2, 1, 0, *range(3, channels)]  # type: ignore[call-overload]
+            pixels = pixels[tuple(index)]
+        values = np.multiply(pixels, a, dtype=np.float32)
+        values += b
         return values
 
 
