@@ -33,6 +33,7 @@ class WriteOptions:
             (``--calibrate``: TFLite ``int8``); empty: none.
         io_types: the number types its inputs and outputs can take when calibrated-quantized
             (``--io-type``: ``float32``, ``int8``, ``uint8``); empty: they keep the model's.
+        channels_first: named inputs and outputs can be written channels first (``--nchw``).
     """
 
     kinds: tuple[str, ...] = ()
@@ -43,6 +44,7 @@ class WriteOptions:
     default_opset: int | None = None
     calibrated: tuple[str, ...] = ()
     io_types: tuple[str, ...] = ()
+    channels_first: bool = False
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,12 @@ def _io_type_help() -> str:
             "quantized values (the file holds the scale and zero point). Default float32.")
 
 
+def _nchw_help() -> str:
+    offered = [f"--to {fmt.name}" for fmt in formats() if fmt.write_options.channels_first]
+    return (f"Inputs and outputs to take and give channels first, [N, C, H, W] for the model's [N, H, W, C] "
+            f"({', '.join(offered)}); the file records it, and convkit check feeds such a copy transposed data.")
+
+
 def _quantize_help() -> str:
     offered = [f"--to {fmt.name}: {', '.join(fmt.write_options.quantizations)}"
                for fmt in formats() if fmt.write_options.quantizations]
@@ -111,6 +117,7 @@ def convert_command(
     std: StdOption = None,
     limit: LimitOption = None,
     io_type: Annotated[Optional[str], choice_option("--io-type", choices=io_types, help=_io_type_help)] = None,
+    nchw: Annotated[Optional[list[str]], help_from(typer.Option("--nchw", metavar="NAME[,NAME...]", show_default=False), _nchw_help)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -128,7 +135,7 @@ def convert_command(
                 keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
                 allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
                 calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
-                limit=limit, io_type=io_type,
+                limit=limit, io_type=io_type, nchw=tuple(nchw or ()),
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

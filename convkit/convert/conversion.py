@@ -53,6 +53,7 @@ class ConvertRequest:
         limit: at most this many calibration samples; None: the writer's default.
         io_type: the number type of a calibrated model's inputs and outputs (``float32``, ``int8``,
             ``uint8``); None: ``float32``.
+        nchw: inputs and outputs to write channels first (``[N, C, H, W]`` for ``[N, H, W, C]``); empty: none.
         progress: told each stage and, while weights are written, bytes done/total.
     """
 
@@ -75,6 +76,7 @@ class ConvertRequest:
     preprocess: Preprocessing | None = None
     limit: int | None = None
     io_type: str | None = None
+    nchw: tuple[str, ...] = ()
     progress: Progress | None = None
 
 

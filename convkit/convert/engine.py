@@ -124,6 +124,7 @@ def convert(
     preprocess: str | Preprocessing | None = None,
     limit: int | None = None,
     io_type: str | None = None,
+    nchw: Sequence[str] = (),
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -155,6 +156,8 @@ def convert(
         limit: calibrate on at most this many samples; default 500 of ``calibrate``'s.
         io_type: ``float32`` (default), ``int8`` or ``uint8``: the number type of an int8 TFLite model's
             inputs and outputs.
+        nchw: names of inputs and outputs an ONNX output takes and gives channels first (``[N, C, H, W]``
+            for the model's ``[N, H, W, C]``); recorded in the file, so ``check`` feeds it transposed data.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -168,6 +171,10 @@ def convert(
     if isinstance(preprocess, Preprocessing) and not preprocess.given:
         preprocess = None
     _check_calibration(target, quantize, calibrate, preprocess, limit, io_type)
+    nchw = tuple(dict.fromkeys(name.strip() for item in nchw for name in item.split(",") if name.strip()))
+    if nchw and not target.write_options.channels_first:
+        takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.channels_first)
+        raise UsageError(f"--nchw applies to {takers} only")
     if isinstance(preprocess, str):
         preprocess = preprocessing(preprocess)
     out = Path(out) if out is not None else default_output(src, target.name)
@@ -178,7 +185,7 @@ def convert(
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
         smoke_run=smoke_run, opset=opset, calibrate=calibrate, preprocess=preprocess, limit=limit, io_type=io_type,
-        progress=progress,
+        nchw=nchw, progress=progress,
     )
     say = progress or no_progress
     say("loading")

@@ -5,30 +5,89 @@ tf2onnx (``from_function``) converts the function of
 Keras names and the batch dimension stays open. Like every output, the written
 file is smoke-run in its runtime (onnxruntime) before it is renamed into
 place: a file that onnxruntime refuses is an error, not an output.
+
+Two changes on request or need, made on the ONNX graph tf2onnx returns:
+
+- channels first (``--nchw NAME,...``): each named input gets a ``Transpose``
+  from ``[N, C, H, W]`` to the ``[N, H, W, C]`` the model computes in, each
+  named output one the other way, and ``metadata_props`` records the axes
+  (``convkit.transposed``), so ``check`` feeds the copy transposed data and
+  compares it in the source's layout;
+- external data: weights past ``EXTERNAL_DATA_BYTES`` (a protobuf ends at
+  2 GiB, and convkit reads ``.onnx`` files of at most 1 GiB) go to
+  ``<name>.onnx.data`` beside the model, each tensor at a 4 KiB-aligned offset,
+  the form onnxruntime memory-maps.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
-
+from typing import Any, Iterator
 
 from convkit._tf import silenced_stderr
+from convkit.containers import limits
 from convkit.convert.conversion import Conversion, Written
 from convkit.convert.serving import Serving, serving_of
-from convkit.errors import WriteError, error_text
+from convkit.errors import UsageError, WriteError, error_text
+from convkit.formats.onnx import TRANSPOSED_KEY, external_tensors
+
+EXTERNAL_DATA_BYTES = limits.MAX_PROTO_BYTES - 64 * 1024**2  # room for the graph under convkit's own reading limit
+EXTERNAL_ALIGNMENT = 4096
 
 
 def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as an ONNX model; returns ``opset-N``."""
     notes = conversion.notes()
+    request = conversion.request
     serving, _unrolled = serving_of(conversion, notes)
+    transposed = channels_first(serving, request.nchw, request.src)
+    weight_bytes = serving_weight_bytes(serving)
+    external = weight_bytes > EXTERNAL_DATA_BYTES
     with conversion.output() as temp:
-        write_onnx(serving, temp, conversion.request.src, opset=conversion.opset)
+        write_onnx(serving, temp, request.src, opset=conversion.opset, transposed=transposed, external=external)
+    if external:
+        notes.warn(f"the weights ({weight_bytes / 1024**3:.2f} GiB) are written as external data to "
+                   f"{request.out.name}.data beside the model; keep the two files together")
     return notes.written(f"opset-{conversion.opset}")
 
 
-def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int) -> None:
+def channels_first(serving: Serving, names: tuple[str, ...], source: Path) -> dict[str, tuple[int, ...]]:
+    """The axes each named input or output is written with: ``[N, C, ...]`` from ``[N, ..., C]``.
+
+    Raises:
+        UsageError: a name that is neither an input nor an output, or a tensor of rank below 3.
+    """
+    ranks = {name: len(shape) + 1 for name, shape in zip(serving.input_names, serving.input_shapes)}
+    ranks.update(serving_output_ranks(serving) if any(name not in ranks for name in names) else {})
+    found = {}
+    for name in names:
+        if name not in ranks:
+            raise UsageError(f"{source}: --nchw names {name!r}, which is neither an input nor an output of the model "
+                             f"(inputs: {', '.join(serving.input_names)}; outputs: {', '.join(serving.output_names)})")
+        rank = ranks[name]
+        if rank < 3:
+            raise UsageError(f"{source}: --nchw names {name!r}, which has rank {rank}; channels first applies to "
+                             "tensors of rank 3 or more ([N, W, C], [N, H, W, C], [N, D, H, W, C])")
+        found[name] = (0, rank - 1, *range(1, rank - 1))
+    return found
+
+
+def serving_output_ranks(serving: Serving) -> dict[str, int]:
+    """Each output's rank, from the traced function."""
+    function = serving.function().get_concrete_function()
+    return {name: len(tensor.shape) for name, tensor in function.structured_outputs.items()}
+
+
+def serving_weight_bytes(serving: Serving) -> int:
+    """Bytes of the variables the serving function reads."""
+    function = serving.function().get_concrete_function()
+    return sum(int(variable.shape.num_elements() or 0) * variable.dtype.size for variable in function.variables)
+
+
+def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int,
+               transposed: dict[str, tuple[int, ...]] | None = None, external: bool = False) -> None:
     """Writes ``serving`` as an ONNX model at ``target``.
 
     Args:
@@ -36,6 +95,8 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int) -> N
         target: the ``.onnx`` file to write (does not exist yet).
         source: the source path, for messages.
         opset: ONNX opset.
+        transposed: inputs and outputs to write transposed, with their axes; default none.
+        external: write the weights to ``<target>.data`` beside it. Default False.
 
     Raises:
         WriteError: tf2onnx cannot convert the model.
@@ -45,9 +106,110 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int) -> N
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     tf2onnx.logging.set_level(logging.ERROR)
     try:
-        with silenced_stderr(replay=False):
-            tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(), opset=opset,
-                                          output_path=str(target))
+        with silenced_stderr(replay=False), _numpy_product_for(tf2onnx.graph):
+            model, storage = tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(),
+                                                           opset=opset, large_model=external)
     except Exception as error:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors alike
         raise WriteError(f"{source}: tf2onnx cannot convert this model to ONNX opset {opset} "
                          f"({type(error).__name__}: {error_text(error)})") from None
+    if transposed:
+        transpose_io(model, transposed)
+    if external:
+        save_external(model, target, storage.name_to_tensor_data)
+    else:
+        target.write_bytes(model.SerializeToString())
+
+
+class _NumpyWithProduct:
+    """NumPy as tf2onnx 1.17's large-model path expects it: ``numpy.product``, which NumPy 2 removed, as ``prod``."""
+
+    def __getattr__(self, name: str) -> Any:
+        import numpy
+
+        return numpy.prod if name == "product" else getattr(numpy, name)
+
+
+@contextlib.contextmanager
+def _numpy_product_for(module: Any) -> Iterator[None]:
+    """Scopes :class:`_NumpyWithProduct` to ``module`` (tf2onnx.graph) for one conversion, restored after."""
+    original = module.np
+    module.np = _NumpyWithProduct()
+    try:
+        yield
+    finally:
+        module.np = original
+
+
+def transpose_io(model: Any, transposed: dict[str, tuple[int, ...]]) -> None:
+    """Makes the graph take and give the named tensors transposed by their axes, and records them in
+    ``metadata_props`` (``TRANSPOSED_KEY``)."""
+    import json
+
+    from onnx import helper
+
+    graph = model.graph
+    added: list[Any] = []
+    for value in graph.input:
+        if value.name in transposed:
+            axes = transposed[value.name]
+            inner = f"{value.name}__source_layout"
+            for node in graph.node:
+                _rename(node.input, value.name, inner)
+            _permute_dims(value, axes)
+            inverse = [axes.index(axis) for axis in range(len(axes))]
+            added.insert(0, helper.make_node("Transpose", [value.name], [inner], name=inner, perm=inverse))
+    if added:
+        nodes = [*added, *graph.node]
+        del graph.node[:]
+        graph.node.extend(nodes)
+    for value in graph.output:
+        if value.name in transposed:
+            axes = transposed[value.name]
+            inner = f"{value.name}__source_layout"
+            for node in graph.node:
+                _rename(node.output, value.name, inner)
+                _rename(node.input, value.name, inner)
+            _permute_dims(value, axes)
+            graph.node.append(helper.make_node("Transpose", [inner], [value.name], name=f"{value.name}__transposed",
+                                               perm=list(axes)))
+    entry = model.metadata_props.add()
+    entry.key = TRANSPOSED_KEY
+    entry.value = json.dumps({name: list(axes) for name, axes in transposed.items()})
+
+
+def _rename(names: Any, old: str, new: str) -> None:
+    for index, name in enumerate(names):
+        if name == old:
+            names[index] = new
+
+
+def _permute_dims(value: Any, axes: tuple[int, ...]) -> None:
+    dims = list(value.type.tensor_type.shape.dim)
+    copies = [type(dim)() for dim in dims]
+    for copy, dim in zip(copies, dims):
+        copy.CopyFrom(dim)
+    for position, axis in enumerate(axes):
+        value.type.tensor_type.shape.dim[position].CopyFrom(copies[axis])
+
+
+def save_external(model: Any, target: Path, tensors: dict[str, bytes]) -> None:
+    """Writes ``model`` at ``target`` with its external tensors (tf2onnx keeps their bytes in ``tensors``, keyed
+    by location) in one file beside it, ``<target name>.data``, at aligned offsets."""
+    data_path = target.with_name(target.name + ".data")
+    with data_path.open("wb") as handle:
+        for tensor in external_tensors(model.graph):
+            if tensor.data_location != 1:  # TensorProto.EXTERNAL
+                continue
+            entries = {entry.key: entry.value for entry in tensor.external_data}
+            data = tensors.pop(entries.get("location", ""), None)
+            if data is None:
+                raise WriteError(f"{target}: tf2onnx left tensor {tensor.name!r} external without its data")
+            offset = -handle.tell() % EXTERNAL_ALIGNMENT
+            handle.write(b"\0" * offset)
+            start = handle.tell()
+            handle.write(data)
+            del tensor.external_data[:]
+            for key, value in (("location", data_path.name), ("offset", str(start)), ("length", str(len(data)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+    target.write_bytes(model.SerializeToString())

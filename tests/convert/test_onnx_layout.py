@@ -1,0 +1,107 @@
+"""ONNX outputs taking and giving channels first (--nchw), and holding their weights as external data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from convkit.cli.main import app
+
+runner = CliRunner()
+
+
+def _convert(*args: str) -> dict:
+    result = runner.invoke(app, ["convert", *args, "--json"])
+    assert result.exit_code == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _check(*args: str) -> dict:
+    result = runner.invoke(app, ["check", *args, "--json"])
+    assert result.exit_code in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An image-to-image model: [N, 12, 10, 3] in, [N, 12, 10, 2] out (a rank-4 output), random weights."""
+    import keras
+
+    keras.utils.set_random_seed(1)
+    model = keras.Sequential([keras.Input((12, 10, 3), name="photo"), keras.layers.Conv2D(4, 3, padding="same"),
+                              keras.layers.BatchNormalization(), keras.layers.ReLU(),
+                              keras.layers.Conv2D(2, 1, name="mask")], name="segmenter")
+    for variable in model.weights:
+        variable.assign(np.random.default_rng(2).normal(0.5, 0.3, tuple(variable.shape)).astype("float32"))
+    path = tmp_path_factory.mktemp("segmenter") / "segmenter.keras"
+    model.save(path)
+    return path
+
+
+def test_a_channels_first_onnx_copy_of_a_cnn_passes_check_against_keras(digits_cnn: Path, tmp_path: Path) -> None:
+    from convkit.formats import onnx as onnx_format
+
+    out = tmp_path / "nchw.onnx"
+    _convert(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
+    report = onnx_format.inspect(out).to_dict()
+    assert report["inputs"][0]["shape"][1:] == [1, 28, 28]
+    assert json.loads(report["metadata"]["convkit.transposed"]) == {"image": [0, 3, 1, 2]}
+    checked = _check(str(digits_cnn), str(out))
+    assert checked["passed"], checked["failures"]
+    (pair,) = checked["pairs"]
+    assert pair["outputs"][0]["top1_agreement"] == 1.0
+    assert "input image is float32 [None, 1, 28, 28]: fed transposed [0, 3, 1, 2]" in pair["notes"]
+
+
+def test_inputs_and_outputs_channels_first_and_a_layout_check_that_fails(segmenter: Path, tmp_path: Path) -> None:
+    from onnx import helper, load_model
+
+    out = tmp_path / "nchw.onnx"
+    _convert(str(segmenter), "--to", "onnx", "--nchw", "photo,mask", "-o", str(out))
+    checked = _check(str(segmenter), str(out), "--random", "8")
+    assert checked["passed"], checked["failures"]
+    assert checked["pairs"][0]["outputs"][0]["shape"] == [8, 12, 10, 2]  # compared in the reference's layout
+
+    # The same graph claiming the wrong axes (height and width swapped on the way in): check must fail.
+    model = load_model(out)
+    del model.metadata_props[:]
+    helper.set_model_props(model, {"convkit.transposed": json.dumps({"photo": [0, 3, 1, 2], "mask": [0, 3, 2, 1]})})
+    forged = tmp_path / "forged.onnx"
+    forged.write_bytes(model.SerializeToString())
+    failed = _check(str(segmenter), str(forged), "--random", "8")
+    assert not failed["passed"]
+
+
+def test_nchw_names_that_do_not_fit_are_refused(segmenter: Path, tmp_path: Path) -> None:
+    cases = [
+        (["--to", "onnx", "--nchw", "photos"], "--nchw names 'photos', which is neither an input nor an output "
+                                                "of the model (inputs: photo; outputs: mask)"),
+        (["--to", "tflite", "--nchw", "photo"], "--nchw applies to --to onnx only"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["convert", str(segmenter), *args, "-o", str(tmp_path / "x")])
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
+        assert not (tmp_path / "x").exists()
+
+
+def test_weights_past_the_threshold_go_to_external_data_beside_the_model(digits_cnn: Path, tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The >2 GB case is tests/convert/test_large_onnx.py (slow); here the threshold is lowered."""
+    from convkit.convert.writers import onnx as onnx_writer
+    from convkit.formats import onnx as onnx_format
+
+    monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_BYTES", 10_000)
+    out = tmp_path / "model" / "cnn.onnx"
+    result = _convert(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
+    assert any("external data to cnn.onnx.data" in warning for warning in result["warnings"])
+    assert sorted(path.name for path in out.parent.iterdir()) == ["cnn.onnx", "cnn.onnx.data"]
+    report = onnx_format.inspect(out, weights=True).to_dict()
+    assert report["kind"] == "external-data"
+    external = [row for row in report["initializers"] if row["stored"] == "external"]
+    assert external and all(row["location"] == "cnn.onnx.data" and row["stats"] for row in external)
+    assert _check(str(digits_cnn), str(out))["passed"]
