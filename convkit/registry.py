@@ -34,6 +34,7 @@ class WriteOptions:
         io_types: the number types its inputs and outputs can take when calibrated-quantized
             (``--io-type``: ``float32``, ``int8``, ``uint8``); empty: they keep the model's.
         channels_first: named inputs and outputs can be written channels first (``--nchw``).
+        input_shapes: the output records its inputs' shapes, which ``--input-shape`` can fix or open.
     """
 
     kinds: tuple[str, ...] = ()
@@ -45,6 +46,7 @@ class WriteOptions:
     calibrated: tuple[str, ...] = ()
     io_types: tuple[str, ...] = ()
     channels_first: bool = False
+    input_shapes: bool = False
 
 
 @dataclass(frozen=True)

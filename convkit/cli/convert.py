@@ -59,6 +59,12 @@ def _io_type_help() -> str:
             "quantized values (the file holds the scale and zero point). Default float32.")
 
 
+def _input_shape_help() -> str:
+    offered = [f"--to {fmt.name}" for fmt in formats() if fmt.write_options.input_shapes]
+    return (f"An input's shape in the output, batch included: image=1x28x28x1, or -1/? for an open dimension "
+            f"(image=?x224x224x3); repeat per input ({', '.join(offered)}). Default: the model's, batch open.")
+
+
 def _nchw_help() -> str:
     offered = [f"--to {fmt.name}" for fmt in formats() if fmt.write_options.channels_first]
     return (f"Inputs and outputs to take and give channels first, [N, C, H, W] for the model's [N, H, W, C] "
@@ -117,6 +123,7 @@ def convert_command(
     std: StdOption = None,
     limit: LimitOption = None,
     io_type: Annotated[Optional[str], choice_option("--io-type", choices=io_types, help=_io_type_help)] = None,
+    input_shape: Annotated[Optional[list[str]], help_from(typer.Option("--input-shape", metavar="[NAME=]DIMS", show_default=False), _input_shape_help)] = None,
     nchw: Annotated[Optional[list[str]], help_from(typer.Option("--nchw", metavar="NAME[,NAME...]", show_default=False), _nchw_help)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
@@ -135,7 +142,7 @@ def convert_command(
                 keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
                 allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
                 calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
-                limit=limit, io_type=io_type, nchw=tuple(nchw or ()),
+                limit=limit, io_type=io_type, nchw=tuple(nchw or ()), input_shapes=tuple(input_shape or ()),
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

@@ -54,6 +54,8 @@ class ConvertRequest:
         io_type: the number type of a calibrated model's inputs and outputs (``float32``, ``int8``,
             ``uint8``); None: ``float32``.
         nchw: inputs and outputs to write channels first (``[N, C, H, W]`` for ``[N, H, W, C]``); empty: none.
+        input_shapes: ``(input name, dims)`` the output's inputs take, batch included (None: open; name
+            ``""``: the only input); empty: the model's own, batch open.
         progress: told each stage and, while weights are written, bytes done/total.
     """
 
@@ -77,6 +79,7 @@ class ConvertRequest:
     limit: int | None = None
     io_type: str | None = None
     nchw: tuple[str, ...] = ()
+    input_shapes: tuple[tuple[str, tuple[int | None, ...]], ...] = ()
     progress: Progress | None = None
 
 

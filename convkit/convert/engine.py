@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 from convkit import registry
 from convkit.convert.conversion import Conversion, ConvertRequest, Source, Written
+from convkit.convert.serving import parse_input_shape
 from convkit.data.loader import InputsLike
 from convkit.data.preprocess import Preprocessing, preprocessing
 from convkit.errors import UsageError
@@ -125,6 +126,7 @@ def convert(
     limit: int | None = None,
     io_type: str | None = None,
     nchw: Sequence[str] = (),
+    input_shapes: Sequence[str] = (),
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -158,6 +160,9 @@ def convert(
             inputs and outputs.
         nchw: names of inputs and outputs an ONNX output takes and gives channels first (``[N, C, H, W]``
             for the model's ``[N, H, W, C]``); recorded in the file, so ``check`` feeds it transposed data.
+        input_shapes: ``NAME=DIMS`` per input (``image=1x28x28x1``; ``-1`` or ``?`` for an open dimension;
+            no ``NAME=`` for a model's only input), for targets that record shapes (SavedModel, ONNX, TFLite,
+            TF.js graph models); default: the model's shapes with the batch open.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -172,6 +177,10 @@ def convert(
         preprocess = None
     _check_calibration(target, quantize, calibrate, preprocess, limit, io_type)
     nchw = tuple(dict.fromkeys(name.strip() for item in nchw for name in item.split(",") if name.strip()))
+    shapes = tuple(parse_input_shape(item) for item in input_shapes)
+    if shapes and not target.write_options.input_shapes:
+        takers = ", ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.input_shapes)
+        raise UsageError(f"--input-shape applies to targets that record input shapes ({takers}), not --to {target.name}")
     if nchw and not target.write_options.channels_first:
         takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.channels_first)
         raise UsageError(f"--nchw applies to {takers} only")
@@ -185,7 +194,7 @@ def convert(
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
         smoke_run=smoke_run, opset=opset, calibrate=calibrate, preprocess=preprocess, limit=limit, io_type=io_type,
-        nchw=nchw, progress=progress,
+        nchw=nchw, input_shapes=shapes, progress=progress,
     )
     say = progress or no_progress
     say("loading")

@@ -425,7 +425,8 @@ register_format(Format(
                "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
                "run time"),
     writer="convkit.convert.writers.onnx:write",
-    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, channels_first=True),
+    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, channels_first=True,
+                               input_shapes=True),
     runner="convkit.runtimes.onnxruntime:open_onnx",
     default_output=lambda parent, name: parent / f"{name}.onnx",
 ))

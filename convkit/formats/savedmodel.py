@@ -25,7 +25,7 @@ from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
 from convkit.policy.graph_ops import risky_ops
-from convkit.registry import Format, register_format
+from convkit.registry import Format, WriteOptions, register_format
 
 if TYPE_CHECKING:
     from convkit.keras_model.data import ModelData, Template
@@ -414,6 +414,7 @@ register_format(Format(
     inference_graph=inference_graph,
     reader="convkit.formats.savedmodel:read",
     writer="convkit.convert.writers.savedmodel:write",
+    write_options=WriteOptions(input_shapes=True),
     runner="convkit.runtimes.tensorflow:open_savedmodel",
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
 ))

@@ -456,7 +456,8 @@ register_format(Format(
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
     writer="convkit.convert.writers.tflite:write",
-    write_options=WriteOptions(quantizations=QUANTIZATIONS, calibrated=CALIBRATED, io_types=IO_TYPES),
+    write_options=WriteOptions(quantizations=QUANTIZATIONS, calibrated=CALIBRATED, io_types=IO_TYPES,
+                               input_shapes=True),
     runner="convkit.runtimes.litert:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

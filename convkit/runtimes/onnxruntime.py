@@ -9,7 +9,7 @@ import numpy as np
 
 from convkit.errors import RunError, error_text
 from convkit.formats.onnx import ORT_TYPES
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, fixed_batch, in_batches
 
 
 def _spec(node: Any, transposed: dict[str, tuple[int, ...]]) -> TensorSpec:
@@ -23,7 +23,7 @@ class OnnxRunner(Runner):
     """Runs an ONNX model in an ``onnxruntime.InferenceSession`` on the CPU.
 
     Symbolic dimensions (``unk__12``, ``batch``) count as open. A model whose
-    batch dimension is fixed is fed in slices of that size. External data must
+    batch dimension is fixed is fed in slices of that size, the last one padded. External data must
     be regular files inside the model's folder, reached without a link, before
     onnxruntime reads them; inputs and outputs the model records as transposed
     (``convert --nchw``) carry their axes in their specs.
@@ -58,8 +58,7 @@ class OnnxRunner(Runner):
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = [spec.name for spec in self._outputs]
-        fixed = {spec.shape[0] for spec in self._inputs if spec.shape and spec.shape[0] is not None}
-        batch_size = fixed.pop() if len(fixed) == 1 else self.batch_size
+        fixed = fixed_batch(self._inputs)
 
         def run(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             try:
@@ -68,7 +67,7 @@ class OnnxRunner(Runner):
                 raise RunError(f"{self.path}: onnxruntime could not run the model ({error_text(error)})") from None
             return dict(zip(names, values))
 
-        return in_batches(feed, run, batch_size)
+        return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
 
 def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:

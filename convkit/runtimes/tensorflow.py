@@ -8,7 +8,15 @@ from typing import Any
 import numpy as np
 
 from convkit.errors import ReadError, RunError, UsageError, error_text
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
+from convkit.runtimes.base import (
+    DEFAULT_BATCH_SIZE,
+    Runner,
+    TensorSpec,
+    fixed_batch,
+    in_batches,
+    load_failures,
+    shape_tuple,
+)
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -18,7 +26,8 @@ class SavedModelRunner(Runner):
 
     Inputs are the signature's keyword arguments (from its
     ``structured_input_signature``), outputs its ``structured_outputs`` keys.
-    Signatures are traced in inference mode, so dropout is off.
+    Signatures are traced in inference mode, so dropout is off. A signature
+    that fixes the batch is fed in slices of that size, the last one padded.
 
     Args:
         path: the SavedModel directory.
@@ -87,7 +96,8 @@ class SavedModelRunner(Runner):
             result = self._function(**tensors)
             return {name: result[name].numpy() for name in output_names}
 
-        return in_batches(feed, run, self.batch_size)
+        fixed = fixed_batch(self._inputs)
+        return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
 
 def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:

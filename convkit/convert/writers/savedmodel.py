@@ -1,6 +1,9 @@
 """The SavedModel writer: tf_keras ``model.save`` (Keras metadata kept), else a Keras 3 ``export()``.
 
-A SavedModel without a Keras config as the source is copied as it is.
+A SavedModel without a Keras config as the source is copied as it is. With
+``--input-shape``, the ``serving_default`` signature is traced at the shapes
+asked for (:func:`convkit.convert.serving.save_serving`); a SavedModel source
+is then saved anew through its signature (kind ``signature``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from pathlib import Path
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Written
+from convkit.convert.serving import save_serving, serving_of
 from convkit.errors import ReadError
 from convkit.formats.savedmodel import PlainSavedModel
 from convkit.keras_model.data import ModelData
@@ -19,6 +23,11 @@ from convkit.runtimes.keras.build import build_model
 def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export`` or ``copy``."""
     request, source, notes = conversion.request, conversion.source, conversion.notes()
+    if request.input_shapes:
+        serving, _unrolled = serving_of(conversion, notes)
+        with conversion.output() as temp:
+            save_serving(serving, temp)
+        return notes.written({"tf_keras": "keras-savedmodel", "Keras 3": "export"}.get(serving.origin, "signature"))
     if isinstance(source.graph, PlainSavedModel):
         with conversion.output() as temp:
             copy_model_tree(request.src, temp)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Notes, Written
+from convkit.convert.serving import save_serving, serving_of
 from convkit.convert.writers.tfjs_graph import export_for_graph, write_tfjs_graph
 from convkit.convert.writers.tfjs_layers import write_tfjs_layers
 from convkit.errors import UsageError, VerifyError
@@ -32,9 +33,17 @@ def write(conversion: Conversion) -> Written:
     if isinstance(graph, GraphModel):
         if request.kind == "layers" or request.quantize:
             raise UsageError(graph.refusal(request.to))
+        if request.input_shapes:
+            raise UsageError(f"{request.src}: a TF.js graph model is copied as it is, so --input-shape cannot change "
+                             "its shapes")
         with conversion.output() as temp:
             copy_model_tree(graph.folder, temp)
         return notes.written("graph")
+    if request.input_shapes:
+        if request.kind == "layers":
+            raise UsageError(f"{request.src}: a TF.js layers model keeps the shapes its layers were built with; "
+                             "--input-shape applies to --tfjs-kind graph")
+        return _graph_at_shapes(conversion, notes)
     if isinstance(graph, PlainSavedModel) and request.kind != "layers":
         with conversion.output() as temp:
             _write_graph(conversion, graph.path, temp)
@@ -77,6 +86,22 @@ def _graph_from_model(conversion: Conversion, model: ModelData, notes: Notes) ->
         with tempfile.TemporaryDirectory(prefix="convkit-export-") as scratch:
             saved_model = Path(scratch) / "saved_model"
             export_for_graph(model, saved_model, request.src, request.allow_unsafe)
+            _write_graph(conversion, saved_model, temp)
+    return notes.written("graph")
+
+
+def _graph_at_shapes(conversion: Conversion, notes: Notes) -> Written:
+    """A graph model whose signature takes the request's input shapes (a layers model keeps its layers')."""
+    if conversion.source.graph is None:
+        if conversion.request.kind is None:
+            notes.warn("--input-shape: wrote a TF.js graph model (a layers model keeps the shapes its layers were "
+                       "built with)")
+        notes.lose("the Keras architecture and optimizer state (a TF.js graph model is an inference graph)")
+    serving, _unrolled = serving_of(conversion, notes)
+    with conversion.output() as temp:
+        with tempfile.TemporaryDirectory(prefix="convkit-export-") as scratch:
+            saved_model = Path(scratch) / "saved_model"
+            save_serving(serving, saved_model)
             _write_graph(conversion, saved_model, temp)
     return notes.written("graph")
 
