@@ -85,7 +85,9 @@ class Format:
         write_options: what the writer can be asked for (kinds, quantizations, opsets).
         prefix_output: an output is a prefix whose files appear beside it (a checkpoint).
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
-            -> Runner``, the runtime; None: no runtime.
+            -> Runner``, the runtime (and ``signature=KEY`` when ``signatures`` is set); None: no runtime.
+        signatures: ``signatures(path) -> [key, ...]``: the signatures the file holds, read without
+            TensorFlow (``--signature`` chooses one); None: the format has no signatures.
         smoke_runner: ``"module:function"`` opening a written file for the smoke run, when
             that differs from ``runner``.
         runtime_title: the runtime in messages (``TF.js``); default ``its runtime``.
@@ -111,6 +113,7 @@ class Format:
     write_options: WriteOptions = field(default_factory=WriteOptions)
     prefix_output: bool = False
     runner: str | None = None
+    signatures: Callable[[Path], list[str]] | None = None
     smoke_runner: str | None = None
     runtime_title: str = "its runtime"
     blame: Callable[[str, Path], str | None] | None = None

@@ -42,6 +42,7 @@ def check(
     tolerances: Mapping[str, tuple[float, float]] | None = None,
     like: str | Path | None = None,
     allow_unsafe: bool = False,
+    signature: str | None = None,
     tfjs_backends: Sequence[str] | None = None,
     browser: str | Any | None = None,
     progress: Progress | None = None,
@@ -70,6 +71,9 @@ def check(
         like: a model file lending its architecture to weights-only copies
             (checkpoints). Default: ``ref`` when it is a Keras model file.
         allow_unsafe: load models whose Lambda layers run code. Default ``False``.
+        signature: the signature every model holding signatures (SavedModels, TFLite) runs; one holding a
+            single signature runs that one. Default: ``serving_default``, else the only one. A model holding
+            several, none of them ``signature``, is an error listing them.
         tfjs_backends: TF.js backends (``cpu``, ``wasm``, ``webgl``, ``webgl-f16``), each TF.js
             model one row per backend. Default: ``wasm`` in Node (``cpu`` for a model whose
             kernels wasm lacks); with ``browser``, ``webgl`` and ``wasm``.
@@ -95,13 +99,13 @@ def check(
         chosen = preprocessing(preprocess) if isinstance(preprocess, str) else preprocess
         return _check(ref, others, inputs=inputs, mnist=mnist, random=random, seed=seed, preprocess=chosen,
                       limit=limit, atol=atol, rtol=rtol, tolerances=tolerances, like=like, allow_unsafe=allow_unsafe,
-                      tfjs=tfjs, progress=progress)
+                      signature=signature, tfjs=tfjs, progress=progress)
 
 
 def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: Any, mnist: int | None,
            random: int | None, seed: int, preprocess: Preprocessing | None, limit: int | None, atol: float | None, rtol: float | None,
            tolerances: Mapping[str, tuple[float, float]] | None, like: str | Path | None, allow_unsafe: bool,
-           tfjs: TfjsRuntimes, progress: Progress | None) -> CheckReport:
+           signature: str | None, tfjs: TfjsRuntimes, progress: Progress | None) -> CheckReport:
     started = time.perf_counter()
     say = progress or no_progress
     copies = [others] if isinstance(others, (str, Path, Runner)) or _is_keras_model(others) else list(others)
@@ -113,7 +117,7 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
 
     say(f"running reference {_label(ref)}")
     ref_started = time.perf_counter()
-    ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe)
+    ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe, signature=signature)
     ref_specs = [logical(spec) for spec in ref_runner.inputs]
     feed = load_inputs(ref_specs, inputs, preprocessing=preprocess, limit=limit, mnist=mnist, random=random, seed=seed)
     say(f"inputs: {feed.source}")
@@ -129,7 +133,7 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
         say(f"running {_label(copy)}")
         pairs.append(
             _check_one(copy, feed, ref_specs, ref_outputs, atol=atol, rtol=rtol, tolerances=tolerances,
-                       like=like, allow_unsafe=allow_unsafe)
+                       like=like, allow_unsafe=allow_unsafe, signature=signature)
         )
         say(f"{pairs[-1].model.label}: {pairs[-1].status}")
     copy_names = {o.other_output for pair in pairs for o in pair.outputs}
@@ -158,11 +162,12 @@ def _check_one(
     tolerances: dict[str, tuple[float, float]],
     like: str | Path | None,
     allow_unsafe: bool,
+    signature: str | None,
 ) -> PairResult:
     started = time.perf_counter()
     runner: Runner | None = None
     try:
-        runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe)
+        runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe, signature=signature)
         matching = match_specs(ref_specs, [logical(spec) for spec in runner.inputs], what=f"{runner.label}'s inputs")
         other_feed = {other: feed.arrays[ref.name] for ref, other in zip(ref_specs, matching.names)}
         with runtime_logs_hidden(runner.in_process):
@@ -241,11 +246,11 @@ def _tolerance_for(
                      "--atol/--rtol")
 
 
-def _as_runner(model: ModelLike, *, like: str | Path | None, allow_unsafe: bool) -> Runner:
+def _as_runner(model: ModelLike, *, like: str | Path | None, allow_unsafe: bool, signature: str | None = None) -> Runner:
     if isinstance(model, Runner):
         runner = model
     elif isinstance(model, (str, Path)):
-        runner = open_runner(model, like=like, allow_unsafe=allow_unsafe)
+        runner = open_runner(model, like=like, allow_unsafe=allow_unsafe, signature=signature)
     elif _is_keras_model(model):
         generation = 2 if type(model).__module__.startswith("tf_keras") else 3
         runner = KerasModelRunner(model, generation=generation, format_name="live",

@@ -71,6 +71,11 @@ def check(
     allow_unsafe: Annotated[
         bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")
     ] = False,
+    signature: Annotated[
+        str | None,
+        typer.Option("--signature", help="The signature SavedModels and TFLite models run (a model holding one runs "
+                     "that one).", show_default="serving_default", metavar="KEY"),
+    ] = None,
     keep_copies: Annotated[
         Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.", metavar="DIR")
     ] = None,
@@ -138,6 +143,7 @@ def check(
         tolerances=_parse_tolerances(tolerance or []),
         like=like,
         allow_unsafe=allow_unsafe,
+        signature=signature,
         tfjs_backends=tfjs_backend,
         browser=browser,
         progress=progress,

@@ -426,6 +426,11 @@ def flex_ops(path: Path) -> list[str]:
     return sorted({name for name, _custom, flex in map(_operator_name, model.tables(1)) if flex})
 
 
+def signature_keys(path: Path) -> list[str]:
+    """The signatures of the TFLite model at ``path``, by key."""
+    return [row["key"] for row in inspect(path).signatures if row["key"]]
+
+
 def uses_flex_ops(path: Path) -> bool:
     """Whether the model at ``path`` holds TensorFlow (Flex) ops (see :func:`flex_ops`)."""
     return bool(flex_ops(path))
@@ -459,5 +464,6 @@ register_format(Format(
     write_options=WriteOptions(quantizations=QUANTIZATIONS, calibrated=CALIBRATED, io_types=IO_TYPES,
                                input_shapes=True),
     runner="convkit.runtimes.litert:open_tflite",
+    signatures=signature_keys,
     default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

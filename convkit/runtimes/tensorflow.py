@@ -100,10 +100,14 @@ class SavedModelRunner(Runner):
         return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
 
-def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
-    """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow."""
+def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool,
+                    signature: str | None = None) -> Runner:
+    """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow;
+    the signature ``signature`` in TensorFlow when one is named."""
     from convkit.formats.savedmodel import has_keras_metadata
 
+    if signature is not None:
+        return SavedModelRunner(path, signature=signature)
     if has_keras_metadata(path):
         from convkit.runtimes.keras.tf_keras import load_tf_keras
 
