@@ -162,7 +162,7 @@ def _load_parts(specs: Sequence[TensorSpec], parts: list[Part], preprocessing: P
             spec = by_name[part.name] if part.name else _only(left, part, "images")
             files = images.find_images(part.source, limit)
             values, text = images.load_images(files, spec, preprocessing)
-            found = {spec.name: _fit(values, spec, part.source, "the images")}
+            found = {spec.name: _fit(values, spec, part.source, "the image batch")}
         elif kind == "npz":
             found, note = _npz_arrays(arrays.read_npz(Path(part.source)), part, left, limit)
             notes.extend([note] if note else [])
