@@ -199,16 +199,22 @@ def _walk_nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
                 yield from _walk_nodes(subgraph, depth + 1)
 
 
-def _walk_initializers(graph: Any, depth: int = 0) -> Iterator[Any]:
+def _walk_graphs(graph: Any, depth: int = 0) -> Iterator[Any]:
+    """``graph`` and every subgraph its nodes hold (``If``/``Loop``/``Scan`` bodies), nesting capped."""
     if depth > limits.MAX_JSON_DEPTH:
         return
-    yield from graph.initializer
+    yield graph
     for node in graph.node:
         for attribute in node.attribute:
             if attribute.HasField("g"):
-                yield from _walk_initializers(attribute.g, depth + 1)
+                yield from _walk_graphs(attribute.g, depth + 1)
             for subgraph in attribute.graphs:
-                yield from _walk_initializers(subgraph, depth + 1)
+                yield from _walk_graphs(subgraph, depth + 1)
+
+
+def _walk_initializers(graph: Any) -> Iterator[Any]:
+    for each in _walk_graphs(graph):
+        yield from each.initializer
 
 
 def _external(tensor: Any) -> dict[str, str] | None:
@@ -258,21 +264,16 @@ def _external_file(path: Path, location: str | None, name: str) -> Path:
     return target
 
 
-def external_tensors(graph: Any, depth: int = 0) -> Iterator[Any]:
+def external_tensors(graph: Any) -> Iterator[Any]:
     """Every tensor of the graph and its subgraphs that may hold external data: initializers and the tensors
     of node attributes (a ``Constant``'s value)."""
-    if depth > limits.MAX_JSON_DEPTH:
-        return
-    yield from graph.initializer
-    for node in graph.node:
-        for attribute in node.attribute:
-            if attribute.HasField("t"):
-                yield attribute.t
-            yield from attribute.tensors
-            if attribute.HasField("g"):
-                yield from external_tensors(attribute.g, depth + 1)
-            for subgraph in attribute.graphs:
-                yield from external_tensors(subgraph, depth + 1)
+    for each in _walk_graphs(graph):
+        yield from each.initializer
+        for node in each.node:
+            for attribute in node.attribute:
+                if attribute.HasField("t"):
+                    yield attribute.t
+                yield from attribute.tensors
 
 
 def external_data(path: Path, model: Any) -> list[Path]:

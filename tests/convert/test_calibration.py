@@ -8,29 +8,16 @@ digits, how often each int8 copy's top-1 class is the float model's.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
-from typer.testing import CliRunner
 
-from convkit.cli.main import app
+from tests._cli import check_json, convert_json, failure
 from tests._digits import write_pngs
 
-runner = CliRunner()
 CALIBRATION_DIGITS = 200
 
 
-def _convert(*args: str) -> dict:
-    result = runner.invoke(app, ["convert", *args, "--json"])
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
-
-
-def _check(*args: str) -> dict:
-    result = runner.invoke(app, ["check", *args, "--json"])
-    assert result.exit_code in (0, 1), result.stderr
-    return json.loads(result.stdout)
 
 
 def test_int8_calibrated_on_real_digits_agrees_with_the_float_model_more_than_on_random_samples(
@@ -41,17 +28,17 @@ def test_int8_calibrated_on_real_digits_agrees_with_the_float_model_more_than_on
     digits = write_pngs(tmp_path / "calibration", mnist.x_train[:CALIBRATION_DIGITS], mnist.y_train[:CALIBRATION_DIGITS])
     noise = tmp_path / "noise.npy"
     np.save(noise, np.random.default_rng(0).random((CALIBRATION_DIGITS, 28, 28, 1), dtype=np.float32))
-    real = _convert(str(digits_cnn), "--to", "tflite", "--quantize", "int8", "--calibrate", str(digits),
+    real = convert_json(str(digits_cnn), "--to", "tflite", "--quantize", "int8", "--calibrate", str(digits),
                     "-o", str(tmp_path / "real.tflite"))
     assert real["kind"] == "builtin-int8"
     assert real["calibration"] == {"count": CALIBRATION_DIGITS, "source": f"{CALIBRATION_DIGITS} images from {digits} "
                                    "(28x28 grayscale, unit: x/255)"}
-    random = _convert(str(digits_cnn), "--to", "tflite", "--quantize", "int8", "--calibrate", str(noise),
+    random = convert_json(str(digits_cnn), "--to", "tflite", "--quantize", "int8", "--calibrate", str(noise),
                       "-o", str(tmp_path / "random.tflite"))
     assert random["calibration"]["source"] == str(noise)
 
     # The default inputs of a 28x28x1 model: the 1000 bundled test digits.
-    report = _check(str(digits_cnn), str(tmp_path / "real.tflite"), str(tmp_path / "random.tflite"))
+    report = check_json(str(digits_cnn), str(tmp_path / "real.tflite"), str(tmp_path / "random.tflite"))
     assert report["inputs"]["count"] == 1000 and "MNIST test digits" in report["inputs"]["source"]
     (real_output,), (random_output,) = (pair["outputs"] for pair in report["pairs"])
     print(f"top-1 agreement with the float model on 1000 test digits: int8 calibrated on {CALIBRATION_DIGITS} "
@@ -67,8 +54,8 @@ def test_check_feeds_a_folder_of_png_digits(digits_cnn: Path, tmp_path: Path) ->
     mnist = load_mnist()
     digits = write_pngs(tmp_path / "test digits", mnist.x_test[:300], mnist.y_test[:300])
     onnx = tmp_path / "cnn.onnx"
-    _convert(str(digits_cnn), "--to", "onnx", "-o", str(onnx))
-    report = _check(str(digits_cnn), str(onnx), "--inputs", str(digits), "--limit", "250")
+    convert_json(str(digits_cnn), "--to", "onnx", "-o", str(onnx))
+    report = check_json(str(digits_cnn), str(onnx), "--inputs", str(digits), "--limit", "250")
     assert report["passed"], report["failures"]
     assert report["inputs"]["count"] == 250
     assert report["inputs"]["source"] == f"250 images from {digits} (28x28 grayscale, unit: x/255)"
@@ -89,14 +76,14 @@ def test_uint8_inputs_and_outputs_are_fed_quantized_and_compared_dequantized(dig
     mnist = load_mnist()
     digits = write_pngs(tmp_path / "calibration", mnist.x_train[:100], mnist.y_train[:100])
     out = tmp_path / "uint8.tflite"
-    _convert(str(digits_cnn), "--to", "tflite", "--quantize", "int8", "--calibrate", str(digits), "--io-type", "uint8",
+    convert_json(str(digits_cnn), "--to", "tflite", "--quantize", "int8", "--calibrate", str(digits), "--io-type", "uint8",
              "-o", str(out))
     signature = tflite_format.inspect(out).to_dict()
     tensors = {row["name"]: row for row in signature["tensors"]}
     inputs = [row for name, row in tensors.items() if name.startswith("serving_default_image")]
     assert inputs and inputs[0]["dtype"] == "uint8"
 
-    report = _check(str(digits_cnn), str(out))
+    report = check_json(str(digits_cnn), str(out))
     (pair,) = report["pairs"]
     assert report["passed"], report["failures"]
     assert pair["outputs"][0]["top1_agreement"] > 0.98
@@ -112,7 +99,7 @@ def test_uint8_inputs_and_outputs_are_fed_quantized_and_compared_dequantized(dig
     bias.assign(bias.numpy() + np.linspace(-3, 3, 10, dtype=np.float32))
     moved = tmp_path / "moved.keras"
     model.save(moved)
-    failed = _check(str(moved), str(out))
+    failed = check_json(str(moved), str(out))
     assert not failed["passed"] and failed["exit_code"] == 1
 
 
@@ -128,7 +115,5 @@ def test_calibration_options_that_do_not_fit_are_refused_before_writing(digits_c
          f"{tmp_path / 'wide.csv'}: its 3 columns give 3 values per sample, but input 'image' takes 784 ([None, 28, 28, 1])"),
     ]
     for args, message in cases:
-        result = runner.invoke(app, ["convert", str(digits_cnn), *args, "-o", str(out)])
-        assert result.exit_code == 2, result.output
-        assert message in " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines()), result.stderr
+        assert message in failure("convert", digits_cnn, *args, "-o", out)
         assert not out.exists()

@@ -6,17 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from convkit.cli.main import app
-
-runner = CliRunner()
+from tests._cli import check_json, convert_json, failure
 
 
-def _convert(*args: str) -> dict:
-    result = runner.invoke(app, ["convert", *args, "--json"])
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
 
 
 def _recorded_shape(path: Path) -> list:
@@ -42,18 +35,16 @@ def _recorded_shape(path: Path) -> list:
 
 
 @pytest.mark.node
-def test_a_fixed_batch_is_recorded_by_every_target_and_each_copy_passes_check(digits_cnn: Path, tmp_path: Path) -> None:
+def test_a_fixed_batch_is_recorded_by_every_target_and_each_copy_passescheck_json(digits_cnn: Path, tmp_path: Path) -> None:
     copies = []
     for target, name in (("savedmodel", "sm"), ("onnx", "m.onnx"), ("tflite", "m.tflite"), ("tfjs", "web")):
         out = tmp_path / name
-        result = _convert(str(digits_cnn), "--to", target, "--input-shape", "image=1x28x28x1", "-o", str(out))
+        result = convert_json(str(digits_cnn), "--to", target, "--input-shape", "image=1x28x28x1", "-o", str(out))
         assert _recorded_shape(out) == [1, 28, 28, 1], target
         if target == "tfjs":
             assert result["kind"] == "graph" and any("TF.js graph model" in w for w in result["warnings"])
         copies.append(str(out))
-    checked = runner.invoke(app, ["check", str(digits_cnn), *copies, "--mnist", "30", "--json"])
-    assert checked.exit_code == 0, checked.output
-    report = json.loads(checked.stdout)
+    report = check_json(digits_cnn, *copies, "--mnist", "30")
     assert report["passed"] and len(report["pairs"]) == 4
 
 
@@ -65,14 +56,13 @@ def test_the_batch_stays_open_by_default_and_open_dimensions_can_be_fixed(tmp_pa
                               keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(2)])
     source = tmp_path / "fcn.keras"
     model.save(source)
-    _convert(str(source), "--to", "onnx", "-o", str(tmp_path / "open.onnx"))
+    convert_json(str(source), "--to", "onnx", "-o", str(tmp_path / "open.onnx"))
     assert _recorded_shape(tmp_path / "open.onnx") == [None, None, None, 3]
-    _convert(str(source), "--to", "onnx", "--input-shape", "photo=-1,32,24,3", "-o", str(tmp_path / "fixed.onnx"))
+    convert_json(str(source), "--to", "onnx", "--input-shape", "photo=-1,32,24,3", "-o", str(tmp_path / "fixed.onnx"))
     assert _recorded_shape(tmp_path / "fixed.onnx") == [None, 32, 24, 3]
-    _convert(str(source), "--to", "tflite", "--input-shape", "?x16x16x3", "-o", str(tmp_path / "fixed.tflite"))
+    convert_json(str(source), "--to", "tflite", "--input-shape", "?x16x16x3", "-o", str(tmp_path / "fixed.tflite"))
     assert _recorded_shape(tmp_path / "fixed.tflite") == [None, 16, 16, 3]
-    checked = runner.invoke(app, ["check", str(source), str(tmp_path / "fixed.tflite"), "--random", "4", "--json"])
-    assert checked.exit_code == 0, checked.output
+    assert check_json(source, tmp_path / "fixed.tflite", "--random", "4")["passed"]
 
 
 def test_shapes_that_do_not_fit_are_refused_before_writing(digits_cnn: Path, tmp_path: Path) -> None:
@@ -91,7 +81,5 @@ def test_shapes_that_do_not_fit_are_refused_before_writing(digits_cnn: Path, tmp
                                                                                         "--tfjs-kind graph"),
     ]
     for args, message in cases:
-        result = runner.invoke(app, ["convert", str(digits_cnn), *args, "-o", str(out)])
-        assert result.exit_code == 2, result.output
-        assert message in " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines()), result.stderr
+        assert message in failure("convert", digits_cnn, *args, "-o", out)
         assert not out.exists()

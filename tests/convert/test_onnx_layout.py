@@ -7,23 +7,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from convkit.cli.main import app
-
-runner = CliRunner()
+from tests._cli import check_json, convert_json, failure
 
 
-def _convert(*args: str) -> dict:
-    result = runner.invoke(app, ["convert", *args, "--json"])
-    assert result.exit_code == 0, result.stderr
-    return json.loads(result.stdout)
 
-
-def _check(*args: str) -> dict:
-    result = runner.invoke(app, ["check", *args, "--json"])
-    assert result.exit_code in (0, 1), result.stderr
-    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +34,11 @@ def test_a_channels_first_onnx_copy_of_a_cnn_passes_check_against_keras(digits_c
     from convkit.formats import onnx as onnx_format
 
     out = tmp_path / "nchw.onnx"
-    _convert(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
+    convert_json(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
     report = onnx_format.inspect(out).to_dict()
     assert report["inputs"][0]["shape"][1:] == [1, 28, 28]
     assert json.loads(report["metadata"]["convkit.transposed"]) == {"image": [0, 3, 1, 2]}
-    checked = _check(str(digits_cnn), str(out))
+    checked = check_json(str(digits_cnn), str(out))
     assert checked["passed"], checked["failures"]
     (pair,) = checked["pairs"]
     assert pair["outputs"][0]["top1_agreement"] == 1.0
@@ -61,8 +49,8 @@ def test_inputs_and_outputs_channels_first_and_a_layout_check_that_fails(segment
     from onnx import helper, load_model
 
     out = tmp_path / "nchw.onnx"
-    _convert(str(segmenter), "--to", "onnx", "--nchw", "photo,mask", "-o", str(out))
-    checked = _check(str(segmenter), str(out), "--random", "8")
+    convert_json(str(segmenter), "--to", "onnx", "--nchw", "photo,mask", "-o", str(out))
+    checked = check_json(str(segmenter), str(out), "--random", "8")
     assert checked["passed"], checked["failures"]
     assert checked["pairs"][0]["outputs"][0]["shape"] == [8, 12, 10, 2]  # compared in the reference's layout
 
@@ -72,7 +60,7 @@ def test_inputs_and_outputs_channels_first_and_a_layout_check_that_fails(segment
     helper.set_model_props(model, {"convkit.transposed": json.dumps({"photo": [0, 3, 1, 2], "mask": [0, 3, 2, 1]})})
     forged = tmp_path / "forged.onnx"
     forged.write_bytes(model.SerializeToString())
-    failed = _check(str(segmenter), str(forged), "--random", "8")
+    failed = check_json(str(segmenter), str(forged), "--random", "8")
     assert not failed["passed"]
 
 
@@ -83,9 +71,7 @@ def test_nchw_names_that_do_not_fit_are_refused(segmenter: Path, tmp_path: Path)
         (["--to", "tflite", "--nchw", "photo"], "--nchw applies to --to onnx only"),
     ]
     for args, message in cases:
-        result = runner.invoke(app, ["convert", str(segmenter), *args, "-o", str(tmp_path / "x")])
-        assert result.exit_code == 2, result.output
-        assert message in " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
+        assert message in failure("convert", segmenter, *args, "-o", tmp_path / "x")
         assert not (tmp_path / "x").exists()
 
 
@@ -97,11 +83,11 @@ def test_weights_past_the_threshold_go_to_external_data_beside_the_model(digits_
 
     monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_BYTES", 10_000)
     out = tmp_path / "model" / "cnn.onnx"
-    result = _convert(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
+    result = convert_json(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
     assert any("external data to cnn.onnx.data" in warning for warning in result["warnings"])
     assert sorted(path.name for path in out.parent.iterdir()) == ["cnn.onnx", "cnn.onnx.data"]
     report = onnx_format.inspect(out, weights=True).to_dict()
     assert report["kind"] == "external-data"
     external = [row for row in report["initializers"] if row["stored"] == "external"]
     assert external and all(row["location"] == "cnn.onnx.data" and row["stats"] for row in external)
-    assert _check(str(digits_cnn), str(out))["passed"]
+    assert check_json(str(digits_cnn), str(out))["passed"]

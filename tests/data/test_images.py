@@ -13,7 +13,8 @@ from convkit.containers import limits
 from convkit.containers.tensors import TensorSpec
 from convkit.data.loader import load_inputs
 from convkit.data.preprocess import IMAGENET_CAFFE_MEAN_BGR, IMAGENET_TORCH_MEAN, IMAGENET_TORCH_STD, preprocessing
-from convkit.errors import ConvkitError, ReadError, UsageError
+from convkit.errors import ReadError, UsageError
+from tests.data._assert import one_line
 
 GRAY = TensorSpec("image", (None, 8, 8, 1), "float32")
 RGB = TensorSpec("image", (None, 8, 8, 3), "float32")
@@ -33,12 +34,6 @@ def write_images(folder: Path, count: int, *, size: tuple[int, int] = (8, 8), mo
     return pixels
 
 
-def one_line(error: pytest.ExceptionInfo[ConvkitError], *names: str) -> str:
-    text = str(error.value)
-    assert "\n" not in text and text.strip() == text
-    for name in names:
-        assert name in text, (name, text)
-    return text
 
 
 def test_a_folder_of_grayscale_pngs_feeds_a_channels_last_input_in_name_order(tmp_path):

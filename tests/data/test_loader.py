@@ -8,6 +8,7 @@ from convkit.data.preprocess import preprocessing
 from convkit.data.samples import random_inputs
 from convkit.containers.tensors import TensorSpec
 from convkit.errors import ConvkitError, ReadError, UsageError
+from tests.data._assert import one_line
 
 MLP = [TensorSpec("dense_input", (None, 784), "float32")]
 
@@ -115,12 +116,6 @@ def test_more_mnist_digits_than_bundled_is_a_usage_error():
 TWO = [TensorSpec("image", (None, 8, 8, 1)), TensorSpec("features", (None, 3))]
 
 
-def one_line(error, *names: str) -> str:
-    text = str(error.value)
-    assert "\n" not in text and text.strip() == text
-    for name in names:
-        assert name in text, (name, text)
-    return text
 
 
 def test_an_npy_feeds_the_only_input_or_the_one_it_names(tmp_path):

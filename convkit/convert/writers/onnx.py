@@ -148,30 +148,28 @@ def transpose_io(model: Any, transposed: dict[str, tuple[int, ...]]) -> None:
     from onnx import helper
 
     graph = model.graph
-    added: list[Any] = []
-    for value in graph.input:
-        if value.name in transposed:
+    before: list[Any] = []
+    after: list[Any] = []
+    for values, is_input in ((graph.input, True), (graph.output, False)):
+        for value in values:
+            if value.name not in transposed:
+                continue
             axes = transposed[value.name]
-            inner = f"{value.name}__source_layout"
+            inner = f"{value.name}__source_layout"  # the tensor in the layout the model computes in
             for node in graph.node:
                 _rename(node.input, value.name, inner)
+                if not is_input:
+                    _rename(node.output, value.name, inner)
             _permute_dims(value, axes)
-            inverse = [axes.index(axis) for axis in range(len(axes))]
-            added.insert(0, helper.make_node("Transpose", [value.name], [inner], name=inner, perm=inverse))
-    if added:
-        nodes = [*added, *graph.node]
-        del graph.node[:]
-        graph.node.extend(nodes)
-    for value in graph.output:
-        if value.name in transposed:
-            axes = transposed[value.name]
-            inner = f"{value.name}__source_layout"
-            for node in graph.node:
-                _rename(node.output, value.name, inner)
-                _rename(node.input, value.name, inner)
-            _permute_dims(value, axes)
-            graph.node.append(helper.make_node("Transpose", [inner], [value.name], name=f"{value.name}__transposed",
-                                               perm=list(axes)))
+            if is_input:
+                inverse = [axes.index(axis) for axis in range(len(axes))]
+                before.append(helper.make_node("Transpose", [value.name], [inner], name=inner, perm=inverse))
+            else:
+                after.append(helper.make_node("Transpose", [inner], [value.name], name=f"{value.name}__transposed",
+                                              perm=list(axes)))
+    nodes = [*before, *graph.node, *after]
+    del graph.node[:]
+    graph.node.extend(nodes)
     entry = model.metadata_props.add()
     entry.key = TRANSPOSED_KEY
     entry.value = json.dumps({name: list(axes) for name, axes in transposed.items()})
