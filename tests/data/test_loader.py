@@ -238,15 +238,22 @@ def test_npz_errors(tmp_path, monkeypatch):
     np.savez(tmp_path / "objects.npz", dense_input=np.array([{"x": 1}], dtype=object))
     with pytest.raises(ReadError) as error:
         load_inputs(MLP, str(tmp_path / "objects.npz"))
-    one_line(error, "objects.npz", "allow_pickle")
+    one_line(error, "objects.npz", "member 'dense_input.npy' holds Python objects")
     np.save(tmp_path / "objects.npy", np.array([{"x": 1}], dtype=object))
     with pytest.raises(ReadError) as error:
         load_inputs(MLP, str(tmp_path / "objects.npy"))
-    one_line(error, "objects.npy", "allow_pickle")
+    one_line(error, "objects.npy", "holds Python objects")
     (tmp_path / "cut.npy").write_bytes((tmp_path / "objects.npy").read_bytes()[:20])
     with pytest.raises(ReadError) as error:
         load_inputs(MLP, str(tmp_path / "cut.npy"))
-    one_line(error, "cut.npy", "not a readable .npy")
+    one_line(error, "cut.npy", "no readable .npy header")
+    # A header declaring a shape the file does not hold is refused before anything is allocated.
+    header = b"{'descr': '<f4', 'fortran_order': False, 'shape': (1000000000000, 784), }"
+    header += b" " * (-(len(header) + 11) % 64) + b"\n"
+    (tmp_path / "forged.npy").write_bytes(b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header + b"\0" * 16)
+    with pytest.raises(ReadError) as error:
+        load_inputs(MLP, str(tmp_path / "forged.npy"))
+    one_line(error, "forged.npy", "declares [1000000000000, 784] float32", "holds 16 bytes")
     np.savez_compressed(tmp_path / "bomb.npz", dense_input=np.zeros((3000, 784), np.float32))
     monkeypatch.setattr(limits, "MAX_INPUT_BYTES", 1_000_000)
     with pytest.raises(ReadError) as error:
