@@ -660,7 +660,7 @@ def _make_inputs(folder: Path) -> None:
         Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / "images" / f"{index}{suffix}")
     (folder / "table.csv").write_text("a,b,c\n1,2,3\n4.5,-6,7e-3\n")
     np.savez(folder / "arrays.npz", x=rng.random((3, 3), dtype=np.float32), extra=np.arange(4))
-    np.save(folder / "array.npy", rng.random((3, 3)))
+    np.save(folder / "array.npy", np.arange(9, dtype=np.int64).reshape(3, 3))
 
 
 def _mutate_inputs(folder: Path, chooser: Chooser) -> None:
