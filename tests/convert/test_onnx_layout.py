@@ -30,15 +30,26 @@ def segmenter(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_a_channels_first_onnx_copy_of_a_cnn_passes_check_against_keras(digits_cnn: Path, tmp_path: Path) -> None:
+def test_a_channels_first_onnx_copy_of_a_cnn_passes_check_against_keras(digits_cnn: Path, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """Its weights go to external data too: the threshold is lowered here (the >2 GB case is
+    tests/convert/test_large_onnx.py, marked slow)."""
+    from convkit.convert.writers import onnx as onnx_writer
     from convkit.formats import onnx as onnx_format
 
-    out = tmp_path / "nchw.onnx"
-    convert_json(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
-    report = onnx_format.inspect(out).to_dict()
+    monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_BYTES", 10_000)
+    out = tmp_path / "model" / "nchw.onnx"
+    result = convert_json(digits_cnn, "--to", "onnx", "--nchw", "image", "-o", out)
+    report = onnx_format.inspect(out, weights=True).to_dict()
     assert report["inputs"][0]["shape"][1:] == [1, 28, 28]
     assert json.loads(report["metadata"]["convkit.transposed"]) == {"image": [0, 3, 1, 2]}
-    checked = check_json(str(digits_cnn), str(out))
+    assert any("external data to nchw.onnx.data" in warning for warning in result["warnings"])
+    assert sorted(path.name for path in out.parent.iterdir()) == ["nchw.onnx", "nchw.onnx.data"]
+    assert report["kind"] == "external-data"
+    external = [row for row in report["initializers"] if row["stored"] == "external"]
+    assert external and all(row["location"] == "nchw.onnx.data" and row["stats"] for row in external)
+
+    checked = check_json(digits_cnn, out)
     assert checked["passed"], checked["failures"]
     (pair,) = checked["pairs"]
     assert pair["outputs"][0]["top1_agreement"] == 1.0
@@ -73,21 +84,3 @@ def test_nchw_names_that_do_not_fit_are_refused(segmenter: Path, tmp_path: Path)
     for args, message in cases:
         assert message in failure("convert", segmenter, *args, "-o", tmp_path / "x")
         assert not (tmp_path / "x").exists()
-
-
-def test_weights_past_the_threshold_go_to_external_data_beside_the_model(digits_cnn: Path, tmp_path: Path,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    """The >2 GB case is tests/convert/test_large_onnx.py (slow); here the threshold is lowered."""
-    from convkit.convert.writers import onnx as onnx_writer
-    from convkit.formats import onnx as onnx_format
-
-    monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_BYTES", 10_000)
-    out = tmp_path / "model" / "cnn.onnx"
-    result = convert_json(str(digits_cnn), "--to", "onnx", "--nchw", "image", "-o", str(out))
-    assert any("external data to cnn.onnx.data" in warning for warning in result["warnings"])
-    assert sorted(path.name for path in out.parent.iterdir()) == ["cnn.onnx", "cnn.onnx.data"]
-    report = onnx_format.inspect(out, weights=True).to_dict()
-    assert report["kind"] == "external-data"
-    external = [row for row in report["initializers"] if row["stored"] == "external"]
-    assert external and all(row["location"] == "cnn.onnx.data" and row["stats"] for row in external)
-    assert check_json(str(digits_cnn), str(out))["passed"]
