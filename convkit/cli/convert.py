@@ -125,6 +125,7 @@ def convert_command(
     io_type: Annotated[Optional[str], choice_option("--io-type", choices=io_types, help=_io_type_help)] = None,
     input_shape: Annotated[Optional[list[str]], help_from(typer.Option("--input-shape", metavar="[NAME=]DIMS", show_default=False), _input_shape_help)] = None,
     nchw: Annotated[Optional[list[str]], help_from(typer.Option("--nchw", metavar="NAME[,NAME...]", show_default=False), _nchw_help)] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="The signature of a SavedModel source to convert (the output holds it alone, as serving_default; a TF.js output is a graph model).", show_default="serving_default, else the only one", metavar="KEY")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -143,6 +144,7 @@ def convert_command(
                 allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
                 calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
                 limit=limit, io_type=io_type, nchw=tuple(nchw or ()), input_shapes=tuple(input_shape or ()),
+                signature=signature,
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

@@ -56,6 +56,7 @@ class ConvertRequest:
         nchw: inputs and outputs to write channels first (``[N, C, H, W]`` for ``[N, H, W, C]``); empty: none.
         input_shapes: ``(input name, dims)`` the output's inputs take, batch included (None: open; name
             ``""``: the only input); empty: the model's own, batch open.
+        signature: the signature of a SavedModel source to convert; None: ``serving_default`` (else the only one).
         progress: told each stage and, while weights are written, bytes done/total.
     """
 
@@ -80,6 +81,7 @@ class ConvertRequest:
     io_type: str | None = None
     nchw: tuple[str, ...] = ()
     input_shapes: tuple[tuple[str, tuple[int | None, ...]], ...] = ()
+    signature: str | None = None
     progress: Progress | None = None
 
 

@@ -127,6 +127,7 @@ def convert(
     io_type: str | None = None,
     nchw: Sequence[str] = (),
     input_shapes: Sequence[str] = (),
+    signature: str | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
@@ -163,6 +164,8 @@ def convert(
         input_shapes: ``NAME=DIMS`` per input (``image=1x28x28x1``; ``-1`` or ``?`` for an open dimension;
             no ``NAME=`` for a model's only input), for targets that record shapes (SavedModel, ONNX, TFLite,
             TF.js graph models); default: the model's shapes with the batch open.
+        signature: the signature of a SavedModel source to convert (the output holds it as its only
+            signature); default ``serving_default``, else the source's only one.
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -184,6 +187,7 @@ def convert(
     if nchw and not target.write_options.channels_first:
         takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.channels_first)
         raise UsageError(f"--nchw applies to {takers} only")
+    _check_signature(source_format, src, signature)
     if isinstance(preprocess, str):
         preprocess = preprocessing(preprocess)
     out = Path(out) if out is not None else default_output(src, target.name)
@@ -194,7 +198,7 @@ def convert(
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
         smoke_run=smoke_run, opset=opset, calibrate=calibrate, preprocess=preprocess, limit=limit, io_type=io_type,
-        nchw=nchw, input_shapes=shapes, progress=progress,
+        nchw=nchw, input_shapes=shapes, signature=signature, progress=progress,
     )
     say = progress or no_progress
     say("loading")
@@ -231,6 +235,21 @@ def _check_options(target: registry.Format, kind: str | None, quantize: str | No
     if opset is not None and opset not in options.opsets:
         raise UsageError(f"--opset {opset} is outside the {target.shown_name} opsets convkit writes "
                          f"({min(options.opsets)}..{max(options.opsets)})")
+
+
+def _check_signature(source_format: registry.Format, src: Path, signature: str | None) -> None:
+    """Refuses ``--signature`` for sources without signatures, and a key the source does not hold (listing its
+    keys, read without TensorFlow)."""
+    if signature is None:
+        return
+    if source_format.signatures is None:
+        takers = " and ".join(fmt.shown_name for fmt in registry.formats() if fmt.signatures and fmt.reader)
+        raise UsageError(f"{src}: {source_format.shown_name} files hold no signatures; --signature applies to "
+                         f"{takers} sources")
+    keys = source_format.signatures(src)
+    if signature not in keys:
+        raise UsageError(f"{src}: the {source_format.shown_name} model has no signature {signature!r}; its "
+                         f"signatures: {', '.join(keys) or 'none'}")
 
 
 def _check_calibration(target: registry.Format, quantize: str | None, calibrate: object, preprocess: object,

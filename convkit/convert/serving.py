@@ -263,6 +263,13 @@ def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[
     signature, a Keras source built live."""
     source, request = conversion.source, conversion.request
     shapes = request.input_shapes
+    if request.signature is not None:
+        serving = from_saved_model(source.path, request.signature)
+        others = sorted(set(serving.owner.signatures) - {request.signature})
+        if others:
+            notes.warn(f"converted signature {request.signature!r}; the source's other signatures "
+                       f"({', '.join(others)}) are not in the output")
+        return serving.reshaped(shapes, request.src), None
     if isinstance(source.graph, PlainSavedModel):
         return from_saved_model(source.path).reshaped(shapes, request.src), None
     model = source.model()

@@ -3,7 +3,8 @@
 A SavedModel without a Keras config as the source is copied as it is. With
 ``--input-shape``, the ``serving_default`` signature is traced at the shapes
 asked for (:func:`convkit.convert.serving.save_serving`); a SavedModel source
-is then saved anew through its signature (kind ``signature``).
+is then saved anew through its signature (kind ``signature``), as it is with
+``--signature``, whose signature becomes the output's ``serving_default``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from convkit.runtimes.keras.build import build_model
 def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export`` or ``copy``."""
     request, source, notes = conversion.request, conversion.source, conversion.notes()
-    if request.input_shapes:
+    if request.input_shapes or request.signature is not None:
         serving, _unrolled = serving_of(conversion, notes)
         with conversion.output() as temp:
             save_serving(serving, temp)

@@ -44,6 +44,11 @@ def write(conversion: Conversion) -> Written:
             raise UsageError(f"{request.src}: a TF.js layers model keeps the shapes its layers were built with; "
                              "--input-shape applies to --tfjs-kind graph")
         return _graph_at_shapes(conversion, notes)
+    if request.signature is not None:
+        if request.kind == "layers":
+            raise UsageError(f"{request.src}: a TF.js layers model holds no signatures; --signature applies to "
+                             "--tfjs-kind graph")
+        return _graph_at_shapes(conversion, notes)
     if isinstance(graph, PlainSavedModel) and request.kind != "layers":
         with conversion.output() as temp:
             _write_graph(conversion, graph.path, temp)
@@ -91,11 +96,13 @@ def _graph_from_model(conversion: Conversion, model: ModelData, notes: Notes) ->
 
 
 def _graph_at_shapes(conversion: Conversion, notes: Notes) -> Written:
-    """A graph model whose signature takes the request's input shapes (a layers model keeps its layers')."""
+    """A graph model of the request's signature at its input shapes (a layers model keeps its layers' and holds
+    no signatures)."""
     if conversion.source.graph is None:
         if conversion.request.kind is None:
             notes.warn("--input-shape: wrote a TF.js graph model (a layers model keeps the shapes its layers were "
-                       "built with)")
+                       "built with)" if conversion.request.input_shapes else
+                       "--signature: wrote a TF.js graph model (a layers model holds no signatures)")
         notes.lose("the Keras architecture and optimizer state (a TF.js graph model is an inference graph)")
     serving, _unrolled = serving_of(conversion, notes)
     with conversion.output() as temp:
