@@ -25,7 +25,8 @@ from convkit.errors import MALFORMED, ReadError
 NPY_MAGIC = b"\x93NUMPY"
 ZIP_EMPTY = b"PK\x05\x06"
 # What numpy's header parser raises on a damaged header (it tokenizes a Python literal).
-_BAD_HEADER = (*MALFORMED, SyntaxError, tokenize.TokenError)
+_BAD_HEADER: tuple[type[BaseException], ...] = (*MALFORMED, SyntaxError, tokenize.TokenError)
+_BAD_ARCHIVE: tuple[type[BaseException], ...] = (*MALFORMED, BadZipFile)
 
 
 def is_npz(head: bytes) -> bool:
@@ -97,7 +98,7 @@ def read_npz(path: Path) -> dict[str, np.ndarray]:
                         arrays[name] = _array(stream, info.file_size, path, f"member {info.filename!r}")
     except ReadError:
         raise
-    except (*MALFORMED, BadZipFile) as error:
+    except _BAD_ARCHIVE as error:
         raise ReadError(f"{path}: not a readable .npz file ({error})") from None
     if not arrays:
         raise ReadError(f"{path}: the .npz file holds no arrays")
