@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench zoo clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench bench-large zoo clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -80,6 +80,10 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# A 2.26 GB Keras model to ONNX with external data, inspected and checked (10 GiB of memory, 7 GB of disk).
+bench-large: setup
+	$(BIN)/python bench/large_onnx_bench.py
 
 # Every keras.applications architecture of both Keras generations, every source format, every target,
 # beside tensorflowjs_converter (hours on 2 cores; ZOO="--quick" or ZOO="--arch MobileNetV2" for less).

@@ -16,13 +16,16 @@ Two changes on request or need, made on the ONNX graph tf2onnx returns:
 - external data: weights past ``EXTERNAL_DATA_BYTES`` (a protobuf ends at
   2 GiB, and convkit reads ``.onnx`` files of at most 1 GiB) go to
   ``<name>.onnx.data`` beside the model, each tensor at a 4 KiB-aligned offset,
-  the form onnxruntime memory-maps.
+  the form onnxruntime memory-maps. tf2onnx converts the graph with each
+  variable read as an input (:func:`lift_variables`), holding no weights, and
+  the inputs become initializers written one variable at a time.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -105,19 +108,116 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int,
 
     logging.getLogger("tf2onnx").setLevel(logging.ERROR)
     tf2onnx.logging.set_level(logging.ERROR)
+    lifted = lift_variables(serving.function()) if external else None
     try:
         with silenced_stderr(replay=False), _numpy_product_for(tf2onnx.graph):
-            model, storage = tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(),
-                                                           opset=opset, large_model=external)
+            if lifted is not None:
+                model, _ = tf2onnx.convert.from_graph_def(lifted.graph_def, input_names=lifted.input_names,
+                                                          output_names=lifted.output_names, opset=opset,
+                                                          tensors_to_rename=lifted.renames)
+            else:
+                model, storage = tf2onnx.convert.from_function(serving.function(), input_signature=serving.specs(),
+                                                               opset=opset, large_model=external)
     except Exception as error:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors alike
         raise WriteError(f"{source}: tf2onnx cannot convert this model to ONNX opset {opset} "
                          f"({type(error).__name__}: {error_text(error)})") from None
     if transposed:
         transpose_io(model, transposed)
-    if external:
+    if lifted is not None:
+        save_variables_external(model, target, lifted.variables)
+    elif external:
         save_external(model, target, storage.name_to_tensor_data)
     else:
         target.write_bytes(model.SerializeToString())
+
+
+@dataclass
+class LiftedGraph:
+    """A serving function's graph with each variable read as a graph input of its own (``variables``: input
+    name -> variable), for tf2onnx to convert without the weights; they are written beside the model after."""
+
+    graph_def: Any
+    input_names: list[str]
+    output_names: list[str]
+    renames: dict[str, str]
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+def lift_variables(function: Any) -> LiftedGraph | None:
+    """The function's graph with every variable read (``ReadVariableOp`` of a captured variable) turned into a
+    ``Placeholder`` of the variable's shape: tf2onnx then holds no copy of the weights, which a model over 2 GB
+    would need several times over (tf2onnx's own large-model path froze a 2.26 GB Dense stack past 22 GB).
+    None when a captured variable is used otherwise (read inside a called function, say): such a graph
+    goes through tf2onnx's large-model path.
+    """
+    import tensorflow as tf
+
+    concrete = function.get_concrete_function()
+    variables = {id(variable.handle): variable for variable in concrete.graph.variables}
+    captured = {internal.op.name: variables[id(external)] for external, internal in concrete.graph.captures
+                if id(external) in variables}
+    graph_def = concrete.graph.as_graph_def(add_shapes=True)
+    first_read: dict[str, str] = {}
+    lifted: dict[str, Any] = {}
+    for node in graph_def.node:
+        sources = [name.lstrip("^").split(":")[0] for name in node.input]
+        if not any(name in captured for name in sources):
+            continue
+        if node.op != "ReadVariableOp":
+            return None
+        variable = captured[sources[0]]
+        dtype = node.attr["dtype"].type
+        if sources[0] in first_read:  # a second read of the same variable: the first one's value
+            del node.input[:]
+            node.input.append(first_read[sources[0]])
+            node.op = "Identity"
+            node.attr.pop("dtype")
+            node.attr["T"].type = dtype
+            continue
+        first_read[sources[0]] = node.name
+        lifted[f"{node.name}:0"] = variable
+        del node.input[:]
+        node.op = "Placeholder"
+        node.attr["shape"].shape.CopyFrom(tf.TensorShape(variable.shape).as_proto())
+    kept = [node for node in graph_def.node if node.name not in captured]
+    del graph_def.node[:]
+    graph_def.node.extend(kept)
+    inputs = [tensor.name for tensor in concrete.inputs if tensor.dtype != tf.resource]
+    outputs = [tensor.name for tensor in concrete.outputs if tensor.dtype != tf.resource]
+    specs = [spec.name for spec in tf.nest.flatten(concrete.structured_input_signature)]
+    renames = dict(zip(inputs, specs))
+    renames.update({tensor.name: name for name, tensor in concrete.structured_outputs.items()})
+    return LiftedGraph(graph_def, inputs + list(lifted), outputs, renames, lifted)
+
+
+def save_variables_external(model: Any, target: Path, variables: dict[str, Any]) -> None:
+    """Makes each graph input that stands for a variable an initializer whose bytes are in ``<target
+    name>.data`` beside the model (4 KiB-aligned, one variable in memory at a time), and writes ``model``."""
+    import numpy as np
+    from onnx import TensorProto, helper
+
+    data_path = target.with_name(target.name + ".data")
+    graph = model.graph
+    inputs = {value.name: value for value in graph.input}
+    with data_path.open("wb") as handle:
+        for name, variable in variables.items():
+            if name not in inputs:  # tf2onnx found the read unused
+                continue
+            graph.input.remove(inputs[name])
+            values = np.ascontiguousarray(variable.numpy())
+            handle.write(b"\0" * (-handle.tell() % EXTERNAL_ALIGNMENT))
+            start = handle.tell()
+            values.tofile(handle)
+            tensor = graph.initializer.add()
+            tensor.name = name
+            tensor.data_type = helper.np_dtype_to_tensor_dtype(values.dtype)
+            tensor.dims.extend(values.shape)
+            tensor.data_location = TensorProto.EXTERNAL
+            for key, value in (("location", data_path.name), ("offset", str(start)), ("length", str(values.nbytes))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            del values
+    target.write_bytes(model.SerializeToString())
 
 
 class _NumpyWithProduct:
