@@ -35,6 +35,11 @@ class WriteOptions:
             (``--io-type``: ``float32``, ``int8``, ``uint8``); empty: they keep the model's.
         channels_first: named inputs and outputs can be written channels first (``--nchw``).
         input_shapes: the output records its inputs' shapes, which ``--input-shape`` can fix or open.
+        graphs: it writes sources that convert as TensorFlow graphs (TF.js graph models, frozen
+            ``.pb`` files, TF1 checkpoints with ``.meta``: :class:`convkit.graph_model.model.GraphSource`),
+            with their ``--inputs``/``--outputs``/``--signature``/``--tag``.
+        routes: the writers it can be written through (``--onnx-route``: convkit's ``native`` one or
+            ``tf2onnx``); empty: one writer. Without a choice the writer picks.
     """
 
     kinds: tuple[str, ...] = ()
@@ -47,6 +52,8 @@ class WriteOptions:
     io_types: tuple[str, ...] = ()
     channels_first: bool = False
     input_shapes: bool = False
+    graphs: bool = False
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -95,6 +102,10 @@ class Format:
             that a runtime's error message names.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
+        graph_extractor: ``"module:function"`` giving ``extract(path, *, level, report) -> Graph``
+            (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
+            draws and measures, without TensorFlow, from the file or its inspect ``report``
+            (a dict, or None); None: nothing to draw.
     """
 
     name: str
@@ -118,6 +129,7 @@ class Format:
     runtime_title: str = "its runtime"
     blame: Callable[[str, Path], str | None] | None = None
     default_output: Callable[[Path, str], Path] | None = None
+    graph_extractor: str | None = None
 
     @property
     def shown_name(self) -> str:
@@ -125,7 +137,7 @@ class Format:
         return self.title or self.name
 
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``writer``, ``runner`` or ``smoke_runner``, imported on first use."""
+        """The function a ``"module:function"`` role names (``reader``, ``runner``, ``graph_extractor``), imported."""
         target = getattr(self, role)
         if target is None:
             return None

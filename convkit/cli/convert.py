@@ -90,6 +90,11 @@ def _opset_help() -> str:
     return f"Opset of the output ({'; '.join(offered)})."
 
 
+def routes() -> list[str]:
+    """The ``--onnx-route`` choices: every writer a format can be written through."""
+    return _offered("routes")
+
+
 def _offered(option: str) -> list[str]:
     return list(dict.fromkeys(choice for fmt in formats() for choice in getattr(fmt.write_options, option)))
 
@@ -125,7 +130,11 @@ def convert_command(
     io_type: Annotated[Optional[str], choice_option("--io-type", choices=io_types, help=_io_type_help)] = None,
     input_shape: Annotated[Optional[list[str]], help_from(typer.Option("--input-shape", metavar="[NAME=]DIMS", show_default=False), _input_shape_help)] = None,
     nchw: Annotated[Optional[list[str]], help_from(typer.Option("--nchw", metavar="NAME[,NAME...]", show_default=False), _nchw_help)] = None,
-    signature: Annotated[Optional[str], typer.Option("--signature", help="The signature of a SavedModel source to convert (the output holds it alone, as serving_default; a TF.js output is a graph model).", show_default="serving_default, else the only one", metavar="KEY")] = None,
+    inputs: Annotated[Optional[str], typer.Option("--inputs", help="Graph sources: the inputs, NAME[:SHAPE],... (x:0, x:1x28x28x1, '?' for an open dimension); default the signature's, else the graph's placeholders.", metavar="NAME[:SHAPE],...")] = None,
+    outputs: Annotated[Optional[str], typer.Option("--outputs", help="Graph sources: the outputs, NAME,... (x:0 accepted); default the signature's, else the nodes nobody consumes.", metavar="NAME,...")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="The signature to convert where the source has several (the output holds it alone: a SavedModel as its serving_default, TF.js as a graph model).", show_default="serving_default, else the only one", metavar="KEY")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="The SavedModel meta graph's tags (serve, or train,gpu).", show_default="serve, else the only one", metavar="TAGS")] = None,
+    onnx_route: Annotated[Optional[str], choice_option("--onnx-route", choices=routes, help="ONNX writer: native (from the Keras config, no TensorFlow) or tf2onnx (default: native where it covers every layer, else tf2onnx).")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
 ) -> None:
@@ -144,7 +153,8 @@ def convert_command(
                 allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
                 calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
                 limit=limit, io_type=io_type, nchw=tuple(nchw or ()), input_shapes=tuple(input_shape or ()),
-                signature=signature,
+                inputs=inputs, outputs=outputs, signature=signature, tag=tag,
+                onnx_route=onnx_route,
             )
         except MismatchError as error:
             # The copy was written and checked: its report is the answer, whatever the verdict.

@@ -9,7 +9,9 @@ dimension is open by default or fixed to a given size.
 
 A Keras source is built live in tf_keras where it can (its recurrent layers
 lower to builtin TFLite ops and its graphs to plain ONNX ops), else in Keras
-3; a SavedModel without a Keras config is served through its own signature.
+3; a SavedModel without a Keras config is served through its own signature; a
+source that converts as a graph (:mod:`convkit.convert.writers.graph`) through
+the graph rebuilt in TensorFlow.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from convkit.runtimes.keras.build import build_model
 
 if TYPE_CHECKING:
     from convkit.convert.conversion import Conversion, Notes
+    from convkit.graph_model.model import GraphModel
 
 
 @dataclass
@@ -257,12 +260,39 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     )
 
 
+def from_graph(model: GraphModel) -> Serving:
+    """A :class:`Serving` of a frozen graph, its while loops functional (the TFLite converter lowers those to
+    builtin ops)."""
+    import tensorflow as tf
+
+    from convkit.runtimes.graph import GraphFunction
+
+    graph = GraphFunction(model, functional_loops=True)
+    owner = tf.Module()  # the TFLite converter writes a signature only for functions of a trackable object
+    owner.graph = graph
+    return Serving(
+        input_names=graph.input_names,
+        output_names=graph.output_names,
+        input_shapes=[tuple(shape[1:]) if shape else () for shape in graph.input_shapes],
+        input_dtypes=graph.input_dtypes,
+        call=graph,
+        owner=owner,
+        origin=model.origin,
+    )
+
+
 def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[[], Serving] | None]:
     """The conversion's source as a named function with the request's input shapes, and a builder of its
-    unrolled form (None without recurrent layers): a SavedModel without a Keras config through its own
-    signature, a Keras source built live."""
+    unrolled form (None without recurrent layers): a source that converts as a graph through the graph, a
+    SavedModel without a Keras config through its own signature (or the one ``--signature`` names, for a
+    SavedModel with Keras layers too), a Keras source built live."""
+    from convkit.convert.writers.graph import graph_model
+
     source, request = conversion.source, conversion.request
     shapes = request.input_shapes
+    graph = graph_model(conversion, notes)
+    if graph is not None:
+        return from_graph(graph).reshaped(shapes, request.src), None
     if request.signature is not None:
         serving = from_saved_model(source.path, request.signature)
         others = sorted(set(serving.owner.signatures) - {request.signature})

@@ -1,24 +1,31 @@
-"""The ONNX writer: tf2onnx over the model's serving function, smoke-run in onnxruntime.
+"""The ONNX writer: convkit's own from the Keras config where it covers the model, tf2onnx otherwise.
 
-tf2onnx (``from_function``) converts the function of
-:mod:`convkit.convert.serving`, so the graph's inputs and outputs carry the
-Keras names and the batch dimension stays open. Like every output, the written
-file is smoke-run in its runtime (onnxruntime) before it is renamed into
-place: a file that onnxruntime refuses is an error, not an output.
+The native writer (:mod:`convkit.convert.writers.onnx_native`) makes the ONNX
+graph from the model's config and streams its weights, without TensorFlow.
+Where it has no exact form for a layer, for SavedModels without a Keras
+config, and for ``--input-shape`` and ``--signature``, tf2onnx (``from_function``)
+converts the function of :mod:`convkit.convert.serving`; either way the graph's inputs and
+outputs carry the Keras names and the batch dimension stays open. A source that
+converts as a graph (a TF.js graph model, a frozen ``.pb``, a TF1 checkpoint)
+goes through tf2onnx's GraphDef route instead
+(:func:`convkit.convert.writers.graph.write_onnx`), its names kept. Like every
+output, the written file is smoke-run in onnxruntime before it is renamed
+into place: a file that onnxruntime refuses is an error, not an output.
 
-Two changes on request or need, made on the ONNX graph tf2onnx returns:
+Two changes on request or need:
 
-- channels first (``--nchw NAME,...``): each named input gets a ``Transpose``
-  from ``[N, C, H, W]`` to the ``[N, H, W, C]`` the model computes in, each
-  named output one the other way, and ``metadata_props`` records the axes
-  (``convkit.transposed``), so ``check`` feeds the copy transposed data and
-  compares it in the source's layout;
+- channels first (``--nchw NAME,...``), on the written graph whatever wrote it:
+  each named input gets a ``Transpose`` from ``[N, C, H, W]`` to the
+  ``[N, H, W, C]`` the model computes in, each named output one the other way,
+  and ``metadata_props`` records the axes (``convkit.transposed``), so ``check``
+  feeds the copy transposed data and compares it in the source's layout;
 - external data: weights past ``EXTERNAL_DATA_BYTES`` (a protobuf ends at
   2 GiB, and convkit reads ``.onnx`` files of at most 1 GiB) go to
   ``<name>.onnx.data`` beside the model, each tensor at a 4 KiB-aligned offset,
-  the form onnxruntime memory-maps. tf2onnx converts the graph with each
-  variable read as an input (:func:`lift_variables`), holding no weights, and
-  the inputs become initializers written one variable at a time.
+  the form onnxruntime memory-maps. The native writer streams them there; for
+  tf2onnx, the graph is converted with each variable read as an input
+  (:func:`lift_variables`), holding no weights, and the inputs become
+  initializers written one variable at a time.
 """
 
 from __future__ import annotations
@@ -30,57 +37,123 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from convkit._tf import silenced_stderr
-from convkit.containers import limits
-from convkit.convert.conversion import Conversion, Written
+from convkit.convert.conversion import Conversion, Notes, Written
 from convkit.convert.serving import Serving, serving_of
-from convkit.errors import UsageError, WriteError, error_text
+from convkit.convert.writers import graph, producer
+from convkit.convert.writers.onnx_native.protobuf import EXTERNAL_ALIGNMENT, EXTERNAL_DATA_BYTES
+from convkit.errors import UsageError, VerifyError, WriteError, error_text
 from convkit.formats.onnx import TRANSPOSED_KEY, external_tensors
+from convkit.graph_model.model import GraphModel
 
-EXTERNAL_DATA_BYTES = limits.MAX_PROTO_BYTES - 64 * 1024**2  # room for the graph under convkit's own reading limit
-EXTERNAL_ALIGNMENT = 4096
+__all__ = ["EXTERNAL_ALIGNMENT", "EXTERNAL_DATA_BYTES", "write", "write_onnx"]
 
 
 def write(conversion: Conversion) -> Written:
-    """Writes the conversion's source as an ONNX model; returns ``opset-N``."""
+    """Writes the conversion's source as an ONNX model; returns ``native-opset-N`` or ``tf2onnx-opset-N``.
+
+    The request's ``route`` forces a writer: ``native`` on a model the native writer does not
+    cover is a UsageError naming the layer. Without one, a model it does not cover goes through
+    tf2onnx with a warning naming the first layer that sent it there.
+    """
     notes = conversion.notes()
-    request = conversion.request
+    request, source = conversion.request, conversion.source
+    model = graph.graph_model(conversion, notes)
+    if request.route == "native" and (model is not None or source.graph is not None):
+        raise UsageError(f"{request.src}: an inference graph without a Keras config holds no layers for the native "
+                         "ONNX writer; use --onnx-route tf2onnx")
+    if request.route == "native" and (request.input_shapes or request.signature is not None):
+        raise UsageError(f"{request.src}: the native ONNX writer converts the Keras model as it is; "
+                         f"{'--input-shape' if request.input_shapes else '--signature'} goes through --onnx-route "
+                         "tf2onnx")
+    if model is not None:
+        _write_graph(conversion, model)
+        return _written(conversion, notes, f"tf2onnx-opset-{conversion.opset}")
+    if request.route != "tf2onnx" and source.graph is None and not request.input_shapes \
+            and request.signature is None:
+        written = _write_native(conversion, notes)
+        if written is not None:
+            return written
     serving, _unrolled = serving_of(conversion, notes)
-    transposed = channels_first(serving, request.nchw, request.src)
-    weight_bytes = serving_weight_bytes(serving)
-    external = weight_bytes > EXTERNAL_DATA_BYTES
+    external = serving_weight_bytes(serving) > EXTERNAL_DATA_BYTES
     with conversion.output() as temp:
-        write_onnx(serving, temp, request.src, opset=conversion.opset, transposed=transposed, external=external)
-    if external:
-        notes.warn(f"the weights ({weight_bytes / 1024**3:.2f} GiB) are written as external data to "
-                   f"{request.out.name}.data beside the model; keep the two files together")
-    return notes.written(f"opset-{conversion.opset}")
+        write_onnx(serving, temp, request.src, opset=conversion.opset, external=external)
+        _channels_first(temp, request.nchw, request.src)
+    return _written(conversion, notes, f"tf2onnx-opset-{conversion.opset}")
 
 
-def channels_first(serving: Serving, names: tuple[str, ...], source: Path) -> dict[str, tuple[int, ...]]:
-    """The axes each named input or output is written with: ``[N, C, ...]`` from ``[N, ..., C]``.
+def _written(conversion: Conversion, notes: Notes, kind: str) -> Written:
+    """The result, with a warning where the weights went to external data beside the model."""
+    out = conversion.request.out
+    data = out.with_name(out.name + ".data")
+    if data.is_file():
+        notes.warn(f"the weights ({data.stat().st_size / 1024**3:.2f} GiB) are written as external data to "
+                   f"{data.name} beside the model; keep the two files together")
+    return notes.written(kind)
+
+
+def _write_native(conversion: Conversion, notes: Notes) -> Written | None:
+    """Writes the Keras source through the native writer; None where it does not cover the model."""
+    from convkit.convert.writers import onnx_native
+
+    model = conversion.source.model()
+    try:
+        onnx_graph = onnx_native.build(model, conversion.opset)
+    except onnx_native.Uncovered as error:
+        if conversion.request.route == "native":
+            raise UsageError(f"{conversion.request.src}: the native ONNX writer does not cover {error}; "
+                             "use --onnx-route tf2onnx") from None
+        notes.warn(f"the native ONNX writer does not cover {error}; tf2onnx wrote the model")
+        return None
+    notes.optimizer(model, carried=False)
+    with conversion.output() as temp:
+        onnx_graph.write(temp, producer=producer(), progress=conversion.say, external_data_bytes=EXTERNAL_DATA_BYTES)
+        _channels_first(temp, conversion.request.nchw, conversion.request.src)
+    return _written(conversion, notes, f"native-opset-{conversion.opset}")
+
+
+def _write_graph(conversion: Conversion, model: GraphModel) -> None:
+    """Writes a graph-level source through tf2onnx's GraphDef route."""
+    try:
+        with conversion.output() as temp:
+            graph.write_onnx(model, temp, opset=conversion.opset)
+            _channels_first(temp, conversion.request.nchw, conversion.request.src)
+    except VerifyError as error:
+        if graph.lowered_tensor_list_loop(model):
+            raise WriteError(
+                f"{conversion.request.src}: tf2onnx 1.17 cannot convert a TF1-style while loop over TensorLists "
+                "into ONNX that onnxruntime loads, and this graph's loops do not follow the pattern convkit raises "
+                f"into While ops (nested loops) ({error.reason}); convert the model with --control_flow_v2 or "
+                "from its Keras or SavedModel source") from None
+        raise
+
+
+def _channels_first(path: Path, names: tuple[str, ...], source: Path) -> None:
+    """Rewrites the ONNX file at ``path`` (its graph; external data stays as written) to take and give the named
+    inputs and outputs channels first: ``[N, C, ...]`` for ``[N, ..., C]``.
 
     Raises:
         UsageError: a name that is neither an input nor an output, or a tensor of rank below 3.
     """
-    ranks = {name: len(shape) + 1 for name, shape in zip(serving.input_names, serving.input_shapes)}
-    ranks.update(serving_output_ranks(serving) if any(name not in ranks for name in names) else {})
+    if not names:
+        return
+    import onnx
+
+    model = onnx.load_model(str(path), load_external_data=False)
+    inputs = [value.name for value in model.graph.input]
+    outputs = [value.name for value in model.graph.output]
+    ranks = {value.name: len(value.type.tensor_type.shape.dim) for value in [*model.graph.input, *model.graph.output]}
     found = {}
     for name in names:
         if name not in ranks:
             raise UsageError(f"{source}: --nchw names {name!r}, which is neither an input nor an output of the model "
-                             f"(inputs: {', '.join(serving.input_names)}; outputs: {', '.join(serving.output_names)})")
+                             f"(inputs: {', '.join(inputs)}; outputs: {', '.join(outputs)})")
         rank = ranks[name]
         if rank < 3:
             raise UsageError(f"{source}: --nchw names {name!r}, which has rank {rank}; channels first applies to "
                              "tensors of rank 3 or more ([N, W, C], [N, H, W, C], [N, D, H, W, C])")
         found[name] = (0, rank - 1, *range(1, rank - 1))
-    return found
-
-
-def serving_output_ranks(serving: Serving) -> dict[str, int]:
-    """Each output's rank, from the traced function."""
-    function = serving.function().get_concrete_function()
-    return {name: len(tensor.shape) for name, tensor in function.structured_outputs.items()}
+    transpose_io(model, found)
+    path.write_bytes(model.SerializeToString())
 
 
 def serving_weight_bytes(serving: Serving) -> int:
@@ -89,8 +162,7 @@ def serving_weight_bytes(serving: Serving) -> int:
     return sum(int(variable.shape.num_elements() or 0) * variable.dtype.size for variable in function.variables)
 
 
-def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int,
-               transposed: dict[str, tuple[int, ...]] | None = None, external: bool = False) -> None:
+def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int, external: bool = False) -> None:
     """Writes ``serving`` as an ONNX model at ``target``.
 
     Args:
@@ -98,7 +170,6 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int,
         target: the ``.onnx`` file to write (does not exist yet).
         source: the source path, for messages.
         opset: ONNX opset.
-        transposed: inputs and outputs to write transposed, with their axes; default none.
         external: write the weights to ``<target>.data`` beside it. Default False.
 
     Raises:
@@ -121,8 +192,6 @@ def write_onnx(serving: Serving, target: Path, source: Path, *, opset: int,
     except Exception as error:  # tf2onnx raises bare Exceptions, ValueErrors and KeyErrors alike
         raise WriteError(f"{source}: tf2onnx cannot convert this model to ONNX opset {opset} "
                          f"({type(error).__name__}: {error_text(error)})") from None
-    if transposed:
-        transpose_io(model, transposed)
     if lifted is not None:
         save_variables_external(model, target, lifted.variables)
     elif external:

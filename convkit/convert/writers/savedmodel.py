@@ -1,10 +1,14 @@
 """The SavedModel writer: tf_keras ``model.save`` (Keras metadata kept), else a Keras 3 ``export()``.
 
-A SavedModel without a Keras config as the source is copied as it is. With
-``--input-shape``, the ``serving_default`` signature is traced at the shapes
-asked for (:func:`convkit.convert.serving.save_serving`); a SavedModel source
-is then saved anew through its signature (kind ``signature``), as it is with
-``--signature``, whose signature becomes the output's ``serving_default``.
+A SavedModel without a Keras config as the source is copied as it is; a source
+that converts as a graph (:mod:`convkit.convert.writers.graph`) becomes a TF2
+SavedModel of the graph, one ``serving_default`` signature named as the graph
+names its inputs and outputs (shapes from ``--inputs``). With ``--input-shape``,
+the ``serving_default`` signature is traced at the shapes asked for
+(:func:`convkit.convert.serving.save_serving`); a SavedModel source is then
+saved anew through its signature (kind ``signature``), as a SavedModel with
+Keras layers is with ``--signature``, whose signature becomes the output's
+``serving_default``.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Written
 from convkit.convert.serving import save_serving, serving_of
+from convkit.convert.writers import graph
 from convkit.errors import ReadError
 from convkit.formats.savedmodel import PlainSavedModel
 from convkit.keras_model.data import ModelData
@@ -22,8 +27,13 @@ from convkit.runtimes.keras.build import build_model
 
 
 def write(conversion: Conversion) -> Written:
-    """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export`` or ``copy``."""
+    """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export``, ``copy`` or ``graph``."""
     request, source, notes = conversion.request, conversion.source, conversion.notes()
+    model_graph = graph.graph_model(conversion, notes)
+    if model_graph is not None:
+        with conversion.output() as temp:
+            graph.write_saved_model(model_graph, temp)
+        return notes.written("graph")
     if request.input_shapes or request.signature is not None:
         serving, _unrolled = serving_of(conversion, notes)
         with conversion.output() as temp:

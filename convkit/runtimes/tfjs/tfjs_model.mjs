@@ -150,6 +150,60 @@ function signatureBatch(signature, inputNames) {
   return sizes.length && sizes.every((size) => size > 0 && size === sizes[0]) ? sizes[0] : 0;
 }
 
+// TF1-style loop ops: a graph holding them runs in TF.js's dynamic executor (executeAsync).
+const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond']);
+
+// The topology without control inputs and no-ops, for a graph with TF1-style loops that has some; else null.
+function withoutLoopControlEdges(topology) {
+  const nodes = (topology && topology.node) || [];
+  if (!nodes.some((node) => LOOP_OPS.has(node.op))) return null;
+  if (!nodes.some((node) => (node.input || []).some((name) => name.startsWith('^')))) return null;
+  return {
+    ...topology,
+    node: nodes.filter((node) => node.op !== 'NoOp')
+      .map((node) => ({ ...node, input: (node.input || []).filter((name) => !name.startsWith('^')) })),
+  };
+}
+
+// `source` (an IOHandler or URL) with its model topology replaced.
+function withTopology(tf, source, topology) {
+  const base = typeof source === 'string' ? tf.io.http(source) : source;
+  return { load: async () => ({ ...(await base.load()), modelTopology: topology }) };
+}
+
+const NAME_COLLATOR = new Intl.Collator('en', { numeric: true });
+
+function byName(a, b) {
+  return NAME_COLLATOR.compare(a, b);
+}
+
+async function runGraph(tf, modelJson, source, feed, notes) {
+  const model = await tf.loadGraphModel(source);
+  try {
+    const signature = model.signature || modelJson.signature;
+    const useSignature = signature && signature.inputs && signature.outputs;
+    // A signature is a protobuf map written in no set order: output_2 before output_10, by name.
+    const inputNames = useSignature ? Object.keys(signature.inputs).sort(byName) : model.inputNodes;
+    const outputNames = useSignature ? Object.keys(signature.outputs).sort(byName) : model.outputNodes;
+    const ordered = arrange(inputNames, feed, notes);
+    const outputs = await runInBatches(tf, ordered, async (part) => {
+      const dict = {};
+      inputNames.forEach((name, i) => { dict[name] = part[i]; });
+      let result;
+      try {
+        result = model.execute(dict, outputNames);
+      } catch (error) {
+        if (!String(error.message).includes('executeAsync')) throw error;
+        result = await model.executeAsync(dict, outputNames);
+      }
+      return Array.isArray(result) ? result : [result];
+    }, useSignature ? signatureBatch(signature, inputNames) : 0);
+    return { inputNames, outputNames, outputs };
+  } finally {
+    model.dispose();
+  }
+}
+
 // Loads the model from `source` (an IOHandler or URL), runs it on `feed` and returns
 // {kind, inputNames, outputNames, notes, named: [[name, tensor]]}. The caller disposes the tensors.
 export async function runModel(tf, modelJson, source, feed) {
@@ -159,28 +213,17 @@ export async function runModel(tf, modelJson, source, feed) {
   let outputNames;
   let outputs;
   if (graph) {
-    const model = await tf.loadGraphModel(source);
+    let ran;
     try {
-      const signature = model.signature || modelJson.signature;
-      const useSignature = signature && signature.inputs && signature.outputs;
-      inputNames = useSignature ? Object.keys(signature.inputs) : model.inputNodes;
-      outputNames = useSignature ? Object.keys(signature.outputs) : model.outputNodes;
-      const ordered = arrange(inputNames, feed, notes);
-      outputs = await runInBatches(tf, ordered, async (part) => {
-        const dict = {};
-        inputNames.forEach((name, i) => { dict[name] = part[i]; });
-        let result;
-        try {
-          result = model.execute(dict, outputNames);
-        } catch (error) {
-          if (!String(error.message).includes('executeAsync')) throw error;
-          result = await model.executeAsync(dict, outputNames);
-        }
-        return Array.isArray(result) ? result : [result];
-      }, useSignature ? signatureBatch(signature, inputNames) : 0);
-    } finally {
-      model.dispose();
+      ran = await runGraph(tf, modelJson, source, feed, notes);
+    } catch (error) {
+      const stripped = withoutLoopControlEdges(modelJson.modelTopology);
+      if (!stripped || !String(error.message).includes('Cannot compute the outputs')) throw error;
+      ran = await runGraph(tf, modelJson, withTopology(tf, source, stripped), feed, notes);
+      notes.push('TF.js executeAsync cannot schedule the control inputs of this graph\'s while loops (it reads ' +
+        'them as data inputs), so it ran without them and the no-ops that carry them (they change no value)');
     }
+    ({ inputNames, outputNames, outputs } = ran);
   } else {
     const model = await tf.loadLayersModel(source, { strict: true });
     try {
