@@ -97,12 +97,13 @@ def test_a_graph_reading_variables_inside_called_functions_takes_tf2onnx_s_own_p
     and checked."""
     from convkit.convert.serving import from_saved_model
     from convkit.convert.writers import onnx as onnx_writer
+    from convkit.convert.writers.onnx_native import protobuf
     from tests._cli import check_json, convert_json
     from tests._signatures import build_two_signatures
 
     paths = build_two_signatures(tmp_path)
     assert onnx_writer.lift_variables(from_saved_model(paths["one"]).function()) is None
-    monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_BYTES", 16)
+    monkeypatch.setattr(protobuf, "EXTERNAL_DATA_BYTES", 16)
     out = tmp_path / "onnx" / "scores.onnx"
     result = convert_json(paths["one"], "--to", "onnx", "-o", out)
     assert result["kind"].startswith("tf2onnx-")

@@ -34,10 +34,10 @@ def test_a_channels_first_onnx_copy_of_a_cnn_passes_check_against_keras(digits_c
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     """Its weights go to external data too: the threshold is lowered here (the >2 GB case is
     tests/convert/test_large_onnx.py, marked slow)."""
-    from convkit.convert.writers import onnx as onnx_writer
+    from convkit.convert.writers.onnx_native import protobuf
     from convkit.formats import onnx as onnx_format
 
-    monkeypatch.setattr(onnx_writer, "EXTERNAL_DATA_BYTES", 10_000)
+    monkeypatch.setattr(protobuf, "EXTERNAL_DATA_BYTES", 10_000)
     out = tmp_path / "model" / "nchw.onnx"
     result = convert_json(digits_cnn, "--to", "onnx", "--nchw", "image", "-o", out)
     report = onnx_format.inspect(out, weights=True).to_dict()

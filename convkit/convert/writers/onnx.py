@@ -19,7 +19,7 @@ Two changes on request or need:
   ``[N, H, W, C]`` the model computes in, each named output one the other way,
   and ``metadata_props`` records the axes (``convkit.transposed``), so ``check``
   feeds the copy transposed data and compares it in the source's layout;
-- external data: weights past ``EXTERNAL_DATA_BYTES`` (a protobuf ends at
+- external data: weights past ``protobuf.EXTERNAL_DATA_BYTES`` (a protobuf ends at
   2 GiB, and convkit reads ``.onnx`` files of at most 1 GiB) go to
   ``<name>.onnx.data`` beside the model, each tensor at a 4 KiB-aligned offset,
   the form onnxruntime memory-maps. The native writer streams them there; for
@@ -40,12 +40,10 @@ from convkit._tf import silenced_stderr
 from convkit.convert.conversion import Conversion, Notes, Written
 from convkit.convert.serving import Serving, serving_of
 from convkit.convert.writers import graph, producer
-from convkit.convert.writers.onnx_native.protobuf import EXTERNAL_ALIGNMENT, EXTERNAL_DATA_BYTES
+from convkit.convert.writers.onnx_native import protobuf
 from convkit.errors import UsageError, VerifyError, WriteError, error_text
 from convkit.formats.onnx import TRANSPOSED_KEY, external_tensors
 from convkit.graph_model.model import GraphModel
-
-__all__ = ["EXTERNAL_ALIGNMENT", "EXTERNAL_DATA_BYTES", "write", "write_onnx"]
 
 
 def write(conversion: Conversion) -> Written:
@@ -74,7 +72,7 @@ def write(conversion: Conversion) -> Written:
         if written is not None:
             return written
     serving, _unrolled = serving_of(conversion, notes)
-    external = serving_weight_bytes(serving) > EXTERNAL_DATA_BYTES
+    external = serving_weight_bytes(serving) > protobuf.EXTERNAL_DATA_BYTES  # one limit for both writers
     with conversion.output() as temp:
         write_onnx(serving, temp, request.src, opset=conversion.opset, external=external)
         _channels_first(temp, request.nchw, request.src)
@@ -106,7 +104,7 @@ def _write_native(conversion: Conversion, notes: Notes) -> Written | None:
         return None
     notes.optimizer(model, carried=False)
     with conversion.output() as temp:
-        onnx_graph.write(temp, producer=producer(), progress=conversion.say, external_data_bytes=EXTERNAL_DATA_BYTES)
+        onnx_graph.write(temp, producer=producer(), progress=conversion.say)
         _channels_first(temp, conversion.request.nchw, conversion.request.src)
     return _written(conversion, notes, f"native-opset-{conversion.opset}")
 
@@ -274,7 +272,7 @@ def save_variables_external(model: Any, target: Path, variables: dict[str, Any])
                 continue
             graph.input.remove(inputs[name])
             values = np.ascontiguousarray(variable.numpy())
-            handle.write(b"\0" * (-handle.tell() % EXTERNAL_ALIGNMENT))
+            handle.write(b"\0" * (-handle.tell() % protobuf.EXTERNAL_ALIGNMENT))
             start = handle.tell()
             values.tofile(handle)
             tensor = graph.initializer.add()
@@ -371,7 +369,7 @@ def save_external(model: Any, target: Path, tensors: dict[str, bytes]) -> None:
             data = tensors.pop(entries.get("location", ""), None)
             if data is None:
                 raise WriteError(f"{target}: tf2onnx left tensor {tensor.name!r} external without its data")
-            offset = -handle.tell() % EXTERNAL_ALIGNMENT
+            offset = -handle.tell() % protobuf.EXTERNAL_ALIGNMENT
             handle.write(b"\0" * offset)
             start = handle.tell()
             handle.write(data)
