@@ -102,6 +102,8 @@ class Format:
             that a runtime's error message names.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
+        holds_strings: its runtime runs models that take strings (text preprocessing inside the
+            model, ``TextVectorization``); ``convert`` refuses such a model for a target without.
         graph_extractor: ``"module:function"`` giving ``extract(path, *, level, report) -> Graph``
             (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
             draws and measures, without TensorFlow, from the file or its inspect ``report``
@@ -129,6 +131,7 @@ class Format:
     runtime_title: str = "its runtime"
     blame: Callable[[str, Path], str | None] | None = None
     default_output: Callable[[Path, str], Path] | None = None
+    holds_strings: bool = True
     graph_extractor: str | None = None
 
     @property

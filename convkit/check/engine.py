@@ -15,7 +15,7 @@ from convkit.data.adapt import adaptations, from_model, logical, to_model
 from convkit.data.loader import InputsLike, load_inputs, match_specs
 from convkit.data.preprocess import Preprocessing, preprocessing
 from convkit.data.samples import InputSet
-from convkit.errors import ConvkitError, UsageError
+from convkit.errors import ConvkitError, RuntimeMissingError, UsageError
 from convkit.progress import Progress, no_progress
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.runner import KerasModelRunner
@@ -147,7 +147,7 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
         pairs=tuple(pairs),
         inputs=feed.to_dict(),
         seconds=time.perf_counter() - started,
-        notes=feed.notes,
+        notes=(*feed.notes, *(f"reference: {note}" for note in ref_runner.notes)),
     )
 
 
@@ -171,7 +171,9 @@ def _check_one(
         matching = match_specs(ref_specs, [logical(spec) for spec in runner.inputs], what=f"{runner.label}'s inputs")
         other_feed = {other: feed.arrays[ref.name] for ref, other in zip(ref_specs, matching.names)}
         with runtime_logs_hidden(runner.in_process):
-            outputs = run_adapted(runner, other_feed)
+            outputs = run_adapted(runner, other_feed)  # each input cast to the copy's number type there
+    except RuntimeMissingError:
+        raise  # not the copy's fault: the whole run needs the runtime installed
     except ConvkitError as error:
         info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
             label=_label(copy), path=str(copy) if isinstance(copy, (str, Path)) else None,

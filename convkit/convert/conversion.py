@@ -149,6 +149,11 @@ class Notes:
         """The source's optimizer state and training configuration, lost unless the output carries them."""
         if not self._request.keep_optimizer:
             return  # --no-optimizer: leaving training state out is what the user asked for
+        if model.training_code:
+            self.lose("the training configuration (compile settings) of the source",
+                      f"left out of the {self._target.name} output: the training configuration of the source, which "
+                      f"holds {model.training_code} (code that only training runs)")
+            carried = False
         if model.optimizer_weights and not carried:
             self.lose("the optimizer state of the source")
         if model.training_config and not (carried if training_carried is None else training_carried):
@@ -195,6 +200,11 @@ class Source:
             self._graph_known = True
         return self._graph
 
+    @property
+    def read_notes(self) -> tuple[str, ...]:
+        """What reading changed in the source's model (a CuDNNLSTM read as an LSTM), if it was read."""
+        return tuple(self._model.notes) if self._model is not None else ()
+
     def graph_model(self, *, as_graph: bool = False) -> GraphModel | None:
         """The source as a frozen TensorFlow graph, read on first use and only once; None when it does not convert as
         one. A graph-level source (a :class:`~convkit.graph_model.model.GraphSource`) always does; a SavedModel
@@ -226,11 +236,29 @@ class Source:
         if self._model is None:
             if self.graph is not None:
                 raise UsageError(self.graph.refusal(self._request.to))
+            from convkit.keras_model.config import string_inputs
+            from convkit.registry import get_format
             from convkit.runtimes.keras.read import read_model
 
-            self._model = read_model(self.path, self._stack, like=self._request.like,
-                                     allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+            model = read_model(self.path, self._stack, like=self._request.like,
+                               allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+            target = get_format(self._request.to)
+            strings = string_inputs(model.config)
+            if strings and not target.holds_strings:
+                raise UsageError(
+                    f"{self.path}: the model takes strings (input {strings[0]!r}: text preprocessing inside the "
+                    f"model), which convkit cannot carry into {target.shown_name} (its string operations have no "
+                    f"counterpart there), so no {target.name} output is written; convert to "
+                    f"{', '.join(f.name for f in _string_targets())} instead, or move the text preprocessing out of "
+                    "the model")
+            self._model = model
         return self._model
+
+
+def _string_targets() -> list[Format]:
+    from convkit.registry import formats
+
+    return [fmt for fmt in formats() if fmt.writer and fmt.holds_strings]
 
 
 class Conversion:

@@ -233,7 +233,8 @@ def convert(
                              "NAME:SHAPE, not --input-shape")
         say("writing")
         written: Written = writer(conversion)
-    return ConvertResult(src, out, source_format.name, target.name, written.kind, written.warnings,
+    warnings = (*conversion.source.read_notes, *written.warnings)
+    return ConvertResult(src, out, source_format.name, target.name, written.kind, warnings,
                          round(time.perf_counter() - started, 3), lost=written.lost, calibration=written.calibration)
 
 

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 
 from convkit.containers.tensors import TensorSpec
+from convkit.data.samples import numpy_dtype
 
 
 def inverse(axes: Sequence[int]) -> tuple[int, ...]:
@@ -40,7 +41,7 @@ def to_model(array: np.ndarray, spec: TensorSpec) -> np.ndarray:
     """``array`` (made for :func:`logical` of ``spec``) as the model takes it: transposed, quantized, cast."""
     if spec.axes is not None and array.ndim == len(spec.axes):
         array = np.ascontiguousarray(array.transpose(spec.axes))
-    dtype = np.dtype(spec.dtype)
+    dtype = numpy_dtype(spec.dtype)
     if spec.quantization is not None and dtype.kind in "iu":
         scale, zero_point = spec.quantization
         info = np.iinfo(dtype)

@@ -418,6 +418,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport
 
 register_format(Format(
     name="onnx",
+    holds_strings=False,
     description="ONNX model (.onnx protobuf)",
     accept=accept,
     inspect=inspect,

@@ -25,6 +25,7 @@ from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
 from convkit.graph_model.model import GraphSource
+from convkit.policy.code import without_training
 from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, WriteOptions, register_format
 
@@ -413,15 +414,21 @@ def is_tf1_saved_model(path: Path) -> bool:
 
 
 def configs(path: Path) -> list[Any]:
-    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
+    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data; the
+    optimizer's and metrics' nodes and the training config aside (what only training uses)."""
 
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
         return []
     data = limits.read_capped(metadata_path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
     metadata = protobuf.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
-    return [limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
-            for node in metadata.nodes if node.metadata]
+    return [without_training(limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}"))
+            for node in metadata.nodes if node.metadata and not _training_only(node)]
+
+
+def _training_only(node: Any) -> bool:
+    # the optimizer and the compiled metrics: objects only training uses
+    return node.node_path.startswith("root.optimizer") or node.identifier == "_tf_keras_metric"
 
 
 # ---------------------------------------------------------------- reading into the in-memory model

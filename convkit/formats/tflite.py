@@ -496,6 +496,7 @@ def quantization(path: Path) -> str | None:
 
 register_format(Format(
     name="tflite",
+    holds_strings=False,
     description="TensorFlow Lite / LiteRT flatbuffer (.tflite)",
     accept=accept,
     inspect=inspect,

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from convkit._tf import runtime_logs_hidden
-from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError, error_text
+from convkit.errors import ConvkitError, RuntimeMissingError, UnsafeModelError, VerifyError, WriteError, error_text
 from convkit.policy.safe_mode import plain_load
 from convkit.registry import Format
 from convkit.data.samples import SMOKE_SAMPLES, smoke_inputs
@@ -52,10 +52,8 @@ def smoke_run(path: Path, fmt: Format, *, final: Path | None = None, like: Path 
             runner.load()
             _run_once(runner)
         return str(runner.runtime)
-    except UnsafeModelError:
-        raise
-    except VerifyError:
-        raise
+    except (UnsafeModelError, RuntimeMissingError, VerifyError):
+        raise  # the runtime is not installed: no fault of the written model
     except ConvkitError as error:
         reason = _strip_path(str(error), path)
     except Exception as error:  # the runtime's own failure: the whole point is to report it, not crash
