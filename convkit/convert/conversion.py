@@ -22,6 +22,8 @@ from convkit.progress import Progress, no_progress
 from convkit.registry import Format
 
 if TYPE_CHECKING:
+    from convkit.data.loader import InputsLike
+    from convkit.data.preprocess import Preprocessing
     from convkit.graph_model.model import GraphModel
     from convkit.keras_model.data import ModelData
 
@@ -46,6 +48,15 @@ class ConvertRequest:
         allow_unsafe: the user's ``--unsafe`` (code from the file may run).
         smoke_run: load and run the output once in its target runtime before it appears.
         opset: the opset, for opset-versioned targets; None: the target's default.
+        calibrate: the data a calibrated quantization (TFLite ``int8``) calibrates on, as
+            :func:`convkit.data.loader.load_inputs` takes it; None: the inputs ``check`` would feed.
+        preprocess: how the calibration images' pixels become values; None: by the input's dtype.
+        limit: at most this many calibration samples; None: the writer's default.
+        io_type: the number type of a calibrated model's inputs and outputs (``float32``, ``int8``,
+            ``uint8``); None: ``float32``.
+        nchw: inputs and outputs to write channels first (``[N, C, H, W]`` for ``[N, H, W, C]``); empty: none.
+        input_shapes: ``(input name, dims)`` the output's inputs take, batch included (None: open; name
+            ``""``: the only input); empty: the model's own, batch open.
         route: the writer, for targets written more than one way (ONNX: ``native`` or ``tf2onnx``); None:
             the target's writer picks.
         progress: told each stage and, while weights are written, bytes done/total.
@@ -70,6 +81,12 @@ class ConvertRequest:
     allow_unsafe: bool = False
     smoke_run: bool = True
     opset: int | None = None
+    calibrate: InputsLike | None = None
+    preprocess: Preprocessing | None = None
+    limit: int | None = None
+    io_type: str | None = None
+    nchw: tuple[str, ...] = ()
+    input_shapes: tuple[tuple[str, tuple[int | None, ...]], ...] = ()
     route: str | None = None
     progress: Progress | None = None
     inputs: str | None = None
@@ -93,11 +110,13 @@ class Written:
         kind: what exactly (``layers``/``graph`` for TF.js, ``keras2-h5``, ``opset-17``, ``builtin-int8``, ...).
         warnings: what the target could not hold or had to change, in the order it came up.
         lost: the parts of the source the target does not hold (also among ``warnings``).
+        calibration: what a calibrated quantization calibrated on (``source``, ``count``), or None.
     """
 
     kind: str
     warnings: tuple[str, ...] = ()
     lost: tuple[str, ...] = ()
+    calibration: dict[str, Any] | None = None
 
 
 class Notes:
@@ -108,6 +127,7 @@ class Notes:
         self._target = target
         self.warnings: list[str] = []
         self.lost: list[str] = []
+        self.calibration: dict[str, Any] | None = None
 
     def warn(self, text: str) -> None:
         """A change the output needed or a part it lacks that is no loss (a checkpoint holds no architecture)."""
@@ -149,7 +169,7 @@ class Notes:
 
     def written(self, kind: str) -> Written:
         """The writer's result."""
-        return Written(kind, tuple(self.warnings), tuple(self.lost))
+        return Written(kind, tuple(self.warnings), tuple(self.lost), self.calibration)
 
 
 class Source:

@@ -131,6 +131,17 @@ def _signatures(meta_graph: Any) -> list[dict[str, Any]]:
     return rows
 
 
+def signature_keys(path: Path) -> list[str]:
+    """The serving signatures of the SavedModel at ``path`` (its ``serve`` meta graph, else its first), by key;
+    TensorFlow's own ``__saved_model_init_op`` left out."""
+    message = read_saved_model(path)
+    meta_graphs = list(message.meta_graphs)
+    if not meta_graphs:
+        return []
+    chosen = next((graph for graph in meta_graphs if "serve" in graph.meta_info_def.tags), meta_graphs[0])
+    return sorted(key for key in chosen.signature_def if not key.startswith("__"))
+
+
 def _object_graph_summary(object_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     kinds: Counter[str] = Counter()
     identifiers: Counter[str] = Counter()
@@ -476,13 +487,15 @@ register_format(Format(
     accept=_safe_accept,
     inspect=inspect,
     extensions=(),  # a directory, recognised by its saved_model.pb
+    title="SavedModel",
     configs=configs,
     graph=read_saved_model,
     inference_graph=inference_graph,
     reader="convkit.formats.savedmodel:read",
     writer="convkit.convert.writers.savedmodel:write",
-    write_options=WriteOptions(graphs=True),
+    write_options=WriteOptions(input_shapes=True, graphs=True),
     runner="convkit.runtimes.tensorflow:open_savedmodel",
+    signatures=signature_keys,
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
     graph_extractor="convkit.graph.tf:from_savedmodel",
 ))

@@ -9,19 +9,24 @@ import numpy as np
 
 from convkit.errors import RunError, error_text
 from convkit.formats.onnx import ORT_TYPES
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches
+from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, fixed_batch, in_batches
 
 
-def _spec(node: Any) -> TensorSpec:
+def _spec(node: Any, transposed: dict[str, tuple[int, ...]]) -> TensorSpec:
     dims = tuple(d if isinstance(d, int) and d >= 0 else None for d in (getattr(node, "shape", None) or ()))
-    return TensorSpec(name=node.name, shape=dims, dtype=ORT_TYPES.get(node.type, node.type))
+    axes = transposed.get(node.name)
+    return TensorSpec(name=node.name, shape=dims, dtype=ORT_TYPES.get(node.type, node.type),
+                      axes=axes if axes is not None and len(axes) == len(dims) else None)
 
 
 class OnnxRunner(Runner):
     """Runs an ONNX model in an ``onnxruntime.InferenceSession`` on the CPU.
 
     Symbolic dimensions (``unk__12``, ``batch``) count as open. A model whose
-    batch dimension is fixed is fed in slices of that size.
+    batch dimension is fixed is fed in slices of that size, the last one padded. External data must
+    be regular files inside the model's folder, reached without a link, before
+    onnxruntime reads them; inputs and outputs the model records as transposed
+    (``convert --nchw``) carry their axes in their specs.
 
     Args:
         path: the ``.onnx`` file.
@@ -37,21 +42,23 @@ class OnnxRunner(Runner):
     def _load(self) -> None:
         import onnxruntime
 
-        from convkit.formats.onnx import read_model
+        from convkit.formats.onnx import external_data, read_model, transposed
 
-        read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
+        model = read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
+        external_data(self._file, model)  # and external data outside the folder, or through a link
+        layout = transposed(self._file, model)
+        del model
         self.runtime = f"onnxruntime {onnxruntime.__version__}"
         try:
             self._session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
             raise RunError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
-        self._inputs = [_spec(node) for node in self._session.get_inputs()]
-        self._outputs = [_spec(node) for node in self._session.get_outputs()]
+        self._inputs = [_spec(node, layout) for node in self._session.get_inputs()]
+        self._outputs = [_spec(node, layout) for node in self._session.get_outputs()]
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         names = [spec.name for spec in self._outputs]
-        fixed = {spec.shape[0] for spec in self._inputs if spec.shape and spec.shape[0] is not None}
-        batch_size = fixed.pop() if len(fixed) == 1 else self.batch_size
+        fixed = fixed_batch(self._inputs)
 
         def run(part: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
             try:
@@ -60,7 +67,7 @@ class OnnxRunner(Runner):
                 raise RunError(f"{self.path}: onnxruntime could not run the model ({error_text(error)})") from None
             return dict(zip(names, values))
 
-        return in_batches(feed, run, batch_size)
+        return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
 
 def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:

@@ -67,7 +67,7 @@ def test_shell_completion_is_on() -> None:
 @pytest.mark.parametrize(("args", "expected"), [
     (["convert", "x.h5", "--to", "keras", "--tfjs-kind", "grph"], "did you mean 'graph'?"),
     (["convert", "x.h5", "--to", "tfjs", "--quantize", "unit8"], "did you mean 'uint8'?"),
-    (["convert", "x.h5", "--too", "tfjs"], "No such option: --too (Possible options: --out, --tag, --to)"),
+    (["convert", "x.h5", "--too", "tfjs"], "No such option: --too (Possible options: --std, --tag, --to)"),
     (["check", "a", "b", "--all-format"], "(Possible options: --all-formats)"),
 ])
 def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:

@@ -104,7 +104,7 @@ def test_custom_layers_revived_from_a_graph_are_named(target: str, tmp_path: Pat
 
 def test_random_string_samples() -> None:
     from convkit.containers.tensors import TensorSpec
-    from convkit.runtimes.inputs import random_inputs
+    from convkit.data.samples import random_inputs
 
     arrays = random_inputs([TensorSpec("text", (None, 1), "string")], 5).arrays["text"]
     assert arrays.shape == (5, 1) and arrays.dtype == np.dtype(object)

@@ -523,7 +523,7 @@ register_format(Format(
     inference_graph=inference_graph,
     writer="convkit.convert.writers.tfjs:write",
     write_options=WriteOptions(kinds=KINDS, quantizations=QUANTIZATIONS, quantize_weights=True,
-                               shard_size=DEFAULT_SHARD_SIZE, graphs=True),
+                               shard_size=DEFAULT_SHARD_SIZE, input_shapes=True, graphs=True),
     runner="convkit.runtimes.tfjs.runner:open_tfjs",
     runtime_title="TF.js",
     blame=blame,

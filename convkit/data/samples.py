@@ -1,10 +1,11 @@
-"""The one place sample inputs are made, from a model's input specs.
+"""Sample inputs made from a model's input specs, when the user brings no data.
 
-``convkit check`` feeds every model these samples, the TFLite writer
-calibrates full-integer quantization on them, and the smoke run of every
-written model runs on a few of them: the bundled MNIST test digits for models
-taking one 784-value float input, else seeded random values drawn from each
-input's spec (integers below the embedding's vocabulary size).
+``convkit check`` feeds every model these samples unless given ``--inputs``,
+the TFLite writer calibrates full-integer quantization on them unless given
+``--calibrate``, and the smoke run of every written model runs on a few of
+them: the bundled MNIST test digits for models taking one 784-value float
+input, else seeded random values drawn from each input's spec (integers below
+the embedding's vocabulary size).
 """
 
 from __future__ import annotations
@@ -90,6 +91,10 @@ def random_inputs(specs: Sequence[TensorSpec], count: int, seed: int = 0) -> Inp
                                           for count_words in words.reshape(-1)], dtype=object).reshape(shape)
         elif dtype == np.bool_:
             arrays[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
+        elif np.issubdtype(dtype, np.integer) and spec.quantization is not None:
+            # quantized values of a float input: the whole range of the integer type
+            info = np.iinfo(dtype)
+            arrays[spec.name] = rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(dtype)
         elif np.issubdtype(dtype, np.integer):
             high = spec.int_high or DEFAULT_INT_HIGH
             arrays[spec.name] = rng.integers(0, high, size=shape).astype(dtype)
