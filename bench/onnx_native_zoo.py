@@ -203,8 +203,14 @@ def render(cases: list[dict[str, Any]], sources: list[str]) -> str:
     counted = [case for case in cases if case["status"] not in ("n/a", "timeout")]
     matched = sum(case["status"] == "ok" for case in counted)
     covered = sum(case["status"] in ("ok", "DIFF") for case in counted)
+    unstable = [case for case in counted if case["status"] == "DIFF"
+                and case.get("keras_float32_error", 0.0) > RELATIVE_TOLERANCE]
     lines += ["", f"native route: {covered}/{len(counted)} cases covered, {matched}/{len(counted)} match Keras within "
                   f"{RELATIVE_TOLERANCE:g} of the output's scale and run in onnxruntime"]
+    if unstable:
+        lines += [f"{len(unstable)} of the others cannot be judged at that tolerance in float32: Keras' own float32 "
+                  f"result is further than {RELATIVE_TOLERANCE:g} from the same file computed in float64 "
+                  "(random weights make these models amplify rounding; the ONNX output's distance is beside it below)"]
     stopped = [case for case in counted if case["status"] not in ("ok", "DIFF")]
     if stopped:
         lines += ["", "Not covered (the layer that stops each):", ""]
