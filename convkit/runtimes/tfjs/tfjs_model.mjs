@@ -5,7 +5,8 @@
 // tensor's name, dtype, shape, byte offset and length. Inference only: layers
 // models run through predict(), graph models through execute() (executeAsync()
 // when the graph has control flow). Nothing here touches the file system or the
-// network; the caller hands in an IOHandler or URL to load the model from.
+// network; the caller loads the model (the Node runner from the files with
+// tfjs_load.mjs, the page from a URL with loadFromSource).
 
 export const BATCH_SIZE = 256;
 
@@ -117,7 +118,7 @@ async function runInBatches(tf, inputs, runBatch) {
   for (let start = 0; start < Math.max(total, 1); start += BATCH_SIZE) {
     const size = Math.min(BATCH_SIZE, total - start);
     const part = inputs.map((t) => t.slice(start, size));
-    pieces.push(await runBatch(part));
+    pieces.push(await runBatch(part, start + BATCH_SIZE >= total));
     part.forEach((t) => t.dispose());
   }
   if (pieces.length === 1) return pieces[0];
@@ -126,16 +127,58 @@ async function runInBatches(tf, inputs, runBatch) {
   return joined;
 }
 
-// Loads the model from `source` (an IOHandler or URL), runs it on `feed` and returns
-// {kind, inputNames, outputNames, notes, named: [[name, tensor]]}. The caller disposes the tensors.
-export async function runModel(tf, modelJson, source, feed) {
-  const notes = [];
+// The model at `source` (an IOHandler or URL) through TF.js's own loaders: {model, graph}.
+export async function loadFromSource(tf, modelJson, source) {
   const graph = isGraphModel(modelJson);
+  const model = graph ? await tf.loadGraphModel(source) : await tf.loadLayersModel(source, { strict: true });
+  return { model, graph };
+}
+
+// Frees each layer's weights once the layer has run for the last time, in the last batch of a run whose
+// model is discarded afterwards. Backends that prepare a copy of a weight for their kernels (the wasm
+// backend packs every Dense and Conv kernel for XNNPACK) then hold one such copy at a time, not one per
+// layer. Layers called more than once (shared layers) keep their weights to the end. Returns the weights
+// freed, for disposeLayersModel.
+function releaseAsUsed(model) {
+  const released = new Set();
+  for (const layer of model.layers) {
+    if (!layer.weights.length || layer.inboundNodes.length !== 1) continue;
+    const call = layer.call;
+    layer.call = function callThenRelease(...args) {
+      const outputs = call.apply(this, args);
+      layer.call = call;
+      for (const weight of layer.weights) {
+        if (!released.has(weight)) {
+          weight.dispose();
+          released.add(weight);
+        }
+      }
+      return outputs;
+    };
+  }
+  return released;
+}
+
+function disposeLayersModel(model, released) {
+  if (!released) {
+    model.dispose();
+    return;
+  }
+  for (const weight of model.weights) {
+    if (!released.has(weight)) weight.dispose();
+  }
+}
+
+// Runs a loaded model ({model, graph}) on `feed` and returns {kind, inputNames, outputNames, notes,
+// named: [[name, tensor]]}; the model is disposed. The caller disposes the tensors.
+// `release`: free each layer's weights after its last use (see releaseAsUsed).
+export async function runModel(tf, modelJson, loaded, feed, { release = false } = {}) {
+  const notes = [];
+  const { model, graph } = loaded;
   let inputNames;
   let outputNames;
   let outputs;
   if (graph) {
-    const model = await tf.loadGraphModel(source);
     try {
       const signature = model.signature || modelJson.signature;
       const useSignature = signature && signature.inputs && signature.outputs;
@@ -158,18 +201,19 @@ export async function runModel(tf, modelJson, source, feed) {
       model.dispose();
     }
   } else {
-    const model = await tf.loadLayersModel(source, { strict: true });
+    let released = null;
     try {
       // A Sequential model leaves inputNames/outputNames empty; its symbolic tensors name their layers.
       inputNames = model.inputNames.length ? model.inputNames : model.inputs.map((t) => layerName(t));
       outputNames = model.outputNames.length ? model.outputNames : model.outputs.map((t) => layerName(t));
       const ordered = arrange(inputNames, feed, notes);
-      outputs = await runInBatches(tf, ordered, async (part) => {
+      outputs = await runInBatches(tf, ordered, async (part, last) => {
+        if (last && release) released = releaseAsUsed(model);
         const result = model.predict(part.length === 1 ? part[0] : part, { batchSize: BATCH_SIZE });
         return Array.isArray(result) ? result : [result];
       });
     } finally {
-      model.dispose();
+      disposeLayersModel(model, released);
     }
   }
   return {
@@ -181,13 +225,24 @@ export async function runModel(tf, modelJson, source, feed) {
   };
 }
 
-// runModel, then the outputs as bytes: returns {header, bytes}, the header naming what ran the model.
-// Disposes the feed's tensors and the outputs.
-export async function runToBytes(tf, modelJson, source, feed, backend) {
+function seconds(started) {
+  return (performance.now() - started) / 1000;
+}
+
+// Loads the model (`load()` resolves to {model, graph}), runs it and returns the outputs as bytes:
+// {header, bytes}, the header naming what ran the model and, in `profile`, the seconds of each stage and
+// what `probe()` (if given) says of memory after it. Disposes the feed's tensors and the outputs.
+export async function runToBytes(tf, modelJson, load, feed, backend, { probe = null, release = false } = {}) {
   try {
-    const result = await runModel(tf, modelJson, source, feed);
+    const profile = { idle: probe ? probe() : null };
+    let started = performance.now();
+    const loaded = await load();
+    profile.load = { seconds: seconds(started), memory: probe ? probe() : null, inPlace: Boolean(loaded.inPlace) };
+    started = performance.now();
+    const result = await runModel(tf, modelJson, loaded, feed, { release });
     const { entries, bytes } = await packTensors(result.named);
     result.named.forEach(([, tensor]) => tensor.dispose());
+    profile.run = { seconds: seconds(started), memory: probe ? probe() : null };
     const header = {
       kind: result.kind,
       inputNames: result.inputNames,
@@ -195,6 +250,7 @@ export async function runToBytes(tf, modelJson, source, feed, backend) {
       notes: result.notes,
       tfjsVersion: tf.version.tfjs,
       backend,
+      profile,
       tensors: entries,
     };
     return { header, bytes };
