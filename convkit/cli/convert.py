@@ -10,11 +10,13 @@ import typer
 from convkit.cli._common import (
     JsonOption,
     OutOption,
+    ProfileOption,
     VerboseOption,
     choice_option,
     help_from,
     handle_errors,
     print_json,
+    print_profile,
     stdout_console,
 )
 from convkit.cli._progress import StageDisplay
@@ -78,30 +80,36 @@ def convert_command(
     opset: Annotated[Optional[int], help_from(typer.Option("--opset", metavar="N", show_default=False), _opset_help)] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
+    profile: ProfileOption = False,
 ) -> None:
     from convkit import convert
     from convkit._tf import quiet_tensorflow
+    from convkit.profile import profiling, requested
 
     quiet_tensorflow()
     mismatch = None
-    with StageDisplay(quiet=json_output) as progress:
-        progress.begin(f"converting {src.name} to {to}")
+    with profiling(requested(profile)) as stages:
         try:
-            result = convert(
-                src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
-                quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
-                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-                allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
-            )
-        except MismatchError as error:
-            # The copy was written and checked: its report is the answer, whatever the verdict.
-            checked = getattr(error, "result", None)
-            if checked is None:
-                raise
-            result = checked
-            mismatch = error
+            with StageDisplay(quiet=json_output) as progress:
+                progress.begin(f"converting {src.name} to {to}")
+                try:
+                    result = convert(
+                        src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
+                        quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
+                        keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
+                        allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
+                    )
+                except MismatchError as error:
+                    # The copy was written and checked: its report is the answer, whatever the verdict.
+                    checked = getattr(error, "result", None)
+                    if checked is None:
+                        raise
+                    result = checked
+                    mismatch = error
+        finally:
+            print_profile(stages)
     if json_output:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "profile": stages.to_dict() if stages else None})
     else:
         _print_result(result, progress)
     if mismatch is not None:

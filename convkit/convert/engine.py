@@ -21,6 +21,7 @@ from convkit import registry
 from convkit.convert.conversion import Conversion, ConvertRequest, Source, Written
 from convkit.errors import UsageError
 from convkit.policy import screening
+from convkit.profile import stage
 from convkit.progress import Progress, no_progress
 
 __all__ = ["ConvertRequest", "ConvertResult", "convert", "default_output"]
@@ -159,7 +160,8 @@ def convert(
     )
     say = progress or no_progress
     say("loading")
-    screening.screen(src, source_format.name, allow_unsafe)
+    with stage("screen"):
+        screening.screen(src, source_format.name, allow_unsafe)
     writer = target.resolve("writer")
     if writer is None:
         raise UsageError(f"convkit does not write {target.name} files")

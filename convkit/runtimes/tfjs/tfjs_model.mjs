@@ -229,6 +229,17 @@ function seconds(started) {
   return (performance.now() - started) / 1000;
 }
 
+// CPU seconds (user + system) of this process, where the host can tell (Node); null in a page.
+function cpuSeconds() {
+  if (typeof process === 'undefined' || typeof process.cpuUsage !== 'function') return null;
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+function cpuSince(started) {
+  return started === null ? null : cpuSeconds() - started;
+}
+
 // Loads the model (`load()` resolves to {model, graph}), runs it and returns the outputs as bytes:
 // {header, bytes}, the header naming what ran the model and, in `profile`, the seconds of each stage and
 // what `probe()` (if given) says of memory after it. Disposes the feed's tensors and the outputs.
@@ -236,13 +247,16 @@ export async function runToBytes(tf, modelJson, load, feed, backend, { probe = n
   try {
     const profile = { idle: probe ? probe() : null };
     let started = performance.now();
+    let cpuStarted = cpuSeconds();
     const loaded = await load();
-    profile.load = { seconds: seconds(started), memory: probe ? probe() : null, inPlace: Boolean(loaded.inPlace) };
+    profile.load = { seconds: seconds(started), cpuSeconds: cpuSince(cpuStarted), memory: probe ? probe() : null,
+      inPlace: Boolean(loaded.inPlace) };
     started = performance.now();
+    cpuStarted = cpuSeconds();
     const result = await runModel(tf, modelJson, loaded, feed, { release });
     const { entries, bytes } = await packTensors(result.named);
     result.named.forEach(([, tensor]) => tensor.dispose());
-    profile.run = { seconds: seconds(started), memory: probe ? probe() : null };
+    profile.run = { seconds: seconds(started), cpuSeconds: cpuSince(cpuStarted), memory: probe ? probe() : null };
     const header = {
       kind: result.kind,
       inputNames: result.inputNames,
