@@ -13,6 +13,7 @@ from convkit.check.compare import OutputComparison, Tolerance, compare_output
 from convkit.check.inputs import InputSet, make_inputs, match_specs
 from convkit.check.report import CheckReport, ModelInfo, PairResult
 from convkit.errors import ConvkitError, UsageError
+from convkit.profile import stage
 from convkit.progress import Progress, no_progress
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.runner import KerasModelRunner
@@ -100,13 +101,17 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
 
     say(f"running reference {_label(ref)}")
     ref_started = time.perf_counter()
-    ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe)
+    with stage(f"load {_label(ref)}"):
+        ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe)
     ref_specs = ref_runner.inputs
     feed = make_inputs(ref_specs, inputs=inputs, mnist=mnist, random=random, seed=seed)
     say(f"inputs: {feed.source}")
-    with runtime_logs_hidden(ref_runner.in_process):
+    with runtime_logs_hidden(ref_runner.in_process), stage(f"run {_label(ref)}"):
         ref_outputs = ref_runner.infer(feed.arrays)
     reference = _info(ref_runner, time.perf_counter() - ref_started)
+    if ref is not ref_runner:
+        # Only its outputs are needed from here on: the copies load while the reference's weights are gone.
+        ref_runner.release()
     unknown = [name for name in tolerances if name not in ref_outputs]
     if like is None and isinstance(ref_runner, KerasModelRunner) and ref_runner.path is not None:
         like = ref_runner.path
@@ -149,15 +154,18 @@ def _check_one(
     started = time.perf_counter()
     runner: Runner | None = None
     try:
-        runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe)
+        with stage(f"load {_label(copy)}"):
+            runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe)
         matching = match_specs(ref_specs, runner.inputs, what=f"{runner.label}'s inputs")
         other_specs = {spec.name: spec for spec in runner.inputs}
         other_feed = {
             other: feed.arrays[ref.name].astype(other_specs[other].dtype, copy=False)
             for ref, other in zip(ref_specs, matching.names)
         }
-        with runtime_logs_hidden(runner.in_process):
+        with runtime_logs_hidden(runner.in_process), stage(f"run {runner.label}"):
             outputs = runner.infer(other_feed)
+        if runner is not copy:
+            runner.release()  # the next copy loads without this one's weights
     except ConvkitError as error:
         info = _info(runner, time.perf_counter() - started) if runner is not None else ModelInfo(
             label=_label(copy), path=str(copy) if isinstance(copy, (str, Path)) else None,

@@ -89,6 +89,13 @@ class SavedModelRunner(Runner):
 
         return in_batches(feed, run, self.batch_size)
 
+    def _release(self) -> None:
+        import gc
+
+        self._function = None
+        self._keep_alive = None
+        gc.collect()
+
 
 def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow."""
