@@ -7,6 +7,7 @@ fits) and small enough that a forged length field cannot take the machine down.
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
 
@@ -67,6 +68,32 @@ LIMITS = {
     "MAX_TENSOR_RANK": MAX_TENSOR_RANK,
     "MAX_TENSOR_ELEMENTS": MAX_TENSOR_ELEMENTS,
 }
+
+
+def map_capped(path: Path, limit: int, what: str) -> bytes | mmap.mmap:
+    """The bytes of ``path`` mapped read-only (only the pages read are loaded), refusing files over ``limit``.
+
+    For formats read by offset (flatbuffers): parsing touches the structure's pages, never the weights'.
+
+    Raises:
+        ReadError: the file is missing, unreadable or larger than ``limit``.
+    """
+    from convkit.containers.files import open_regular
+
+    try:
+        with open_regular(path) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limit:
+                raise ReadError(f"{path}: {what} is {size} bytes, over convkit's limit of {limit} bytes")
+            if size == 0:
+                return b""
+            return mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise ReadError(f"{path}: {what} is missing") from None
+    except IsADirectoryError:
+        raise ReadError(f"{path}: expected a {what} file, found a directory") from None
+    except OSError as error:
+        raise ReadError(f"{path}: cannot read {what} ({error.strerror or error})") from None
 
 
 def read_capped(path: Path, limit: int, what: str) -> bytes:

@@ -344,5 +344,6 @@ register_format(Format(
     writer="convkit.convert.writers.onnx:write",
     write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET),
     runner="convkit.runtimes.onnxruntime:open_onnx",
+    smoke_runner="convkit.runtimes.onnxruntime:open_onnx_once",
     default_output=lambda parent, name: parent / f"{name}.onnx",
 ))

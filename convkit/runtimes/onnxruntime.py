@@ -26,11 +26,15 @@ class OnnxRunner(Runner):
     Args:
         path: the ``.onnx`` file.
         batch_size: samples per run when the batch is open. Default 256.
+        once: the model runs once (the smoke run of a file convert just wrote): onnxruntime's memory arena
+            and memory-pattern cache, which pay off over many runs, are off, so the run needs the model's
+            memory and its activations only; the file is not parsed in Python first. Default False.
     """
 
-    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, once: bool = False) -> None:
         super().__init__(path, "onnx")
         self.batch_size = batch_size
+        self.once = once
         self._file = Path(path)
         self._session: Any = None
 
@@ -39,10 +43,17 @@ class OnnxRunner(Runner):
 
         from convkit.formats.onnx import read_model
 
-        read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
+        if not self.once:
+            read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
         self.runtime = f"onnxruntime {onnxruntime.__version__}"
+        self.session_options = onnxruntime.SessionOptions()
+        if self.once:
+            self.session_options.enable_cpu_mem_arena = False
+            self.session_options.enable_mem_pattern = False
         try:
-            self._session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            # From the path, so onnxruntime reads the file itself (no copy of its bytes in Python).
+            self._session = onnxruntime.InferenceSession(str(self.path), sess_options=self.session_options,
+                                                         providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
             raise RunError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
         self._inputs = [_spec(node) for node in self._session.get_inputs()]
@@ -62,7 +73,15 @@ class OnnxRunner(Runner):
 
         return in_batches(feed, run, batch_size)
 
+    def _release(self) -> None:
+        self._session = None
+
 
 def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     """onnxruntime on the CPU."""
     return OnnxRunner(path)
+
+
+def open_onnx_once(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """onnxruntime on the CPU, for one run (the smoke run): no memory arena, no memory-pattern cache."""
+    return OnnxRunner(path, once=True)
