@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench zoo clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench zoo onnx-zoo clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -44,14 +44,16 @@ demo: setup
 	$(CK) convert $(CONVERTED)/my_model_tfjs --to keras -o $(CONVERTED)/from_tfjs.keras
 	$(CK) convert $(DEMO)/my_model.keras --to onnx -o $(CONVERTED)/my_model.onnx
 	$(CK) convert $(DEMO)/my_model.keras --to tflite -o $(CONVERTED)/my_model.tflite
+	$(CK) convert $(CONVERTED)/my_model_tfjs_graph --to pb -o $(CONVERTED)/from_tfjs_graph.pb
 	for path in $(DEMO)/saved_model/my_model $(DEMO)/training_2 $(DEMO)/my_model.h5 $(DEMO)/my_model.keras \
 	            $(CONVERTED)/my_model_tfjs $(CONVERTED)/my_model_tfjs_graph $(CONVERTED)/my_model.onnx \
-	            $(CONVERTED)/my_model.tflite; do \
+	            $(CONVERTED)/my_model.tflite $(CONVERTED)/from_tfjs_graph.pb; do \
 	  $(CK) inspect $$path || exit 1; done
 	$(CK) check $(DEMO)/my_model.h5 $(DEMO)/my_model.keras $(DEMO)/saved_model/my_model \
 	  $(CONVERTED)/my_model_tfjs $(CONVERTED)/my_model_tfjs_graph $(CONVERTED)/my_model.keras \
 	  $(CONVERTED)/my_model.h5 $(CONVERTED)/my_model_savedmodel $(CONVERTED)/my_model_ckpt/ckpt \
 	  $(CONVERTED)/from_tfjs.keras $(CONVERTED)/my_model.onnx $(CONVERTED)/my_model.tflite \
+	  $(CONVERTED)/from_tfjs_graph.pb \
 	  --junit-xml $(DEMO)/check.xml
 	$(CK) check --all-formats $(DEMO)/my_model.h5
 
@@ -86,6 +88,11 @@ bench: setup
 ZOO ?=
 zoo: setup
 	$(BIN)/python bench/zoo.py $(ZOO) --json zoo.json
+
+# Every zoo architecture of both Keras generations to ONNX through convkit's native writer, each run in
+# onnxruntime against Keras (an hour or more on 2 cores); the table lands in bench/results/.
+onnx-zoo: setup
+	$(BIN)/python bench/onnx_native_zoo.py --json onnx-native-zoo.json --markdown bench/results/onnx-native-zoo.md
 
 clean:
 	rm -rf $(VENV) node_modules $(DEMO) .pytest_cache

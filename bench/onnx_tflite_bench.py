@@ -1,20 +1,29 @@
-"""SavedModel -> ONNX and -> TFLite: convkit against ``python -m tf2onnx.convert`` and a plain TFLiteConverter script.
+"""Keras models -> ONNX and -> TFLite: convkit against ``python -m tf2onnx.convert`` and a plain TFLiteConverter script.
 
-Two sources, each a tf_keras SavedModel made from a generated Keras 2 style
-``.h5`` (by ``convkit convert --to savedmodel``, once, before timing): the
-tutorial's reference model (784 -> 512 -> 10) and a larger Dense stack
-(784 -> 2048 x 6 -> 10, about 70 MiB of weights). Every tool reads the same
-SavedModel and runs as a fresh process; medians of wall time and peak RSS are
-printed with the ratios tool / convkit. convkit's time includes what the
-others do not do: loading the output in onnxruntime or LiteRT and running it
-once before the file appears.
+ONNX, four models saved by tf_keras as ``.h5``: the tutorial's model (784 ->
+512 -> 10), a Dense stack of about 70 MiB (784 -> 2048 x 5 -> 10), and
+``keras.applications`` MobileNetV2 and ResNet50 (``weights=None``, 224 x 224).
+Three ways to ONNX opset 17, each a fresh process, median of ``--runs``:
 
-The usual tools:
-- ``python -m tf2onnx.convert --saved-model SRC --output OUT --opset 17``
-  (its ``--keras`` route cannot load the tutorial's ``.h5`` under Keras 3);
-- ``tf.lite.TFLiteConverter.from_saved_model(SRC).convert()`` written to OUT.
+- ``convkit convert M.h5 --to onnx``: the native writer (no TensorFlow), the
+  output loaded and run once in onnxruntime before it appears;
+- ``convkit convert M.h5 --to onnx --onnx-route tf2onnx``: tf2onnx inside
+  convkit, run once in onnxruntime too;
+- ``python -m tf2onnx.convert --saved-model SM --opset 17``: tf2onnx as users
+  run it, on a SavedModel of the same model (its ``--keras`` route cannot load
+  an ``.h5`` under Keras 3); no verification.
 
-Usage: python bench/onnx_tflite_bench.py [--runs 3] [--json]
+Wall time and peak RSS of each, the ratios to the native route, the native
+route's peak against the model's bytes + 300 MiB, and onnxruntime's inference
+time of the native output against tf2onnx's (both sessions in one process,
+runs interleaved, median, batch 1 and 16; the largest difference between
+their outputs beside it).
+
+TFLite, the tutorial's model and the Dense stack as tf_keras SavedModels:
+``convkit convert SM --to tflite`` (run once in LiteRT) against
+``tf.lite.TFLiteConverter.from_saved_model(SM).convert()``.
+
+Usage: python bench/onnx_tflite_bench.py [--runs 3] [--models tutorial,ResNet50] [--json]
 """
 
 from __future__ import annotations
@@ -26,84 +35,212 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import measure  # noqa: E402
-from convert_bench import write_dense_h5  # noqa: E402
+from _measure import Measurement, measure  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TFDF_DISABLE_WELCOME_MESSAGE": "1"}
-MODELS = {"reference": [784, 512, 10], "dense-70MiB": [784] + [2048] * 5 + [10]}
+ONNX_MODELS = ("tutorial", "dense-70MiB", "MobileNetV2", "ResNet50")
+TFLITE_MODELS = ("tutorial", "dense-70MiB")
+BUDGET_MIB = 300
 TFLITE_SCRIPT = (
     "import sys, tensorflow as tf; "
     "open(sys.argv[2], 'wb').write(tf.lite.TFLiteConverter.from_saved_model(sys.argv[1]).convert())"
 )
+# Both outputs in one process, runs interleaved so that load on the machine falls on both alike.
+INFERENCE_SCRIPT = r"""
+import json, sys, time
+import numpy as np, onnxruntime as ort
+paths, batches, rounds = sys.argv[1:3], [int(b) for b in sys.argv[3].split(",")], int(sys.argv[4])
+sessions = [ort.InferenceSession(p, providers=["CPUExecutionProvider"]) for p in paths]
+result = {}
+for batch in batches:
+    feeds = []
+    rng = np.random.default_rng(0)
+    spec = sessions[0].get_inputs()[0]
+    shape = [batch, *[d if isinstance(d, int) else 1 for d in spec.shape[1:]]]
+    x = rng.uniform(0, 1, shape).astype("float32")
+    outs = [s.run(None, {s.get_inputs()[0].name: x})[0] for s in sessions]  # warm-up
+    scale = float(np.max(np.abs(outs[1]))) or 1.0
+    times = [[], []]
+    for _ in range(rounds):
+        for index, s in enumerate(sessions):
+            name = s.get_inputs()[0].name
+            started = time.perf_counter()
+            s.run(None, {name: x})
+            times[index].append(time.perf_counter() - started)
+    result[batch] = {"ms": [round(1000 * float(np.median(t)), 3) for t in times],
+                     "max_relative_difference": float(np.max(np.abs(outs[0] - outs[1]))) / scale}
+print(json.dumps(result))
+"""
 
 
-def _row(label: str, target: str, ours, theirs, source_mib: float) -> dict:
+def _save_tutorial(path: Path) -> None:
+    from convkit.train.model import create_model
+
+    create_model(2).save(path)
+
+
+def _save_dense(path: Path) -> None:
+    from convert_bench import write_dense_h5
+
+    write_dense_h5(path, [784] + [2048] * 5 + [10])
+
+
+def _save_application(name: str) -> Callable[[Path], None]:
+    def save(path: Path) -> None:
+        import tf_keras
+
+        getattr(tf_keras.applications, name)(weights=None).save(path)
+
+    return save
+
+
+BUILDERS: dict[str, Callable[[Path], None]] = {
+    "tutorial": _save_tutorial, "dense-70MiB": _save_dense,
+    "MobileNetV2": _save_application("MobileNetV2"), "ResNet50": _save_application("ResNet50"),
+}
+
+
+def _convkit(*args: str) -> list[str]:
+    return [str(BIN / "convkit"), *args]
+
+
+def _saved_model(h5: Path) -> Path:
+    out = h5.with_name(h5.stem + "_savedmodel")
+    if not out.exists():
+        subprocess.run(_convkit("convert", str(h5), "--to", "savedmodel", "-o", str(out)), check=True,
+                       capture_output=True, env={**os.environ, **QUIET})
+    return out
+
+
+def _mib(path: Path) -> float:
+    files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
+    return round(sum(p.stat().st_size for p in files) / 2**20, 1)
+
+
+def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> dict[str, Any]:
+    saved_model = _saved_model(h5)
+    outs = {tool: scratch / f"{label}_{tool}.onnx" for tool in ("native", "convkit-tf2onnx", "tf2onnx")}
+
+    def clear(tool: str) -> Callable[[], None]:
+        return lambda: outs[tool].unlink(missing_ok=True)
+
+    tools: dict[str, Measurement] = {
+        "native": measure("convkit convert --to onnx (native)",
+                          _convkit("convert", str(h5), "--to", "onnx", "-o", str(outs["native"])), runs,
+                          clear("native"), QUIET),
+        "convkit-tf2onnx": measure("convkit convert --onnx-route tf2onnx",
+                                   _convkit("convert", str(h5), "--to", "onnx", "--onnx-route", "tf2onnx", "-o",
+                                            str(outs["convkit-tf2onnx"])), runs, clear("convkit-tf2onnx"), QUIET),
+        "tf2onnx": measure("python -m tf2onnx.convert", [sys.executable, "-m", "tf2onnx.convert", "--saved-model",
+                                                         str(saved_model), "--output", str(outs["tf2onnx"]),
+                                                         "--opset", "17"], runs, clear("tf2onnx"), QUIET),
+    }
+    # the outputs of the last runs stay for inference timing
+    done = subprocess.run([sys.executable, "-c", INFERENCE_SCRIPT, str(outs["native"]), str(outs["tf2onnx"]), "1,16",
+                           str(rounds)], capture_output=True, text=True, check=True, env={**os.environ, **QUIET})
+    inference = json.loads(done.stdout)
+    model_mib = _mib(h5)
+    native = tools["native"]
+    for tool in outs:
+        clear(tool)()
     return {
-        "source": label,
-        "source_mib": source_mib,
-        "target": target,
-        "convkit": ours.to_dict(),
-        "usual": theirs.to_dict(),
-        "time_ratio": round(theirs.seconds / ours.seconds, 2),
-        "memory_ratio": round(theirs.peak_mib / ours.peak_mib, 2),
+        "model": label, "target": "onnx", "model_mib": model_mib,
+        "tools": {name: m.to_dict() for name, m in tools.items()},
+        "time_ratio_tf2onnx": round(tools["tf2onnx"].seconds / native.seconds, 2),
+        "time_ratio_convkit_tf2onnx": round(tools["convkit-tf2onnx"].seconds / native.seconds, 2),
+        "memory_ratio_tf2onnx": round(tools["tf2onnx"].peak_mib / native.peak_mib, 2),
+        "native_peak_over_model_mib": round(native.peak_mib - model_mib, 1),
+        "inference": inference,
     }
 
 
-def compare(label: str, saved_model: Path, scratch: Path, runs: int) -> list[dict]:
-    source_mib = round(sum(p.stat().st_size for p in saved_model.rglob("*") if p.is_file()) / 2**20, 1)
-    rows = []
-    for target in ("onnx", "tflite"):
-        ours_out = scratch / f"{label}_convkit.{target}"
-        theirs_out = scratch / f"{label}_usual.{target}"
+def tflite_rows(label: str, h5: Path, scratch: Path, runs: int) -> dict[str, Any]:
+    saved_model = _saved_model(h5)
+    ours_out, theirs_out = scratch / f"{label}_convkit.tflite", scratch / f"{label}_usual.tflite"
 
-        def clear() -> None:
-            ours_out.unlink(missing_ok=True)
-            theirs_out.unlink(missing_ok=True)
+    def clear() -> None:
+        ours_out.unlink(missing_ok=True)
+        theirs_out.unlink(missing_ok=True)
 
-        ours = measure(f"convkit convert --to {target}", [str(BIN / "convkit"), "convert", str(saved_model),
-                                                         "--to", target, "-o", str(ours_out)], runs, clear, QUIET)
-        if target == "onnx":
-            argv = [sys.executable, "-m", "tf2onnx.convert", "--saved-model", str(saved_model),
-                    "--output", str(theirs_out), "--opset", "17"]
-            theirs = measure("python -m tf2onnx.convert", argv, runs, clear, QUIET)
-        else:
-            argv = [sys.executable, "-c", TFLITE_SCRIPT, str(saved_model), str(theirs_out)]
-            theirs = measure("TFLiteConverter script", argv, runs, clear, QUIET)
-        clear()
-        rows.append(_row(label, target, ours, theirs, source_mib))
-    return rows
+    ours = measure("convkit convert --to tflite", _convkit("convert", str(saved_model), "--to", "tflite", "-o",
+                                                           str(ours_out)), runs, clear, QUIET)
+    theirs = measure("TFLiteConverter script", [sys.executable, "-c", TFLITE_SCRIPT, str(saved_model),
+                                                str(theirs_out)], runs, clear, QUIET)
+    clear()
+    return {"model": label, "target": "tflite", "model_mib": _mib(saved_model),
+            "tools": {"convkit": ours.to_dict(), "TFLiteConverter": theirs.to_dict()},
+            "time_ratio": round(theirs.seconds / ours.seconds, 2),
+            "memory_ratio": round(theirs.peak_mib / ours.peak_mib, 2)}
+
+
+def render(rows: list[dict[str, Any]], load: str) -> str:
+    lines = [f"machine load before the run: {load}", "",
+             "ONNX (opset 17); time and peak RSS: median of the runs, each a fresh process", "",
+             "| model | MiB | tool | median s | CPU s | peak MiB |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["target"] != "onnx":
+            continue
+        for tool in row["tools"].values():
+            lines.append(f"| {row['model']} | {row['model_mib']} | {tool['label']} | {tool['seconds']:.2f} | "
+                         f"{tool['cpu_seconds']:.2f} | {tool['peak_mib']:.0f} |")
+    lines += ["", "| model | tf2onnx / native time | convkit tf2onnx route / native time | tf2onnx / native peak | "
+                  "native peak - model MiB (budget 300) | inference ms native / tf2onnx (batch 1) | "
+                  "(batch 16) | max rel. difference |", "|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if row["target"] != "onnx":
+            continue
+        one, sixteen = row["inference"]["1"], row["inference"]["16"]
+        ratio1, ratio16 = (one["ms"][0] / one["ms"][1], sixteen["ms"][0] / sixteen["ms"][1])
+        lines.append(f"| {row['model']} | x{row['time_ratio_tf2onnx']} | x{row['time_ratio_convkit_tf2onnx']} | "
+                     f"x{row['memory_ratio_tf2onnx']} | {row['native_peak_over_model_mib']} | "
+                     f"{one['ms'][0]:.3f} / {one['ms'][1]:.3f} = {ratio1:.2f} | "
+                     f"{sixteen['ms'][0]:.2f} / {sixteen['ms'][1]:.2f} = {ratio16:.2f} | "
+                     f"{max(one['max_relative_difference'], sixteen['max_relative_difference']):.1e} |")
+    tflite = [row for row in rows if row["target"] == "tflite"]
+    if tflite:
+        lines += ["", "TFLite (from the tf_keras SavedModel)", "",
+                  "| model | MiB | tool | median s | peak MiB |", "|---|---|---|---|---|"]
+        for row in tflite:
+            for tool in row["tools"].values():
+                lines.append(f"| {row['model']} | {row['model_mib']} | {tool['label']} | {tool['seconds']:.2f} | "
+                             f"{tool['peak_mib']:.0f} |")
+            lines.append(f"| {row['model']} | | ratio TFLiteConverter / convkit | time x{row['time_ratio']} | "
+                         f"memory x{row['memory_ratio']} |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per tool (median reported); default 3")
+    parser.add_argument("--rounds", type=int, default=30, help="inference runs per output; default 30")
+    parser.add_argument("--models", default=",".join(ONNX_MODELS), help="comma-separated subset")
+    parser.add_argument("--no-tflite", action="store_true", help="ONNX only")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     options = parser.parse_args(argv)
-
+    models = [m for m in options.models.split(",") if m]
+    load = " ".join(Path("/proc/loadavg").read_text().split()[:3]) if Path("/proc/loadavg").exists() else "?"
     rows = []
     with tempfile.TemporaryDirectory(prefix="convkit-bench-") as folder:
         scratch = Path(folder)
-        for label, widths in MODELS.items():
+        for label in models:
             h5 = scratch / f"{label}.h5"
-            write_dense_h5(h5, widths)
-            saved_model = scratch / f"{label}_savedmodel"
-            subprocess.run([str(BIN / "convkit"), "convert", str(h5), "--to", "savedmodel", "-o", str(saved_model)],
-                           check=True, capture_output=True, env={**os.environ, **QUIET})
-            rows.extend(compare(label, saved_model, scratch, options.runs))
-
+            subprocess.run([sys.executable, "-c", f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); "
+                            f"from onnx_tflite_bench import BUILDERS; from pathlib import Path; "
+                            f"BUILDERS[{label!r}](Path({str(h5)!r}))"], check=True, capture_output=True,
+                           env={**os.environ, **QUIET})
+            rows.append(onnx_rows(label, h5, scratch, options.runs, options.rounds))
+            print(f"{label}: onnx done", file=sys.stderr, flush=True)
+            if label in TFLITE_MODELS and not options.no_tflite:
+                rows.append(tflite_rows(label, h5, scratch, options.runs))
+                print(f"{label}: tflite done", file=sys.stderr, flush=True)
     if options.json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    print(f"{'source':<12} {'MiB':>6}  {'tool':<28} {'median s':>9} {'peak MiB':>9}")
-    for row in rows:
-        for tool in ("convkit", "usual"):
-            m = row[tool]
-            print(f"{row['source']:<12} {row['source_mib']:>6}  {m['label']:<28} {m['seconds']:>9.3f} {m['peak_mib']:>9.1f}")
-        print(f"{'':<12} {'':>6}  ratio ({row['usual']['label']} / convkit): time x{row['time_ratio']}, "
-              f"memory x{row['memory_ratio']}")
+        print(json.dumps({"load_before": load, "rows": rows}, indent=2))
+    else:
+        print(render(rows, load))
     return 0
 
 

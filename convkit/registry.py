@@ -29,6 +29,11 @@ class WriteOptions:
         shard_size: default bytes per weight shard file (``--shard-size``); 0: no shards.
         opsets: the opsets it writes (``--opset``); empty: not an opset-versioned format.
         default_opset: the opset written when none is asked for.
+        graphs: it writes sources that convert as TensorFlow graphs (TF.js graph models, frozen
+            ``.pb`` files, TF1 checkpoints with ``.meta``: :class:`convkit.graph_model.model.GraphSource`),
+            with their ``--inputs``/``--outputs``/``--signature``/``--tag``.
+        routes: the writers it can be written through (``--onnx-route``: convkit's ``native`` one or
+            ``tf2onnx``); empty: one writer. Without a choice the writer picks.
     """
 
     kinds: tuple[str, ...] = ()
@@ -37,6 +42,8 @@ class WriteOptions:
     shard_size: int = 0
     opsets: tuple[int, ...] = ()
     default_opset: int | None = None
+    graphs: bool = False
+    routes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -75,8 +75,8 @@ def test_no_import_error_fallbacks_around_convkit_modules() -> None:
 
 
 # What stands below both engines imports neither: the containers, the code policy, the in-memory Keras model,
-# the formats, the runtimes, and the top-level helpers (everything but the API and what joins the engines).
-BELOW_THE_ENGINES = ("containers", "policy", "keras_model", "formats", "runtimes")
+# the graph model, the formats, the runtimes, and the top-level helpers (everything but the API and what joins the engines).
+BELOW_THE_ENGINES = ("containers", "policy", "keras_model", "graph_model", "formats", "runtimes")
 ABOVE_THE_ENGINES = ("__init__", "__main__", "convert_and_check")
 
 
@@ -94,7 +94,7 @@ def test_what_stands_below_the_engines_imports_neither() -> None:
 
 def test_imports_run_one_way_down() -> None:
     # Each layer imports only what stands below it (and itself).
-    layers = ["containers", "policy", "keras_model", "formats", "runtimes"]
+    layers = ["containers", "policy", "keras_model", "graph_model", "formats", "runtimes"]
     found = []
     for index, layer in enumerate(layers):
         above = tuple(f"convkit.{name}" for name in layers[index + 1:])

@@ -53,6 +53,11 @@ def _opset_help() -> str:
     return f"Opset of the output ({'; '.join(offered)})."
 
 
+def routes() -> list[str]:
+    """The ``--onnx-route`` choices: every writer a format can be written through."""
+    return _offered("routes")
+
+
 def _offered(option: str) -> list[str]:
     return list(dict.fromkeys(choice for fmt in formats() for choice in getattr(fmt.write_options, option)))
 
@@ -78,6 +83,11 @@ def convert_command(
     check: Annotated[bool, typer.Option("--check", help="Check the output predicts the same as the source.")] = False,
     verify: Annotated[bool, typer.Option("--verify/--no-verify", help="Smoke-run the output (load it and run it once in its target runtime) before it is put in place.")] = True,
     opset: Annotated[Optional[int], help_from(typer.Option("--opset", metavar="N", show_default=False), _opset_help)] = None,
+    inputs: Annotated[Optional[str], typer.Option("--inputs", help="Graph sources: the inputs, NAME[:SHAPE],... (x:0, x:1x28x28x1, '?' for an open dimension); default the signature's, else the graph's placeholders.", metavar="NAME[:SHAPE],...")] = None,
+    outputs: Annotated[Optional[str], typer.Option("--outputs", help="Graph sources: the outputs, NAME,... (x:0 accepted); default the signature's, else the nodes nobody consumes.", metavar="NAME,...")] = None,
+    signature: Annotated[Optional[str], typer.Option("--signature", help="The signature to convert where the source has several.", show_default="serving_default", metavar="KEY")] = None,
+    tag: Annotated[Optional[str], typer.Option("--tag", help="The SavedModel meta graph's tags (serve, or train,gpu).", show_default="serve, else the only one", metavar="TAGS")] = None,
+    onnx_route: Annotated[Optional[str], choice_option("--onnx-route", choices=routes, help="ONNX writer: native (from the Keras config, no TensorFlow) or tf2onnx (default: native where it covers every layer, else tf2onnx).")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
     profile: ProfileOption = False,
@@ -98,6 +108,7 @@ def convert_command(
                         quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
                         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
                         allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
+                        inputs=inputs, outputs=outputs, signature=signature, tag=tag, onnx_route=onnx_route,
                     )
                 except MismatchError as error:
                     # The copy was written and checked: its report is the answer, whatever the verdict.

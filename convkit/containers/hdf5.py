@@ -299,6 +299,15 @@ def numbered_datasets(group: Any, path: Path) -> list[Any]:
     return datasets
 
 
+def holds_datasets(group: Any, path: Path) -> bool:
+    """Whether any dataset sits at or below ``group``, under the object limit."""
+    import h5py
+
+    if isinstance(group, h5py.Dataset):
+        return True
+    return any(isinstance(group.get(name), h5py.Dataset) for name in object_names(group, path))
+
+
 def object_names(group: Any, path: Path) -> list[str]:
     """The path of every group and dataset below ``group`` (``optimizer_weights``), under the object limit."""
     names: list[str] = []

@@ -43,6 +43,13 @@ MAX_MANIFEST_SHARDS = 100_000
 MAX_SHARD_BYTES = 4096 * MiB
 # Layers in one model config, nested models included (the largest Keras applications have about 1,000).
 MAX_LAYERS = 5_000
+# TensorFlow graphs (GraphDef, MetaGraph, TF.js topologies): nodes counted over the graph and every
+# function of its library, library functions, how deep function calls nest, and the bytes of one
+# constant as TensorFlow would hold it (the largest real graphs have some 100,000 nodes).
+MAX_GRAPH_NODES = 2_000_000
+MAX_GRAPH_FUNCTIONS = 100_000
+MAX_FUNCTION_NESTING = 64
+MAX_CONST_BYTES = 4096 * MiB
 # Tensor rank and element count accepted from any header.
 MAX_TENSOR_RANK = 64
 MAX_TENSOR_ELEMENTS = 1 << 40
@@ -65,6 +72,10 @@ LIMITS = {
     "MAX_MANIFEST_SHARDS": MAX_MANIFEST_SHARDS,
     "MAX_SHARD_BYTES": MAX_SHARD_BYTES,
     "MAX_LAYERS": MAX_LAYERS,
+    "MAX_GRAPH_NODES": MAX_GRAPH_NODES,
+    "MAX_GRAPH_FUNCTIONS": MAX_GRAPH_FUNCTIONS,
+    "MAX_FUNCTION_NESTING": MAX_FUNCTION_NESTING,
+    "MAX_CONST_BYTES": MAX_CONST_BYTES,
     "MAX_TENSOR_RANK": MAX_TENSOR_RANK,
     "MAX_TENSOR_ELEMENTS": MAX_TENSOR_ELEMENTS,
 }

@@ -26,6 +26,8 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
 
     The yielded path does not exist yet: write a file or create a directory
     there. On an exception the temporary is removed and ``path`` is untouched.
+    Files the writer leaves beside the temporary named after it (``OUT.data``,
+    an ONNX model's external weights) are moved beside ``path`` first.
     Checkpoints are named by a prefix (``ckpt/cp.ckpt``), so write them inside
     a directory output.
 
@@ -51,6 +53,9 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         yield temp
         if not _exists(temp):
             raise WriteError(f"{path}: the conversion produced no output")
+        for companion in sorted(scratch.iterdir()):
+            if companion != temp and companion.name.startswith(f"{path.name}."):
+                _replace(companion, parent / companion.name, overwrite)
         _replace(temp, path, overwrite)
     except BaseException as error:
         if no_space(error):

@@ -23,6 +23,7 @@ from convkit.progress import Progress, no_progress
 from convkit.registry import Format
 
 if TYPE_CHECKING:
+    from convkit.graph_model.model import GraphModel
     from convkit.keras_model.data import ModelData
 
 
@@ -46,7 +47,13 @@ class ConvertRequest:
         allow_unsafe: the user's ``--unsafe`` (code from the file may run).
         smoke_run: load and run the output once in its target runtime before it appears.
         opset: the opset, for opset-versioned targets; None: the target's default.
+        route: the writer, for targets written more than one way (ONNX: ``native`` or ``tf2onnx``); None:
+            the target's writer picks.
         progress: told each stage and, while weights are written, bytes done/total.
+        inputs: a graph's inputs, ``NAME[:SHAPE],...`` as given (``--inputs``); None: the signature's, else inferred.
+        outputs: a graph's outputs, ``NAME,...`` as given (``--outputs``); None: the signature's, else inferred.
+        signature: the signature of a source with several (``--signature``); None: ``serving_default``.
+        tag: the meta graph of a SavedModel with several (``--tag``); None: ``serve``, else the only one.
     """
 
     src: Path
@@ -64,7 +71,19 @@ class ConvertRequest:
     allow_unsafe: bool = False
     smoke_run: bool = True
     opset: int | None = None
+    route: str | None = None
     progress: Progress | None = None
+    inputs: str | None = None
+    outputs: str | None = None
+    signature: str | None = None
+    tag: str | None = None
+
+    @property
+    def graph_options(self) -> list[str]:
+        """The options that apply to sources converted as graphs, as the command line spells those given."""
+        given = (("--inputs", self.inputs), ("--outputs", self.outputs), ("--signature", self.signature),
+                 ("--tag", self.tag))
+        return [flag for flag, value in given if value]
 
 
 @dataclass(frozen=True)
@@ -146,6 +165,7 @@ class Source:
         self._graph: Any = None
         self._graph_known = False
         self._model: ModelData | None = None
+        self._graph_model: GraphModel | None = None
 
     @property
     def graph(self) -> Any:
@@ -155,6 +175,28 @@ class Source:
             self._graph = finder(self.path, self._request.like) if finder is not None else None
             self._graph_known = True
         return self._graph
+
+    def graph_model(self, *, as_graph: bool = False) -> GraphModel | None:
+        """The source as a frozen TensorFlow graph, read on first use and only once; None when it does not convert as
+        one. A graph-level source (a :class:`~convkit.graph_model.model.GraphSource`) always does; a SavedModel
+        without a Keras config when the request names graph options or ``as_graph`` asks (a writer of graphs).
+
+        Raises:
+            ReadError: the graph cannot be read or rebuilt; UsageError: the graph options do not fit it.
+        """
+        from convkit.graph_model.model import GraphSource
+
+        if self._graph_model is None:
+            graph = self.graph
+            if graph is not None and not isinstance(graph, GraphSource) and hasattr(graph, "as_graph") \
+                    and (as_graph or self._request.graph_options):
+                graph = graph.as_graph()
+            if not isinstance(graph, GraphSource):
+                return None
+            request = self._request
+            self._graph_model = graph.read(inputs=request.inputs, outputs=request.outputs,
+                                           signature=request.signature, tag=request.tag)
+        return self._graph_model
 
     def model(self) -> ModelData:
         """Architecture and weights of the source (``like`` lending the architecture to weights-only files).

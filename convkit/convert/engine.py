@@ -76,7 +76,7 @@ def default_output(src: Path, to: str) -> Path:
     ``my_model.h5 --to tfjs`` -> ``my_model_tfjs/``; ``--to keras`` ->
     ``my_model.keras``; ``--to savedmodel`` -> ``my_model_savedmodel/``;
     ``--to ckpt`` -> ``my_model_ckpt/ckpt``; ``--to h5`` -> ``my_model.h5``;
-    ``--to onnx`` -> ``my_model.onnx``; ``--to tflite`` -> ``my_model.tflite``.
+    ``--to pb`` -> ``my_model.pb``; ``--to onnx`` -> ``my_model.onnx``; ``--to tflite`` -> ``my_model.tflite``.
     A default that would be the source itself gets ``_converted``.
     """
     src = Path(src)
@@ -84,7 +84,7 @@ def default_output(src: Path, to: str) -> Path:
     if src.name == "model.json":
         base = src.parent
     name = base.name
-    for suffix in (".weights.h5", ".h5", ".keras", ".ckpt", ".index", ".json"):
+    for suffix in (".weights.h5", ".h5", ".keras", ".ckpt", ".index", ".json", ".pb"):
         if name.endswith(suffix) and len(name) > len(suffix):
             name = name[: -len(suffix)]
             break
@@ -115,12 +115,18 @@ def convert(
     progress: Progress | None = None,
     smoke_run: bool = True,
     opset: int | None = None,
+    inputs: str | Sequence[str] | None = None,
+    outputs: str | Sequence[str] | None = None,
+    signature: str | None = None,
+    tag: str | None = None,
+    onnx_route: str | None = None,
 ) -> ConvertResult:
     """Converts the model at ``src`` to the format ``to``.
 
     Args:
         src: model file or folder of any registered format.
-        to: registry name of the target: ``ckpt``, ``savedmodel``, ``h5``, ``keras``, ``tfjs``, ``onnx`` or ``tflite``.
+        to: registry name of the target: ``ckpt``, ``savedmodel``, ``h5``, ``keras``, ``tfjs``, ``pb``, ``onnx`` or
+            ``tflite``.
         out: output path; default next to ``src`` (see :func:`default_output`).
         like: a model file giving the architecture for weights-only sources.
         tfjs_kind: ``layers`` or ``graph``; default layers for Keras sources
@@ -139,6 +145,14 @@ def convert(
             place (a TF.js layers output that fails falls back to a graph model unless ``tfjs_kind``
             is ``layers``); default True. False (``--no-verify``) keeps unverified outputs, for every target.
         opset: ONNX opset of ``onnx`` outputs; default 17.
+        inputs: for graph-level sources, the inputs as ``NAME[:SHAPE],...`` (``x:0`` and
+            ``x:1x28x28x1`` forms); default: the signature's, else the graph's placeholders.
+        outputs: for graph-level sources, the outputs as ``NAME,...``; default: the signature's,
+            else the nodes nobody consumes.
+        signature: the signature to convert, where a source has several; default ``serving_default``.
+        tag: the SavedModel meta graph's tag set (``serve``, ``train,gpu``); default ``serve``, else the only one.
+        onnx_route: ``native`` (convkit's own ONNX writer, no TensorFlow) or ``tf2onnx``; default the native
+            writer where it covers every layer of a Keras source, else tf2onnx (with a warning).
 
     Raises:
         ConvkitError: a usage, read, write or safety problem (one-sentence message);
@@ -148,7 +162,7 @@ def convert(
     src = Path(src)
     target = registry.get_format(to)
     source_format = registry.detect(src)
-    _check_options(target, tfjs_kind, quantize, tuple(quantize_weights), opset)
+    _check_options(target, tfjs_kind, quantize, tuple(quantize_weights), opset, onnx_route)
     out = Path(out) if out is not None else default_output(src, target.name)
     if out.resolve() == src.resolve():
         raise UsageError(f"{out}: the output would replace the source; choose another --out")
@@ -156,7 +170,8 @@ def convert(
         src=src, src_format=source_format.name, to=target.name, out=out, like=Path(like) if like else None,
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
-        smoke_run=smoke_run, opset=opset, progress=progress,
+        smoke_run=smoke_run, opset=opset, route=onnx_route, progress=progress, inputs=_joined(inputs),
+        outputs=_joined(outputs), signature=signature, tag=tag,
     )
     say = progress or no_progress
     say("loading")
@@ -167,20 +182,32 @@ def convert(
         raise UsageError(f"convkit does not write {target.name} files")
     with contextlib.ExitStack() as stack:
         conversion = Conversion(request, Source(request, source_format, stack), target)
+        if request.graph_options and conversion.source.graph_model() is None:
+            raise UsageError(f"{src}: {request.graph_options[0]} applies to sources converted as graphs (TF.js graph "
+                             "models, frozen graphs, MetaGraphs, SavedModels without Keras layers; without --like), "
+                             "not to this one")
         say("writing")
         written: Written = writer(conversion)
     return ConvertResult(src, out, source_format.name, target.name, written.kind, written.warnings,
                          round(time.perf_counter() - started, 3), lost=written.lost)
 
 
+def _joined(names: str | Sequence[str] | None) -> str | None:
+    """``--inputs``/``--outputs`` as one comma-separated string, whether given as one or as a list."""
+    if names is None or isinstance(names, str):
+        return names or None
+    return ",".join(names) or None
+
+
 def _check_options(target: registry.Format, kind: str | None, quantize: str | None,
-                   quantize_weights: tuple[str, ...], opset: int | None) -> None:
+                   quantize_weights: tuple[str, ...], opset: int | None, route: str | None = None) -> None:
     """Refuses options the target's writer does not take, naming the targets that do (from their records)."""
     options = target.write_options
     for given, flag, attribute in ((kind is not None, "--tfjs-kind", "kinds"),
                                    (quantize is not None, "--quantize", "quantizations"),
                                    (bool(quantize_weights), "--quantize-weights", "quantize_weights"),
-                                   (opset is not None, "--opset", "opsets")):
+                                   (opset is not None, "--opset", "opsets"),
+                                   (route is not None, "--onnx-route", "routes")):
         if given and not getattr(options, attribute):
             takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if getattr(fmt.write_options, attribute))
             raise UsageError(f"{flag} applies to {takers} only")
@@ -191,6 +218,8 @@ def _check_options(target: registry.Format, kind: str | None, quantize: str | No
                          f"{', '.join(options.quantizations)}")
     if quantize_weights and not quantize:
         raise UsageError("--quantize-weights needs --quantize")
+    if route is not None and route not in options.routes:
+        raise UsageError(f"unknown {target.shown_name} route {route!r}; choose one of {', '.join(options.routes)}")
     if opset is not None and opset not in options.opsets:
         raise UsageError(f"--opset {opset} is outside the {target.shown_name} opsets convkit writes "
                          f"({min(options.opsets)}..{max(options.opsets)})")

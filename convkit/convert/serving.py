@@ -12,7 +12,9 @@ lower to builtin TFLite ops and its graphs to plain ONNX ops), else in Keras
 3; a SavedModel is served through its own signature when it has no Keras
 config, or when its Keras config has no recurrent layer to unroll (the
 signature computes the model in inference mode already, so nothing is loaded
-into Keras and nothing is traced again; converters can read it from disk).
+into Keras and nothing is traced again; converters can read it from disk); a
+source that converts as a graph (:mod:`convkit.convert.writers.graph`) through
+the graph rebuilt in TensorFlow.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from convkit.runtimes.keras.build import build_model
 
 if TYPE_CHECKING:
     from convkit.convert.conversion import Conversion, Notes
+    from convkit.graph_model.model import GraphModel
 
 
 @dataclass
@@ -193,10 +196,37 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     )
 
 
+def from_graph(model: GraphModel) -> Serving:
+    """A :class:`Serving` of a frozen graph, its while loops functional (the TFLite converter lowers those to
+    builtin ops)."""
+    import tensorflow as tf
+
+    from convkit.runtimes.graph import GraphFunction
+
+    graph = GraphFunction(model, functional_loops=True)
+    owner = tf.Module()  # the TFLite converter writes a signature only for functions of a trackable object
+    owner.graph = graph
+    return Serving(
+        input_names=graph.input_names,
+        output_names=graph.output_names,
+        input_shapes=[tuple(shape[1:]) if shape else () for shape in graph.input_shapes],
+        input_dtypes=graph.input_dtypes,
+        call=graph,
+        owner=owner,
+        origin=model.origin,
+    )
+
+
 def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[[], Serving] | None]:
     """The conversion's source as a named function, and a builder of its unrolled form (None without recurrent
-    layers): a SavedModel without a Keras config through its own signature, a Keras source built live."""
+    layers): a source that converts as a graph through the graph, a SavedModel without a Keras config through
+    its own signature, a Keras source built live."""
+    from convkit.convert.writers.graph import graph_model
+
     source, request = conversion.source, conversion.request
+    graph = graph_model(conversion, notes)
+    if graph is not None:
+        return from_graph(graph), None
     if isinstance(source.graph, PlainSavedModel):
         return from_saved_model(source.path), None
     keras_config = keras_model_config(source.path)

@@ -43,6 +43,23 @@ class ReportBase:
         return to_plain(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class GraphReport(ReportBase):
+    """What ``convkit inspect`` shows for a graph-level model (a frozen ``.pb``, a TF.js 0.x model)."""
+
+    format: str
+    path: str
+    kind: str
+    summary: dict[str, Any]
+    inputs: list[dict[str, Any]]
+    outputs: list[dict[str, Any]]
+    ops: dict[str, int]
+    function_ops: dict[str, int]
+    functions: list[dict[str, Any]]
+    constants: list[dict[str, Any]]
+    risky_ops: list[dict[str, Any]]
+
+
 def weight_totals(rows: list[dict[str, Any]]) -> dict[str, int]:
     """``parameters`` and ``bytes`` of weight rows that carry ``shape`` and ``dtype``."""
     return {

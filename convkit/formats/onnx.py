@@ -32,6 +32,8 @@ from convkit.registry import Format, WriteOptions, register_format
 # The opsets convert writes (tf2onnx 1.17 writes up to 18; below 13 many Keras ops have no ONNX form).
 OPSETS = tuple(range(13, 19))
 DEFAULT_OPSET = 17
+# The writers (convert/writers/onnx.py): convkit's own from the Keras config, and tf2onnx over a TensorFlow function.
+ROUTES = ("native", "tf2onnx")
 STANDARD_DOMAINS = ("", "ai.onnx", "ai.onnx.ml")
 # The element types as onnxruntime names them in its sessions' inputs and outputs -> numpy dtype names.
 ORT_TYPES = {
@@ -342,7 +344,7 @@ register_format(Format(
                "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
                "run time"),
     writer="convkit.convert.writers.onnx:write",
-    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET),
+    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, graphs=True, routes=ROUTES),
     runner="convkit.runtimes.onnxruntime:open_onnx",
     smoke_runner="convkit.runtimes.onnxruntime:open_onnx_once",
     default_output=lambda parent, name: parent / f"{name}.onnx",

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
+from convkit.graph_model.model import GraphSource
 from convkit.policy.graph_ops import risky_ops
-from convkit.registry import Format, register_format
+from convkit.registry import Format, WriteOptions, register_format
 
 if TYPE_CHECKING:
     from convkit.keras_model.data import ModelData, Template
@@ -57,6 +58,11 @@ class SavedModelReport(_report.ReportBase):
 
 def _model_dir(path: Path) -> Path:
     return path.parent if path.is_file() and path.name in (PB_NAME, PBTXT_NAME) else path
+
+
+def model_dir(path: Path) -> Path:
+    """The SavedModel folder named by ``path`` (the folder itself or its ``saved_model.pb``)."""
+    return _model_dir(Path(path))
 
 
 def accept(path: Path) -> bool:
@@ -178,7 +184,21 @@ def _meta_graph(meta_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         "saver": {"filename_tensor": meta_graph.saver_def.filename_tensor_name} if meta_graph.HasField("saver_def") else None,
         "collections": sorted(meta_graph.collection_def),
     }
+    if not meta_graph.signature_def:
+        described["inferred"] = _inferred_io(meta_graph)
     return described, variables
+
+
+def _inferred_io(meta_graph: Any) -> dict[str, Any]:
+    """A TF1 meta graph without signatures: the inputs and outputs its graph implies (convert infers the same)."""
+    from convkit.graph_model.freeze import saver_scope
+    from convkit.graph_model.model import choose_io
+
+    try:
+        inputs, outputs, _ = choose_io(meta_graph.graph_def, Path(PB_NAME), skip_scopes=saver_scope(meta_graph))
+    except ConvkitError as error:
+        return {"error": str(error)}
+    return {"inputs": [info.to_dict() for info in inputs], "outputs": [info.to_dict() for info in outputs]}
 
 
 def _keras_metadata(directory: Path) -> dict[str, Any] | None:
@@ -329,11 +349,38 @@ class PlainSavedModel:
         return (f"{self.path}: is a SavedModel without a Keras config (e.g. from Keras 3 model.export), so it "
                 f"converts to {target} only with --like MODEL naming a model of the same architecture")
 
+    def as_graph(self) -> GraphSource:
+        """The SavedModel as a graph: its signature frozen by TensorFlow, for writers of graphs (a frozen ``.pb``)
+        and for ``--inputs``/``--outputs``/``--signature``/``--tag``."""
+        return GraphSource(self.path, "convkit.runtimes.graph:read_saved_model", "a SavedModel without a Keras config")
 
-def inference_graph(path: Path, like: Path | None) -> PlainSavedModel | None:
-    """The SavedModel at ``path`` as a :class:`PlainSavedModel` when it holds no Keras config and no ``like``
-    lends it one; None when it is a Keras model."""
-    return PlainSavedModel(Path(path)) if like is None and not has_keras_metadata(path) else None
+
+def inference_graph(path: Path, like: Path | None) -> PlainSavedModel | GraphSource | None:
+    """The SavedModel at ``path`` as a graph when it holds no Keras config and no ``like`` lends it one: a
+    :class:`GraphSource` for a TF1 SavedModel (its graph frozen without TensorFlow, whatever its tags and
+    signatures), a :class:`PlainSavedModel` for a TF2 one; None when it is a Keras model."""
+    if like is not None or has_keras_metadata(path):
+        return None
+    if is_tf1_saved_model(path):
+        return GraphSource(Path(path), "convkit.formats.savedmodel:read_graph", "a TF1 SavedModel")
+    return PlainSavedModel(Path(path))
+
+
+def read_graph(path: Path, *, inputs: Any = (), outputs: Any = (), signature: str | None = None,
+               tag: str | None = None, **_options: Any) -> Any:
+    """A TF1 SavedModel's meta graph (``--tag``, default ``serve`` or the only one) frozen from ``variables/``
+    without TensorFlow, as a ``GraphModel``.
+
+    Raises:
+        ReadError: a malformed graph, a variable missing from ``variables/``; UsageError: no such tag or signature.
+    """
+    from convkit.graph_model.freeze import choose_meta_graph, frozen_model
+
+    directory = _model_dir(Path(path))
+    meta_graph = choose_meta_graph(read_saved_model(directory), tag, directory)
+    tags = ",".join(sorted(meta_graph.meta_info_def.tags)) or "no tags"
+    return frozen_model(meta_graph, directory / VARIABLES_PREFIX, directory / PB_NAME,
+                        origin=f"TF1 SavedModel ({tags})", inputs=inputs, outputs=outputs, signature=signature)
 
 
 def has_keras_metadata(path: Path) -> bool:
@@ -351,6 +398,19 @@ def keras_model_config(path: Path) -> dict[str, Any] | None:
     if not isinstance(root.get("class_name"), str) or not isinstance(root.get("config"), dict):
         return None
     return {"class_name": root["class_name"], "config": root["config"]}
+
+
+def is_tf1_saved_model(path: Path) -> bool:
+    """Whether the SavedModel at ``path`` is a TF1 graph (variables as graph nodes, no Keras config): one that
+    converts as a graph, in its ``serve`` meta graph or its only one."""
+    if has_keras_metadata(path):
+        return False
+    from convkit.graph_model.freeze import is_tf1_meta_graph
+
+    meta_graphs = list(read_saved_model(Path(path)).meta_graphs)
+    serving = [meta for meta in meta_graphs if "serve" in meta.meta_info_def.tags]
+    chosen = serving[0] if serving else meta_graphs[0]
+    return is_tf1_meta_graph(chosen)
 
 
 def configs(path: Path) -> list[Any]:
@@ -426,6 +486,7 @@ register_format(Format(
     inference_graph=inference_graph,
     reader="convkit.formats.savedmodel:read",
     writer="convkit.convert.writers.savedmodel:write",
+    write_options=WriteOptions(graphs=True),
     runner="convkit.runtimes.tensorflow:open_savedmodel",
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
 ))

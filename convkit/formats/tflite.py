@@ -455,7 +455,7 @@ register_format(Format(
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
     writer="convkit.convert.writers.tflite:write",
-    write_options=WriteOptions(quantizations=QUANTIZATIONS),
+    write_options=WriteOptions(quantizations=QUANTIZATIONS, graphs=True),
     runner="convkit.runtimes.litert:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
 ))

@@ -152,6 +152,10 @@ def keras3_variable_names(class_name: str, config: dict[str, Any]) -> list[str] 
         return ["kernel", "recurrent_kernel", *bias]
     if class_name == "PReLU":
         return ["alpha"]
+    if class_name == "Normalization":  # adapted statistics (none when mean and variance are in the config)
+        return ["mean", "variance", "count"]
+    if class_name == "LayerScale":  # ConvNeXt's; Keras 3 leaves the variable unnamed, tf_keras calls it gamma
+        return ["gamma"]
     return None
 
 
@@ -180,13 +184,17 @@ def keras3_layer_weights(layer: dict[str, Any], group: Any) -> list[Weight]:
             items.extend(_named_vars(cell_vars, f"{class_name}Cell", config, f"{name}/{cell_name}", path))
     else:
         items.extend(_named_vars(group["vars"], str(class_name), config, str(name), path))
-        for child in ("cell", "layer", "forward_layer", "backward_layer", "layers"):
-            if child in group:
+        # wrappers and layers made of layers (MultiHeadAttention's query_dense, ...) keep variables in sub-groups
+        for child in group:
+            if child != "vars" and (child in _NESTING_GROUPS or hdf5.holds_datasets(group[child], path)):
                 raise NeedsKeras(f"layer {name!r} ({class_name}) nests variables convkit reads through Keras")
     if frozen:
         for weight in items:
             weight.trainable = False
     return items
+
+
+_NESTING_GROUPS = frozenset({"cell", "layer", "forward_layer", "backward_layer", "layers"})
 
 
 def _named_vars(vars_group: Any, class_name: str, config: dict[str, Any], owner: str, path: Path) -> list[Weight]:

@@ -47,10 +47,10 @@ for _function, (_module, _class_name, _arguments) in _TF_FUNCTION_OPS.items():
     _OP_TF_FUNCTIONS.setdefault((f"keras.src.ops.{_module}", _class_name), _function)
 _OP_TF_FUNCTIONS[("keras.src.ops.numpy", "Add")] = "math.add"
 # tf_keras' marker for a constant standing where a TFOpLambda's first (tensor) argument goes.
-_CONSTANT_INPUT = "_CONSTANT_VALUE"
+CONSTANT_INPUT = "_CONSTANT_VALUE"
 
 
-def _tf_function_name(name: Any) -> str:
+def tf_function_name(name: Any) -> str:
     """A TFOpLambda's ``function`` without the ``tf.`` and ``compat.v1.``/``compat.v2.`` prefixes."""
     name = str(name).removeprefix("tf.")
     for prefix in ("compat.v1.", "compat.v2."):
@@ -67,7 +67,7 @@ def keras3_op_of(layer: dict[str, Any]) -> dict[str, Any]:
     """
     config = layer.get("config") or {}
     name = str(config.get("name", layer.get("name")))
-    function = _tf_function_name(config.get("function"))
+    function = tf_function_name(config.get("function"))
     found = _TF_FUNCTION_OPS.get(function) if layer.get("class_name") == "TFOpLambda" else None
     if found is None:
         raise ValueError(f"layer {name!r} ({layer.get('class_name')}) calls tf.{function}, which has no "
@@ -100,7 +100,7 @@ def _op_call(node: Any, arguments: tuple[str, ...]) -> list[Any] | None:
         return None
     kwargs = dict(entry[3]) if len(entry) == 4 and isinstance(entry[3], dict) else {}
     kwargs.pop("name", None)
-    first = entry[2] if entry[0] == _CONSTANT_INPUT else keras_tensor(entry[:3])
+    first = entry[2] if entry[0] == CONSTANT_INPUT else keras_tensor(entry[:3])
     call = [first]
     for argument in arguments[1:]:
         if argument not in kwargs:
@@ -206,7 +206,7 @@ def _op_lambda_node(node: Any, arguments: tuple[str, ...], models: frozenset[str
         return [*first, kwargs]
     if not any(isinstance(value, list) for value in rest):
         return None  # an operation on constants only
-    return [_CONSTANT_INPUT, -1, first, kwargs]
+    return [CONSTANT_INPUT, -1, first, kwargs]
 
 
 def tf_ops_as_operations(model: dict[str, Any]) -> None:

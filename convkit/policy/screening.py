@@ -53,5 +53,6 @@ def screen(path: Path, format_name: str, allow_unsafe: bool) -> None:
         for config in fmt.configs(Path(path)):
             refuse_code(config, Path(path), allow_unsafe)
             _refuse_too_many_layers(config, Path(path))
-    if fmt.graph is not None:
-        refuse_risky_graph(fmt.graph(Path(path)), Path(path), allow_unsafe)
+    graph = fmt.graph(Path(path)) if fmt.graph is not None else None  # None: this file holds no graph to run
+    if graph is not None:
+        refuse_risky_graph(graph, Path(path), allow_unsafe)

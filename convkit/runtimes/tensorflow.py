@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from convkit.errors import ReadError, RunError, UsageError, error_text
+from convkit.graph_model.analysis import natural_key
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -70,10 +71,11 @@ class SavedModelRunner(Runner):
         outputs = function.structured_outputs
         if not isinstance(outputs, dict):
             raise ReadError(f"{self.path}: signature {key!r} does not return named outputs")
+        # A signature's outputs come from a protobuf map, in no set order: output_2 before output_10, by name.
         self._outputs = [
             TensorSpec(name=name, shape=shape_tuple(spec.shape.as_list() if spec.shape.rank is not None else None),
                        dtype=spec.dtype.name)
-            for name, spec in outputs.items()
+            for name, spec in sorted(outputs.items(), key=lambda item: natural_key(item[0]))
         ]
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -99,8 +101,14 @@ class SavedModelRunner(Runner):
 
 def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow."""
-    from convkit.formats.savedmodel import has_keras_metadata
+    from convkit.formats.savedmodel import has_keras_metadata, inference_graph
+    from convkit.graph_model.model import GraphSource
 
+    if isinstance(inference_graph(path, None), GraphSource):
+        # A TF1 SavedModel runs as its graph, whatever its tags and signatures (it may have neither serve nor one).
+        from convkit.runtimes.graph import GraphRunner
+
+        return GraphRunner(path, "savedmodel")
     if has_keras_metadata(path):
         from convkit.runtimes.keras.tf_keras import load_tf_keras
 

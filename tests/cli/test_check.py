@@ -41,16 +41,17 @@ def test_all_formats_of_the_tutorial_model_pass(generation, model, request, tmp_
     assert report["status"] == "PASS" and report["exit_code"] == 0
     assert report["inputs"]["count"] == 1000
     labels = [pair["model"]["label"] for pair in report["pairs"]]
-    assert labels == ["ckpt", "savedmodel", "h5", "keras", "tfjs_layers", "tfjs_graph", "onnx", "tflite"]
+    assert labels == ["ckpt", "savedmodel", "h5", "keras", "tfjs_layers", "tfjs_graph", "pb", "onnx", "tflite"]
     runtimes = {pair["model"]["label"]: pair["model"]["runtime"] for pair in report["pairs"]}
     assert runtimes["tfjs_layers"].startswith("TF.js 4.22.0 layers")
     assert runtimes["tfjs_graph"].startswith("TF.js 4.22.0 graph")
     assert runtimes["onnx"].startswith("onnxruntime 1.31") and runtimes["tflite"].startswith("LiteRT 2.3")
+    assert runtimes["pb"].startswith("TF 2.19")
     for pair in report["pairs"]:
         (output,) = pair["outputs"]
         assert output["passed"] and output["top1_agreement"] == 1.0 and output["max_abs"] < 1e-4
     suite = ElementTree.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "8" and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert suite.get("tests") == "9" and suite.get("failures") == "0" and suite.get("errors") == "0"
 
 
 def test_a_copy_with_one_weight_off_by_1e_3_exits_1_naming_output_and_size(trained_k2, nudged_k2, tmp_path):

@@ -44,7 +44,7 @@ def test_unknown_format_exit_2_with_did_you_mean(trained_k3: Path, tmp_path: Pat
     assert result.exit_code == 2
     message = " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines())
     assert "'tfsj' is not one of " + ", ".join(format_names()) in message
-    assert "tfjs, onnx, tflite" in message
+    assert "tfjs, tfjs-pb, pb, onnx, tflite" in message
     assert "did you mean 'tfjs'?" in message
     assert result.stdout == "" and not (tmp_path / "x").exists()
 

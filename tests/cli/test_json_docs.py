@@ -125,6 +125,12 @@ def test_inspect_onnx_and_tflite_documents(tmp_path: Path) -> None:
         _inspect_matches_doc(_json("inspect", path))
 
 
+def test_inspect_graph_documents() -> None:
+    good = Path(__file__).resolve().parents[2] / "fixtures" / "hostile" / "good"
+    for relative in ("tiny_frozen.pb", "tiny_tf1/model.ckpt", "tiny_tfjs_pb", "tiny_tfjs_graph"):
+        _inspect_matches_doc(_json("inspect", good / relative))
+
+
 def test_inspect_folder_document(trained_k3: Path) -> None:
     document = _json("inspect", trained_k3)
     assert_documented(document, "inspect folder")

@@ -56,6 +56,7 @@ def test_the_cli_choices_are_the_records() -> None:
     assert set(convert_cli.quantizations()) == {q for fmt in formats() for q in fmt.write_options.quantizations}
     assert set(convert_cli.model_kinds()) == {"layers", "graph"}
     assert set(convert_cli.quantizations()) == {"float16", "uint8", "uint16", "dynamic", "int8"}
+    assert convert_cli.routes() == ["native", "tf2onnx"]
 
 
 def test_shell_completion_is_on() -> None:
@@ -66,7 +67,7 @@ def test_shell_completion_is_on() -> None:
 @pytest.mark.parametrize(("args", "expected"), [
     (["convert", "x.h5", "--to", "keras", "--tfjs-kind", "grph"], "did you mean 'graph'?"),
     (["convert", "x.h5", "--to", "tfjs", "--quantize", "unit8"], "did you mean 'uint8'?"),
-    (["convert", "x.h5", "--too", "tfjs"], "No such option: --too (Possible options: --out, --to)"),
+    (["convert", "x.h5", "--too", "tfjs"], "No such option: --too (Possible options: --out, --tag, --to)"),
     (["check", "a", "b", "--all-format"], "(Possible options: --all-formats)"),
 ])
 def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:

@@ -51,12 +51,12 @@ def test_check_all_formats_prints_no_tensorflow_line(trained_k3: Path, tmp_path:
     report = json.loads(done.stdout)
     assert report["status"] == "PASS" and report["inputs"]["count"] == 1000
     labels = [pair["model"]["label"] for pair in report["pairs"]]
-    assert labels == ["ckpt", "savedmodel", "h5", "keras", "tfjs_layers", "tfjs_graph", "onnx", "tflite"]
+    assert labels == ["ckpt", "savedmodel", "h5", "keras", "tfjs_layers", "tfjs_graph", "pb", "onnx", "tflite"]
     for pair in report["pairs"]:
         (output,) = pair["outputs"]
         assert output["passed"] and output["top1_agreement"] == 1.0 and output["max_abs"] < 1e-4
     suite = ElementTree.parse(junit).getroot().find("testsuite")
-    assert suite.get("tests") == "8" and suite.get("failures") == "0" and suite.get("errors") == "0"
+    assert suite.get("tests") == "9" and suite.get("failures") == "0" and suite.get("errors") == "0"
 
 
 def test_a_failed_import_shows_what_was_captured(tmp_path: Path) -> None:

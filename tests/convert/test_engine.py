@@ -17,7 +17,7 @@ from convkit.convert import convert
 from convkit.registry import formats
 
 OUTPUT_NAMES = {"ckpt": "out_ckpt/ckpt", "savedmodel": "out_savedmodel", "h5": "out.h5", "keras": "out.keras",
-                "tfjs": "out_tfjs", "onnx": "out.onnx", "tflite": "out.tflite"}
+                "tfjs": "out_tfjs", "pb": "out.pb", "onnx": "out.onnx", "tflite": "out.tflite"}
 
 
 @pytest.fixture(scope="module")

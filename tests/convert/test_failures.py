@@ -18,7 +18,7 @@ from convkit.errors import DetectionError, UnsafeModelError, UsageError, WriteEr
 
 
 def test_unknown_target_format_lists_the_known_ones(trained_k3: Path, tmp_path: Path) -> None:
-    with pytest.raises(UsageError, match=r"unknown format 'pmml'; known formats: ckpt, savedmodel, h5, keras, tfjs, onnx"):
+    with pytest.raises(UsageError, match=r"unknown format 'pmml'; known formats: metagraph, ckpt, savedmodel, h5, keras, tfjs, tfjs-pb, pb, onnx"):
         convert(trained_k3 / "my_model.h5", "pmml", tmp_path / "x")
 
 

@@ -34,7 +34,7 @@ def _to(src: Path, to: str, out: Path, like: Path | None = None, **options) -> d
 
 def test_tutorial_keras3_archive_to_onnx_and_tflite(trained_k3: Path, tmp_path: Path) -> None:
     onnx = _to(trained_k3 / "my_model.keras", "onnx", tmp_path / "m.onnx")
-    assert onnx["kind"] == "opset-17"
+    assert onnx["kind"] == "native-opset-17"
     tflite = _to(trained_k3 / "my_model.keras", "tflite", tmp_path / "m.tflite")
     assert tflite["kind"] == "builtin" and not any("Flex" in w for w in tflite["warnings"])
     from convkit.formats import onnx as onnx_format

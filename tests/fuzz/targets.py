@@ -648,6 +648,189 @@ def _exercise_tflite(path: Path, draw: bool) -> int:
     )
 
 
+# ------------------------------------------------------------------ TensorFlow graphs (frozen .pb, .meta, TF.js graphs)
+
+
+def damage_graph(graph: Any, chooser: Chooser, folder: Path) -> None:
+    """Structural damage a careless graph reader loops, recurses or allocates on (in place).
+
+    Cycles, a function that calls itself, constants declaring terabytes, inputs naming no node,
+    duplicate names, fused ops with odd activations or argument counts, and ops that reach
+    files, processes or Python (marked as injected: the policy must refuse them).
+    """
+    from tensorboard.compat.proto import function_pb2
+
+    from convkit.policy.graph_ops import RISKY_OPS
+
+    nodes = list(graph.node)
+    mode = chooser.integer(0, 7)
+    if mode == 0 and len(nodes) >= 2:  # a cycle outside any while loop
+        first, second = chooser.choice(nodes), chooser.choice(nodes)
+        first.input.append(second.name)
+        second.input.append(first.name)
+    elif mode == 1:  # a library function calling itself, called from the graph
+        function = function_pb2.FunctionDef()
+        function.signature.name = chooser.choice(("again", "__inference_again_1", "f"))
+        call = function.node_def.add(name="call", op=function.signature.name if chooser.boolean() else "PartitionedCall")
+        call.attr["f"].func.name = function.signature.name
+        graph.library.function.add().CopyFrom(function)
+        graph.node.add(name="caller", op="PartitionedCall").attr["f"].func.name = function.signature.name
+    elif mode == 2 and nodes:  # a constant declaring far more than it holds
+        const = graph.node.add(name=f"huge_{chooser.integer(0, 9)}", op="Const")
+        const.attr["dtype"].type = chooser.choice((1, 3, 7, 9, 19, 20, 99))
+        tensor = const.attr["value"].tensor
+        tensor.dtype = const.attr["dtype"].type
+        for dim in [chooser.choice((1 << 20, 1 << 32, 0, 3, -1)) for _ in range(chooser.integer(0, 4))]:
+            tensor.tensor_shape.dim.add(size=dim)
+        if chooser.boolean():
+            tensor.float_val.append(0.5)
+        else:
+            tensor.tensor_content = bytes(chooser.integer(0, 64))
+        chooser.choice(nodes).input.append(const.name)
+    elif mode == 3 and nodes:  # an input naming no node, or a function-style reference
+        chooser.choice(nodes).input.append(chooser.choice(("nowhere", "x:99", "^ghost", "a:output:0", "", ":")))
+    elif mode == 4 and nodes:  # two nodes of one name
+        graph.node.add().CopyFrom(chooser.choice(nodes))
+    elif mode == 5 and nodes:  # fused ops TensorFlow and TF.js read differently
+        node = chooser.choice(nodes)
+        node.op = chooser.choice(("_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNative", "Prelu"))
+        node.attr["fused_ops"].list.s[:] = [chooser.choice((b"BiasAdd", b"Prelu", b"FusedBatchNorm", b"Tanh",
+                                                            b"LeakyRelu", b"NoOp", b"Mish", b"\xff"))
+                                            for _ in range(chooser.integer(0, 3))]
+        node.attr["num_args"].i = chooser.integer(-1, 5)
+    elif mode == 6 and nodes:  # a file, process or Python op
+        victim = graph.node.add(name="injected", op=chooser.choice(sorted(RISKY_OPS)))
+        chooser.choice(nodes).input.append(f"^{victim.name}")
+        _mark_injected(folder)
+    else:
+        mutate_message(graph, chooser, max_ops=4)
+
+
+def _exercise_graph(path: Path, fmt: str, read: Callable[[], Any], inspect: Callable[[], Any], draw: bool) -> int:
+    def rebuilt() -> None:
+        model = read()
+        model.pruned().SerializeToString()
+        model.open_inputs()
+
+    return _steps(
+        lambda: _detect(path),
+        lambda: _show(inspect().to_dict(), draw),
+        rebuilt,
+        lambda: _screen_oracle(path, fmt),
+    )
+
+
+def _mutate_frozen(folder: Path, chooser: Chooser) -> None:
+    from convkit.graph_model import messages
+
+    pb = folder / "tiny_frozen.pb"
+    mode = chooser.integer(0, 3)
+    if mode == 0:
+        pb.write_bytes(mutate_bytes(pb.read_bytes(), chooser))
+        return
+    graph = messages.parse(messages.graph_def_class(), pb.read_bytes(), pb, "GraphDef")
+    if mode == 1:
+        mutate_message(graph, chooser, max_ops=6)
+    else:
+        damage_graph(graph, chooser, folder)
+    pb.write_bytes(graph.SerializeToString())
+
+
+def _exercise_frozen(path: Path, draw: bool) -> int:
+    from convkit.formats import frozen_graph
+
+    return _exercise_graph(path, "pb", lambda: frozen_graph.read_graph(path),
+                           lambda: frozen_graph.inspect(path, weights=True), draw)
+
+
+def _mutate_metagraph(folder: Path, chooser: Chooser) -> None:
+    from convkit.graph_model import messages
+
+    meta = folder / "model.ckpt.meta"
+    mode = chooser.integer(0, 4)
+    if mode == 0:
+        meta.write_bytes(mutate_bytes(meta.read_bytes(), chooser))
+    elif mode == 1:
+        victim = folder / chooser.choice(("model.ckpt.index", "model.ckpt.data-00000-of-00001"))
+        victim.write_bytes(mutate_bytes(victim.read_bytes(), chooser))
+    else:
+        message = messages.parse(messages.meta_graph_class(), meta.read_bytes(), meta, "MetaGraphDef")
+        if mode == 2:
+            mutate_message(message, chooser, max_ops=6)
+        else:
+            damage_graph(message.graph_def, chooser, folder)
+        meta.write_bytes(message.SerializeToString())
+
+
+def _exercise_metagraph(prefix: Path, draw: bool) -> int:
+    from convkit.formats import metagraph
+
+    return _exercise_graph(prefix, "metagraph", lambda: metagraph.read_graph(prefix),
+                           lambda: metagraph.inspect(prefix, weights=True, verify_crc=True), draw)
+
+
+def _mutate_tfjs_graph(folder: Path, chooser: Chooser) -> None:
+    from google.protobuf import json_format
+
+    from convkit.graph_model.tfjs import graph_def_from_json
+
+    model_json = folder / "model.json"
+    mode = chooser.integer(0, 5)
+    if mode <= 1:
+        _mutate_tfjs(folder, chooser)  # what breaks any TF.js model: manifests, shards, paths, JSON
+        # Keras objects injected into a graph's topology are not code there: TF.js and convkit read its ops.
+        (folder / INJECTED).unlink(missing_ok=True)
+        return
+    document = json.loads(model_json.read_text())
+    if mode == 2:
+        document["modelTopology"] = mutate_json_document(document["modelTopology"], chooser)
+    elif mode == 3:  # string attributes as character codes, as some tools write them
+        for node in document["modelTopology"].get("node", []):
+            for value in (node.get("attr") or {}).values():
+                if isinstance(value, dict) and isinstance(value.get("s"), str):
+                    value["s"] = chooser.choice(([80, 65, 68], {"0": 83}, ["x"], [1 << 40], "!!"))
+    else:
+        graph = graph_def_from_json(document["modelTopology"], model_json)
+        damage_graph(graph, chooser, folder)
+        document["modelTopology"] = json_format.MessageToDict(graph)
+    model_json.write_text(json.dumps(document))
+
+
+def _exercise_tfjs_graph(folder: Path, draw: bool) -> int:
+    from convkit.formats import tfjs
+    from convkit.formats.tfjs.graph import read
+
+    return _exercise_graph(folder, "tfjs", lambda: read(folder), lambda: tfjs.inspect(folder, weights=True),
+                           draw)
+
+
+def _mutate_tfjs_pb(folder: Path, chooser: Chooser) -> None:
+    from convkit.graph_model import messages
+
+    pb = folder / "tensorflowjs_model.pb"
+    manifest = folder / "weights_manifest.json"
+    mode = chooser.integer(0, 4)
+    if mode == 0:
+        pb.write_bytes(mutate_bytes(pb.read_bytes(), chooser))
+    elif mode == 1:
+        manifest.write_bytes(mutate_json_text(manifest.read_bytes(), chooser))
+    elif mode == 2:
+        shard = folder / "group1-shard1of1.bin"
+        shard.write_bytes(mutate_bytes(shard.read_bytes(), chooser))
+    else:
+        graph = messages.parse(messages.graph_def_class(), pb.read_bytes(), pb, "GraphDef")
+        damage_graph(graph, chooser, folder)
+        pb.write_bytes(graph.SerializeToString())
+
+
+def _exercise_tfjs_pb(folder: Path, draw: bool) -> int:
+    from convkit.formats import tfjs_pb
+    from convkit.formats.tfjs.graph import read_legacy_model
+
+    return _exercise_graph(folder, "tfjs-pb", lambda: read_legacy_model(folder),
+                           lambda: tfjs_pb.inspect(folder, weights=True), draw)
+
+
 TARGETS: dict[str, Target] = {
     target.name: target
     for target in (
@@ -658,5 +841,9 @@ TARGETS: dict[str, Target] = {
         Target("savedmodel", "tiny_savedmodel", "", _mutate_saved_model, _exercise_saved_model),
         Target("onnx", "tiny.onnx", "tiny.onnx", _mutate_onnx, _exercise_onnx, make_seed=_make_onnx),
         Target("tflite", "tiny.tflite", "tiny.tflite", _mutate_tflite, _exercise_tflite, make_seed=_make_tflite),
+        Target("pb", "tiny_frozen.pb", "tiny_frozen.pb", _mutate_frozen, _exercise_frozen),
+        Target("metagraph", "tiny_tf1", "model.ckpt", _mutate_metagraph, _exercise_metagraph),
+        Target("tfjs-graph", "tiny_tfjs_graph", "", _mutate_tfjs_graph, _exercise_tfjs_graph),
+        Target("tfjs-pb", "tiny_tfjs_pb", "", _mutate_tfjs_pb, _exercise_tfjs_pb),
     )
 }

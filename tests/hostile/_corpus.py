@@ -34,9 +34,9 @@ MARKER_ENV = "CONVKIT_HOSTILE_MARKER"
 DEFAULT_MARKER = Path("/tmp/convkit-marker-5d0c7f3e-hostile-corpus")
 ESCAPE_NAME = "convkit-escape-5d0c7f3e.txt"
 GOOD_REF = "good/tiny_k2.h5"
-TARGETS = ("ckpt", "savedmodel", "h5", "keras", "tfjs")
+TARGETS = ("ckpt", "savedmodel", "h5", "keras", "tfjs", "pb")
 OUT_NAMES = {"ckpt": "converted_ckpt/ckpt", "savedmodel": "converted_savedmodel", "h5": "converted.h5",
-             "keras": "converted.keras", "tfjs": "converted_tfjs"}
+             "keras": "converted.keras", "tfjs": "converted_tfjs", "pb": "converted.pb"}
 # In-process commands get this long before the test calls it a hang; subprocesses the same.
 COMMAND_SECONDS = 180
 # Address space for isolated subprocesses: room for TensorFlow, not for a 64 GiB allocation.

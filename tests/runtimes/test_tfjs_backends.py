@@ -117,10 +117,10 @@ def test_all_formats_and_junit_carry_one_row_per_backend(trained_k3, tmp_path):
     assert report.passed, report.summary()
     labels = [pair.model.label for pair in report.pairs]
     assert labels == ["ckpt", "savedmodel", "h5", "keras", "tfjs_layers (wasm)", "tfjs_layers (cpu)",
-                      "tfjs_graph (wasm)", "tfjs_graph (cpu)", "onnx", "tflite"]
+                      "tfjs_graph (wasm)", "tfjs_graph (cpu)", "pb", "onnx", "tflite"]
     suite = ElementTree.parse(write_junit(report, tmp_path / "check.xml")).getroot().find("testsuite")
     names = [case.get("name") for case in suite.findall("testcase")]
-    assert suite.get("tests") == "10" and len(set(names)) == 10
+    assert suite.get("tests") == "11" and len(set(names)) == 11
     assert any(name.endswith("vs tfjs_graph (cpu)") for name in names)
     outs = {case.get("name"): case.find("system-out").text for case in suite.findall("testcase")}
     assert "runtime: TF.js 4.22.0 graph cpu (Node)" in outs[next(n for n in names if n.endswith("tfjs_graph (cpu)"))]

@@ -1,6 +1,9 @@
 """The SavedModel writer: tf_keras ``model.save`` (Keras metadata kept), else a Keras 3 ``export()``.
 
-A SavedModel without a Keras config as the source is copied as it is.
+A SavedModel without a Keras config as the source is copied as it is; a source
+that converts as a graph (:mod:`convkit.convert.writers.graph`) becomes a TF2
+SavedModel of the graph, one ``serving_default`` signature named as the graph
+names its inputs and outputs.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from pathlib import Path
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Written
+from convkit.convert.writers import graph
 from convkit.errors import ReadError
 from convkit.formats.savedmodel import PlainSavedModel
 from convkit.keras_model.data import ModelData
@@ -17,8 +21,13 @@ from convkit.runtimes.keras.build import build_model
 
 
 def write(conversion: Conversion) -> Written:
-    """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export`` or ``copy``."""
+    """Writes the conversion's source as a SavedModel; returns ``keras-savedmodel``, ``export``, ``copy`` or ``graph``."""
     request, source, notes = conversion.request, conversion.source, conversion.notes()
+    model_graph = graph.graph_model(conversion, notes)
+    if model_graph is not None:
+        with conversion.output() as temp:
+            graph.write_saved_model(model_graph, temp)
+        return notes.written("graph")
     if isinstance(source.graph, PlainSavedModel):
         with conversion.output() as temp:
             copy_model_tree(request.src, temp)

@@ -5,39 +5,44 @@ Keras sources become TF.js layers models, streamed without TensorFlow
 (:func:`convkit.formats.tfjs.names.tfjs_unsupported`) or run (its smoke run in
 TF.js fails) becomes a graph model (:mod:`~convkit.convert.writers.tfjs_graph`),
 with a warning, unless the request asks for layers. A SavedModel without a
-Keras config becomes a graph model; a TF.js graph model is copied.
+Keras config becomes a graph model. A TF.js graph model is copied (its TF1-style
+loops' control inputs left out where TF.js cannot schedule them), unless the
+request quantizes or names inputs or outputs, or the copy does not run in TF.js;
+then it, like every other source that converts as a graph
+(:mod:`convkit.convert.writers.graph`), is written through a SavedModel of the
+graph and tensorflowjs' converter.
 """
 
 from __future__ import annotations
 
 import tempfile
-from importlib import metadata
 from pathlib import Path
 
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Notes, Written
-from convkit.convert.writers.tfjs_graph import export_for_graph, write_tfjs_graph
+from convkit.convert.writers import graph, producer
+from convkit.convert.writers.tfjs_graph import drop_loop_control_edges, export_for_graph, write_tfjs_graph
 from convkit.convert.writers.tfjs_layers import write_tfjs_layers
 from convkit.errors import UsageError, VerifyError
 from convkit.formats.savedmodel import PlainSavedModel
-from convkit.formats.tfjs import GraphModel
 from convkit.formats.tfjs.names import tfjs_unsupported
+from convkit.graph_model.model import GraphModel, GraphSource
 from convkit.keras_model.data import ModelData
 
 
 def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as a TF.js model; returns ``layers`` or ``graph``."""
     request, source, notes = conversion.request, conversion.source, conversion.notes()
-    graph = source.graph
-    if isinstance(graph, GraphModel):
-        if request.kind == "layers" or request.quantize:
-            raise UsageError(graph.refusal(request.to))
+    graph_source = source.graph
+    if isinstance(graph_source, GraphSource) and request.kind == "layers":
+        raise UsageError(f"{request.src}: TF.js layers models hold Keras layers; {graph_source.what} converts to "
+                         "--tfjs-kind graph only")
+    model_graph = graph.graph_model(conversion, notes)
+    if model_graph is not None:
+        return _graph_from_graph(conversion, model_graph, notes)
+    if isinstance(graph_source, PlainSavedModel) and request.kind != "layers":
         with conversion.output() as temp:
-            copy_model_tree(graph.folder, temp)
-        return notes.written("graph")
-    if isinstance(graph, PlainSavedModel) and request.kind != "layers":
-        with conversion.output() as temp:
-            _write_graph(conversion, graph.path, temp)
+            _write_graph(conversion, graph_source.path, temp)
         return notes.written("graph")
     model = source.model()
     kind = request.kind or "layers"
@@ -56,7 +61,7 @@ def write(conversion: Conversion) -> Written:
             with conversion.output() as temp:
                 written = write_tfjs_layers(
                     model, temp, shard_size=conversion.shard_size, quantize=request.quantize,
-                    quantize_weights=request.quantize_weights, generated_by=f"convkit {_version()}",
+                    quantize_weights=request.quantize_weights, generated_by=producer(),
                     progress=request.progress)
                 for warning in written.warnings:  # what TF.js cannot hold, or holds narrowed
                     notes.lose(warning, warning)
@@ -69,6 +74,30 @@ def write(conversion: Conversion) -> Written:
             notes.warn(f"TF.js layers cannot run this model ({blamed}); wrote a TF.js graph model instead")
     notes.lose("the Keras architecture and optimizer state (a TF.js graph model is an inference graph)")
     return _graph_from_model(conversion, model, notes)
+
+
+def _graph_from_graph(conversion: Conversion, model: GraphModel, notes: Notes) -> Written:
+    request, source = conversion.request, conversion.source
+    if source.format is conversion.target and not request.quantize and model.io_from != "given":
+        noted = notes.mark()
+        try:
+            with conversion.output() as temp:
+                copy_model_tree(source.graph.folder, temp)
+                if drop_loop_control_edges(temp / "model.json"):
+                    notes.warn("the control inputs of the graph's TF1-style loops, which TF.js's executeAsync cannot "
+                               "schedule, were left out of the copy (they change no value)")
+            return notes.written("graph")
+        except VerifyError as error:  # the source itself does not run in TF.js: written anew, it may
+            notes.rollback(noted)
+            blamed = f"{error.culprit}: {error.reason}" if error.culprit else error.reason
+            notes.warn(f"the source does not run in TF.js as it is ({blamed}); rewritten through TensorFlow and "
+                       "the TF.js converter")
+    with conversion.output() as temp:
+        with tempfile.TemporaryDirectory(prefix="convkit-graph-") as scratch:
+            saved_model = Path(scratch) / "saved_model"
+            graph.write_saved_model(model, saved_model)
+            _write_graph(conversion, saved_model, temp)
+    return notes.written("graph")
 
 
 def _graph_from_model(conversion: Conversion, model: ModelData, notes: Notes) -> Written:
@@ -86,10 +115,3 @@ def _write_graph(conversion: Conversion, saved_model: Path, temp: Path) -> None:
     write_tfjs_graph(saved_model, temp, shard_size=conversion.shard_size, quantize=request.quantize,
                      quantize_weights=request.quantize_weights)
 
-
-def _version() -> str:
-    """convkit's installed version, for the ``convertedBy`` field."""
-    try:
-        return metadata.version("convkit")
-    except metadata.PackageNotFoundError:
-        return "0"

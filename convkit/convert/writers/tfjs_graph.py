@@ -83,6 +83,36 @@ def write_tfjs_graph(
             )
     except (ValueError, KeyError, RuntimeError, IndexError, tf.errors.OpError) as error:
         raise WriteError(f"{saved_model}: the TF.js graph converter failed ({error_text(error)})") from None
+    drop_loop_control_edges(target / "model.json")
+
+
+# TF1-style loop ops: a graph holding them runs in TF.js's dynamic executor (executeAsync).
+_LOOP_OPS = frozenset({"Enter", "Exit", "Merge", "Switch", "NextIteration", "LoopCond"})
+
+
+def drop_loop_control_edges(model_json: Path) -> bool:
+    """Removes control inputs and the no-ops that only carry them from a graph model with TF1-style loops.
+
+    TF.js reads a control input (``^node``) as a data input, and its dynamic executor never
+    schedules a node whose "input" is a no-op grouping loop variables across frames (a lowered
+    Keras 3 LSTM: "Cannot compute the outputs [Identity]"). In an inference graph of pure ops a
+    control edge changes no value, so the written model runs with ``executeAsync`` instead.
+    Returns whether anything was dropped.
+    """
+    import json
+
+    document = json.loads(model_json.read_text())
+    nodes = (document.get("modelTopology") or {}).get("node") or []
+    if not any(node.get("op") in _LOOP_OPS for node in nodes):
+        return False
+    if not any(name.startswith("^") for node in nodes for name in node.get("input", [])):
+        return False
+    for node in nodes:
+        if "input" in node:
+            node["input"] = [name for name in node["input"] if not name.startswith("^")]
+    document["modelTopology"]["node"] = [node for node in nodes if node.get("op") != "NoOp"]
+    model_json.write_text(json.dumps(document))
+    return True
 
 
 def _saved_model_has_variables(saved_model: Path) -> bool:

@@ -22,9 +22,11 @@ from typing import Any
 
 from convkit.containers import limits
 from convkit.containers.files import head_bytes, is_regular_file, open_regular
-from convkit.errors import ReadError
+from convkit.errors import ConvkitError, ReadError
 from convkit.formats import _report
 from convkit.formats.tfjs.blame import blame
+from convkit.graph_model.model import GraphSource
+from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, WriteOptions, register_format
 
 MODEL_JSON = "model.json"
@@ -54,11 +56,24 @@ class TfjsReport(_report.ReportBase):
     shards: list[dict[str, Any]]
     bytes_check: dict[str, Any]
     user_defined_metadata: Any
+    risky_ops: list[dict[str, Any]]
 
 
 def _model_json(path: Path) -> Path:
     path = Path(path)
     return path / MODEL_JSON if path.is_dir() else path
+
+
+def model_json_path(path: Path) -> Path:
+    """The ``model.json`` of the TF.js model at ``path`` (the file itself or its folder)."""
+    return _model_json(Path(path))
+
+
+def document_is_graph_model(document: dict[str, Any]) -> bool:
+    """Whether a parsed ``model.json`` is a graph model (its own ``format``, else a GraphDef topology)."""
+    topology = document.get("modelTopology")
+    fmt = document.get("format")
+    return fmt == "graph-model" or (fmt is None and isinstance(topology, dict) and "node" in topology)
 
 
 def accept(path: Path) -> bool:
@@ -88,7 +103,17 @@ def read_model_json(path: Path) -> dict[str, Any]:
         raise ReadError(f"{model_json}: model.json is not a JSON object")
     if "modelTopology" not in document and "weightsManifest" not in document:
         raise ReadError(f"{model_json}: JSON has neither modelTopology nor weightsManifest; not a TF.js model")
-    manifest = document.get("weightsManifest", [])
+    check_manifest(document.get("weightsManifest", []), model_json)
+    return document
+
+
+def check_manifest(manifest: Any, model_json: Path) -> None:
+    """Checks a weights manifest's structure, its sizes, and that every shard path stays in the model's folder.
+
+    Raises:
+        ReadError: a malformed group or weight, too many weights or shards, or a shard path that is
+            absolute or climbs out with ``..``.
+    """
     if not isinstance(manifest, list):
         raise ReadError(f"{model_json}: weightsManifest is not a list")
     weight_count = 0
@@ -106,7 +131,6 @@ def read_model_json(path: Path) -> dict[str, Any]:
         raise ReadError(f"{model_json}: manifest lists {weight_count} weights, over convkit's limit of {limits.MAX_MANIFEST_WEIGHTS}")
     if shard_count > limits.MAX_MANIFEST_SHARDS:
         raise ReadError(f"{model_json}: manifest lists {shard_count} shards, over convkit's limit of {limits.MAX_MANIFEST_SHARDS}")
-    return document
 
 
 def _check_shard_path(shard: Any, model_json: Path) -> None:
@@ -243,6 +267,8 @@ def decode_weight(weight: dict[str, Any], data: bytes, offset: int, model_json: 
             scale = float(quantization.get("scale", 1.0))
             minimum = float(quantization.get("min", 0.0))
             values = quantized.astype(np.float32) * np.float32(scale) + np.float32(minimum)
+            if dtype == "int32":
+                values = np.round(values)  # as tensorflowjs dequantizes integer weights
         values = values.astype(np.dtype(dtype if dtype in ("float32", "int32") else "float32"))
     elif dtype == "bool":
         values = np.frombuffer(raw, dtype=np.uint8).astype(bool)
@@ -262,7 +288,13 @@ def iter_weights(path: Path) -> Iterator[tuple[str, Any]]:
     """
     model_json = _model_json(Path(path))
     document = read_model_json(model_json)
-    for group_index, group in enumerate(document.get("weightsManifest", [])):
+    yield from iter_manifest_weights(model_json, document.get("weightsManifest", []))
+
+
+def iter_manifest_weights(manifest_file: Path, manifest: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """Yields ``(name, array)`` for every weight of a checked ``manifest`` whose shards sit beside ``manifest_file``."""
+    model_json = manifest_file
+    for group_index, group in enumerate(manifest):
         data = _read_group(model_json, group, group_index)
         offset = 0
         for weight in group["weights"]:
@@ -277,15 +309,15 @@ def _topology(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
         topology = {}
     is_graph = fmt == "graph-model" or (fmt is None and "node" in topology)
     if is_graph:
-        nodes = topology.get("node") if isinstance(topology.get("node"), list) else []
-        functions = ((topology.get("library") or {}).get("function") or []) if isinstance(topology.get("library"), dict) else []
+        nodes = _list(topology.get("node"))
+        functions = _list(topology["library"].get("function")) if isinstance(topology.get("library"), dict) else []
         function_ops: Counter[str] = Counter(
-            node.get("op", "?") for function in functions if isinstance(function, dict)
-            for node in function.get("nodeDef", []) if isinstance(node, dict)
+            str(node.get("op", "?")) for function in functions if isinstance(function, dict)
+            for node in _list(function.get("nodeDef")) if isinstance(node, dict)
         )
         return "graph-model", {
             "nodes": len(nodes),
-            "ops": dict(Counter(node.get("op", "?") for node in nodes if isinstance(node, dict)).most_common()),
+            "ops": dict(Counter(str(node.get("op", "?")) for node in nodes if isinstance(node, dict)).most_common()),
             "functions": len(functions),
             "function_ops": dict(function_ops.most_common()),
             "producer": (topology.get("versions") or {}).get("producer") if isinstance(topology.get("versions"), dict) else None,
@@ -297,6 +329,36 @@ def _topology(document: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, 
     summary["keras_version"] = topology.get("keras_version")
     summary["backend"] = topology.get("backend")
     return "layers-model", summary, model_config
+
+
+def _graph_view(document: dict[str, Any], model_json: Path) -> dict[str, Any]:
+    """A graph model's inputs and outputs (its signature's, else inferred from the graph) and its risky ops."""
+    from convkit.graph_model import analysis
+    from convkit.graph_model.messages import saved_model_wrapping
+    from convkit.graph_model.model import choose_io
+    from convkit.graph_model.tfjs import graph_def_from_json, restore_function_names, signature_infos
+
+    graph_def = graph_def_from_json(document.get("modelTopology"), model_json)
+    restore_function_names(graph_def)
+    analysis.check_structure(graph_def, model_json, "graph model")
+    signature = document.get("signature")
+    try:
+        inputs, outputs, io_from = choose_io(graph_def, model_json, signature_inputs=signature_infos(signature, "inputs"),
+                                             signature_outputs=signature_infos(signature, "outputs"))
+    except ConvkitError:
+        inputs, outputs, io_from = [], [], "none found"
+    return {
+        "inputs_and_outputs": io_from,
+        "inputs": [info.to_dict() for info in inputs],
+        "outputs": [info.to_dict() for info in outputs],
+        "tfjs_only_ops": sorted({node.op for _, node in analysis.all_nodes(graph_def)
+                                 if node.op in ("Prelu", "FusedDepthwiseConv2dNative", "_FusedConv2D", "_FusedMatMul")}),
+        "risky_ops": [found.to_dict() for found in risky_ops(saved_model_wrapping(graph_def))],
+    }
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 def _signature(document: dict[str, Any]) -> dict[str, Any] | None:
@@ -378,6 +440,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
         for row, (_name, array) in zip(weight_rows, iter_weights(model_json)):
             row["stats"] = _report.tensor_stats(array)
     layers = _report.layer_table(model_config, weight_rows, _owner) if kind == "layers-model" else []
+    if kind == "graph-model":
+        topology.update(_graph_view(document, model_json))
     return TfjsReport(
         format="tfjs",
         path=str(path),
@@ -398,6 +462,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfjsReport
         shards=shard_rows,
         bytes_check={"manifest_bytes": needed_total, "shard_bytes": on_disk_total, "match": needed_total == on_disk_total},
         user_defined_metadata=document.get("userDefinedMetadata"),
+        risky_ops=topology.pop("risky_ops", []),
     )
 
 
@@ -417,36 +482,33 @@ def _owner(weight: dict[str, Any]) -> str:
 def configs(path: Path) -> list[Any]:
     """The Keras config (``modelTopology`` of a layers model) and training config of ``model.json``, as data."""
     document = read_model_json(Path(path))
-    if document.get("format") == "graph-model":
+    if document_is_graph_model(document):
         return []
     return [document[key] for key in ("modelTopology", "trainingConfig") if document.get(key) is not None]
 
 
+def policy_graph(path: Path) -> Any:
+    """A graph model's topology as the policy's op scan reads it; None for a layers model (its config is judged)."""
+    document = read_model_json(Path(path))
+    if not document_is_graph_model(document):
+        return None
+    from convkit.graph_model.messages import saved_model_wrapping
+    from convkit.graph_model.tfjs import graph_def_from_json
+
+    return saved_model_wrapping(graph_def_from_json(document.get("modelTopology"), _model_json(Path(path))))
+
+
 def is_graph_model(path: Path) -> bool:
     """Whether the TF.js model at ``path`` is a graph model (an inference graph, no Keras layers)."""
-    return read_model_json(Path(path)).get("format") == "graph-model"
+    return document_is_graph_model(read_model_json(Path(path)))
 
 
-@dataclass(frozen=True)
-class GraphModel:
-    """A TF.js graph model as a conversion source: an inference graph without Keras layers."""
-
-    path: Path
-
-    @property
-    def folder(self) -> Path:
-        """The folder holding ``model.json`` and its shards."""
-        return self.path if self.path.is_dir() else self.path.parent
-
-    def refusal(self, target: str) -> str:
-        """Why it converts to nothing but a copy of itself."""
-        return (f"{self.path}: is a TF.js graph model, an inference graph without Keras layers; convkit converts it "
-                "to nothing but a copy of itself (tensorflowjs 4.22 has no graph-model-to-SavedModel converter)")
-
-
-def inference_graph(path: Path, like: Path | None) -> GraphModel | None:
-    """The TF.js model at ``path`` as a :class:`GraphModel` when it is one; None for a layers model."""
-    return GraphModel(Path(path)) if is_graph_model(path) else None
+def inference_graph(path: Path, like: Path | None) -> GraphSource | None:
+    """A TF.js graph model as a conversion source that converts as a graph (:mod:`convkit.formats.tfjs.graph`
+    rebuilds it); None for a layers model."""
+    if not is_graph_model(path):
+        return None
+    return GraphSource(Path(path), "convkit.formats.tfjs.graph:read", "a TF.js graph model")
 
 
 register_format(Format(
@@ -457,11 +519,12 @@ register_format(Format(
     extensions=("model.json",),
     title="TF.js",
     configs=configs,
+    graph=policy_graph,
     reader="convkit.formats.tfjs.layers:read",
     inference_graph=inference_graph,
     writer="convkit.convert.writers.tfjs:write",
     write_options=WriteOptions(kinds=KINDS, quantizations=QUANTIZATIONS, quantize_weights=True,
-                               shard_size=DEFAULT_SHARD_SIZE),
+                               shard_size=DEFAULT_SHARD_SIZE, graphs=True),
     runner="convkit.runtimes.tfjs.runner:open_tfjs",
     runtime_title="TF.js",
     blame=blame,

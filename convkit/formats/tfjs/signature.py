@@ -47,8 +47,11 @@ def _graph_specs(model_json: dict[str, Any]) -> tuple[list[TensorSpec], list[Ten
     signature = model_json.get("signature") or model_json.get("modelTopology", {}).get("signature") or {}
 
     def specs(section: dict[str, Any]) -> list[TensorSpec]:
+        from convkit.graph_model.analysis import natural_key
+
         result = []
-        for name, info in section.items():
+        # In the order the TF.js runner uses: a signature's map has none of its own, so by name.
+        for name, info in sorted(section.items(), key=lambda item: natural_key(item[0])):
             dims = [int(d.get("size", -1)) for d in info.get("tensorShape", {}).get("dim", [])]
             result.append(TensorSpec(name, shape_tuple(dims), _TF_DTYPES.get(info.get("dtype"), "float32")))
         return result

@@ -83,7 +83,8 @@ class TfjsRunner(Runner):
         node_root: a directory whose ``node_modules`` holds @tensorflow/tfjs.
             Default: ``CONVKIT_NODE_ROOT`` or the first such folder above the
             convkit package or the current directory.
-        cpu_fallback: when the wasm backend lacks a kernel the model needs, run on cpu and say so.
+        cpu_fallback: when the backend cannot run the model (wasm lacks a kernel or a fused activation), run on
+            cpu and say so.
             Default ``True`` for the default backend.
         label: the name in the report. Default: ``path``.
     """
@@ -138,12 +139,19 @@ class TfjsRunner(Runner):
                 header, outputs = self.host.run(self.model_json, ordered, self.backend)
                 self._set_runtime(self.backend)
             except ReadError as error:
-                missing = _MISSING_WASM_KERNEL.search(str(error))
-                if not (self.cpu_fallback and missing):
+                # A model one backend cannot run (a kernel or a fused activation wasm lacks) may run on another:
+                # the default backend falls back to cpu, and the row says so.
+                if not (self.cpu_fallback and self.backend != "cpu"):
                     raise
-                header, outputs = self.host.run(self.model_json, ordered, "cpu")
+                try:
+                    header, outputs = self.host.run(self.model_json, ordered, "cpu")
+                except ReadError:
+                    raise error from None
                 self._set_runtime("cpu")
-                self.notes.append(f"TF.js wasm has no {missing.group(1)} kernel, so this model ran on the cpu backend")
+                missing = _MISSING_WASM_KERNEL.search(str(error))
+                reason = f"has no {missing.group(1)} kernel" if missing else \
+                    f"cannot run this model ({_reason(str(error), self.model_json)})"
+                self.notes.append(f"TF.js {self.backend} {reason}, so this model ran on the cpu backend")
         finally:
             if self._own_host:
                 self.host.close()
@@ -188,6 +196,12 @@ def _record_profile(figures: Any, process: str) -> None:
         profile.record(name, process, float(stage.get("seconds") or 0.0), cpu_seconds=None if cpu is None else float(cpu),
                        peak_bytes=peak, raised_bytes=raised, start_bytes=before.get("rss"), notes=tuple(notes))
         before = memory
+
+
+def _reason(message: str, model_json: Path) -> str:
+    """The runtime's own words from an error about ``model_json``."""
+    prefix = f"{model_json}: TF.js could not run the model ("
+    return message[len(prefix):-1] if message.startswith(prefix) and message.endswith(")") else message
 
 
 def _backend_note(info: Any) -> str | None:

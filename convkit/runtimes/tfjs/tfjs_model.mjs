@@ -127,6 +127,60 @@ async function runInBatches(tf, inputs, runBatch) {
   return joined;
 }
 
+// TF1-style loop ops: a graph holding them runs in TF.js's dynamic executor (executeAsync).
+const LOOP_OPS = new Set(['Enter', 'Exit', 'Merge', 'Switch', 'NextIteration', 'LoopCond']);
+
+// The topology without control inputs and no-ops, for a graph with TF1-style loops that has some; else null.
+function withoutLoopControlEdges(topology) {
+  const nodes = (topology && topology.node) || [];
+  if (!nodes.some((node) => LOOP_OPS.has(node.op))) return null;
+  if (!nodes.some((node) => (node.input || []).some((name) => name.startsWith('^')))) return null;
+  return {
+    ...topology,
+    node: nodes.filter((node) => node.op !== 'NoOp')
+      .map((node) => ({ ...node, input: (node.input || []).filter((name) => !name.startsWith('^')) })),
+  };
+}
+
+// `source` (an IOHandler or URL) with its model topology replaced.
+export function withTopology(tf, source, topology) {
+  const base = typeof source === 'string' ? tf.io.http(source) : source;
+  return { load: async () => ({ ...(await base.load()), modelTopology: topology }) };
+}
+
+const NAME_COLLATOR = new Intl.Collator('en', { numeric: true });
+
+function byName(a, b) {
+  return NAME_COLLATOR.compare(a, b);
+}
+
+// Runs a loaded graph model on `feed` and disposes it: {inputNames, outputNames, outputs}.
+async function runGraph(tf, modelJson, model, feed, notes) {
+  try {
+    const signature = model.signature || modelJson.signature;
+    const useSignature = signature && signature.inputs && signature.outputs;
+    // A signature is a protobuf map written in no set order: output_2 before output_10, by name.
+    const inputNames = useSignature ? Object.keys(signature.inputs).sort(byName) : model.inputNodes;
+    const outputNames = useSignature ? Object.keys(signature.outputs).sort(byName) : model.outputNodes;
+    const ordered = arrange(inputNames, feed, notes);
+    const outputs = await runInBatches(tf, ordered, async (part) => {
+      const dict = {};
+      inputNames.forEach((name, i) => { dict[name] = part[i]; });
+      let result;
+      try {
+        result = model.execute(dict, outputNames);
+      } catch (error) {
+        if (!String(error.message).includes('executeAsync')) throw error;
+        result = await model.executeAsync(dict, outputNames);
+      }
+      return Array.isArray(result) ? result : [result];
+    });
+    return { inputNames, outputNames, outputs };
+  } finally {
+    model.dispose();
+  }
+}
+
 // The model at `source` (an IOHandler or URL) through TF.js's own loaders: {model, graph}.
 export async function loadFromSource(tf, modelJson, source) {
   const graph = isGraphModel(modelJson);
@@ -171,35 +225,27 @@ function disposeLayersModel(model, released) {
 
 // Runs a loaded model ({model, graph}) on `feed` and returns {kind, inputNames, outputNames, notes,
 // named: [[name, tensor]]}; the model is disposed. The caller disposes the tensors.
-// `release`: free each layer's weights after its last use (see releaseAsUsed).
-export async function runModel(tf, modelJson, loaded, feed, { release = false } = {}) {
+// `release`: free each layer's weights after its last use (see releaseAsUsed). `reload(modelJson)`: the
+// same model loaded again with another topology (a graph whose loop control inputs TF.js cannot schedule).
+export async function runModel(tf, modelJson, loaded, feed, { release = false, reload = null } = {}) {
   const notes = [];
   const { model, graph } = loaded;
   let inputNames;
   let outputNames;
   let outputs;
   if (graph) {
+    let ran;
     try {
-      const signature = model.signature || modelJson.signature;
-      const useSignature = signature && signature.inputs && signature.outputs;
-      inputNames = useSignature ? Object.keys(signature.inputs) : model.inputNodes;
-      outputNames = useSignature ? Object.keys(signature.outputs) : model.outputNodes;
-      const ordered = arrange(inputNames, feed, notes);
-      outputs = await runInBatches(tf, ordered, async (part) => {
-        const dict = {};
-        inputNames.forEach((name, i) => { dict[name] = part[i]; });
-        let result;
-        try {
-          result = model.execute(dict, outputNames);
-        } catch (error) {
-          if (!String(error.message).includes('executeAsync')) throw error;
-          result = await model.executeAsync(dict, outputNames);
-        }
-        return Array.isArray(result) ? result : [result];
-      });
-    } finally {
-      model.dispose();
+      ran = await runGraph(tf, modelJson, model, feed, notes);
+    } catch (error) {
+      const stripped = withoutLoopControlEdges(modelJson.modelTopology);
+      if (!stripped || !reload || !String(error.message).includes('Cannot compute the outputs')) throw error;
+      const again = await reload({ ...modelJson, modelTopology: stripped });
+      ran = await runGraph(tf, modelJson, again.model, feed, notes);
+      notes.push('TF.js executeAsync cannot schedule the control inputs of this graph\'s while loops (it reads ' +
+        'them as data inputs), so it ran without them and the no-ops that carry them (they change no value)');
     }
+    ({ inputNames, outputNames, outputs } = ran);
   } else {
     let released = null;
     try {
@@ -240,7 +286,8 @@ function cpuSince(started) {
   return started === null ? null : cpuSeconds() - started;
 }
 
-// Loads the model (`load()` resolves to {model, graph}), runs it and returns the outputs as bytes:
+// Loads the model (`load()` resolves to {model, graph}; `load(otherModelJson)` loads it with that model.json's
+// topology instead), runs it and returns the outputs as bytes:
 // {header, bytes}, the header naming what ran the model and, in `profile`, the seconds of each stage and
 // what `probe()` (if given) says of memory after it. Disposes the feed's tensors and the outputs.
 export async function runToBytes(tf, modelJson, load, feed, backend, { probe = null, release = false } = {}) {
@@ -253,7 +300,7 @@ export async function runToBytes(tf, modelJson, load, feed, backend, { probe = n
       inPlace: Boolean(loaded.inPlace) };
     started = performance.now();
     cpuStarted = cpuSeconds();
-    const result = await runModel(tf, modelJson, loaded, feed, { release });
+    const result = await runModel(tf, modelJson, loaded, feed, { release, reload: load });
     const { entries, bytes } = await packTensors(result.named);
     result.named.forEach(([, tensor]) => tensor.dispose());
     profile.run = { seconds: seconds(started), cpuSeconds: cpuSince(cpuStarted), memory: probe ? probe() : null };

@@ -76,7 +76,7 @@ async function runOne(tf, request) {
   const inputHeader = JSON.parse(readFileSync(request.inputs, 'utf8'));
   const data = readFileSync(path.resolve(path.dirname(request.inputs), inputHeader.data));
   const feed = unpackTensors(tf, inputHeader, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  const load = () => loadModelFiles(tf, request.model, modelJson, request.loader || 'files');
+  const load = (json = modelJson) => loadModelFiles(tf, request.model, json, request.loader || 'files');
   // The model runs once and is then discarded, so each layer's weights go as soon as it has run.
   const { header, bytes } = await runToBytes(tf, modelJson, load, feed, backend,
     { probe: () => probe(tf), release: request.release !== false });
