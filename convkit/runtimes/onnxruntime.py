@@ -26,9 +26,10 @@ class OnnxRunner(Runner):
     Args:
         path: the ``.onnx`` file.
         batch_size: samples per run when the batch is open. Default 256.
-        once: the model runs once (the smoke run of a file convert just wrote): onnxruntime's memory arena
-            and memory-pattern cache, which pay off over many runs, are off, so the run needs the model's
-            memory and its activations only; the file is not parsed in Python first. Default False.
+        once: the model runs once (the smoke run of a file convert just wrote): onnxruntime's memory arena,
+            memory-pattern cache and weight prepacking (a second, GEMM-ready copy of each MatMul's weights),
+            which pay off over many runs, are off, so the run needs the model's memory and its activations
+            only; the file is not parsed in Python first. Default False.
     """
 
     def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, once: bool = False) -> None:
@@ -50,6 +51,7 @@ class OnnxRunner(Runner):
         if self.once:
             self.session_options.enable_cpu_mem_arena = False
             self.session_options.enable_mem_pattern = False
+            self.session_options.add_session_config_entry("session.disable_prepacking", "1")
         try:
             # From the path, so onnxruntime reads the file itself (no copy of its bytes in Python).
             self._session = onnxruntime.InferenceSession(str(self.path), sess_options=self.session_options,

@@ -38,7 +38,14 @@ def _sessions(monkeypatch: pytest.MonkeyPatch) -> list[tuple[tuple[Any, ...], di
     return made
 
 
-def test_the_onnx_smoke_run_has_no_arena_and_no_memory_patterns(outputs, monkeypatch):
+def _config(options: Any, key: str) -> str | None:
+    try:
+        return options.get_session_config_entry(key)
+    except RuntimeError:  # onnxruntime's answer for a key never set
+        return None
+
+
+def test_the_onnx_smoke_run_has_no_arena_no_memory_patterns_and_no_prepacking(outputs, monkeypatch):
     sessions = _sessions(monkeypatch)
     assert get_format("onnx").resolve("smoke_runner") is open_onnx_once
     runner = open_onnx_once(outputs["onnx"], like=None, allow_unsafe=False, training=False)
@@ -48,6 +55,7 @@ def test_the_onnx_smoke_run_has_no_arena_and_no_memory_patterns(outputs, monkeyp
     assert args == (str(outputs["onnx"]),)  # from the path: onnxruntime reads the file itself
     options = runner._session.get_session_options()
     assert options.enable_cpu_mem_arena is False and options.enable_mem_pattern is False
+    assert _config(options, "session.disable_prepacking") == "1"
 
 
 def test_check_keeps_onnxruntime_defaults_for_its_many_batches(outputs, monkeypatch):
@@ -56,6 +64,7 @@ def test_check_keeps_onnxruntime_defaults_for_its_many_batches(outputs, monkeypa
     runner.load()
     options = runner._session.get_session_options()
     assert options.enable_cpu_mem_arena is True and options.enable_mem_pattern is True
+    assert _config(options, "session.disable_prepacking") is None
     assert sessions[0][0] == (str(outputs["onnx"]),)
 
 
