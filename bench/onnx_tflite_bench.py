@@ -44,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import Measurement, TreeMeasurement, measure, measure_tree, stage_lines  # noqa: E402
+from _measure import TreeMeasurement, measure_tree, stage_lines  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TFDF_DISABLE_WELCOME_MESSAGE": "1"}
@@ -135,7 +135,7 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
     def clear(tool: str) -> Callable[[], None]:
         return lambda: outs[tool].unlink(missing_ok=True)
 
-    tools: dict[str, Measurement | TreeMeasurement] = {
+    tools: dict[str, TreeMeasurement] = {
         "native": measure_tree("convkit convert --to onnx (native)",
                                _convkit("convert", str(h5), "--to", "onnx", "-o", str(outs["native"])), runs,
                                clear("native"), QUIET, profile=True),
@@ -143,12 +143,13 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
                                           _convkit("convert", str(h5), "--to", "onnx", "-o",
                                                    str(outs["native-unverified"]), "--no-verify"), runs,
                                           clear("native-unverified"), QUIET, profile=True),
-        "convkit-tf2onnx": measure("convkit convert --onnx-route tf2onnx",
-                                   _convkit("convert", str(h5), "--to", "onnx", "--onnx-route", "tf2onnx", "-o",
-                                            str(outs["convkit-tf2onnx"])), runs, clear("convkit-tf2onnx"), QUIET),
-        "tf2onnx": measure("python -m tf2onnx.convert", [sys.executable, "-m", "tf2onnx.convert", "--saved-model",
-                                                         str(saved_model), "--output", str(outs["tf2onnx"]),
-                                                         "--opset", "17"], runs, clear("tf2onnx"), QUIET),
+        "convkit-tf2onnx": measure_tree("convkit convert --onnx-route tf2onnx",
+                                        _convkit("convert", str(h5), "--to", "onnx", "--onnx-route", "tf2onnx", "-o",
+                                                 str(outs["convkit-tf2onnx"])), runs, clear("convkit-tf2onnx"), QUIET),
+        "tf2onnx": measure_tree("python -m tf2onnx.convert", [sys.executable, "-m", "tf2onnx.convert",
+                                                              "--saved-model", str(saved_model), "--output",
+                                                              str(outs["tf2onnx"]), "--opset", "17"], runs,
+                                clear("tf2onnx"), QUIET),
     }
     # the outputs of the last runs stay for inference timing
     done = subprocess.run([sys.executable, "-c", INFERENCE_SCRIPT, str(outs["native"]), str(outs["tf2onnx"]), "1,16",
@@ -184,8 +185,8 @@ def tflite_rows(label: str, h5: Path, scratch: Path, runs: int) -> dict[str, Any
     unverified = measure_tree("convkit convert --to tflite --no-verify",
                               _convkit("convert", str(saved_model), "--to", "tflite", "-o", str(unverified_out),
                                        "--no-verify"), runs, clear, QUIET, profile=True)
-    theirs = measure("TFLiteConverter script", [sys.executable, "-c", TFLITE_SCRIPT, str(saved_model),
-                                                str(theirs_out)], runs, clear, QUIET)
+    theirs = measure_tree("TFLiteConverter script", [sys.executable, "-c", TFLITE_SCRIPT, str(saved_model),
+                                                     str(theirs_out)], runs, clear, QUIET)
     clear()
     return {"model": label, "target": "tflite", "model_mib": _mib(saved_model),
             "tools": {"convkit": ours.to_dict(), "convkit-unverified": unverified.to_dict(),
