@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench zoo onnx-zoo clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench bench-macs zoo onnx-zoo clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -82,6 +82,11 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python bench/run_all.py
+
+# MACs of ResNet50 and MobileNetV2 from every format beside the papers and TensorFlow's profiler, and the
+# 5,000-node drawing time (about 15 minutes on 2 cores); the table goes to bench/results/macs.md.
+bench-macs: setup
+	$(BIN)/python bench/macs_bench.py --out bench/results/macs.md
 
 # Every keras.applications architecture of both Keras generations, every source format, every target,
 # beside tensorflowjs_converter (hours on 2 cores; ZOO="--quick" or ZOO="--arch MobileNetV2" for less).

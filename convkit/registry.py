@@ -90,6 +90,10 @@ class Format:
             that a runtime's error message names.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
+        graph_extractor: ``"module:function"`` giving ``extract(path, *, level, report) -> Graph``
+            (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
+            draws and measures, without TensorFlow, from the file or its inspect ``report``
+            (a dict, or None); None: nothing to draw.
     """
 
     name: str
@@ -112,6 +116,7 @@ class Format:
     runtime_title: str = "its runtime"
     blame: Callable[[str, Path], str | None] | None = None
     default_output: Callable[[Path, str], Path] | None = None
+    graph_extractor: str | None = None
 
     @property
     def shown_name(self) -> str:
@@ -119,7 +124,7 @@ class Format:
         return self.title or self.name
 
     def resolve(self, role: str) -> Callable[..., Any] | None:
-        """The function named by ``reader``, ``writer``, ``runner`` or ``smoke_runner``, imported on first use."""
+        """The function a ``"module:function"`` role names (``reader``, ``runner``, ``graph_extractor``), imported."""
         target = getattr(self, role)
         if target is None:
             return None

@@ -1,6 +1,6 @@
 """The package's layering, read from its imports: one way down, no circles, format names in their homes.
 
-containers/ <- policy/ <- keras_model/ <- formats/ <- runtimes/ <- convert/, check/ <- the API, cli/
+containers/ <- policy/ <- keras_model/ <- formats/ <- runtimes/ <- graph/ <- convert/, check/ <- the API, cli/
 """
 
 from __future__ import annotations
@@ -75,8 +75,9 @@ def test_no_import_error_fallbacks_around_convkit_modules() -> None:
 
 
 # What stands below both engines imports neither: the containers, the code policy, the in-memory Keras model,
-# the graph model, the formats, the runtimes, and the top-level helpers (everything but the API and what joins the engines).
-BELOW_THE_ENGINES = ("containers", "policy", "keras_model", "graph_model", "formats", "runtimes")
+# the TensorFlow graph model, the formats, the runtimes, the graph inspect draws and measures, and the top-level
+# helpers (everything but the API and what joins the engines).
+BELOW_THE_ENGINES = ("containers", "policy", "keras_model", "graph_model", "formats", "runtimes", "graph")
 ABOVE_THE_ENGINES = ("__init__", "__main__", "convert_and_check")
 
 
@@ -94,7 +95,7 @@ def test_what_stands_below_the_engines_imports_neither() -> None:
 
 def test_imports_run_one_way_down() -> None:
     # Each layer imports only what stands below it (and itself).
-    layers = ["containers", "policy", "keras_model", "graph_model", "formats", "runtimes"]
+    layers = list(BELOW_THE_ENGINES)
     found = []
     for index, layer in enumerate(layers):
         above = tuple(f"convkit.{name}" for name in layers[index + 1:])
@@ -102,7 +103,7 @@ def test_imports_run_one_way_down() -> None:
             f"{_relative(path)}:{line} imports {name}"
             for path in _modules(layer)
             for name, line in _imports(path)
-            if name.startswith(above)
+            if any(name == package or name.startswith(f"{package}.") for package in above)
         )
     assert not found, found
 

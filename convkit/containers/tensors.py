@@ -20,7 +20,7 @@ def count(shape: Any) -> int:
 
 
 def tensor_stats(array: Any) -> dict[str, Any] | None:
-    """min, max, mean, std and NaN/Inf counts of a numeric array; None for strings."""
+    """min, max, mean, std, NaN/Inf counts and zeros of a numeric array; None for strings."""
     import numpy as np
 
     array = np.asarray(array)
@@ -37,7 +37,7 @@ def tensor_stats(array: Any) -> dict[str, Any] | None:
     inf = int(np.isinf(values).sum())
     finite = values[np.isfinite(values)] if nan or inf else values
     if finite.size == 0:
-        return {"min": None, "max": None, "mean": None, "std": None, "nan": nan, "inf": inf}
+        return {"min": None, "max": None, "mean": None, "std": None, "nan": nan, "inf": inf, "zeros": 0}
     return {
         "min": float(finite.min()),
         "max": float(finite.max()),
@@ -45,6 +45,7 @@ def tensor_stats(array: Any) -> dict[str, Any] | None:
         "std": float(finite.std()),
         "nan": nan,
         "inf": inf,
+        "zeros": int(finite.size - np.count_nonzero(finite)),
     }
 
 

@@ -387,4 +387,5 @@ register_format(Format(
     prefix_output=True,
     runner="convkit.runtimes.keras.open:open_checkpoint",
     default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
+    graph_extractor="convkit.graph.checkpoint:from_checkpoint",
 ))

@@ -120,13 +120,10 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> _report.Gr
     from convkit.graph_model import analysis
     from convkit.graph_model.messages import saved_model_wrapping
 
-    from convkit.graph_model.model import choose_io
+    from convkit.graph_model.model import described_io
 
     graph_def = read_graph_def(path)
-    try:
-        inputs, outputs, io_from = choose_io(graph_def, Path(path))
-    except ReadError:  # a graph without a plausible output is still worth describing
-        inputs, outputs, io_from = [], [], "none found"
+    inputs, outputs, io_from = described_io(graph_def, Path(path))
     described = analysis.describe(graph_def, Path(path), inputs=inputs, outputs=outputs, io_from=io_from,
                                   weights=weights)
     return _report.GraphReport(format="pb", path=str(path), kind="frozen-graph",
@@ -154,4 +151,5 @@ register_format(Format(
     runner="convkit.runtimes.graph:open_graph",
     runtime_title="TensorFlow",
     default_output=lambda parent, name: parent / f"{name}.pb",
+    graph_extractor="convkit.graph.tf:from_frozen_graph",
 ))

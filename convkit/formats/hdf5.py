@@ -249,4 +249,5 @@ register_format(Format(
     runner="convkit.runtimes.keras.open:open_h5",
     smoke_runner="convkit.runtimes.keras.open:open_h5_either_generation",
     default_output=lambda parent, name: parent / f"{name}.h5",
+    graph_extractor="convkit.graph.keras:from_h5",
 ))

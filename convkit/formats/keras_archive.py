@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from convkit.containers import hdf5
 from convkit.containers.isolate import run_isolated
-from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member
+from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member, open_member
 from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.registry import Format, register_format
@@ -94,10 +94,7 @@ def _inspect(path: Path, *, weights: bool = False, **_options: Any) -> KerasArch
         optimizer_rows: list[dict[str, Any]] = []
         metric_count = 0
         if WEIGHTS in names:
-            try:
-                member = archive.open(WEIGHTS)
-            except (BadZipFile, OSError, EOFError) as error:
-                raise ReadError(f"{path}: cannot read {WEIGHTS} from the archive ({error})") from None
+            member = open_member(archive, WEIGHTS, path)
             with hdf5.reading(path), member, hdf5.open_hdf5(member, path) as h5:
                 weights_tree = hdf5.walk(h5, path)
                 all_rows = hdf5.keras3_weights(h5, path, weights)
@@ -220,4 +217,5 @@ register_format(Format(
     writer="convkit.convert.writers.keras:write",
     runner="convkit.runtimes.keras.open:open_keras",
     default_output=lambda parent, name: parent / f"{name}.keras",
+    graph_extractor="convkit.graph.keras:from_keras_archive",
 ))

@@ -135,17 +135,14 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
     from convkit.graph_model.freeze import saver_scope, signature_infos, variables
     from convkit.containers.tensor_bundle import check_crc32c
     from convkit.graph_model.messages import saved_model_wrapping
-    from convkit.graph_model.model import choose_io
+    from convkit.graph_model.model import described_io
 
     prefix, meta, meta_graph = _meta(path)
     graph_def = meta_graph.graph_def
     signature_inputs, signature_outputs = signature_infos(meta_graph, None, meta) \
         if len(meta_graph.signature_def) <= 1 or "serving_default" in meta_graph.signature_def else ([], [])
-    try:
-        inputs, outputs, io_from = choose_io(graph_def, meta, signature_inputs=signature_inputs,
-                                             signature_outputs=signature_outputs, skip_scopes=saver_scope(meta_graph))
-    except ReadError:
-        inputs, outputs, io_from = [], [], "none found"
+    inputs, outputs, io_from = described_io(graph_def, meta, signature_inputs=signature_inputs,
+                                            signature_outputs=signature_outputs, skip_scopes=saver_scope(meta_graph))
     from convkit.formats import checkpoint
 
     index = checkpoint.read_index(prefix)
@@ -217,4 +214,5 @@ register_format(Format(
     runner="convkit.runtimes.graph:open_graph",
     runtime_title="TensorFlow",
     default_output=lambda parent, name: parent / f"{name}_ckpt" / "ckpt",
+    graph_extractor="convkit.graph.tf:from_metagraph",
 ))

@@ -348,4 +348,5 @@ register_format(Format(
     runner="convkit.runtimes.onnxruntime:open_onnx",
     smoke_runner="convkit.runtimes.onnxruntime:open_onnx_once",
     default_output=lambda parent, name: parent / f"{name}.onnx",
+    graph_extractor="convkit.graph.onnx:from_onnx",
 ))

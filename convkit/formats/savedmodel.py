@@ -489,4 +489,5 @@ register_format(Format(
     write_options=WriteOptions(graphs=True),
     runner="convkit.runtimes.tensorflow:open_savedmodel",
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
+    graph_extractor="convkit.graph.tf:from_savedmodel",
 ))

@@ -65,18 +65,14 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
         path: the model folder (or one of its two files).
         weights: dequantize every weight and add statistics. Default False.
     """
-    from convkit.errors import ReadError
     from convkit.formats import _report, tfjs
     from convkit.graph_model import analysis
     from convkit.graph_model.messages import saved_model_wrapping
-    from convkit.graph_model.model import choose_io
+    from convkit.graph_model.model import described_io
 
     folder = _folder(path)
     graph_def, manifest = _graph(path)
-    try:
-        inputs, outputs, io_from = choose_io(graph_def, folder / GRAPH_FILE)
-    except ReadError:
-        inputs, outputs, io_from = [], [], "none found"
+    inputs, outputs, io_from = described_io(graph_def, folder / GRAPH_FILE)
     described = analysis.describe(graph_def, folder / GRAPH_FILE, inputs=inputs, outputs=outputs, io_from=io_from)
     rows = [{"name": weight["name"], "dtype": weight.get("dtype", "float32"), "shape": list(weight["shape"]),
              "elements": _report.count(weight["shape"]), "bytes": tfjs.weight_bytes(weight), "function": None,
@@ -112,4 +108,5 @@ register_format(Format(
     inference_graph=inference_graph,
     runner="convkit.runtimes.graph:open_graph",
     runtime_title="TensorFlow",
+    graph_extractor="convkit.graph.tf:from_tfjs_legacy",
 ))

@@ -414,6 +414,49 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> TfliteRepo
     )
 
 
+def operator_graph(path: Path) -> list[dict[str, Any]]:
+    """Each subgraph's tensors and operators, as ``convkit inspect --graph`` draws them.
+
+    Returns:
+        One dict per subgraph: ``name``; ``tensors`` (``name``, ``dtype``, ``shape``, ``shape_signature``,
+        ``constant``); ``operators`` (``op``, ``custom``, ``inputs``, ``outputs``: tensor indices, -1 for
+        an omitted optional input); ``inputs`` and ``outputs`` (tensor indices).
+
+    Raises:
+        ReadError: as :func:`inspect`.
+    """
+    data, model = read_model(path)
+    codes = [_operator_name(code) for code in model.tables(1)]
+    buffers = model.tables(4)
+    subgraphs = []
+    for index, subgraph in enumerate(model.tables(2)):
+        tensors = []
+        for tensor in subgraph.tables(0):
+            type_number = tensor.scalar(1, "b", 0)
+            start, length = _buffer_span(buffers, tensor.scalar(2, "I", 0), len(data), Path(path))
+            tensors.append({
+                "name": tensor.string(3) or "",
+                "dtype": TENSOR_TYPES[type_number] if 0 <= type_number < len(TENSOR_TYPES) else f"type {type_number}",
+                "shape": tensor.numbers(0, "i"),
+                "shape_signature": tensor.numbers(7, "i") or None,
+                "constant": bool(length),
+            })
+        operators = []
+        for operator in subgraph.tables(3):
+            code = operator.scalar(0, "I", 0)
+            if not 0 <= code < len(codes):
+                raise ReadError(f"{path}: an operator names operator code {code} of {len(codes)}")
+            name, custom, _flex = codes[code]
+            found = [operator.numbers(1, "i"), operator.numbers(2, "i")]
+            for position in (i for group in found for i in group):
+                if not -1 <= position < len(tensors):
+                    raise ReadError(f"{path}: an operator of subgraph {index} names tensor {position} of {len(tensors)}")
+            operators.append({"op": name, "custom": custom, "inputs": found[0], "outputs": found[1]})
+        subgraphs.append({"name": subgraph.string(4) or f"subgraph {index}", "tensors": tensors, "operators": operators,
+                          "inputs": subgraph.numbers(1, "i"), "outputs": subgraph.numbers(2, "i")})
+    return subgraphs
+
+
 def flex_ops(path: Path) -> list[str]:
     """The TensorFlow (Flex) ops the model at ``path`` holds, which only an interpreter with the Flex delegate runs.
 
@@ -458,4 +501,5 @@ register_format(Format(
     write_options=WriteOptions(quantizations=QUANTIZATIONS, graphs=True),
     runner="convkit.runtimes.litert:open_tflite",
     default_output=lambda parent, name: parent / f"{name}.tflite",
+    graph_extractor="convkit.graph.tflite:from_tflite",
 ))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from convkit.errors import ReadError, UsageError
+from convkit.errors import ConvkitError, ReadError, UsageError
 from convkit.graph_model import analysis
 
 INPUTS_FLAG = "--inputs"
@@ -263,6 +263,15 @@ def choose_io(
     _check_fed(graph_def, chosen_inputs, chosen_outputs, path)
     return chosen_inputs, chosen_outputs, io_from
 
+
+
+def described_io(graph_def: Any, path: Path, **chosen: Any) -> tuple[list[TensorInfo], list[TensorInfo], str]:
+    """:func:`choose_io` for descriptions: a graph without a plausible output is still worth describing, so
+    one where nothing can be chosen gets no inputs, no outputs and ``io_from`` ``none found``."""
+    try:
+        return choose_io(graph_def, path, **chosen)
+    except ConvkitError:
+        return [], [], "none found"
 
 def _from_graph(tensor: str, nodes: dict[str, Any]) -> TensorInfo:
     node_name, _, index = tensor.rpartition(":")

@@ -71,7 +71,7 @@ def test_weights_flag_adds_statistics(trained_k2: Path) -> None:
     code, stdout, _ = _inspect(str(trained_k2 / "my_model.keras"), "--json", "--weights")
     assert code == 0
     weights = json.loads(stdout)["weights"]
-    assert all({"min", "max", "mean", "std", "nan", "inf"} == set(w["stats"]) for w in weights)
+    assert all({"min", "max", "mean", "std", "nan", "inf", "zeros"} == set(w["stats"]) for w in weights)
 
 
 def test_format_option(trained_k3: Path) -> None:

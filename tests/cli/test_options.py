@@ -79,6 +79,7 @@ def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:
 def test_the_pinned_tfjs_is_the_lock_files() -> None:
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/@tensorflow/tfjs"]["version"] == install.TFJS_VERSION
+    assert lock["packages"][f"node_modules/{install.LAYOUT_PACKAGE}"]["version"] == install.LAYOUT_VERSION
 
 
 def test_node_root_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -92,3 +92,20 @@ def test_train_then_check_a_tfjs_copy(installed: tuple[Path, dict[str, str], Pat
     done = _run([convkit, "check", "out/my_model.h5", "out/my_model_tfjs", "--json"], cwd=run_dir, env=env)
     check = json.loads(done.stdout)
     assert check["status"] == "PASS" and check["pairs"][0]["model"]["runtime"].startswith("TF.js 4.22.0")
+
+
+def test_setup_tfjs_brings_the_graph_layout_engine(installed: tuple[Path, dict[str, str], Path]) -> None:
+    """A wheel user draws graphs after `convkit setup-tfjs` (npm install from the registry), with the layout
+    script and the page template the wheel carries."""
+    environment, env, run_dir = installed
+    convkit = str(environment / "bin" / "convkit")
+    model = ROOT / "fixtures" / "hostile" / "good" / "tiny_k2.h5"
+    missing = subprocess.run([convkit, "inspect", str(model), "--graph", "tiny.html"], cwd=run_dir, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2 and "@hpcc-js/wasm-graphviz" in missing.stderr and "convkit setup-tfjs" in missing.stderr
+    node_root = run_dir / "node"
+    _run([convkit, "setup-tfjs", "--root", str(node_root)], cwd=run_dir, env=env)
+    env = dict(env, CONVKIT_NODE_ROOT=str(node_root))
+    for picture in ("tiny.svg", "tiny.html"):
+        done = _run([convkit, "inspect", str(model), "--graph", picture, "--json"], cwd=run_dir, env=env)
+        assert json.loads(done.stdout)["graph"]["nodes"] > 0 and (run_dir / picture).stat().st_size > 1000

@@ -1,4 +1,4 @@
-"""Two small real architectures through the zoo (bench/zoo.py): every case loads, runs and matches Keras.
+"""A small real architecture through the zoo (bench/zoo.py): every case loads, runs and matches Keras.
 
 The whole zoo (every keras.applications architecture, every source format and
 target, beside tensorflowjs_converter) is ``make zoo``.
@@ -34,15 +34,15 @@ def test_zoo_comparison_fails_on_a_perturbed_output() -> None:
 
 
 @pytest.mark.node
-def test_small_real_architectures_convert_load_and_match(tmp_path: Path) -> None:
+def test_a_small_real_architecture_converts_loads_and_matches(tmp_path: Path) -> None:
     zoo = _zoo()
     lines: list[str] = []
     targets = ("tfjs", "keras", "h5")
-    result = zoo.run(["ConvNeXtPico", "MobileNetV3Small"], sources=("k3.keras", "k2.h5"), targets=targets,
+    result = zoo.run(["ConvNeXtPico"], sources=("k3.keras", "k2.h5"), targets=targets,
                      work=tmp_path, anchor=False, log=lines.append)
     table = zoo.render(result, targets)
     assert not result.notes, table
-    assert len(result.cases) == 12, table
+    assert len(result.cases) == 6, table
     # tf_keras' own ConvNeXt .h5 included, which tf_keras cannot load back (it does not register LayerScale);
     # the Keras round trips cross generations both ways (LayerScale, TFOpLambda <-> operations, nested Sequential)
     assert all(case.status == "ok" for case in result.cases), table

@@ -9,7 +9,6 @@ which installs both and so fails instead.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import socket
@@ -22,6 +21,7 @@ from typer.testing import CliRunner
 from convkit.check import check, write_junit
 from convkit.cli.main import app
 from convkit.runtimes.tfjs.browser import BrowserSession, browser_missing
+from tests._browser import require_chromium
 from tests.check import _models
 
 FLOAT32_DEFAULT = (1e-5, 1e-5)
@@ -29,11 +29,7 @@ FLOAT32_DEFAULT = (1e-5, 1e-5)
 
 @pytest.fixture(scope="module")
 def chromium():
-    missing = browser_missing("chromium")
-    if missing is not None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI installs the browser, yet: {missing}")
-        pytest.skip(missing)
+    require_chromium()
     with BrowserSession("chromium") as session:
         yield session
 

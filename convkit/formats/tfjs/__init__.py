@@ -22,7 +22,7 @@ from typing import Any
 
 from convkit.containers import limits
 from convkit.containers.files import head_bytes, is_regular_file, open_regular
-from convkit.errors import ConvkitError, ReadError
+from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.formats.tfjs.blame import blame
 from convkit.graph_model.model import GraphSource
@@ -335,18 +335,15 @@ def _graph_view(document: dict[str, Any], model_json: Path) -> dict[str, Any]:
     """A graph model's inputs and outputs (its signature's, else inferred from the graph) and its risky ops."""
     from convkit.graph_model import analysis
     from convkit.graph_model.messages import saved_model_wrapping
-    from convkit.graph_model.model import choose_io
+    from convkit.graph_model.model import described_io
     from convkit.graph_model.tfjs import graph_def_from_json, restore_function_names, signature_infos
 
     graph_def = graph_def_from_json(document.get("modelTopology"), model_json)
     restore_function_names(graph_def)
     analysis.check_structure(graph_def, model_json, "graph model")
     signature = document.get("signature")
-    try:
-        inputs, outputs, io_from = choose_io(graph_def, model_json, signature_inputs=signature_infos(signature, "inputs"),
-                                             signature_outputs=signature_infos(signature, "outputs"))
-    except ConvkitError:
-        inputs, outputs, io_from = [], [], "none found"
+    inputs, outputs, io_from = described_io(graph_def, model_json, signature_inputs=signature_infos(signature, "inputs"),
+                                            signature_outputs=signature_infos(signature, "outputs"))
     return {
         "inputs_and_outputs": io_from,
         "inputs": [info.to_dict() for info in inputs],
@@ -529,4 +526,5 @@ register_format(Format(
     runtime_title="TF.js",
     blame=blame,
     default_output=lambda parent, name: parent / f"{name}_tfjs",
+    graph_extractor="convkit.graph.tf:from_tfjs",
 ))

@@ -8,6 +8,8 @@ random path. Chromium is the system's (Debian's ``chromium``), driven by the
 Python ``playwright`` package with ``executable_path`` set, so nothing is
 downloaded. One tab per backend; input tensors are fetched and output tensors
 posted back as raw bytes. ``close`` stops the browser and the server.
+``screenshot`` draws any self-contained page as PNG with the same Chromium
+(the PNG pictures of ``convkit inspect --graph``).
 
 Headless Chromium without a GPU runs WebGL 2 on SwiftShader, its software
 renderer, with float32 textures; ``webgl-f16`` forces float16 textures as many
@@ -75,13 +77,71 @@ def browser_missing(browser: str = "chromium") -> str | None:
     """Why ``browser`` cannot run TF.js here (with what to do), or ``None`` when it can."""
     if browser not in BROWSERS:
         return f"unknown browser {browser!r}; convkit runs TF.js in {', '.join(BROWSERS)}"
+    return chromium_missing(f"--browser {browser}")
+
+
+def chromium_missing(needed_by: str) -> str | None:
+    """Why headless Chromium cannot be driven here, as a sentence starting with ``needed_by`` (what needs it)
+    and saying what to install, or ``None`` when it can."""
     if find_chromium() is None:
-        return f"--browser {browser} needs Chromium, which is not installed; {SETUP_HINT}"
+        return f"{needed_by} needs Chromium, which is not installed; {SETUP_HINT}"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return f"--browser {browser} drives Chromium with the Python package playwright, which is not installed; {SETUP_HINT}"
+        return f"{needed_by} drives Chromium with the Python package playwright, which is not installed; {SETUP_HINT}"
     return None
+
+
+def launch_chromium(playwright: Any) -> Any:
+    """Headless Chromium (the system's, with convkit's flags: nothing downloaded, nothing reached for),
+    launched by a started ``playwright``; raises playwright's ``Error`` when it does not start."""
+    # playwright gives each launch a fresh temporary profile and, as root, --no-sandbox.
+    return playwright.chromium.launch(executable_path=find_chromium(), headless=True, args=list(CHROMIUM_FLAGS),
+                                      timeout=PAGE_TIMEOUT_SECONDS * 1000)
+
+
+def screenshot(page_html: str, *, width: int, height: int, pixel_ratio: float = 1.0) -> bytes:
+    """The PNG of the self-contained page ``page_html`` in a ``width`` x ``height`` viewport, drawn by headless
+    Chromium at ``pixel_ratio`` device pixels per CSS pixel (the whole page, where it is longer).
+
+    Chromium runs in a thread of its own with its own playwright driver: playwright's sync API refuses to run
+    where an event loop runs (a notebook, a test's browser), and a check run's driver belongs to its thread.
+
+    Raises:
+        UsageError: Chromium or playwright is missing.
+        RunError: Chromium did not start or could not draw the page.
+    """
+    reason = chromium_missing("a screenshot")
+    if reason is not None:
+        raise UsageError(reason)
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    result: dict[str, Any] = {}
+
+    def draw() -> None:
+        playwright: Any = None
+        try:
+            playwright = sync_playwright().start()
+            browser = launch_chromium(playwright)
+            try:
+                page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=pixel_ratio)
+                page.set_content(page_html, wait_until="load")
+                result["png"] = bytes(page.screenshot(type="png", full_page=True))
+            finally:
+                browser.close()
+        except PlaywrightError as error:
+            result["error"] = str(error).splitlines()[0][:300]
+        finally:
+            if playwright is not None:
+                playwright.stop()
+
+    worker = threading.Thread(target=draw, name="convkit-screenshot")
+    worker.start()
+    worker.join()
+    if "png" not in result:
+        raise RunError(f"headless Chromium could not draw the page ({result.get('error', 'no picture')})")
+    return bytes(result["png"])
 
 
 class BrowserSession:
@@ -160,10 +220,7 @@ class BrowserSession:
         executable = find_chromium()
         try:
             self._playwright = _Playwright.acquire(sync_playwright)
-            # playwright gives each launch a fresh temporary profile and, as root, --no-sandbox.
-            self._browser = self._playwright.chromium.launch(
-                executable_path=executable, headless=True, args=list(CHROMIUM_FLAGS), timeout=PAGE_TIMEOUT_SECONDS * 1000,
-            )
+            self._browser = launch_chromium(self._playwright)
             self._context = self._browser.new_context()
         except PlaywrightError as error:
             self.close()

@@ -1,15 +1,16 @@
-"""Where the TF.js runtime lives: Node.js and an npm folder holding @tensorflow/tfjs.
+"""Where the npm packages convkit runs under Node.js live: @tensorflow/tfjs and the graph layout engine.
 
-``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js. The
-npm folder (one whose ``node_modules`` holds the package) is looked for, in
-order, at:
+``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js;
+``convkit inspect --graph`` lays graphs out with Graphviz compiled to
+WebAssembly (@hpcc-js/wasm-graphviz). The npm folder (one whose
+``node_modules`` holds the package) is looked for, in order, at:
 
 1. ``$CONVKIT_NODE_ROOT``;
 2. the folders above the installed package and above the working directory
    (a source checkout after ``npm ci``);
 3. the user folder ``$XDG_CACHE_HOME/convkit/node`` (default
    ``~/.cache/convkit/node``), which ``convkit setup-tfjs`` fills with
-   ``npm install @tensorflow/tfjs@TFJS_VERSION``.
+   ``npm install`` of both packages at the versions package-lock.json pins.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ NODE_ROOT_ENV = "CONVKIT_NODE_ROOT"
 TFJS_PACKAGE = "@tensorflow/tfjs"
 # The version package-lock.json pins; tests/cli/test_setup.py holds the two equal.
 TFJS_VERSION = "4.22.0"
+LAYOUT_PACKAGE = "@hpcc-js/wasm-graphviz"
+LAYOUT_VERSION = "1.29.2"
 
 
 def user_node_root() -> Path:
@@ -47,20 +50,24 @@ def candidate_roots() -> list[Path]:
 
 
 def has_tfjs(root: Path) -> bool:
-    return (root / "node_modules" / TFJS_PACKAGE / "package.json").is_file()
+    return has_package(root, TFJS_PACKAGE)
 
 
-def find_node_root() -> Path:
-    """The folder whose ``node_modules`` holds @tensorflow/tfjs.
+def has_package(root: Path, package: str) -> bool:
+    return (root / "node_modules" / package / "package.json").is_file()
+
+
+def find_node_root(package: str = TFJS_PACKAGE) -> Path:
+    """The folder whose ``node_modules`` holds ``package`` (default @tensorflow/tfjs).
 
     Raises:
         UsageError: none is found; the message says how to install it.
     """
     for folder in candidate_roots():
-        if has_tfjs(folder):
+        if has_package(folder, package):
             return folder
     raise UsageError(
-        f"cannot find {TFJS_PACKAGE} (in ${NODE_ROOT_ENV}, above convkit or the working directory, "
+        f"cannot find {package} (in ${NODE_ROOT_ENV}, above convkit or the working directory, "
         f"or in {user_node_root()}); run 'convkit setup-tfjs' to install it there, or 'npm ci' in a convkit checkout"
     )
 
@@ -88,7 +95,8 @@ def node_version() -> str | None:
 
 
 def install_tfjs(root: Path | None = None) -> Path:
-    """Runs ``npm install @tensorflow/tfjs@TFJS_VERSION`` in ``root`` (default: the user folder).
+    """Runs ``npm install @tensorflow/tfjs@TFJS_VERSION @hpcc-js/wasm-graphviz@LAYOUT_VERSION`` in ``root``
+    (default: the user folder).
 
     Raises:
         UsageError: Node.js or npm is missing, or npm fails (its last line is quoted).
@@ -103,11 +111,13 @@ def install_tfjs(root: Path | None = None) -> Path:
     manifest = root / "package.json"
     if not manifest.exists():
         manifest.write_text(json.dumps({"name": "convkit-tfjs-runtime", "private": True,
-                                        "description": "The TF.js runtime convkit check runs TF.js models in."},
+                                        "description": "The TF.js runtime convkit check runs TF.js models in, "
+                                                       "and the graph layout engine of inspect --graph."},
                                        indent=2) + "\n")
-    command = [npm, "install", "--no-audit", "--no-fund", "--save-exact", f"{TFJS_PACKAGE}@{TFJS_VERSION}"]
+    packages = [f"{TFJS_PACKAGE}@{TFJS_VERSION}", f"{LAYOUT_PACKAGE}@{LAYOUT_VERSION}"]
+    command = [npm, "install", "--no-audit", "--no-fund", "--save-exact", *packages]
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    if done.returncode != 0 or not has_tfjs(root):
+    if done.returncode != 0 or not has_tfjs(root) or not has_package(root, LAYOUT_PACKAGE):
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise UsageError(f"{root}: npm install {TFJS_PACKAGE}@{TFJS_VERSION} failed ({lines[-1] if lines else 'no output'})")
+        raise UsageError(f"{root}: npm install {' '.join(packages)} failed ({lines[-1] if lines else 'no output'})")
     return root
