@@ -70,7 +70,7 @@ def test_the_json_document_carries_the_stages_and_the_variable_turns_it_on(train
 
 
 @pytest.mark.node
-def test_check_profile_has_a_load_and_a_run_per_model(trained_k2, k2_tfjs_layers):
+def test_check_profile_has_a_load_and_a_run_per_model(trained_k2, k2_tfjs_layers):  # noqa: F811
     reference = trained_k2 / "my_model.h5"
     result = runner.invoke(app, ["check", str(reference), str(k2_tfjs_layers), "--profile", "--mnist", "50"])
     assert result.exit_code == 0, result.output

@@ -18,7 +18,6 @@ import pytest
 
 from convkit.errors import RunError
 from convkit.runtimes.tfjs.node import NodeHost
-from tests.check import _models
 
 pytestmark = pytest.mark.node
 
