@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.convkit-setup
 DEMO   ?= demo-out
 
-.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench bench-macs zoo onnx-zoo clean
+.PHONY: setup setup-browser demo test test-all test-wheel docs lint fuzz bench bench-large bench-macs zoo onnx-zoo clean
 
 setup: $(STAMP) node_modules/.package-lock.json
 
@@ -83,6 +83,9 @@ fuzz: setup
 bench: setup
 	$(BIN)/python bench/run_all.py
 
+# A 2.26 GB Keras model to ONNX with external data, inspected and checked (10 GiB of memory, 7 GB of disk).
+bench-large: setup
+	$(BIN)/python bench/large_onnx_bench.py
 # MACs of ResNet50 and MobileNetV2 from every format beside the papers and TensorFlow's profiler, and the
 # 5,000-node drawing time (about 15 minutes on 2 cores); the table goes to bench/results/macs.md.
 bench-macs: setup

@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHMARKS = ["inspect_bench.py", "convert_bench.py", "check_bench.py", "onnx_tflite_bench.py", "graph_bench.py"]
+BENCHMARKS = ["inspect_bench.py", "convert_bench.py", "check_bench.py", "onnx_tflite_bench.py", "data_bench.py",
+              "graph_bench.py"]
 
 
 def main() -> int:

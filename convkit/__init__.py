@@ -45,8 +45,8 @@ def convert(src: str | Path, to: str, out: str | Path | None = None, *, smoke_ru
     """Converts the model at ``src`` to the format ``to``.
 
     Takes the options of :func:`convkit.convert.engine.convert` (``like``,
-    ``tfjs_kind``, ``quantize``, ``overwrite``, ``strict``, ``allow_unsafe``,
-    ``progress``, ...). ``smoke_run`` (default True) loads and runs the output
+    ``tfjs_kind``, ``quantize``, ``calibrate``, ``io_type``, ``overwrite``, ``strict``,
+    ``allow_unsafe``, ``progress``, ...). ``smoke_run`` (default True) loads and runs the output
     once in its target runtime before it is put in place; ``check=True`` (default
     False) checks the output against the source with the check engine before
     returning (:func:`convkit.convert_and_check.convert_and_check`).
@@ -63,8 +63,8 @@ def convert(src: str | Path, to: str, out: str | Path | None = None, *, smoke_ru
 def check(ref: Any, others: Sequence[Any] | Any, **options: Any) -> CheckReport:
     """Runs ``ref`` and every model in ``others`` on the same inputs and compares their outputs.
 
-    Takes the options of :func:`convkit.check.engine.check` (``inputs``, ``mnist``,
-    ``random``, ``atol``, ``rtol``, ``tolerances``, ``like``, ``allow_unsafe``, ``progress``).
+    Takes the options of :func:`convkit.check.engine.check` (``inputs``, ``preprocess``, ``limit``,
+    ``mnist``, ``random``, ``atol``, ``rtol``, ``tolerances``, ``like``, ``allow_unsafe``, ``progress``).
     """
     from convkit.check.engine import check as run
 

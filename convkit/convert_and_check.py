@@ -35,7 +35,7 @@ def convert_and_check(src: str | Path, to: str, out: str | Path | None = None, *
     src = Path(src)
     result = convert(src, to, out, like=like, progress=progress, **options)
     (progress or no_progress)("verifying")
-    report = check_conversion(src, result.out, like)
+    report = check_conversion(src, result.out, like, options.get("signature"))
     result = dataclasses.replace(result, check=report, seconds=round(time.perf_counter() - started, 3))
     if not report.get("passed", False):
         error = MismatchError(f"{result.out}: predicts differently from {src} (see convkit check {src} {result.out})")
@@ -44,12 +44,12 @@ def convert_and_check(src: str | Path, to: str, out: str | Path | None = None, *
     return result
 
 
-def check_conversion(src: Path, out: Path, like: str | Path | None) -> dict[str, Any]:
+def check_conversion(src: Path, out: Path, like: str | Path | None, signature: str | None = None) -> dict[str, Any]:
     """The written copy checked against its source, as the report's dict (a weights-only copy runs in the
-    architecture of ``like``, else of the source)."""
+    architecture of ``like``, else of the source; the source runs the ``signature`` converted)."""
     if detect(out).holds_weights_only(out):
         like = like or src
-    return check(src, [out], like=like).to_dict()
+    return check(src, [out], like=like, signature=signature).to_dict()
 
 
 def check_all_formats(

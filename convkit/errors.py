@@ -18,6 +18,11 @@ class UsageError(ConvkitError):
     """The command line or API call asks for something that cannot be done."""
 
 
+class RuntimeMissingError(UsageError):
+    """A runtime a command needs is not installed (the TF.js npm packages): the message names what is missing
+    and the one command that installs it. No model is at fault."""
+
+
 class DetectionError(ConvkitError):
     """A path is not a model file of any format convkit knows."""
 

@@ -29,6 +29,12 @@ class WriteOptions:
         shard_size: default bytes per weight shard file (``--shard-size``); 0: no shards.
         opsets: the opsets it writes (``--opset``); empty: not an opset-versioned format.
         default_opset: the opset written when none is asked for.
+        calibrated: the quantizations among ``quantizations`` calibrated on sample inputs
+            (``--calibrate``: TFLite ``int8``); empty: none.
+        io_types: the number types its inputs and outputs can take when calibrated-quantized
+            (``--io-type``: ``float32``, ``int8``, ``uint8``); empty: they keep the model's.
+        channels_first: named inputs and outputs can be written channels first (``--nchw``).
+        input_shapes: the output records its inputs' shapes, which ``--input-shape`` can fix or open.
         graphs: it writes sources that convert as TensorFlow graphs (TF.js graph models, frozen
             ``.pb`` files, TF1 checkpoints with ``.meta``: :class:`convkit.graph_model.model.GraphSource`),
             with their ``--inputs``/``--outputs``/``--signature``/``--tag``.
@@ -42,6 +48,10 @@ class WriteOptions:
     shard_size: int = 0
     opsets: tuple[int, ...] = ()
     default_opset: int | None = None
+    calibrated: tuple[str, ...] = ()
+    io_types: tuple[str, ...] = ()
+    channels_first: bool = False
+    input_shapes: bool = False
     graphs: bool = False
     routes: tuple[str, ...] = ()
 
@@ -82,7 +92,9 @@ class Format:
         write_options: what the writer can be asked for (kinds, quantizations, opsets).
         prefix_output: an output is a prefix whose files appear beside it (a checkpoint).
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
-            -> Runner``, the runtime; None: no runtime.
+            -> Runner``, the runtime (and ``signature=KEY`` when ``signatures`` is set); None: no runtime.
+        signatures: ``signatures(path) -> [key, ...]``: the signatures the file holds, read without
+            TensorFlow (``--signature`` chooses one); None: the format has no signatures.
         smoke_runner: ``"module:function"`` opening a written file for the smoke run, when
             that differs from ``runner``.
         runtime_title: the runtime in messages (``TF.js``); default ``its runtime``.
@@ -90,6 +102,8 @@ class Format:
             that a runtime's error message names.
         default_output: ``default_output(base, name) -> Path`` where ``convert`` writes
             by default, from the source's parent/``base`` and stem ``name``.
+        holds_strings: its runtime runs models that take strings (text preprocessing inside the
+            model, ``TextVectorization``); ``convert`` refuses such a model for a target without.
         graph_extractor: ``"module:function"`` giving ``extract(path, *, level, report) -> Graph``
             (``convkit.graph.model``): the layers, ops or objects ``inspect --graph/--metrics``
             draws and measures, without TensorFlow, from the file or its inspect ``report``
@@ -112,10 +126,12 @@ class Format:
     write_options: WriteOptions = field(default_factory=WriteOptions)
     prefix_output: bool = False
     runner: str | None = None
+    signatures: Callable[[Path], list[str]] | None = None
     smoke_runner: str | None = None
     runtime_title: str = "its runtime"
     blame: Callable[[str, Path], str | None] | None = None
     default_output: Callable[[Path, str], Path] | None = None
+    holds_strings: bool = True
     graph_extractor: str | None = None
 
     @property

@@ -20,6 +20,8 @@ SECTIONS = [
     ("Converting", "convkit.convert", ["convert", "ConvertRequest", "ConvertResult", "default_output"]),
     ("Checking", "convkit.check", ["check", "CheckReport", "PairResult", "OutputComparison",
                                    "write_junit", "render_table"]),
+    ("Feeding models", "convkit.data.loader", ["load_inputs"]),
+    ("Image preprocessing", "convkit.data.preprocess", ["Preprocessing", "preprocessing"]),
     ("Converting and checking", "convkit.convert_and_check", ["convert_and_check", "check_all_formats"]),
     ("Training", "convkit.train", ["run_tutorial", "TrainReport", "load_mnist", "Mnist"]),
     ("Formats", "convkit.registry", ["Format", "WriteOptions", "formats", "register_format"]),

@@ -74,6 +74,17 @@ def mnist_test() -> tuple[np.ndarray, np.ndarray]:
     return mnist.x_test, mnist.y_test
 
 
+@pytest.fixture(scope="session")
+def digits_cnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``cnn.keras``: a small CNN trained on the bundled digits (tests/_digits.py), built once and kept."""
+    from convkit.train.data import mnist_source
+    from tests import _digits
+
+    key = _cache.key_of("digits_cnn", epochs=_digits.EPOCHS, seed=_digits.SEED, mnist=_cache.digest(mnist_source()),
+                        sources=_cache.digest(Path(_digits.__file__)))
+    return _cache.built(key, _digits.train_cnn, tmp_path_factory.mktemp("digits_cnn")) / "cnn.keras"
+
+
 # Tests that read HDF5 files many times without TensorFlow. convkit reads HDF5 structures in a
 # forked child, and forking a process that has TensorFlow loaded costs several times more (page
 # tables, copy-on-write faults), so these run first, while no test has imported TensorFlow yet.

@@ -1,6 +1,6 @@
 """The package's layering, read from its imports: one way down, no circles, format names in their homes.
 
-containers/ <- policy/ <- keras_model/ <- formats/ <- runtimes/ <- graph/ <- convert/, check/ <- the API, cli/
+containers/ <- data/ <- policy/ <- keras_model/ <- formats/ <- runtimes/ <- graph/ <- convert/, check/ <- the API, cli/
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ def test_check_and_convert_do_not_import_each_other() -> None:
 
 def test_model_containers_are_opened_only_under_containers() -> None:
     # Writing HDF5 is the .h5 writer's; reading model files as containers is containers/' alone.
-    allowed = {"convert/writers/h5.py", "train/data.py", "check/inputs.py"}
+    allowed = {"convert/writers/h5.py", "train/data.py"}
     found = [
         f"{_relative(path)}:{line} imports {name}"
         for path in sorted(PACKAGE.rglob("*.py"))
@@ -75,9 +75,9 @@ def test_no_import_error_fallbacks_around_convkit_modules() -> None:
 
 
 # What stands below both engines imports neither: the containers, the code policy, the in-memory Keras model,
-# the TensorFlow graph model, the formats, the runtimes, the graph inspect draws and measures, and the top-level
-# helpers (everything but the API and what joins the engines).
-BELOW_THE_ENGINES = ("containers", "policy", "keras_model", "graph_model", "formats", "runtimes", "graph")
+# the data loader, the TensorFlow graph model, the formats, the runtimes, the graph inspect draws and measures,
+# and the top-level helpers (everything but the API and what joins the engines).
+BELOW_THE_ENGINES = ("containers", "data", "policy", "keras_model", "graph_model", "formats", "runtimes", "graph")
 ABOVE_THE_ENGINES = ("__init__", "__main__", "convert_and_check")
 
 

@@ -147,6 +147,42 @@ def did_you_mean(value: str, choices: Sequence[str]) -> str:
     return f"; did you mean {close[0]!r}?" if close else ""
 
 
+# How image pixels become input values (check --inputs, convert --calibrate); convkit/data/preprocess.py.
+def _presets() -> Sequence[str]:
+    from convkit.data.preprocess import PRESET_NAMES
+
+    return PRESET_NAMES
+
+
+PreprocessOption = Annotated[str | None, choice_option(
+    "--preprocess", choices=_presets, help="How image pixels (0..255) become input values: raw (0..255), unit (/255), "
+    "tf (-1..1), imagenet-caffe (BGR, ImageNet mean subtracted), imagenet-torch (/255, ImageNet mean and std). "
+    "Default: unit for float inputs, raw for integer ones.")]
+ScaleOption = Annotated[float | None, typer.Option(
+    "--scale", help="Images: value = (pixel * SCALE + OFFSET - MEAN) / STD; replaces the preset's scale.",
+    metavar="SCALE", show_default=False)]
+OffsetOption = Annotated[float | None, typer.Option(
+    "--offset", help="Images: added after --scale; replaces the preset's offset.", metavar="OFFSET",
+    show_default=False)]
+MeanOption = Annotated[str | None, typer.Option(
+    "--mean", help="Images: subtracted per channel after --scale/--offset (one value, or one per channel: "
+    "0.485,0.456,0.406).", metavar="M[,M,M]", show_default=False)]
+StdOption = Annotated[str | None, typer.Option(
+    "--std", help="Images: divides per channel after --mean (one value, or one per channel).", metavar="S[,S,S]",
+    show_default=False)]
+LimitOption = Annotated[int | None, typer.Option(
+    "--limit", help="Feed at most N samples (the first ones).", metavar="N", show_default=False)]
+
+
+def preprocessing_of(preset: str | None, scale: float | None, offset: float | None, mean: str | None,
+                     std: str | None) -> Any:
+    """The :class:`~convkit.data.preprocess.Preprocessing` the image options ask for."""
+    from convkit.data.preprocess import preprocessing
+
+    return preprocessing(preset, scale=scale, offset=offset, mean=mean, std=std)
+
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Prints ``Error: message`` on stderr and returns the ``typer.Exit`` to raise."""
     first_line = " ".join(str(message).split())

@@ -9,9 +9,16 @@ import typer
 
 from convkit.cli._common import (
     JsonOption,
+    LimitOption,
+    MeanOption,
+    OffsetOption,
+    PreprocessOption,
     ProfileOption,
+    ScaleOption,
+    StdOption,
     VerboseOption,
     handle_errors,
+    preprocessing_of,
     print_json,
     print_profile,
     stderr_console,
@@ -36,7 +43,18 @@ def check(
         bool,
         typer.Option("--all-formats", help="Convert the one MODEL given to every format in a temporary folder, then check all copies."),
     ] = False,
-    inputs: Annotated[Path | None, typer.Option("--inputs", help="An .npz file with one array per input name.", metavar="FILE")] = None,
+    inputs: Annotated[
+        list[str] | None,
+        typer.Option("--inputs", help="The data to feed: an .npz (one array per input name), an .npy, a folder, glob "
+                     "or file of images, or a CSV file; NAME=SOURCE feeds one input (repeat for each).",
+                     metavar="[NAME=]SOURCE", show_default=False),
+    ] = None,
+    preprocess: PreprocessOption = None,
+    scale: ScaleOption = None,
+    offset: OffsetOption = None,
+    mean: MeanOption = None,
+    std: StdOption = None,
+    limit: LimitOption = None,
     mnist: Annotated[int | None, typer.Option("--mnist", help="Feed the first N bundled MNIST test digits.", metavar="N")] = None,
     random: Annotated[int | None, typer.Option("--random", help="Feed N random samples drawn from the input specs.", metavar="N")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for --random.", metavar="N")] = 0,
@@ -55,6 +73,11 @@ def check(
     allow_unsafe: Annotated[
         bool, typer.Option("--unsafe", help="Allow Lambda layers and custom functions (runs code from the file).")
     ] = False,
+    signature: Annotated[
+        str | None,
+        typer.Option("--signature", help="The signature SavedModels and TFLite models run (a model holding one runs "
+                     "that one).", show_default="serving_default", metavar="KEY"),
+    ] = None,
     keep_copies: Annotated[
         Path | None, typer.Option("--keep-copies", help="With --all-formats: write the copies here and keep them.", metavar="DIR")
     ] = None,
@@ -90,8 +113,10 @@ def check(
     checkpoints in the architecture of --like. Inference mode everywhere.
 
     Inputs: the bundled MNIST test digits for models taking 784 values, else
-    100 seeded random samples; or --inputs/--mnist/--random. Inputs and outputs
-    are matched by name, else by position when counts and shapes line up.
+    100 seeded random samples; or --inputs (arrays, images, CSV), --mnist,
+    --random. Images are resized to the input and scaled by --preprocess.
+    Inputs and outputs are matched by name, else by position when counts and
+    shapes line up.
 
     Default tolerances (atol/rtol): 1e-5/1e-5 for float32 outputs; quantized
     copies: float16 weights 1e-2/1e-2, TF.js uint16 1e-3/1e-3, TF.js uint8
@@ -111,7 +136,9 @@ def check(
     log = stderr_console()
     progress = StageDisplay(quiet=json_output)
     options: dict[str, Any] = dict(
-        inputs=inputs,
+        inputs=inputs or None,
+        preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
+        limit=limit,
         mnist=mnist,
         random=random,
         seed=seed,
@@ -120,6 +147,7 @@ def check(
         tolerances=_parse_tolerances(tolerance or []),
         like=like,
         allow_unsafe=allow_unsafe,
+        signature=signature,
         tfjs_backends=tfjs_backend,
         browser=browser,
         progress=progress,

@@ -1,4 +1,5 @@
-"""``convkit setup-tfjs``: install the pinned @tensorflow/tfjs and graph layout engine where convkit finds them."""
+"""``convkit setup-tfjs``: install the pinned npm packages (TF.js, its WASM backend, the graph layout engine) where
+``convkit`` finds them."""
 
 from __future__ import annotations
 
@@ -22,19 +23,19 @@ def setup_tfjs(
                      help="npm folder to install into (default: ~/.cache/convkit/node, or $XDG_CACHE_HOME/convkit/node)."),
     ] = None,
 ) -> None:
-    """Install @tensorflow/tfjs and the graph layout engine (the versions convkit is tested with) under Node.js.
+    """Install the npm packages convkit runs under Node.js, at the versions convkit is tested with:
+    @tensorflow/tfjs and its WASM backend (TF.js models for check and convert) and @hpcc-js/wasm-graphviz
+    (the pictures of inspect --graph).
 
-    TF.js runs TF.js models for check and convert; @hpcc-js/wasm-graphviz
-    lays out the pictures of inspect --graph. Runs `npm install` once (needs
-    Node.js 20, npm and the npm registry). convkit looks for them in
-    $CONVKIT_NODE_ROOT, above the package and the working directory, then in
-    this folder.
+    Runs `npm ci` once on convkit's own package-lock.json (needs Node.js 20, npm and the
+    npm registry). convkit looks for them in $CONVKIT_NODE_ROOT, above the package
+    and the working directory, then in this folder.
     """
     from convkit.runtimes.tfjs import install
 
     folder = install.install_tfjs(root)
-    stdout_console().print(f"@tensorflow/tfjs {install.tfjs_version(folder)} and {install.LAYOUT_PACKAGE} "
-                           f"{install.LAYOUT_VERSION} installed in {folder}", markup=False, highlight=False)
+    installed = ", ".join(f"{name} {version}" for name, version in install.pinned_versions().items())
+    stdout_console().print(f"{installed} installed in {folder}", markup=False, highlight=False)
     if root is not None:
         stdout_console().print(f"set {install.NODE_ROOT_ENV}={folder} so that convkit finds them", markup=False,
                                highlight=False)

@@ -56,6 +56,10 @@ MAX_CONST_BYTES = 4096 * MiB
 # Tensor rank and element count accepted from any header.
 MAX_TENSOR_RANK = 64
 MAX_TENSOR_ELEMENTS = 1 << 40
+# Data fed to models (check --inputs, convert --calibrate): an .npz/.npy/CSV file, the arrays made from all
+# sources together, and the pixels of one image (checked from its header, before it is decoded).
+MAX_INPUT_BYTES = 4096 * MiB
+MAX_IMAGE_PIXELS = 89_478_485  # Pillow's own warning threshold
 
 LIMITS = {
     "MAX_PROTO_BYTES": MAX_PROTO_BYTES,
@@ -81,6 +85,8 @@ LIMITS = {
     "MAX_CONST_BYTES": MAX_CONST_BYTES,
     "MAX_TENSOR_RANK": MAX_TENSOR_RANK,
     "MAX_TENSOR_ELEMENTS": MAX_TENSOR_ELEMENTS,
+    "MAX_INPUT_BYTES": MAX_INPUT_BYTES,
+    "MAX_IMAGE_PIXELS": MAX_IMAGE_PIXELS,
 }
 
 

@@ -60,12 +60,20 @@ class TensorSpec:
         dtype: numpy dtype name (``float32``, ``int32``).
         int_high: for integer inputs, one past the largest valid value when the
             model says (the vocabulary size of the embedding that reads it).
+        quantization: ``(scale, zero_point)`` when the tensor holds the float values of the
+            model it was converted from as integers, ``round(x / scale) + zero_point`` (a TFLite
+            model with ``--io-type int8``/``uint8``); None: it holds the values themselves.
+        axes: when the tensor is the converted-from model's tensor transposed (a channels-first
+            input of an ONNX copy), the permutation: this tensor is ``source.transpose(axes)``;
+            None: same layout.
     """
 
     name: str
     shape: tuple[int | None, ...]
     dtype: str = "float32"
     int_high: int | None = None
+    quantization: tuple[float, int] | None = None
+    axes: tuple[int, ...] | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "shape": list(self.shape), "dtype": self.dtype}

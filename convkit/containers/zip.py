@@ -68,6 +68,15 @@ def json_member(archive: ZipFile, name: str, path: Path) -> Any:
     return limits.parse_json(data, path, name)
 
 
+def text_member(archive: ZipFile, name: str, path: Path) -> str:
+    """A UTF-8 text member (a vocabulary file), under the JSON size limit."""
+    info = archive.getinfo(name)
+    if info.file_size > limits.MAX_JSON_BYTES:
+        raise ReadError(f"{path}: {name} is {info.file_size} bytes, over convkit's limit of {limits.MAX_JSON_BYTES}")
+    try:
+        return archive.read(name).decode("utf-8")
+    except (BadZipFile, OSError, EOFError, UnicodeDecodeError) as error:
+        raise ReadError(f"{path}: cannot read {name} from the archive ({error})") from None
 def open_member(archive: ZipFile, name: str, path: Path) -> IO[bytes]:
     """Member ``name`` as a seekable binary file, for readers that seek back and forth (HDF5).
 

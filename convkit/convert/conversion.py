@@ -23,6 +23,8 @@ from convkit.progress import Progress, no_progress
 from convkit.registry import Format
 
 if TYPE_CHECKING:
+    from convkit.data.loader import InputsLike
+    from convkit.data.preprocess import Preprocessing
     from convkit.graph_model.model import GraphModel
     from convkit.keras_model.data import ModelData
 
@@ -47,6 +49,15 @@ class ConvertRequest:
         allow_unsafe: the user's ``--unsafe`` (code from the file may run).
         smoke_run: load and run the output once in its target runtime before it appears.
         opset: the opset, for opset-versioned targets; None: the target's default.
+        calibrate: the data a calibrated quantization (TFLite ``int8``) calibrates on, as
+            :func:`convkit.data.loader.load_inputs` takes it; None: the inputs ``check`` would feed.
+        preprocess: how the calibration images' pixels become values; None: by the input's dtype.
+        limit: at most this many calibration samples; None: the writer's default.
+        io_type: the number type of a calibrated model's inputs and outputs (``float32``, ``int8``,
+            ``uint8``); None: ``float32``.
+        nchw: inputs and outputs to write channels first (``[N, C, H, W]`` for ``[N, H, W, C]``); empty: none.
+        input_shapes: ``(input name, dims)`` the output's inputs take, batch included (None: open; name
+            ``""``: the only input); empty: the model's own, batch open.
         route: the writer, for targets written more than one way (ONNX: ``native`` or ``tf2onnx``); None:
             the target's writer picks.
         progress: told each stage and, while weights are written, bytes done/total.
@@ -71,6 +82,12 @@ class ConvertRequest:
     allow_unsafe: bool = False
     smoke_run: bool = True
     opset: int | None = None
+    calibrate: InputsLike | None = None
+    preprocess: Preprocessing | None = None
+    limit: int | None = None
+    io_type: str | None = None
+    nchw: tuple[str, ...] = ()
+    input_shapes: tuple[tuple[str, tuple[int | None, ...]], ...] = ()
     route: str | None = None
     progress: Progress | None = None
     inputs: str | None = None
@@ -94,11 +111,13 @@ class Written:
         kind: what exactly (``layers``/``graph`` for TF.js, ``keras2-h5``, ``opset-17``, ``builtin-int8``, ...).
         warnings: what the target could not hold or had to change, in the order it came up.
         lost: the parts of the source the target does not hold (also among ``warnings``).
+        calibration: what a calibrated quantization calibrated on (``source``, ``count``), or None.
     """
 
     kind: str
     warnings: tuple[str, ...] = ()
     lost: tuple[str, ...] = ()
+    calibration: dict[str, Any] | None = None
 
 
 class Notes:
@@ -109,6 +128,7 @@ class Notes:
         self._target = target
         self.warnings: list[str] = []
         self.lost: list[str] = []
+        self.calibration: dict[str, Any] | None = None
 
     def warn(self, text: str) -> None:
         """A change the output needed or a part it lacks that is no loss (a checkpoint holds no architecture)."""
@@ -130,6 +150,11 @@ class Notes:
         """The source's optimizer state and training configuration, lost unless the output carries them."""
         if not self._request.keep_optimizer:
             return  # --no-optimizer: leaving training state out is what the user asked for
+        if model.training_code:
+            self.lose("the training configuration (compile settings) of the source",
+                      f"left out of the {self._target.name} output: the training configuration of the source, which "
+                      f"holds {model.training_code} (code that only training runs)")
+            carried = False
         if model.optimizer_weights and not carried:
             self.lose("the optimizer state of the source")
         if model.training_config and not (carried if training_carried is None else training_carried):
@@ -145,7 +170,7 @@ class Notes:
 
     def written(self, kind: str) -> Written:
         """The writer's result."""
-        return Written(kind, tuple(self.warnings), tuple(self.lost))
+        return Written(kind, tuple(self.warnings), tuple(self.lost), self.calibration)
 
 
 class Source:
@@ -175,6 +200,11 @@ class Source:
             self._graph = finder(self.path, self._request.like) if finder is not None else None
             self._graph_known = True
         return self._graph
+
+    @property
+    def read_notes(self) -> tuple[str, ...]:
+        """What reading changed in the source's model (a CuDNNLSTM read as an LSTM), if it was read."""
+        return tuple(self._model.notes) if self._model is not None else ()
 
     def graph_model(self, *, as_graph: bool = False) -> GraphModel | None:
         """The source as a frozen TensorFlow graph, read on first use and only once; None when it does not convert as
@@ -207,12 +237,30 @@ class Source:
         if self._model is None:
             if self.graph is not None:
                 raise UsageError(self.graph.refusal(self._request.to))
+            from convkit.keras_model.config import string_inputs
+            from convkit.registry import get_format
             from convkit.runtimes.keras.read import read_model
 
             with stage("read"):
-                self._model = read_model(self.path, self._stack, like=self._request.like,
-                                         allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+                model = read_model(self.path, self._stack, like=self._request.like,
+                                   allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+            target = get_format(self._request.to)
+            strings = string_inputs(model.config)
+            if strings and not target.holds_strings:
+                raise UsageError(
+                    f"{self.path}: the model takes strings (input {strings[0]!r}: text preprocessing inside the "
+                    f"model), which convkit cannot carry into {target.shown_name} (its string operations have no "
+                    f"counterpart there), so no {target.name} output is written; convert to "
+                    f"{', '.join(f.name for f in _string_targets())} instead, or move the text preprocessing out of "
+                    "the model")
+            self._model = model
         return self._model
+
+
+def _string_targets() -> list[Format]:
+    from convkit.registry import formats
+
+    return [fmt for fmt in formats() if fmt.writer and fmt.holds_strings]
 
 
 class Conversion:

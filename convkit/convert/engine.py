@@ -19,6 +19,9 @@ from typing import Any, Sequence
 
 from convkit import registry
 from convkit.convert.conversion import Conversion, ConvertRequest, Source, Written
+from convkit.convert.serving import parse_input_shape
+from convkit.data.loader import InputsLike
+from convkit.data.preprocess import Preprocessing, preprocessing
 from convkit.errors import UsageError
 from convkit.policy import screening
 from convkit.profile import stage
@@ -44,6 +47,8 @@ class ConvertResult:
         seconds: wall time of the conversion.
         check: the equivalence report (``to_dict()``) when ``check=True``.
         lost: the parts of the source the target does not hold (also among ``warnings``).
+        calibration: for a calibrated quantization (TFLite int8), what it calibrated on: ``source``
+            and ``count``; else None.
     """
 
     src: Path
@@ -55,6 +60,7 @@ class ConvertResult:
     seconds: float
     check: dict[str, Any] | None = field(default=None)
     lost: tuple[str, ...] = ()
+    calibration: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The ``convert --json`` document (docs/json.md); keys are spelled out so renames stay internal."""
@@ -66,6 +72,7 @@ class ConvertResult:
             "kind": self.kind,
             "warnings": list(self.warnings),
             "seconds": self.seconds,
+            "calibration": self.calibration,
             "check": self.check,
         }
 
@@ -115,6 +122,12 @@ def convert(
     progress: Progress | None = None,
     smoke_run: bool = True,
     opset: int | None = None,
+    calibrate: InputsLike | None = None,
+    preprocess: str | Preprocessing | None = None,
+    limit: int | None = None,
+    io_type: str | None = None,
+    nchw: Sequence[str] = (),
+    input_shapes: Sequence[str] = (),
     inputs: str | Sequence[str] | None = None,
     outputs: str | Sequence[str] | None = None,
     signature: str | None = None,
@@ -145,11 +158,25 @@ def convert(
             place (a TF.js layers output that fails falls back to a graph model unless ``tfjs_kind``
             is ``layers``); default True. False (``--no-verify``) keeps unverified outputs, for every target.
         opset: ONNX opset of ``onnx`` outputs; default 17.
+        calibrate: with ``quantize="int8"`` (TFLite), the data to calibrate on, as ``check``'s ``inputs``
+            takes it (an ``.npz``, ``.npy``, images, CSV, ``NAME=SOURCE``, or arrays); default: up to 100
+            of the inputs ``check`` would feed.
+        preprocess: how calibration images' pixels become values (a preset name or a ``Preprocessing``).
+        limit: calibrate on at most this many samples; default 500 of ``calibrate``'s.
+        io_type: ``float32`` (default), ``int8`` or ``uint8``: the number type of an int8 TFLite model's
+            inputs and outputs.
+        nchw: names of inputs and outputs an ONNX output takes and gives channels first (``[N, C, H, W]``
+            for the model's ``[N, H, W, C]``); recorded in the file, so ``check`` feeds it transposed data.
+        input_shapes: ``NAME=DIMS`` per input (``image=1x28x28x1``; ``-1`` or ``?`` for an open dimension;
+            no ``NAME=`` for a model's only input), for targets that record shapes (SavedModel, ONNX, TFLite,
+            TF.js graph models); default: the model's shapes with the batch open.
         inputs: for graph-level sources, the inputs as ``NAME[:SHAPE],...`` (``x:0`` and
             ``x:1x28x28x1`` forms); default: the signature's, else the graph's placeholders.
         outputs: for graph-level sources, the outputs as ``NAME,...``; default: the signature's,
             else the nodes nobody consumes.
-        signature: the signature to convert, where a source has several; default ``serving_default``.
+        signature: the signature to convert, where a source has several; default ``serving_default``, else
+            the only one. A SavedModel's is converted alone (the output's only signature); a key the source
+            lacks is refused with its keys.
         tag: the SavedModel meta graph's tag set (``serve``, ``train,gpu``); default ``serve``, else the only one.
         onnx_route: ``native`` (convkit's own ONNX writer, no TensorFlow) or ``tf2onnx``; default the native
             writer where it covers every layer of a Keras source, else tf2onnx (with a warning).
@@ -163,6 +190,20 @@ def convert(
     target = registry.get_format(to)
     source_format = registry.detect(src)
     _check_options(target, tfjs_kind, quantize, tuple(quantize_weights), opset, onnx_route)
+    if isinstance(preprocess, Preprocessing) and not preprocess.given:
+        preprocess = None
+    _check_calibration(target, quantize, calibrate, preprocess, limit, io_type)
+    nchw = tuple(dict.fromkeys(name.strip() for item in nchw for name in item.split(",") if name.strip()))
+    shapes = tuple(parse_input_shape(item) for item in input_shapes)
+    if shapes and not target.write_options.input_shapes:
+        takers = ", ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.input_shapes)
+        raise UsageError(f"--input-shape applies to targets that record input shapes ({takers}), not --to {target.name}")
+    if nchw and not target.write_options.channels_first:
+        takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.channels_first)
+        raise UsageError(f"--nchw applies to {takers} only")
+    _check_signature(source_format, src, signature)
+    if isinstance(preprocess, str):
+        preprocess = preprocessing(preprocess)
     out = Path(out) if out is not None else default_output(src, target.name)
     if out.resolve() == src.resolve():
         raise UsageError(f"{out}: the output would replace the source; choose another --out")
@@ -170,7 +211,8 @@ def convert(
         src=src, src_format=source_format.name, to=target.name, out=out, like=Path(like) if like else None,
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
-        smoke_run=smoke_run, opset=opset, route=onnx_route, progress=progress, inputs=_joined(inputs),
+        smoke_run=smoke_run, opset=opset, calibrate=calibrate, preprocess=preprocess, limit=limit, io_type=io_type,
+        nchw=nchw, input_shapes=shapes, route=onnx_route, progress=progress, inputs=_joined(inputs),
         outputs=_joined(outputs), signature=signature, tag=tag,
     )
     say = progress or no_progress
@@ -182,14 +224,20 @@ def convert(
         raise UsageError(f"convkit does not write {target.name} files")
     with contextlib.ExitStack() as stack:
         conversion = Conversion(request, Source(request, source_format, stack), target)
-        if request.graph_options and conversion.source.graph_model() is None:
-            raise UsageError(f"{src}: {request.graph_options[0]} applies to sources converted as graphs (TF.js graph "
+        # --signature also serves a SavedModel that converts through its Keras layers (serving.py picks it).
+        refused = [flag for flag in request.graph_options if flag != "--signature" or source_format.signatures is None]
+        if refused and conversion.source.graph_model() is None:
+            raise UsageError(f"{src}: {refused[0]} applies to sources converted as graphs (TF.js graph "
                              "models, frozen graphs, MetaGraphs, SavedModels without Keras layers; without --like), "
                              "not to this one")
+        if shapes and conversion.source.graph_model() is not None:
+            raise UsageError(f"{src}: a source converted as a graph takes its input shapes with --inputs "
+                             "NAME:SHAPE, not --input-shape")
         say("writing")
         written: Written = writer(conversion)
-    return ConvertResult(src, out, source_format.name, target.name, written.kind, written.warnings,
-                         round(time.perf_counter() - started, 3), lost=written.lost)
+    warnings = (*conversion.source.read_notes, *written.warnings)
+    return ConvertResult(src, out, source_format.name, target.name, written.kind, warnings,
+                         round(time.perf_counter() - started, 3), lost=written.lost, calibration=written.calibration)
 
 
 def _joined(names: str | Sequence[str] | None) -> str | None:
@@ -223,3 +271,33 @@ def _check_options(target: registry.Format, kind: str | None, quantize: str | No
     if opset is not None and opset not in options.opsets:
         raise UsageError(f"--opset {opset} is outside the {target.shown_name} opsets convkit writes "
                          f"({min(options.opsets)}..{max(options.opsets)})")
+
+
+def _check_signature(source_format: registry.Format, src: Path, signature: str | None) -> None:
+    """Refuses a ``--signature`` key a source holding signatures (a SavedModel) lacks, listing its keys, read
+    without TensorFlow."""
+    if signature is None or source_format.signatures is None:
+        return  # graph-level sources (a MetaGraph's signatures) are read, and refused, with the graph
+    keys = source_format.signatures(src)
+    if signature not in keys:
+        raise UsageError(f"{src}: the {source_format.shown_name} model has no signature {signature!r}; its "
+                         f"signatures: {', '.join(keys) or 'none'}")
+
+
+def _check_calibration(target: registry.Format, quantize: str | None, calibrate: object, preprocess: object,
+                       limit: int | None, io_type: str | None) -> None:
+    """Refuses calibration data and input/output types where no calibrated quantization is asked for."""
+    options = target.write_options
+    takers = " or ".join(f"--to {fmt.name} --quantize {'/'.join(fmt.write_options.calibrated)}"
+                         for fmt in registry.formats() if fmt.write_options.calibrated)
+    for given, flag in ((calibrate is not None, "--calibrate"), (io_type is not None, "--io-type"),
+                        (preprocess is not None, "--preprocess/--scale/--offset/--mean/--std"),
+                        (limit is not None, "--limit")):
+        if given and quantize not in options.calibrated:
+            raise UsageError(f"{flag} applies to {takers} only")
+    if io_type is not None and io_type not in options.io_types:
+        raise UsageError(f"unknown {target.shown_name} input/output type {io_type!r}; choose one of "
+                         f"{', '.join(options.io_types)}")
+    if (preprocess is not None or limit is not None) and calibrate is None:
+        raise UsageError("--preprocess, --scale, --offset, --mean, --std and --limit apply to the data given with "
+                         "--calibrate")

@@ -23,10 +23,10 @@ import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from convkit._tf import import_tensorflow
-from convkit.errors import ReadError, RunError, error_text
+from convkit.errors import ReadError, RunError, UsageError, error_text
 from convkit.formats.savedmodel import PlainSavedModel, keras_model_config
 from convkit.keras_model.config import iter_layers
 from convkit.keras_model.data import ModelData
@@ -51,6 +51,7 @@ class Serving:
         origin: what runs the model (``tf_keras``, ``Keras 3``, ``SavedModel signature``).
         saved_model: the SavedModel folder when the function is its signature ``signature`` as saved, which
             converters may read from disk; None for a live model.
+        input_batches: per input, the batch size the output fixes (``--input-shape``); None: open.
     """
 
     input_names: list[str]
@@ -62,13 +63,53 @@ class Serving:
     origin: str
     saved_model: Path | None = None
     signature: str | None = None
+    input_batches: list[int | None] | None = None
 
     def specs(self, batch: int | None = None) -> list[Any]:
-        """``tf.TensorSpec`` per input, batch dimension ``batch`` (``None``: open)."""
+        """``tf.TensorSpec`` per input, batch dimension ``batch`` (``None``: the input's own, open by default)."""
         import tensorflow as tf
 
-        return [tf.TensorSpec((batch, *shape), dtype, name=name)
-                for name, shape, dtype in zip(self.input_names, self.input_shapes, self.input_dtypes)]
+        batches = self.input_batches or [None] * len(self.input_names)
+        return [tf.TensorSpec((batch if batch is not None else own, *shape), dtype, name=name)
+                for name, shape, dtype, own in zip(self.input_names, self.input_shapes, self.input_dtypes, batches)]
+
+    def reshaped(self, shapes: Sequence[tuple[str, tuple[int | None, ...]]], source: Path) -> Serving:
+        """This serving with the inputs' shapes ``shapes`` gives (``(name, dims)``, batch included; name ``""``
+        for the only input), where the model leaves them open or agrees.
+
+        Raises:
+            UsageError: an unknown input, a rank other than the input's, a dimension the model fixes
+                to another size, or a size below 1.
+        """
+        if not shapes:
+            return self
+        current = {name: (None, *shape) for name, shape in zip(self.input_names, self.input_shapes)}
+        chosen = dict(zip(self.input_names, zip(self.input_batches or [None] * len(self.input_names),
+                                                self.input_shapes)))
+        for name, dims in shapes:
+            if not name:
+                if len(self.input_names) != 1:
+                    raise UsageError(f"{source}: --input-shape {_dims_text(dims)} names no input, and the model "
+                                     f"takes {', '.join(self.input_names)}; give NAME=DIMS")
+                name = self.input_names[0]
+            if name not in current:
+                raise UsageError(f"{source}: --input-shape names {name!r}, which is not an input of the model "
+                                 f"(inputs: {', '.join(self.input_names)})")
+            model = current[name]
+            if len(dims) != len(model):
+                raise UsageError(f"{source}: --input-shape {name}={_dims_text(dims)} has rank {len(dims)}, but input "
+                                 f"{name!r} has rank {len(model)} ({_dims_text(model)})")
+            for axis, (given, fixed) in enumerate(zip(dims, model)):
+                if given is not None and given < 1:
+                    raise UsageError(f"{source}: --input-shape {name}={_dims_text(dims)}: dimension {axis} must be "
+                                     "at least 1, or -1/? for an open one")
+                if given is not None and fixed is not None and given != fixed:
+                    raise UsageError(f"{source}: --input-shape {name}={_dims_text(dims)}: dimension {axis} of input "
+                                     f"{name!r} is {fixed} in the model ({_dims_text(model)})")
+            chosen[name] = (dims[0], tuple(dims[1:]))
+        # Reshaped, the function is no longer the signature as saved: converters trace it, not the folder.
+        return dataclasses.replace(self, saved_model=None, input_batches=[chosen[name][0] for name in self.input_names],
+                                   input_shapes=[chosen[name][1] for name in self.input_names])
 
     def function(self, batch: int | None = None) -> Any:
         """A ``tf.function`` over :meth:`specs` returning ``{output name: tensor}``."""
@@ -82,6 +123,44 @@ class Serving:
             return dict(zip(names, call(list(inputs))))
 
         return serve
+
+
+def _dims_text(dims: Sequence[int | None]) -> str:
+    return "x".join("?" if dim is None else str(dim) for dim in dims)
+
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int | None, ...]]:
+    """``image=1x28x28x1`` (or ``1,28,28,1``; ``-1`` or ``?`` for an open dimension; no ``NAME=`` for a
+    model's only input) as ``("image", (1, 28, 28, 1))``.
+
+    Raises:
+        UsageError: not NAME=DIMS with whole numbers, ``-1`` or ``?``.
+    """
+    name, _, dims = text.rpartition("=")
+    parts = [part.strip() for part in re.split(r"[x,]", dims.strip().strip("[]()")) if part.strip()]
+    try:
+        if not parts:
+            raise ValueError
+        parsed = tuple(None if part in ("?", "-1", "None") else int(part) for part in parts)
+    except ValueError:
+        raise UsageError(f"--input-shape takes NAME=DIMS such as image=1x28x28x1 or image=-1,224,224,3 "
+                         f"(-1 or ? for an open dimension), not {text!r}") from None
+    return name.strip(), parsed
+
+
+def save_serving(serving: Serving, target: Path) -> None:
+    """A SavedModel at ``target`` whose ``serving_default`` signature is ``serving``'s function, with its input
+    specs: the way to write shapes other than the model's own."""
+    import tensorflow as tf
+
+    function = serving.function().get_concrete_function()
+    if serving.origin == "tf_keras":
+        serving.owner.save(str(target), save_format="tf", include_optimizer=False,
+                           signatures={"serving_default": function})
+    elif serving.origin == "Keras 3":
+        serving.owner.export(str(target), verbose=False, input_signature=serving.specs())
+    else:
+        tf.saved_model.save(serving.owner, str(target), signatures={"serving_default": function})
 
 
 def _clean(name: str) -> str:
@@ -218,26 +297,35 @@ def from_graph(model: GraphModel) -> Serving:
 
 
 def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[[], Serving] | None]:
-    """The conversion's source as a named function, and a builder of its unrolled form (None without recurrent
-    layers): a source that converts as a graph through the graph, a SavedModel without a Keras config through
-    its own signature, a Keras source built live."""
+    """The conversion's source as a named function with the request's input shapes, and a builder of its
+    unrolled form (None without recurrent layers): a source that converts as a graph through the graph, a
+    SavedModel without a Keras config through its own signature (or the one ``--signature`` names, for a
+    SavedModel with Keras layers too), a Keras source built live."""
     from convkit.convert.writers.graph import graph_model
 
     source, request = conversion.source, conversion.request
+    shapes = request.input_shapes
     graph = graph_model(conversion, notes)
     if graph is not None:
-        return from_graph(graph), None
+        return from_graph(graph).reshaped(shapes, request.src), None
+    if request.signature is not None:
+        serving = from_saved_model(source.path, request.signature)
+        others = sorted(set(serving.owner.signatures) - {request.signature})
+        if others:
+            notes.warn(f"converted signature {request.signature!r}; the source's other signatures "
+                       f"({', '.join(others)}) are not in the output")
+        return serving.reshaped(shapes, request.src), None
     if isinstance(source.graph, PlainSavedModel):
-        return from_saved_model(source.path), None
+        return from_saved_model(source.path).reshaped(shapes, request.src), None
     keras_config = keras_model_config(source.path)
     if keras_config is not None and not _recurrent(keras_config):
-        return from_saved_model(source.path), None
+        return from_saved_model(source.path).reshaped(shapes, request.src), None
     model = source.model()
     notes.optimizer(model, carried=False)
     if not recurrent_layers(model):
-        return from_model(model, request.src, request.allow_unsafe), None
+        return from_model(model, request.src, request.allow_unsafe).reshaped(shapes, request.src), None
 
     def unrolled_model() -> Serving:
-        return from_model(unrolled(model), request.src, request.allow_unsafe)
+        return from_model(unrolled(model), request.src, request.allow_unsafe).reshaped(shapes, request.src)
 
-    return from_model(model, request.src, request.allow_unsafe), unrolled_model
+    return from_model(model, request.src, request.allow_unsafe).reshaped(shapes, request.src), unrolled_model

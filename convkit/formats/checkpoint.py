@@ -332,17 +332,21 @@ def _graph_tree(graph: Any, index: CheckpointIndex) -> tuple[dict[str, Any], lis
 
 
 def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template: Template | None) -> ModelData:
-    """The weights of a Keras object-graph checkpoint (``layer_with_weights-N/...``) in the architecture of
-    ``template`` (the model ``like`` names); tensors are read when asked for.
+    """The weights of a Keras object-based checkpoint in the architecture of ``template`` (the model ``like``
+    names); tensors are read when asked for.
+
+    Either Keras generation's layout (:mod:`convkit.keras_model.checkpoint_layout`): tf_keras'
+    ``layer_with_weights-N``, Keras 3's ``_operations/N`` under ``tf.train.Checkpoint(model=m)``,
+    with or without the optimizer beside it.
 
     Raises:
         UsageError: no ``like``, or the checkpoint does not fit its architecture (the first tensor that does not
             is named).
     """
+    from convkit.keras_model.checkpoint_layout import layer_variables, match_layer, wanted_paths
     from convkit.keras_model.config import layer_names
     from convkit.keras_model.data import Weight
     from convkit.keras_model.weights import check_fit, check_same_count, needs_like, tfjs_weight_name, with_weights
-    from convkit.train import checkpoints as layout
 
     if template is None or like is None:
         raise needs_like(path, "a checkpoint")
@@ -350,26 +354,30 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
     prefix = resolve_prefix(Path(path))
     index = tensor_bundle.read_index(prefix)
     targets = [(name, items) for name, items in model.layer_weights.items() if items]
-    by_layer = layout.layer_entries(entry.key for entry in index.entries)
-    if not by_layer:
-        raise UsageError(f"{path}: holds no Keras layer weights (no layer_with_weights-N entries)")
-    check_same_count(len(by_layer), len(targets), "layers", "layers with weights", path, like)
+    layers = layer_variables(object_graph(index), (entry.key for entry in index.entries))
+    if not layers:
+        raise UsageError(f"{path}: holds no Keras model's weights (neither tf_keras' layer_with_weights-N nor "
+                         "Keras 3's _operations/N objects)")
+    check_same_count(len(layers), len(targets), "layers", "layers with weights", path, like)
     entries = {entry.key: entry for entry in index.entries}
     known = layer_names(model.config)
+    records = {(layer.get("config") or {}).get("name", layer.get("name")): layer
+               for layer in (model.config.get("config") or {}).get("layers", []) if isinstance(layer, dict)}
     layer_weights: dict[str, list[Weight]] = {name: [] for name in model.layer_weights}
-    for (layer_name, expected), number in zip(targets, sorted(by_layer)):
-        keys = layout.match_layer(by_layer[number], [tfjs_weight_name(w.name, known) for w in expected])
+    for number, ((layer_name, expected), found) in enumerate(zip(targets, layers)):
+        wanted = wanted_paths(records.get(layer_name), [tfjs_weight_name(w.name, known) for w in expected])
+        keys = match_layer(found, wanted)
         for want, key in zip(expected, keys):
             if key is None:
                 raise UsageError(
-                    f"{path}: layer_with_weights-{number} has no tensor for {want.name!r} of layer {layer_name!r} "
-                    f"in {like}; --like must name a model of the same architecture"
+                    f"{path}: the checkpoint's layer {number} with weights has no tensor for {want.name!r} of layer "
+                    f"{layer_name!r} in {like}; --like must name a model of the same architecture"
                 )
             entry = entries[key]
             got = Weight(key, tuple(entry.shape), entry.dtype, functools.partial(tensor_bundle.read_tensor, prefix, key))
             check_fit(want, got, layer_name, path, like)
             layer_weights[layer_name].append(Weight(want.name, want.shape, got.dtype, got.read, want.trainable))
-        extra = sorted(set(by_layer[number].values()) - set(keys))
+        extra = sorted(set(found.values()) - set(keys))
         if extra:
             raise UsageError(f"{path}: tensor {extra[0]!r} has no counterpart in layer {layer_name!r} of {like}")
     return with_weights(model, layer_weights)

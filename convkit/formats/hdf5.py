@@ -160,6 +160,7 @@ def is_weights_only(path: Path) -> bool:
 
 def read_keras_model(path: Path, stack: contextlib.ExitStack) -> ModelData:
     """A whole-model ``.h5`` file (tf_keras or Keras 3 ``model.save('x.h5')``); weights are read when asked for."""
+    from convkit.keras_model.cudnn import cudnn_as_keras
     from convkit.keras_model.data import ModelData
     from convkit.keras_model.dialect import to_keras2_config
     from convkit.keras_model.hdf5_weights import keras2_layer_weights, named_by_layer
@@ -179,9 +180,12 @@ def read_keras_model(path: Path, stack: contextlib.ExitStack) -> ModelData:
     config = to_keras2_config(raw_config)
     body = raw_config.get("config")
     model_name = body.get("name") if isinstance(body, dict) else None  # Keras 2.0: a bare list of layers
+    layer_weights = keras2_layer_weights(weights_group, path, model_name)
+    notes = cudnn_as_keras(config, layer_weights)
     return ModelData(
         config=config,
-        layer_weights=named_by_layer(keras2_layer_weights(weights_group, path, model_name), config),
+        layer_weights=named_by_layer(layer_weights, config),
+        notes=notes,
         generation=3 if version.startswith("3") else 2,
         keras_version=version,
         training_config=training,
@@ -231,9 +235,10 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
 
 
 def configs(path: Path) -> list[Any]:
-    """The model and training configs of an ``.h5`` file, as data (read in a child, like :func:`inspect`)."""
+    """The model config of an ``.h5`` file (what the forward pass builds; the training config aside), as data
+    (read in a child, like :func:`inspect`)."""
     report = inspect(Path(path))
-    return [config for config in (report.model_config, report.training_config) if config is not None]
+    return [report.model_config] if report.model_config is not None else []
 
 
 register_format(Format(

@@ -18,9 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from convkit.containers import hdf5
 from convkit.containers.isolate import run_isolated
-from convkit.containers.zip import ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member, open_member
+from convkit.containers.zip import (
+    ZIP_MAGIC, BadZipFile, ZipFile, check_members, json_member, open_member, text_member,
+)
 from convkit.errors import ReadError
 from convkit.formats import _report
+from convkit.policy.code import without_training
 from convkit.registry import Format, register_format
 
 if TYPE_CHECKING:
@@ -180,6 +183,7 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
         raise ReadError(f"{path}: not a readable .keras archive ({error})") from None
     # tf_keras writes .keras archives too; its activations and TFOpLambda layers are its own
     generation = 2 if str(metadata.get("keras_version", "3")).startswith("2.") else 3
+    raw_config = _with_vocabularies(raw_config, archive, path)
     h5 = stack.enter_context(hdf5.open_hdf5(weights_path, weights_path))
     layer_weights: dict[str, list[Weight]] = {}
     try:
@@ -200,10 +204,39 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
     )
 
 
+def _with_vocabularies(raw_config: dict[str, Any], archive: ZipFile, path: Path) -> dict[str, Any]:
+    """The config with each lookup layer's vocabulary (``assets/layers/<key>/vocabulary.txt``, one token a line,
+    as Keras writes it) as its ``vocabulary`` argument, so that every Keras target carries it."""
+    import copy
+
+    from convkit.keras_model.config import LOOKUP_CLASSES, MODEL_CLASSES
+    from convkit.keras_model.hdf5_weights import keras3_keys
+
+    names = set(archive.namelist())
+    config = copy.deepcopy(raw_config)
+
+    def visit(model: dict[str, Any], prefix: str) -> None:
+        for layer, key in keras3_keys(model):
+            body = layer.get("config")
+            if layer.get("class_name") in MODEL_CLASSES:
+                visit(layer, f"{prefix}{key}/layers/")
+            elif layer.get("class_name") in LOOKUP_CLASSES and isinstance(body, dict) and body.get("vocabulary") is None:
+                member = f"assets/{prefix}{key}/vocabulary.txt"
+                if member in names:
+                    lines = text_member(archive, member, path).splitlines()
+                    while lines and lines[-1] == "":
+                        lines.pop()
+                    integers = layer.get("class_name") == "IntegerLookup"
+                    body["vocabulary"] = [int(line) for line in lines] if integers else lines
+
+    visit(config, "layers/")
+    return config
+
+
 def configs(path: Path) -> list[Any]:
-    """The model config (with its compile config) of a ``.keras`` archive, as data."""
+    """The model config of a ``.keras`` archive without its compile config (what the forward pass builds), as data."""
     report = inspect(Path(path))
-    return [config for config in (report.model_config, report.compile_config) if config is not None]
+    return [without_training(report.model_config)] if report.model_config is not None else []
 
 
 register_format(Format(

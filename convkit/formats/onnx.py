@@ -18,6 +18,8 @@ inside the model's folder), and never imports an ONNX runtime.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -41,6 +43,9 @@ ORT_TYPES = {
     "tensor(int32)": "int32", "tensor(int16)": "int16", "tensor(int8)": "int8", "tensor(uint8)": "uint8",
     "tensor(bool)": "bool",
 }
+# metadata_props key recording inputs and outputs written transposed (channels first):
+# {"image": [0, 3, 1, 2]} means the graph's "image" is the source model's "image" transposed by those axes.
+TRANSPOSED_KEY = "convkit.transposed"
 _SNIFF_FIELDS = 10_000
 _GRAPH_FIELD = 7
 _OPSET_FIELD = 8
@@ -196,16 +201,22 @@ def _walk_nodes(graph: Any, depth: int = 0) -> Iterator[Any]:
                 yield from _walk_nodes(subgraph, depth + 1)
 
 
-def _walk_initializers(graph: Any, depth: int = 0) -> Iterator[Any]:
+def _walk_graphs(graph: Any, depth: int = 0) -> Iterator[Any]:
+    """``graph`` and every subgraph its nodes hold (``If``/``Loop``/``Scan`` bodies), nesting capped."""
     if depth > limits.MAX_JSON_DEPTH:
         return
-    yield from graph.initializer
+    yield graph
     for node in graph.node:
         for attribute in node.attribute:
             if attribute.HasField("g"):
-                yield from _walk_initializers(attribute.g, depth + 1)
+                yield from _walk_graphs(attribute.g, depth + 1)
             for subgraph in attribute.graphs:
-                yield from _walk_initializers(subgraph, depth + 1)
+                yield from _walk_graphs(subgraph, depth + 1)
+
+
+def _walk_initializers(graph: Any) -> Iterator[Any]:
+    for each in _walk_graphs(graph):
+        yield from each.initializer
 
 
 def _external(tensor: Any) -> dict[str, str] | None:
@@ -230,19 +241,69 @@ def _initializer_row(tensor: Any, path: Path) -> dict[str, Any]:
 
 
 def _external_file(path: Path, location: str | None, name: str) -> Path:
+    """The external data file ``location`` of tensor ``name``: a regular file inside the model's folder, reached
+    without a link (the path is checked entry by entry, with ``lstat``, never resolved through a link)."""
     if not location:
         raise ReadError(f"{path}: initializer {name!r} is external but names no location")
     posix = PurePosixPath(location.replace("\\", "/"))
-    if posix.is_absolute() or ".." in posix.parts or (len(location) > 1 and location[1] == ":"):
+    if posix.is_absolute() or ".." in posix.parts or (len(location) > 1 and location[1] == ":") or not posix.parts:
         raise ReadError(f"{path}: initializer {name!r} names external data {location!r} outside the model folder")
-    target = path.parent / posix
-    folder = path.parent.resolve()
+    target = path.parent
     try:
-        if folder not in target.resolve().parents or not target.is_file():
-            raise ReadError(f"{path}: external data {location!r} of initializer {name!r} is not a file in the model folder")
+        for part in posix.parts:
+            target = target / part
+            mode = os.lstat(target).st_mode
+            if stat.S_ISLNK(mode):
+                raise ReadError(f"{path}: external data {location!r} of initializer {name!r} is reached through a "
+                                f"symbolic link ({target}); convkit follows no link out of a model folder")
+        if not stat.S_ISREG(mode):
+            raise ReadError(f"{path}: external data {location!r} of initializer {name!r} is not a regular file")
+    except FileNotFoundError:
+        raise ReadError(f"{path}: external data {location!r} of initializer {name!r} is missing from the model "
+                        "folder") from None
     except (OSError, ValueError):
         raise ReadError(f"{path}: external data {location!r} of initializer {name!r} cannot be read") from None
     return target
+
+
+def external_tensors(graph: Any) -> Iterator[Any]:
+    """Every tensor of the graph and its subgraphs that may hold external data: initializers and the tensors
+    of node attributes (a ``Constant``'s value)."""
+    for each in _walk_graphs(graph):
+        yield from each.initializer
+        for node in each.node:
+            for attribute in node.attribute:
+                if attribute.HasField("t"):
+                    yield attribute.t
+                yield from attribute.tensors
+
+
+def external_data(path: Path, model: Any) -> list[Path]:
+    """The external data files of the model at ``path`` (parsed as ``model``), each checked before a runtime
+    reads it: a regular file inside the model's folder, reached without a link, holding every byte its
+    tensors' ``offset`` and ``length`` name.
+
+    Raises:
+        ReadError: naming the tensor and the location that fails.
+    """
+    sizes: dict[Path, int] = {}
+    for tensor in external_tensors(model.graph):
+        entries = _external(tensor)
+        if entries is None:
+            continue
+        name = _text(tensor.name)
+        file = _external_file(path, entries.get("location"), name)
+        if file not in sizes:
+            sizes[file] = file.stat().st_size
+        try:
+            offset = int(entries.get("offset", 0))
+            length = int(entries["length"]) if "length" in entries else sizes[file] - offset
+        except ValueError:
+            raise ReadError(f"{path}: initializer {name!r} has an external offset or length that is not a number") from None
+        if offset < 0 or length < 0 or offset + length > sizes[file]:
+            raise ReadError(f"{path}: initializer {name!r} reads bytes {offset}..{offset + length} of "
+                            f"{entries.get('location')!r}, which holds {sizes[file]}")
+    return sorted(sizes)
 
 
 def tensor_values(tensor: Any, path: Path) -> Any:
@@ -276,6 +337,29 @@ def tensor_values(tensor: Any, path: Path) -> Any:
         raise
     except (ValueError, TypeError, OSError, KeyError, IndexError) as error:
         raise ReadError(f"{path}: initializer {_text(tensor.name)!r} cannot be decoded ({error})") from None
+
+
+def transposed(path: Path, model: Any) -> dict[str, tuple[int, ...]]:
+    """The graph inputs and outputs the model says it holds transposed (``TRANSPOSED_KEY`` in its
+    ``metadata_props``), each with its axes: the tensor is the source model's ``.transpose(axes)``.
+
+    Raises:
+        ReadError: the entry is not a JSON object of names to permutations.
+    """
+    entries = [entry for entry in model.metadata_props if _text(entry.key) == TRANSPOSED_KEY]
+    if not entries:
+        return {}
+    document = limits.parse_json(_text(entries[-1].value), path, f"metadata {TRANSPOSED_KEY!r}")
+    found: dict[str, tuple[int, ...]] = {}
+    if isinstance(document, dict):
+        for name, axes in document.items():
+            if not (isinstance(axes, list) and all(type(axis) is int for axis in axes)
+                    and sorted(axes) == list(range(len(axes)))):
+                break
+            found[str(name)] = tuple(axes)
+        else:
+            return found
+    raise ReadError(f"{path}: metadata {TRANSPOSED_KEY!r} is not an object of tensor names to axis permutations")
 
 
 def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport:
@@ -334,6 +418,7 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> OnnxReport
 
 register_format(Format(
     name="onnx",
+    holds_strings=False,
     description="ONNX model (.onnx protobuf)",
     accept=accept,
     inspect=inspect,
@@ -344,7 +429,8 @@ register_format(Format(
                "onnx_graphsurgeon and sng4onnx, which it does not declare, and downloads calibration images at "
                "run time"),
     writer="convkit.convert.writers.onnx:write",
-    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, graphs=True, routes=ROUTES),
+    write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, graphs=True, routes=ROUTES,
+                               channels_first=True, input_shapes=True),
     runner="convkit.runtimes.onnxruntime:open_onnx",
     smoke_runner="convkit.runtimes.onnxruntime:open_onnx_once",
     default_output=lambda parent, name: parent / f"{name}.onnx",

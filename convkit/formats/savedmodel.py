@@ -25,6 +25,7 @@ from convkit.containers import limits, protobuf, tensor_bundle
 from convkit.errors import ConvkitError, ReadError, UsageError, error_text
 from convkit.formats import _report
 from convkit.graph_model.model import GraphSource
+from convkit.policy.code import without_training
 from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, WriteOptions, register_format
 
@@ -128,6 +129,17 @@ def _signatures(meta_graph: Any) -> list[dict[str, Any]]:
             "outputs": [_tensor_info(k, signature.outputs[k]) for k in sorted(signature.outputs)],
         })
     return rows
+
+
+def signature_keys(path: Path) -> list[str]:
+    """The serving signatures of the SavedModel at ``path`` (its ``serve`` meta graph, else its first), by key;
+    TensorFlow's own ``__saved_model_init_op`` left out."""
+    message = read_saved_model(path)
+    meta_graphs = list(message.meta_graphs)
+    if not meta_graphs:
+        return []
+    chosen = next((graph for graph in meta_graphs if "serve" in graph.meta_info_def.tags), meta_graphs[0])
+    return sorted(key for key in chosen.signature_def if not key.startswith("__"))
 
 
 def _object_graph_summary(object_graph: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
@@ -414,15 +426,21 @@ def is_tf1_saved_model(path: Path) -> bool:
 
 
 def configs(path: Path) -> list[Any]:
-    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data."""
+    """Every node's JSON metadata in ``keras_metadata.pb`` (the model config and each layer's), as data; the
+    optimizer's and metrics' nodes and the training config aside (what only training uses)."""
 
     metadata_path = _model_dir(Path(path)) / KERAS_METADATA
     if not metadata_path.is_file():
         return []
     data = limits.read_capped(metadata_path, limits.MAX_PROTO_BYTES, "Keras metadata protobuf")
     metadata = protobuf.parse_file_message("SavedMetadata", data, metadata_path, "Keras SavedMetadata")
-    return [limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}")
-            for node in metadata.nodes if node.metadata]
+    return [without_training(limits.parse_json(node.metadata, metadata_path, f"metadata of node {node.node_path!r}"))
+            for node in metadata.nodes if node.metadata and not _training_only(node)]
+
+
+def _training_only(node: Any) -> bool:
+    # the optimizer and the compiled metrics: objects only training uses
+    return node.node_path.startswith("root.optimizer") or node.identifier == "_tf_keras_metric"
 
 
 # ---------------------------------------------------------------- reading into the in-memory model
@@ -481,13 +499,15 @@ register_format(Format(
     accept=_safe_accept,
     inspect=inspect,
     extensions=(),  # a directory, recognised by its saved_model.pb
+    title="SavedModel",
     configs=configs,
     graph=read_saved_model,
     inference_graph=inference_graph,
     reader="convkit.formats.savedmodel:read",
     writer="convkit.convert.writers.savedmodel:write",
-    write_options=WriteOptions(graphs=True),
+    write_options=WriteOptions(input_shapes=True, graphs=True),
     runner="convkit.runtimes.tensorflow:open_savedmodel",
+    signatures=signature_keys,
     default_output=lambda parent, name: parent / f"{name}_savedmodel",
     graph_extractor="convkit.graph.tf:from_savedmodel",
 ))

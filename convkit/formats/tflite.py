@@ -33,6 +33,9 @@ from convkit.registry import Format, WriteOptions, register_format
 FILE_IDENTIFIER = b"TFL3"
 # The quantizations convert writes: dynamic range (int8 weights), float16 weights, full int8.
 QUANTIZATIONS = ("dynamic", "float16", "int8")
+# Full-integer quantization, calibrated on sample inputs; its inputs and outputs may be integers too.
+CALIBRATED = ("int8",)
+IO_TYPES = ("float32", "int8", "uint8")
 MAX_TFLITE_BYTES = 4 * 1024 * limits.MiB
 MAX_TABLES = 5_000_000
 
@@ -468,6 +471,11 @@ def flex_ops(path: Path) -> list[str]:
     return sorted({name for name, _custom, flex in map(_operator_name, model.tables(1)) if flex})
 
 
+def signature_keys(path: Path) -> list[str]:
+    """The signatures of the TFLite model at ``path``, by key."""
+    return [row["key"] for row in inspect(path).signatures if row["key"]]
+
+
 def uses_flex_ops(path: Path) -> bool:
     """Whether the model at ``path`` holds TensorFlow (Flex) ops (see :func:`flex_ops`)."""
     return bool(flex_ops(path))
@@ -490,6 +498,7 @@ def quantization(path: Path) -> str | None:
 
 register_format(Format(
     name="tflite",
+    holds_strings=False,
     description="TensorFlow Lite / LiteRT flatbuffer (.tflite)",
     accept=accept,
     inspect=inspect,
@@ -498,8 +507,10 @@ register_format(Format(
     no_reader=("a TFLite file is an inference graph without Keras layers, and TensorFlow has no TFLite-to-SavedModel "
                "or TFLite-to-Keras converter"),
     writer="convkit.convert.writers.tflite:write",
-    write_options=WriteOptions(quantizations=QUANTIZATIONS, graphs=True),
+    write_options=WriteOptions(quantizations=QUANTIZATIONS, calibrated=CALIBRATED, io_types=IO_TYPES,
+                               input_shapes=True, graphs=True),
     runner="convkit.runtimes.litert:open_tflite",
+    signatures=signature_keys,
     default_output=lambda parent, name: parent / f"{name}.tflite",
     graph_extractor="convkit.graph.tflite:from_tflite",
 ))

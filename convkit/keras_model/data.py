@@ -69,6 +69,10 @@ class ModelData:
         training_config: the source's compile settings, if any.
         optimizer_weights: names of optimizer tensors in the source (not carried by every target).
         raw_config: the source's own config (Keras 3 dialect for Keras 3 files).
+        training_code: the code the source's training configuration held (a custom optimizer), which
+            was dropped with it; None when nothing was dropped.
+        notes: what reading changed so that today's Keras builds the model (a CuDNNLSTM read as an LSTM),
+            one sentence each, told as warnings by every conversion of it.
     """
 
     config: dict[str, Any]
@@ -78,6 +82,8 @@ class ModelData:
     training_config: dict[str, Any] | None = None
     optimizer_weights: list[str] = field(default_factory=list)
     raw_config: dict[str, Any] | None = None
+    training_code: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     def weights(self) -> Iterator[Weight]:
         for items in self.layer_weights.values():

@@ -20,9 +20,12 @@ import functools
 from typing import Any
 
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers
-from convkit.keras_model.operations import tf_ops_as_operations, is_operation_record, tf_op_lambda_of
-from convkit.keras_model.references import mapped_references, tensor_histories
+from convkit.keras_model.operations import (
+    is_operation_record, tf_op_lambda_of, tf_op_lambda_of_op_layer, tf_ops_as_operations,
+)
+from convkit.keras_model.references import keras_tensor, mapped_references, tensor_histories
 from convkit.keras_model.renames import rename_layers, keras3_renamed_layers
+from convkit.policy.code import TF_OP_LAYER
 from convkit.policy.shipped import keras_shipped_layer, tf_keras_class_name
 
 # Activations Keras 3 computes differently from tf_keras under the same name: hard_sigmoid is
@@ -56,6 +59,10 @@ def to_keras2_config(model_config: dict[str, Any]) -> dict[str, Any]:
 def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     if is_operation_record(layer):
         return tf_op_lambda_of(layer, models)
+    if layer.get("class_name") == TF_OP_LAYER:
+        lambda_layer = tf_op_lambda_of_op_layer(layer)
+        if lambda_layer is not None:
+            return lambda_layer
     class_name = tf_keras_class_name(layer.get("class_name"))
     config = dict(layer.get("config") or {}) if isinstance(layer.get("config"), dict) else {}
     if class_name in ("Functional", "Model"):
@@ -171,6 +178,12 @@ def generations_differ(model_config: dict[str, Any]) -> list[str]:
     return found
 
 
+def redefined_recurrent_gates(model_config: dict[str, Any]) -> list[str]:
+    """Recurrent layers whose gate activation the other Keras generation computes differently under its name
+    (``hard_sigmoid``); unlike an output activation, nothing outside the layer can stand for it."""
+    return [found for found in generations_differ(model_config) if "recurrent_activation" in found]
+
+
 def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     """A Keras 2 dialect config that Keras 3 builds.
 
@@ -179,7 +192,12 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     refuses a few Keras 2 arguments (``time_major``) and ``/`` in layer names
     (see :func:`keras3_renamed_layers`), and has no ``TFOpLambda`` (each becomes its
     Keras 3 operation). A class Keras 3 ships without exporting it (ConvNeXt's
-    ``LayerScale``) gets the ``module`` Keras 3 finds it by.
+    ``LayerScale``) gets the ``module`` Keras 3 finds it by, and so does a layer a
+    wrapper holds (a Bidirectional's LSTM): Keras 3 finds those by module only. A
+    Bidirectional's backward layer is named as Keras 3 names it (``backward_lstm``; Keras 3
+    prefixes only the forward one itself). A recurrent layer called with ``initial_state``
+    (a decoder LSTM), which Keras 2 recorded as more inputs, gets its states as that argument. A nested
+    model's single input and output are recorded as one tensor, so that it returns one, as in Keras 2.
 
     Raises:
         ValueError: a ``TFOpLambda`` without a Keras 3 operation (see :func:`keras3_op_of`).
@@ -191,9 +209,73 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _input_layer_first(config)
     _drop_refused_arguments(config)
     _name_shipped_modules(config)
+    _keras3_wrapped_layers(config)
+    _initial_states_as_arguments(config)
+    _nested_single_endpoints(config)
     tf_ops_as_operations(config)
     rename_layers(config, keras3_renamed_layers(model_config))
     return config
+
+
+def _nested_single_endpoints(model: dict[str, Any]) -> None:
+    # Keras 2 wrote every endpoint list as a list ([["relu", 0, 0]]) and called a one-input, one-output
+    # model with a tensor, returning a tensor; Keras 3 keeps the list, so a nested model inside a Sequential
+    # (Teachable Machine's base) would hand the next layer a list: one endpoint is written as Keras 3 writes it.
+    for layer in iter_layers(model):
+        if layer.get("class_name") not in ("Functional", "Model"):
+            continue
+        body = layer.get("config") or {}
+        for key in ("input_layers", "output_layers"):
+            endpoints = body.get(key)
+            if isinstance(endpoints, list) and len(endpoints) == 1 and _is_endpoint(endpoints[0]):
+                body[key] = endpoints[0]
+
+
+def _is_endpoint(value: Any) -> bool:
+    return isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+
+
+_RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional", "ConvLSTM1D", "ConvLSTM2D",
+                               "ConvLSTM3D"})
+
+
+def _initial_states_as_arguments(model: dict[str, Any]) -> None:
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        for layer in (inner.get("config") or {}).get("layers") or []:
+            if layer.get("class_name") not in _RECURRENT_LAYERS:
+                continue
+            nodes = layer.get("inbound_nodes") or []
+            layer["inbound_nodes"] = [_with_initial_state(node) for node in nodes]
+
+
+def _with_initial_state(node: Any) -> Any:
+    # Keras 2: [[inputs..., {}], [state_h...], [state_c...]]; Keras 3 takes the states as initial_state=[...]
+    if not isinstance(node, list) or len(node) < 2 or not all(isinstance(edge, list) and len(edge) >= 3 for edge in node):
+        return node
+    first, states = node[0], node[1:]
+    kwargs = dict(first[3]) if len(first) > 3 and isinstance(first[3], dict) else {}
+    kwargs["initial_state"] = [keras_tensor(edge[:3]) for edge in states]
+    return {"args": [keras_tensor(first[:3])], "kwargs": kwargs}
+
+
+def _keras3_wrapped_layers(model: dict[str, Any]) -> None:
+    import keras
+
+    for layer in iter_layers(model):
+        body = layer.get("config")
+        if layer.get("class_name") in MODEL_CLASSES or not isinstance(body, dict):
+            continue
+        for key in ("layer", "backward_layer"):
+            inner = body.get(key)
+            if not isinstance(inner, dict):
+                continue
+            if "module" not in inner and isinstance(getattr(keras.layers, str(inner.get("class_name")), None), type):
+                inner["module"] = "keras.layers"
+            name = (inner.get("config") or {}).get("name")
+            if key == "backward_layer" and isinstance(name, str) and not name.startswith("backward_"):
+                inner["config"]["name"] = f"backward_{name}"
 
 
 def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
@@ -253,16 +335,44 @@ def tf_keras_dialect(model_config: dict[str, Any], generation: int) -> dict[str,
     differently (``hard_sigmoid``) becomes ``linear`` on its layer, followed by
     ``TFOpLambda`` layers calling the TensorFlow functions Keras 3 computes it with;
     the layer's consumers read the last of them. Only layers of functional models
-    with one call are rewritten; anything else is left for tf_keras to refuse.
+    with one call are rewritten; anything else is left for tf_keras to refuse. A
+    Bidirectional's inner layers lose the prefix Keras 3 names them with (see
+    :func:`unprefixed_bidirectional`).
     """
     if generation != 3:
         return model_config
-    import copy
-
-    config = copy.deepcopy(model_config)
+    config = unprefixed_bidirectional(model_config, generation)
     for inner in [config, *iter_layers(config)]:
         if inner.get("class_name") in ("Functional", "Model"):
             _activation_steps(inner.get("config") or {})
+    return config
+
+
+_BIDIRECTIONAL_SIDES = (("layer", "forward_"), ("backward_layer", "backward_"))
+
+
+def unprefixed_bidirectional(model_config: dict[str, Any], generation: int) -> dict[str, Any]:
+    """A copy of the config whose Bidirectional inner layers are named as tf_keras and TF.js configs name them.
+
+    Keras 3 writes a Bidirectional's inner layers as ``forward_gru`` and ``backward_gru``
+    (it prefixes once, however often it reads its own config); tf_keras and TF.js
+    prefix again when they build one (``forward_forward_gru``), so that its weights
+    would no longer be the layer's. For a Keras 3 config (``generation`` 3) the
+    prefix is dropped; other configs are copied as they are.
+    """
+    import copy
+
+    config = copy.deepcopy(model_config)
+    if generation != 3:
+        return config
+    for layer in iter_layers(config):
+        body = layer.get("config")
+        if layer.get("class_name") != "Bidirectional" or not isinstance(body, dict):
+            continue
+        for key, prefix in _BIDIRECTIONAL_SIDES:
+            inner = (body.get(key) or {}).get("config") if isinstance(body.get(key), dict) else None
+            if isinstance(inner, dict) and isinstance(inner.get("name"), str) and inner["name"].startswith(prefix):
+                inner["name"] = inner["name"][len(prefix):]
     return config
 
 
@@ -272,10 +382,13 @@ def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str,
     Normally :func:`tf_keras_dialect`, for tf_keras. A Keras 3 model holding an
     operation no ``TFOpLambda`` stands for (``ops.cumsum``) cannot load in tf_keras:
     its ``.h5`` then keeps every operation as a Keras 3 record (with its module,
-    which Keras 3's own ``.h5`` drops), which Keras 3 loads.
+    which Keras 3's own ``.h5`` drops), which Keras 3 loads. So does one whose recurrent gates
+    use Keras 3's ``hard_sigmoid``, which tf_keras computes differently and no layer around the
+    recurrent layer can stand for.
     """
     config = tf_keras_dialect(model_config, generation)
-    if generation != 3 or not any(is_operation_record(layer) for layer in iter_layers(config)):
+    if generation != 3 or not (any(is_operation_record(layer) for layer in iter_layers(config))
+                               or redefined_recurrent_gates(config)):
         return config, 2
     import copy
 
@@ -349,6 +462,7 @@ def _drop_refused_arguments(model: dict[str, Any]) -> None:
         config = layer.get("config")
         if class_name in MODEL_CLASSES or not isinstance(config, dict):
             continue
+        _drop_refused_object_arguments(config)
         accepted = _keras3_arguments(str(class_name))
         if accepted is None:
             continue
@@ -360,15 +474,34 @@ _KEPT_ARGUMENTS = frozenset({"name", "trainable", "dtype", "input_shape", "input
                              "batch_shape", "batch_size", "autocast"})
 
 
-def _keras3_arguments(class_name: str) -> frozenset[str] | None:
+_OBJECT_KINDS = (("_initializer", "initializers"), ("_regularizer", "regularizers"), ("_constraint", "constraints"))
+
+
+def _drop_refused_object_arguments(config: dict[str, Any]) -> None:
+    """The same for a layer's initializers, regularizers and constraints: TF 1.x tf.keras (``2.2.4-tf``)
+    records each initializer's ``dtype``, and Keras 2.2 calls a truncated normal ``distribution: normal``."""
+    for key, value in config.items():
+        kind = next((kind for suffix, kind in _OBJECT_KINDS if key.endswith(suffix)), None)
+        if kind is None or not isinstance(value, dict) or not isinstance(value.get("config"), dict):
+            continue
+        arguments = _keras3_arguments(str(value.get("class_name")), kind)
+        inner = value["config"]
+        if arguments is not None:
+            for name in [name for name in inner if name not in arguments]:
+                del inner[name]
+        if value.get("class_name") == "VarianceScaling" and inner.get("distribution") == "normal":
+            inner["distribution"] = "truncated_normal"
+
+
+def _keras3_arguments(class_name: str, kind: str = "layers") -> frozenset[str] | None:
     import inspect
 
     import keras
 
-    cls = getattr(keras.layers, class_name, None)
+    cls = getattr(getattr(keras, kind), class_name, None)
     if not isinstance(cls, type):
         return None
-    names = set(_KEPT_ARGUMENTS)
+    names = set(_KEPT_ARGUMENTS) if kind == "layers" else set()
     for klass in cls.__mro__:
         init = klass.__dict__.get("__init__")
         if init is None:

@@ -33,8 +33,9 @@ def _snake_case(class_name: str) -> str:
     return name.lower()
 
 
-def keras3_children(model_config: dict[str, Any], layers_group: Any) -> Iterator[tuple[dict[str, Any], Any]]:
-    """(layer config, its weights group or None) for each layer of a model, by Keras 3's keys."""
+def keras3_keys(model_config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
+    """(layer config, its key) for each layer of a model: the names Keras 3 files its weights and assets under
+    (``layers/<key>``), derived from the layer list."""
     layers = (model_config.get("config") or {}).get("layers", [])
     if model_config.get("class_name") == "Sequential":
         layers = [layer for layer in layers if layer.get("class_name") != "InputLayer"]
@@ -46,8 +47,13 @@ def keras3_children(model_config: dict[str, Any], layers_group: Any) -> Iterator
             key = f"{key}_{used[key]}"
         else:
             used[key] = 0
-        group = hdf5.member(layers_group, key)
-        yield layer, group
+        yield layer, key
+
+
+def keras3_children(model_config: dict[str, Any], layers_group: Any) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(layer config, its weights group or None) for each layer of a model, by Keras 3's keys."""
+    for layer, key in keras3_keys(model_config):
+        yield layer, hdf5.member(layers_group, key)
 
 
 def keras2_layer_weights(group: Any, path: Path, model_name: str | None) -> dict[str, list[Weight]]:

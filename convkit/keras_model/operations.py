@@ -13,6 +13,7 @@ from typing import Any
 
 from convkit.keras_model.config import iter_layers
 from convkit.keras_model.references import is_tensor_reference, keras_tensor, tensor_histories
+from convkit.policy.graph_ops import DTYPE_ATTRS, PURE_OPS, tf_op_layer_op
 
 # ---------------------------------------------------------------- tf_keras TFOpLambda <-> Keras 3 operations
 # What ``x + 3.0`` or ``tf.math.multiply(x, y)`` becomes in a functional model: a tf_keras
@@ -207,6 +208,81 @@ def _op_lambda_node(node: Any, arguments: tuple[str, ...], models: frozenset[str
     if not any(isinstance(value, list) for value in rest):
         return None  # an operation on constants only
     return [CONSTANT_INPUT, -1, first, kwargs]
+
+
+def tf_op_lambda_of_op_layer(layer: dict[str, Any]) -> dict[str, Any] | None:
+    """The ``TFOpLambda`` record of a tf.keras 2.2-2.3 ``TensorFlowOpLayer`` record, or ``None``.
+
+    A ``TensorFlowOpLayer`` stores the NodeDef of the op it wraps (as JSON: ``{"op": "DepthToSpace",
+    "attr": {"block_size": {"i": "2"}, ...}}``), its inputs as the node's edges and its constant
+    inputs by index (``{"1": 0.5}``). An op of :data:`convkit.policy.graph_ops.PURE_OPS` becomes the
+    TensorFlow function computing it, called as the op was: ``None`` for any other op, a NodeDef
+    attribute the function takes no argument for, or inputs that do not add up.
+    """
+    config = layer.get("config") or {}
+    op = PURE_OPS.get(str(tf_op_layer_op(config)))
+    if op is None:
+        return None
+    attrs = config["node_def"].get("attr") or {}
+    wanted = dict(op.attrs)
+    if not isinstance(attrs, dict) or set(attrs) - set(wanted) - DTYPE_ATTRS:
+        return None
+    kwargs: dict[str, Any] = {}
+    for attr, argument in wanted.items():
+        if attr in attrs:
+            value = _attr_value(attrs[attr])
+            if value is None:
+                return None
+            kwargs[argument] = value
+    constants = config.get("constants") or {}
+    if not isinstance(constants, dict):
+        return None
+    name = layer.get("name") or config.get("name")
+    nodes = []
+    for node in layer.get("inbound_nodes") or []:
+        edges = list(node) if isinstance(node, list) else []
+        values: list[Any] = []
+        for index in range(len(op.inputs)):
+            if str(index) in constants:
+                values.append(("constant", constants[str(index)]))
+            elif edges and isinstance(edges[0], list) and len(edges[0]) >= 3 and isinstance(edges[0][0], str):
+                values.append(("tensor", list(edges.pop(0)[:3])))
+            else:
+                return None
+        if edges or not any(kind == "tensor" for kind, _ in values):  # edges left over, or constants only
+            return None
+        call = dict(kwargs)
+        call.update({argument: value for argument, (_, value) in zip(op.inputs[1:], values[1:])})
+        kind, first = values[0]
+        nodes.append([*first, call] if kind == "tensor" else [CONSTANT_INPUT, -1, first, call])
+    return {"class_name": "TFOpLambda",
+            "config": {"name": name, "trainable": config.get("trainable", True),
+                       "dtype": config.get("dtype") or "float32", "function": op.function},
+            "name": name, "inbound_nodes": nodes}
+
+
+def _attr_value(value: Any) -> Any:
+    # An AttrValue as protobuf's JSON writes it: int64 as a string, bytes in base64.
+    import base64
+    import binascii
+
+    if not isinstance(value, dict) or len(value) != 1:
+        return None
+    kind, item = next(iter(value.items()))
+    try:
+        if kind == "i":
+            return int(item)
+        if kind == "f":
+            return float(item)
+        if kind == "b":
+            return bool(item)
+        if kind == "s":
+            return base64.b64decode(item, validate=True).decode("ascii")
+        if kind == "list" and isinstance(item, dict) and set(item) <= {"i"}:
+            return [int(entry) for entry in item.get("i", [])]
+    except (TypeError, ValueError, binascii.Error, UnicodeDecodeError):
+        return None
+    return None
 
 
 def tf_ops_as_operations(model: dict[str, Any]) -> None:

@@ -8,8 +8,9 @@ it names a Keras built-in by module and class (Keras 3 ``keras.*`` /
 public, such as ConvNeXt's ``LayerScale``, are recognised by their module, or where a
 config names none by their name in Keras' own applications modules, see
 :mod:`convkit.policy.shipped`; Keras 3 operations on symbolic tensors by their
-pure math/array ops module), or a TensorFlow function on the pure math/array
-allowlist for tf_keras ``TFOpLambda``/``SlicingOpLambda`` layers. Anything else
+pure math/array ops module), a TensorFlow function on the pure math/array
+allowlist for tf_keras ``TFOpLambda``/``SlicingOpLambda`` layers, or a pure op
+(:data:`convkit.policy.graph_ops.PURE_OPS`) for a Keras 2.2-2.3 ``TensorFlowOpLayer``. Anything else
 is code: ``Lambda`` layers, marshalled ``__lambda__`` bytecode, functions or
 classes from modules outside Keras (``os.system`` as an activation), registered
 custom objects.
@@ -20,12 +21,14 @@ user passes ``--unsafe``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from convkit.errors import UnsafeModelError
+from convkit.policy.graph_ops import PURE_OPS, tf_op_layer_op
 
 # --- Keras configs ---------------------------------------------------------------------------
 
@@ -52,6 +55,8 @@ _DATA_CLASSES = frozenset({
 })
 _CODE_LAYER_CLASSES = frozenset({"Lambda"})
 _TF_OP_LAYERS = frozenset({"TFOpLambda", "SlicingOpLambda"})
+# tf.keras 2.2-2.3's form of TFOpLambda: the wrapped op's NodeDef.
+TF_OP_LAYER = "TensorFlowOpLayer"
 
 # TensorFlow functions a tf_keras TFOpLambda may call: pure math and array ops, nothing that
 # reads or writes files, starts processes or calls back into Python.
@@ -110,6 +115,8 @@ class CodeObject:
         name = self.where.rsplit("/", 1)[-1]
         if self.class_name in _CODE_LAYER_CLASSES or self.class_name in _TF_OP_LAYERS:
             return f"a {self.class_name} layer {name!r}"
+        if self.class_name == TF_OP_LAYER:
+            return f"a {self.class_name} layer {name!r} ({self.reason})"
         return f"{self.reason} at {self.where!r}"
 
 
@@ -123,6 +130,40 @@ def is_keras_module(module: str, parts: Iterable[str] = _KERAS_PARTS) -> bool:
             if module == prefix or module.startswith(prefix + "."):
                 return True
     return False
+
+
+@functools.lru_cache(maxsize=1)
+def keras_function_names() -> frozenset[str]:
+    """The names Keras 3 exports in ``keras.activations``, ``keras.losses`` and ``keras.metrics``.
+
+    Keras 3 writes a loss compiled as a function (``keras.losses.sparse_categorical_crossentropy``)
+    as ``{"module": "builtins", "class_name": "function", "config": "sparse_categorical_crossentropy"}``
+    and resolves it by that name among its own exports. The allowlist is read from the
+    installed Keras' public API files (``keras/losses/__init__.py``, ...) as source text,
+    without importing Keras or anything a file names; empty without Keras.
+    """
+    import ast
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec("keras")
+    except (ImportError, ValueError):
+        return frozenset()
+    if spec is None or not spec.submodule_search_locations:
+        return frozenset()
+    root = Path(next(iter(spec.submodule_search_locations)))
+    names: set[str] = set()
+    for part in _FUNCTION_PARTS:
+        try:
+            tree = ast.parse((root / part / "__init__.py").read_text())
+        except (OSError, SyntaxError, ValueError):
+            continue
+        for node in tree.body:
+            # the exports themselves live in keras.src.<part>.<module>; the package's own
+            # helpers (get, serialize, deserialize) come from keras.src.<part>
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"keras.src.{part}."):
+                names.update(alias.asname or alias.name for alias in node.names)
+    return frozenset(name for name in names if IDENTIFIER.match(name))
 
 
 def is_tf_initializer(node: dict[str, Any]) -> bool:
@@ -214,6 +255,10 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         function = config.get("function") if isinstance(config, dict) else None
         if not is_allowed_tf_function(function):
             return CodeObject(where, class_name, f"TensorFlow function {function!r} outside convkit's pure-op allowlist")
+    if class_name == TF_OP_LAYER:
+        op = tf_op_layer_op(config)
+        if not (isinstance(op, str) and op in PURE_OPS):
+            return CodeObject(where, class_name, f"TensorFlow op {op!r} outside convkit's pure-op allowlist")
     if class_name in _TF_KERAS_OPTIMIZERS and module is None and registered in (None, class_name):
         return None
     if class_name in TF_KERAS_REGISTERED_LAYERS and module is None and registered in (None, class_name):
@@ -224,7 +269,10 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         if not isinstance(module, str):
             return CodeObject(where, class_name, "an object whose module is not a name")
         if class_name == "function":
-            if not is_keras_module(module, _FUNCTION_PARTS) or not (isinstance(config, str) and IDENTIFIER.match(config)):
+            named = isinstance(config, str) and IDENTIFIER.match(config)
+            if module == "builtins" and named and config in keras_function_names():
+                pass  # Keras 3 resolves a "builtins" function by name among its own (a loss compiled as a function)
+            elif not is_keras_module(module, _FUNCTION_PARTS) or not named:
                 return CodeObject(where, class_name, f"function {config!r} from module {module!r}")
         elif is_tf_initializer(node):
             pass
@@ -233,6 +281,21 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
     if not IDENTIFIER.match(class_name):
         return CodeObject(where, class_name, f"class name {class_name!r} that is not a plain name")
     return None
+
+
+# Keys of a model config whose objects only training uses (compile settings, the optimizer).
+TRAINING_KEYS = frozenset({"compile_config", "training_config"})
+
+
+def without_training(config: Any) -> Any:
+    """``config`` without its training-only parts (:data:`TRAINING_KEYS`): what the forward pass builds.
+
+    Code there (a custom optimizer, ``Addons>RectifiedAdam``) is no reason to refuse a model for
+    inference: readers drop such a training configuration instead (with a warning).
+    """
+    if isinstance(config, dict) and TRAINING_KEYS & set(config):
+        return {key: value for key, value in config.items() if key not in TRAINING_KEYS}
+    return config
 
 
 def refuse_code(config: Any, path: Path, allow_unsafe: bool, where: str = "") -> None:

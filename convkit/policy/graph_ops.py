@@ -1,8 +1,11 @@
-"""SavedModel graphs scanned for ops that touch files, processes, the network or Python.
+"""TensorFlow ops judged: SavedModel graphs scanned for ops that touch files, processes, the network or
+Python, and the allowlist of pure ops a Keras 2.2-2.3 ``TensorFlowOpLayer`` may wrap.
 
 Every node of the graph and of every function in its library is checked
 (``ReadFile``, ``WriteFile``, ``PyFunc``, ...); checkpoint ops are allowed only in
-the saver's own save/restore functions.
+the saver's own save/restore functions. A ``TensorFlowOpLayer`` (what tf.keras 2.2-2.3
+recorded for ``tf.nn.depth_to_space(x, 2)`` on a Keras tensor) stores a NodeDef: its op is
+data when it is one of :data:`PURE_OPS`, each with the TensorFlow function that computes it.
 """
 
 from __future__ import annotations
@@ -34,6 +37,58 @@ RISKY_OPS = frozenset({
     "DebugNumericSummaryV2", "DecodeProtoV2", "EncodeProto", "RecvTPUEmbeddingActivations", "_Recv", "_Send",
     "_HostRecv", "_HostSend", "CollectiveBcastRecv", "CollectiveBcastSend",
 })
+
+
+@dataclass(frozen=True)
+class PureOp:
+    """A pure math/array op and the TensorFlow function computing it.
+
+    Attributes:
+        function: the function under ``tf.`` (``nn.depth_to_space``), as a ``TFOpLambda`` names it.
+        inputs: the function's argument names for the op's inputs, in the NodeDef's input order.
+        attrs: NodeDef attribute -> the function's argument name; other attributes may only be dtypes.
+    """
+
+    function: str
+    inputs: tuple[str, ...]
+    attrs: tuple[tuple[str, str], ...] = ()
+
+
+_UNARY = {"Sigmoid": "math.sigmoid", "Tanh": "math.tanh", "Exp": "math.exp", "Log": "math.log",
+          "Sqrt": "math.sqrt", "Rsqrt": "math.rsqrt", "Square": "math.square", "Abs": "math.abs",
+          "Neg": "math.negative", "Floor": "math.floor"}
+_FEATURES = {"Relu": "nn.relu", "Relu6": "nn.relu6", "Elu": "nn.elu", "Selu": "nn.selu", "Softplus": "math.softplus"}
+_BINARY = {"Add": "math.add", "AddV2": "math.add", "Sub": "math.subtract", "Mul": "math.multiply",
+           "RealDiv": "math.truediv", "Maximum": "math.maximum", "Minimum": "math.minimum", "Pow": "math.pow",
+           "SquaredDifference": "math.squared_difference"}
+_REDUCTIONS = {"Mean": "math.reduce_mean", "Sum": "math.reduce_sum", "Max": "math.reduce_max",
+               "Min": "math.reduce_min"}
+# Ops a TensorFlowOpLayer may wrap: pure math and array ops, each with the function that computes it.
+PURE_OPS: dict[str, PureOp] = {
+    **{op: PureOp(function, ("x",)) for op, function in _UNARY.items()},
+    **{op: PureOp(function, ("features",)) for op, function in _FEATURES.items()},
+    **{op: PureOp(function, ("x", "y")) for op, function in _BINARY.items()},
+    **{op: PureOp(function, ("input_tensor", "axis"), (("keep_dims", "keepdims"),))
+       for op, function in _REDUCTIONS.items()},
+    "Softmax": PureOp("nn.softmax", ("logits",)),
+    "Identity": PureOp("identity", ("input",)),
+    "Reshape": PureOp("reshape", ("tensor", "shape")),
+    "Transpose": PureOp("transpose", ("a", "perm")),
+    "ExpandDims": PureOp("expand_dims", ("input", "axis")),
+    "Squeeze": PureOp("squeeze", ("input",), (("squeeze_dims", "axis"),)),
+    "DepthToSpace": PureOp("nn.depth_to_space", ("input",), (("block_size", "block_size"), ("data_format", "data_format"))),
+    "SpaceToDepth": PureOp("nn.space_to_depth", ("input",), (("block_size", "block_size"), ("data_format", "data_format"))),
+}
+# NodeDef attributes naming dtypes only (the function infers them from its inputs).
+DTYPE_ATTRS = frozenset({"T", "Tidx", "Tshape", "Tperm", "Tdim"})
+
+
+def tf_op_layer_op(config: Any) -> Any:
+    """The op a ``TensorFlowOpLayer``'s config wraps (its ``node_def``'s ``op``), or ``None`` when unreadable."""
+    node_def = config.get("node_def") if isinstance(config, dict) else None
+    return node_def.get("op") if isinstance(node_def, dict) else None
+
+
 # Checkpoint ops: data files, allowed only in the saver's own save/restore functions.
 CHECKPOINT_OPS = frozenset({
     "SaveV2", "Save", "SaveSlices", "RestoreV2", "Restore", "RestoreSlice", "MergeV2Checkpoints",

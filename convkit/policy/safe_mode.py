@@ -43,6 +43,11 @@ def loading_custom_objects(generation: int) -> dict[str, type]:
     return {} if _PLAIN_LOAD.get() else keras_shipped_layers(generation)
 
 
+def in_plain_load() -> bool:
+    """Whether runners load as a user's plain ``load_model`` would (inside :func:`plain_load`)."""
+    return _PLAIN_LOAD.get()
+
+
 @contextlib.contextmanager
 def plain_load() -> Iterator[None]:
     """Runners in the block load as a user's plain ``load_model`` would, without Keras-shipped classes.

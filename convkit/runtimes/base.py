@@ -111,6 +111,13 @@ class Runner:
         """Drops the runtime's hold on the model; runners that keep one in this process override it."""
 
 
+def fixed_batch(specs: list[TensorSpec]) -> int | None:
+    """The batch size every input of ``specs`` fixes, or None when the batch is open (or they differ)."""
+    sizes = {spec.shape[0] if spec.shape else None for spec in specs}
+    size = sizes.pop() if len(sizes) == 1 else None
+    return size if isinstance(size, int) and size > 0 else None
+
+
 def batch_count(feed: dict[str, np.ndarray]) -> int:
     """The number of samples in ``feed`` (its arrays' common first dimension)."""
     sizes = {len(array) for array in feed.values()}
@@ -120,19 +127,27 @@ def batch_count(feed: dict[str, np.ndarray]) -> int:
 
 
 def in_batches(
-    feed: dict[str, np.ndarray], run, batch_size: int = DEFAULT_BATCH_SIZE
+    feed: dict[str, np.ndarray], run, batch_size: int = DEFAULT_BATCH_SIZE, *, fixed: bool = False
 ) -> dict[str, np.ndarray]:
-    """Calls ``run(batch_feed) -> {name: array}`` on slices of ``feed`` and joins the results."""
+    """Calls ``run(batch_feed) -> {name: array}`` on slices of ``feed`` and joins the results.
+
+    With ``fixed`` (a model whose batch dimension is ``batch_size``), the last slice is padded with
+    zeros to that size and the padding is dropped from its outputs.
+    """
     total = batch_count(feed)
     pieces: dict[str, list[np.ndarray]] = {}
     order: list[str] = []
     for start in range(0, max(total, 1), batch_size):
         part = {name: array[start : start + batch_size] for name, array in feed.items()}
+        count = batch_count(part)
+        if fixed and count < batch_size:
+            part = {name: np.concatenate([array, np.zeros((batch_size - count, *array.shape[1:]), array.dtype)])
+                    for name, array in part.items()}
         for name, value in run(part).items():
             if name not in pieces:
                 pieces[name] = []
                 order.append(name)
-            pieces[name].append(np.asarray(value))
+            pieces[name].append(np.asarray(value)[:count] if fixed else np.asarray(value))
     return {name: np.concatenate(pieces[name], axis=0) for name in order}
 
 

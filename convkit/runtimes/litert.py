@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from convkit.errors import ReadError, RunError, error_text
+from convkit.errors import ReadError, RunError, UsageError, error_text
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, batch_count
 
 DEFAULT_SIGNATURE = "serving_default"
@@ -22,8 +22,12 @@ def _spec(name: str, detail: dict) -> TensorSpec:
     dims = detail.get("shape_signature")
     if dims is None or len(dims) == 0:
         dims = detail["shape"]
-    return TensorSpec(name=name, shape=tuple(int(d) if d >= 0 else None for d in dims),
-                      dtype=np.dtype(detail["dtype"]).name)
+    dtype = np.dtype(detail["dtype"])
+    scale, zero_point = detail.get("quantization") or (0.0, 0)
+    # an integer tensor with a scale holds quantized float values (an int8 model with --io-type int8/uint8)
+    quantized = dtype.kind in "iu" and scale > 0
+    return TensorSpec(name=name, shape=tuple(int(d) if d >= 0 else None for d in dims), dtype=dtype.name,
+                      quantization=(float(scale), int(zero_point)) if quantized else None)
 
 
 class TfliteRunner(Runner):
@@ -31,15 +35,20 @@ class TfliteRunner(Runner):
 
     A model converted with a fixed batch is fed in slices of exactly that
     size, the last one padded with zeros and the padding dropped from the outputs.
+    Integer inputs and outputs that carry a scale (``--io-type int8``/``uint8``)
+    state it in their specs' ``quantization``, so ``check`` feeds them quantized
+    values and compares their outputs dequantized.
 
     Args:
         path: the ``.tflite`` file.
         batch_size: samples per invocation when the batch is open. Default 256.
+        signature: the signature key to run. Default ``serving_default``, else the first.
     """
 
-    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, signature: str | None = None) -> None:
         super().__init__(path, "tflite")
         self.batch_size = batch_size
+        self.signature_key = signature
         self._file = Path(path)
         self._runner: Any = None
         self._fixed_batch: int | None = None
@@ -64,11 +73,17 @@ class TfliteRunner(Runner):
                 interpreter = Interpreter(model_path=str(self.path))
                 self.runtime = f"LiteRT {ai_edge_litert.__version__}"
             signatures = interpreter.get_signature_list()
-            key = DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in signatures else next(iter(signatures), "")
+            key = self.signature_key or (DEFAULT_SIGNATURE if DEFAULT_SIGNATURE in signatures
+                                         else next(iter(signatures), ""))
+            if key and key not in signatures:
+                raise UsageError(f"{self.path}: the TFLite model has no signature {key!r}; its signatures: "
+                                 f"{', '.join(signatures) or 'none'}")
             if not key:
                 raise ReadError(f"{self.path}: the TFLite model has no signature, so its inputs have no names to feed")
             self._runner = interpreter.get_signature_runner(key)
-        except ReadError:
+            if key != DEFAULT_SIGNATURE:
+                self.runtime += f" {key}"
+        except (ReadError, UsageError):
             raise
         except Exception as error:  # the interpreter raises ValueError/RuntimeError with its own message
             raise RunError(f"{self.path}: the TFLite interpreter could not load the model ({error_text(error)})") from None
@@ -102,6 +117,7 @@ class TfliteRunner(Runner):
         self._runner = None
 
 
-def open_tflite(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
-    """The standalone LiteRT interpreter (TensorFlow's ``tf.lite.Interpreter`` for Flex ops)."""
-    return TfliteRunner(path)
+def open_tflite(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool,
+                signature: str | None = None) -> Runner:
+    """The standalone LiteRT interpreter (TensorFlow's ``tf.lite.Interpreter`` for Flex ops), on ``signature``."""
+    return TfliteRunner(path, signature=signature)

@@ -25,6 +25,7 @@ def open_runner(
     like: str | Path | None = None,
     allow_unsafe: bool = False,
     training: bool = False,
+    signature: str | None = None,
 ) -> Runner:
     """The runner for the model file at ``path`` (not yet loaded for TF/TF.js runners).
 
@@ -33,6 +34,8 @@ def open_runner(
         like: a model file giving the architecture for weights-only files.
         allow_unsafe: load models whose Lambda layers run code from the file. Default ``False``.
         training: run Keras models in training mode (dropout on). Default ``False``.
+        signature: the signature to run, for files that hold signatures (SavedModels, TFLite); a file
+            holding only one runs that one. Default: ``serving_default``, else the only one.
 
     Raises:
         DetectionError: the path is not a model file.
@@ -40,23 +43,41 @@ def open_runner(
         ReadError, UnsafeModelError: the file cannot be loaded, or holds code.
     """
     path = Path(path)
-    return open_with(detect(path), path, like=like, allow_unsafe=allow_unsafe, training=training)
+    return open_with(detect(path), path, like=like, allow_unsafe=allow_unsafe, training=training, signature=signature)
 
 
 def open_with(fmt: Format, path: Path, *, like: str | Path | None = None, allow_unsafe: bool = False,
-              training: bool = False, role: str = "runner") -> Runner:
+              training: bool = False, role: str = "runner", signature: str | None = None) -> Runner:
     """The runner of the ``fmt`` file at ``path``, after the code policy has screened it.
 
     Args:
         role: the record's opener to use: ``runner``, or ``smoke_runner`` (falling back to ``runner``).
+        signature: the signature to run where the format holds signatures (see :func:`open_runner`);
+            ignored for formats without.
+
+    Raises:
+        UsageError: the file holds several signatures, none of them ``signature`` (the message lists them).
     """
     screening.screen(path, fmt.name, allow_unsafe)
     opener = fmt.resolve(role) if role != "runner" else None
     opener = opener or fmt.resolve("runner")
     if opener is None:
         raise UsageError(f"{path}: convkit check has no runtime for {fmt.name} files")
+    options = {}
+    note = None
+    if signature is not None and fmt.signatures is not None:
+        keys = fmt.signatures(path)
+        if signature in keys:
+            options["signature"] = signature
+        elif len(keys) == 1:
+            note = f"holds one signature, {keys[0]!r}, and ran it for --signature {signature}"
+        else:
+            raise UsageError(f"{path}: the {fmt.shown_name} model has no signature {signature!r}; its signatures: "
+                             f"{', '.join(keys) or 'none'}")
     runner: Runner = opener(path, like=Path(like) if like is not None else None, allow_unsafe=allow_unsafe,
-                            training=training)
+                            training=training, **options)
+    if note:
+        runner.notes.append(note)
     if training and not isinstance(runner, KerasModelRunner):
         raise UsageError(f"{path}: training mode applies to Keras models only, not to {fmt.name} files")
     runner.format_name = fmt.name

@@ -6,7 +6,7 @@ Keras (the generation that wrote the dialect, then the other), SavedModels
 through tf_keras or their serving signature, checkpoints restored into the
 source's architecture, ONNX in onnxruntime, TFLite in LiteRT; each through the
 runtime its format's registry record names, on a few sample inputs made from
-its own input spec (:func:`convkit.runtimes.inputs.smoke_inputs`). A failure
+its own input spec (:func:`convkit.data.samples.smoke_inputs`). A failure
 raises :class:`~convkit.errors.VerifyError` carrying the runtime's own message
 and the layer or op it names, so the output is never renamed into place.
 """
@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 
 from convkit._tf import runtime_logs_hidden
-from convkit.errors import ConvkitError, UnsafeModelError, VerifyError, WriteError, error_text
+from convkit.errors import ConvkitError, RuntimeMissingError, UnsafeModelError, VerifyError, WriteError, error_text
 from convkit.policy.safe_mode import plain_load
 from convkit.registry import Format
-from convkit.runtimes.inputs import SMOKE_SAMPLES, smoke_inputs
+from convkit.data.samples import SMOKE_SAMPLES, smoke_inputs
 from convkit.runtimes.open import open_with
 
 
@@ -52,10 +52,8 @@ def smoke_run(path: Path, fmt: Format, *, final: Path | None = None, like: Path 
             runner.load()
             _run_once(runner)
         return str(runner.runtime)
-    except UnsafeModelError:
-        raise
-    except VerifyError:
-        raise
+    except (UnsafeModelError, RuntimeMissingError, VerifyError):
+        raise  # the runtime is not installed: no fault of the written model
     except ConvkitError as error:
         reason = _strip_path(str(error), path)
     except Exception as error:  # the runtime's own failure: the whole point is to report it, not crash

@@ -9,7 +9,15 @@ import numpy as np
 
 from convkit.errors import ReadError, RunError, UsageError, error_text
 from convkit.graph_model.analysis import natural_key
-from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, in_batches, load_failures, shape_tuple
+from convkit.runtimes.base import (
+    DEFAULT_BATCH_SIZE,
+    Runner,
+    TensorSpec,
+    fixed_batch,
+    in_batches,
+    load_failures,
+    shape_tuple,
+)
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -19,7 +27,8 @@ class SavedModelRunner(Runner):
 
     Inputs are the signature's keyword arguments (from its
     ``structured_input_signature``), outputs its ``structured_outputs`` keys.
-    Signatures are traced in inference mode, so dropout is off.
+    Signatures are traced in inference mode, so dropout is off. A signature
+    that fixes the batch is fed in slices of that size, the last one padded.
 
     Args:
         path: the SavedModel directory.
@@ -89,7 +98,8 @@ class SavedModelRunner(Runner):
             result = self._function(**tensors)
             return {name: result[name].numpy() for name in output_names}
 
-        return in_batches(feed, run, self.batch_size)
+        fixed = fixed_batch(self._inputs)
+        return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
     def _release(self) -> None:
         import gc
@@ -99,8 +109,10 @@ class SavedModelRunner(Runner):
         gc.collect()
 
 
-def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
-    """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow."""
+def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool,
+                    signature: str | None = None) -> Runner:
+    """tf_keras for Keras SavedModels, else (or when tf_keras cannot) the serving signature in TensorFlow;
+    the signature ``signature`` in TensorFlow when one is named. A TF1 SavedModel runs as its graph."""
     from convkit.formats.savedmodel import has_keras_metadata, inference_graph
     from convkit.graph_model.model import GraphSource
 
@@ -109,6 +121,8 @@ def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, traini
         from convkit.runtimes.graph import GraphRunner
 
         return GraphRunner(path, "savedmodel")
+    if signature is not None:
+        return SavedModelRunner(path, signature=signature)
     if has_keras_metadata(path):
         from convkit.runtimes.keras.tf_keras import load_tf_keras
 

@@ -1,4 +1,4 @@
-"""The tf_keras checkpoint object layout, read and written: one place for ``layer_with_weights-N``.
+"""The tf_keras checkpoint object layout, written: ``layer_with_weights-N`` for Keras 3 models too.
 
 Keras 3's ``save_weights`` and ``ModelCheckpoint`` no longer write TF
 checkpoints. The tutorial's files are TF checkpoints, and users feed them to
@@ -12,69 +12,17 @@ node whose own layers with weights are ``layer_with_weights-K`` beneath it, as
 tf_keras writes them.
 
 ``train`` writes checkpoints with :func:`save_checkpoint`, ``convert`` writes a
-model's weights with :func:`write_layer_weights` and maps them back with
-:func:`layer_entries` and :func:`match_layer`, and ``check`` restores them
-into a live model with :func:`load_checkpoint`.
+model's weights with :func:`write_layer_weights` (and reads either Keras
+generation's layout back through :mod:`convkit.keras_model.checkpoint_layout`),
+and ``check`` restores them into a live model with :func:`load_checkpoint`.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
-LAYER_KEY = re.compile(r"^layer_with_weights-(\d+)/(.*)/\.ATTRIBUTES/VARIABLE_VALUE$")
-KERAS3_LAYER_KEY = re.compile(r"^(?:[^/]+/)*?(?:_operations|_layers|layers)/(\d+)/(.*)/\.ATTRIBUTES/VARIABLE_VALUE$")
 STATE_FILE = "checkpoint"
-
-
-def layer_entries(keys: Iterable[str]) -> dict[int, dict[str, str]]:
-    """Checkpoint keys of layer weights by layer number: ``{N: {path below the layer: key}}``.
-
-    Optimizer slots and non-layer objects are left out. A checkpoint without
-    ``layer_with_weights-N`` entries is read by the object paths a Keras 3 model
-    has under ``tf.train.Checkpoint(model=m)`` (``model/_operations/N/...``).
-    """
-    keys = list(keys)
-    pattern = LAYER_KEY
-    if not any(LAYER_KEY.match(key) for key in keys):
-        pattern = KERAS3_LAYER_KEY
-    by_layer: dict[int, dict[str, str]] = {}
-    for key in keys:
-        match = pattern.match(key)
-        if match and ".OPTIMIZER_SLOT" not in key:
-            below = re.sub(r"(^|/)_(?=[a-z])", r"\1", match.group(2))  # Keras 3 keeps Dense's kernel as _kernel
-            by_layer.setdefault(int(match.group(1)), {})[below] = key
-    return by_layer
-
-
-def match_layer(found: dict[str, str], wanted: Sequence[str]) -> list[str | None]:
-    """The checkpoint key for each weight of one layer, ``None`` where none fits.
-
-    Args:
-        found: ``{path below the layer: key}`` for that layer (from :func:`layer_entries`).
-        wanted: the layer's weights as ``owner/attribute`` names in ``.h5`` order (an owner's
-            name may hold ``/``); several owners mean a nested model, whose K-th owner is
-            ``layer_with_weights-K`` below it.
-    """
-    owners = list(dict.fromkeys(name.rpartition("/")[0] for name in wanted))
-    left = dict(found)
-    keys: list[str | None] = []
-    for name in wanted:
-        attribute = name.split("/")[-1]
-        candidates = [rel for rel in left if rel == attribute or rel.endswith("/" + attribute)]
-        if not candidates and attribute == "depthwise_kernel":  # Keras 3's name for it
-            candidates = [rel for rel in left if rel == "kernel" or rel.endswith("/kernel")]
-        if not candidates:
-            # Keras 3 leaves some variables unnamed ("variable_4") that tf_keras names (LayerScale's
-            # "gamma"): an unnamed one on either side is the layer's next tensor.
-            unnamed = attribute.startswith("variable")
-            candidates = [rel for rel in left if unnamed or rel.split("/")[-1].startswith("variable")]
-        if len(owners) > 1:
-            inner = f"layer_with_weights-{owners.index(name.rpartition('/')[0])}/"
-            candidates = [rel for rel in candidates if rel.startswith(inner)]
-        keys.append(left.pop(candidates[0]) if candidates else None)
-    return keys
 
 
 def write_layer_weights(layers: Sequence[Sequence[tuple[str, str, Callable[[], Any]]]], prefix: Path) -> None:

@@ -125,7 +125,7 @@ def test_npz_inputs_by_name(trained_k2, tmp_path, mnist_test):
     result = _invoke(trained_k2 / "my_model.h5", trained_k2 / "my_model.keras", "--inputs", npz, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
-    assert report["inputs"]["source"] == "digits.npz" and report["inputs"]["count"] == 7
+    assert report["inputs"]["source"] == str(npz) and report["inputs"]["count"] == 7
 
 
 @pytest.mark.parametrize(
@@ -166,3 +166,33 @@ def test_help_documents_the_exit_codes():
     assert result.exit_code == 0
     assert "0 every copy matches" in result.stdout and "1 a copy's outputs differ" in result.stdout
     assert "2 usage error" in result.stdout
+
+
+def test_a_folder_of_png_digits_feeds_the_tutorial_mlp(trained_k2, tmp_path, mnist_test):
+    from tests._digits import write_pngs
+
+    digits = write_pngs(tmp_path / "digits", mnist_test[0][:40], mnist_test[1][:40])
+    result = _invoke(trained_k2 / "my_model.h5", trained_k2 / "my_model.keras", "--inputs", digits, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["inputs"]["source"] == f"40 images from {digits} (28x28 grayscale, flattened, unit: x/255)"
+    assert report["inputs"]["tensors"]["dense_input"] == {"shape": [40, 784], "dtype": "float32"}
+
+
+def test_loader_errors_are_one_line_naming_the_file_and_the_input(trained_k2, tmp_path):
+    (tmp_path / "wide.csv").write_text("1,2,3\n")
+    np.save(tmp_path / "half.npy", np.full((3, 784), 0.5))
+    cases = [
+        (["--inputs", tmp_path / "wide.csv"], f"{tmp_path / 'wide.csv'}: its 3 columns give 3 values per sample, "
+                                              "but input 'dense_input' takes 784"),
+        (["--inputs", tmp_path / "absent"], f"{tmp_path / 'absent'}: no such file or folder"),
+        (["--inputs", f"label={tmp_path / 'half.npy'}"], "the model has no input 'label' (its inputs: dense_input)"),
+        (["--inputs", tmp_path / "half.npy", "--preprocess", "tf"], "no source here holds images"),
+        (["--inputs", tmp_path / "half.npy", "--limit", "0"], "--limit needs a positive number"),
+        (["--inputs", tmp_path / "half.npy", "--preprocess", "tff"], "did you mean 'tf'?"),
+    ]
+    for args, message in cases:
+        result = _invoke(trained_k2 / "my_model.h5", trained_k2 / "my_model.keras", *args)
+        assert result.exit_code == 2, result.output
+        assert message in " ".join(line.strip(" │╭╮╰╯─") for line in result.stderr.splitlines()), result.stderr
+        assert "Traceback" not in result.output and result.stdout == ""

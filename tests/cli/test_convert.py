@@ -107,7 +107,7 @@ def test_check_json_prints_the_report_when_the_copy_differs(trained_k2: Path, tm
     nudged = tmp_path / "nudged.h5"
     _models.nudge_h5_weight(trained_k2 / "my_model.h5", nudged, "dense_1/bias:0", 1e-3)
     failing = check(trained_k2 / "my_model.h5", [nudged], mnist=50).to_dict()
-    monkeypatch.setattr(convkit.convert_and_check, "check_conversion", lambda src, out, like: failing)
+    monkeypatch.setattr(convkit.convert_and_check, "check_conversion", lambda src, out, like, signature=None: failing)
     out = tmp_path / "copy.keras"
     result = _run(str(trained_k2 / "my_model.h5"), "--to", "keras", "-o", str(out), "--check", "--json")
     assert result.exit_code == 1

@@ -67,7 +67,7 @@ def test_shell_completion_is_on() -> None:
 @pytest.mark.parametrize(("args", "expected"), [
     (["convert", "x.h5", "--to", "keras", "--tfjs-kind", "grph"], "did you mean 'graph'?"),
     (["convert", "x.h5", "--to", "tfjs", "--quantize", "unit8"], "did you mean 'uint8'?"),
-    (["convert", "x.h5", "--too", "tfjs"], "No such option: --too (Possible options: --out, --tag, --to)"),
+    (["convert", "x.h5", "--too", "tfjs"], "No such option: --too (Possible options: --std, --tag, --to)"),
     (["check", "a", "b", "--all-format"], "(Possible options: --all-formats)"),
 ])
 def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:
@@ -77,9 +77,34 @@ def test_near_misses_get_a_suggestion(args: list[str], expected: str) -> None:
 
 
 def test_the_pinned_tfjs_is_the_lock_files() -> None:
+    """The package carries the checkout's package.json and package-lock.json, which setup-tfjs installs from."""
+    for name in ("package.json", "package-lock.json"):
+        assert (install.NPM_PROJECT / name).read_bytes() == (ROOT / name).read_bytes(), name
     lock = json.loads((ROOT / "package-lock.json").read_text())
     assert lock["packages"]["node_modules/@tensorflow/tfjs"]["version"] == install.TFJS_VERSION
+    assert set(install.required_packages()) >= {"@tensorflow/tfjs", "@tensorflow/tfjs-backend-wasm", install.LAYOUT_PACKAGE}
     assert lock["packages"][f"node_modules/{install.LAYOUT_PACKAGE}"]["version"] == install.LAYOUT_VERSION
+
+
+@pytest.mark.parametrize("present", [(), ("@tensorflow/tfjs",)])
+def test_a_missing_tfjs_runtime_is_named_with_the_command_that_installs_it(
+        present: tuple[str, ...], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not "the written model does not load": what is missing, and `convkit setup-tfjs`; nothing written."""
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
+    model.save(tmp_path / "m.keras")
+    folder = tmp_path / "node"
+    for package in present:
+        (folder / "node_modules" / package).mkdir(parents=True)
+        (folder / "node_modules" / package / "package.json").write_text('{"version": "4.22.0"}')
+    monkeypatch.setattr(install, "candidate_roots", lambda: [folder])
+    result = runner.invoke(app, ["convert", str(tmp_path / "m.keras"), "--to", "tfjs", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.stderr
+    text = _flat(result.stderr)
+    assert "'convkit setup-tfjs'" in text and "@tensorflow/tfjs-backend-wasm" in text, text
+    assert "does not load or run" not in text and "graph" not in text
+    assert not (tmp_path / "out").exists()
 
 
 def test_node_root_search_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

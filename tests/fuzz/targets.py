@@ -46,7 +46,7 @@ class Target:
     """A reader under fuzz.
 
     Attributes:
-        name: the registry name of the format.
+        name: the registry name of the format (``inputs``: the input loader's files).
         seed: folder or file under fixtures/hostile/good copied into the work folder.
         entry: the path (relative to the work folder) handed to the readers.
         mutate: damages the work folder in place.
@@ -648,6 +648,43 @@ def _exercise_tflite(path: Path, draw: bool) -> int:
     )
 
 
+def _make_inputs(folder: Path) -> None:
+    """What the input loader reads: PNG, JPEG and BMP images in a folder, a CSV with a header, an .npz, an .npy."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    (folder / "images").mkdir(parents=True)
+    for index, (mode, suffix) in enumerate((("L", ".png"), ("RGB", ".jpg"), ("RGB", ".bmp"), ("RGBA", ".png"))):
+        shape = (6, 5) if mode == "L" else (6, 5, len(mode))
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8), mode).save(folder / "images" / f"{index}{suffix}")
+    (folder / "table.csv").write_text("a,b,c\n1,2,3\n4.5,-6,7e-3\n")
+    np.savez(folder / "arrays.npz", x=rng.random((3, 3), dtype=np.float32), extra=np.arange(4))
+    np.save(folder / "array.npy", np.arange(9, dtype=np.int64).reshape(3, 3))
+
+
+def _mutate_inputs(folder: Path, chooser: Chooser) -> None:
+    files = sorted(path for path in folder.rglob("*") if path.is_file())
+    victim = chooser.choice(files)
+    victim.write_bytes(mutate_bytes(victim.read_bytes(), chooser))
+
+
+def _exercise_inputs(folder: Path, draw: bool) -> int:
+    from convkit.containers.tensors import TensorSpec
+    from convkit.data.loader import load_inputs
+
+    table = [TensorSpec("x", (None, 3))]
+    image = [TensorSpec("image", (None, 4, 4, 3))]
+    return _steps(
+        lambda: load_inputs(image, str(folder / "images")),
+        lambda: load_inputs([TensorSpec("image", (None, None, None, 1))], str(folder / "images" / "0.png")),
+        lambda: load_inputs(table, str(folder / "table.csv")),
+        lambda: load_inputs([TensorSpec("a", (None, 1)), TensorSpec("b", (None,))], str(folder / "table.csv")),
+        lambda: load_inputs(table, str(folder / "arrays.npz")),
+        lambda: load_inputs([TensorSpec("x", (None, 3), "int32")], str(folder / "array.npy")),
+    )
+
+
 # ------------------------------------------------------------------ TensorFlow graphs (frozen .pb, .meta, TF.js graphs)
 
 
@@ -841,6 +878,8 @@ TARGETS: dict[str, Target] = {
         Target("savedmodel", "tiny_savedmodel", "", _mutate_saved_model, _exercise_saved_model),
         Target("onnx", "tiny.onnx", "tiny.onnx", _mutate_onnx, _exercise_onnx, make_seed=_make_onnx),
         Target("tflite", "tiny.tflite", "tiny.tflite", _mutate_tflite, _exercise_tflite, make_seed=_make_tflite),
+        # not a format: the data check --inputs and convert --calibrate read
+        Target("inputs", "inputs", "", _mutate_inputs, _exercise_inputs, make_seed=_make_inputs),
         Target("pb", "tiny_frozen.pb", "tiny_frozen.pb", _mutate_frozen, _exercise_frozen),
         Target("metagraph", "tiny_tf1", "model.ckpt", _mutate_metagraph, _exercise_metagraph),
         Target("tfjs-graph", "tiny_tfjs_graph", "", _mutate_tfjs_graph, _exercise_tfjs_graph),

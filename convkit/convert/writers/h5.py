@@ -31,7 +31,8 @@ def write(conversion: Conversion) -> Written:
     if rewritten:
         notes.warn(h5_builtin_layers.describe(rewritten))
     # an .h5 source's optimizer state goes over as it is stored
-    keep = request.keep_optimizer and model.generation == 2 and source.format.name == conversion.target.name
+    keep = request.keep_optimizer and model.generation == 2 and source.format.name == conversion.target.name \
+        and not model.training_code
     notes.optimizer(model, carried=keep)
     with conversion.output() as temp:
         try:

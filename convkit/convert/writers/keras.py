@@ -17,7 +17,8 @@ def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as a ``.keras`` archive; returns ``keras3``."""
     request, source, notes = conversion.request, conversion.source, conversion.notes()
     model = source.model()  # config and weights layout under convkit's limits; refuses code layers
-    if source.format.name == conversion.target.name and request.keep_optimizer and model.generation == 3:
+    if source.format.name == conversion.target.name and request.keep_optimizer and model.generation == 3 \
+            and not model.training_code:
         # a Keras 3 archive goes over as it is (a tf_keras .keras, with TFOpLambda layers, is rewritten below)
         with conversion.output() as temp:
             copy_model_tree(request.src, temp)

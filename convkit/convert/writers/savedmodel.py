@@ -3,7 +3,12 @@
 A SavedModel without a Keras config as the source is copied as it is; a source
 that converts as a graph (:mod:`convkit.convert.writers.graph`) becomes a TF2
 SavedModel of the graph, one ``serving_default`` signature named as the graph
-names its inputs and outputs.
+names its inputs and outputs (shapes from ``--inputs``). With ``--input-shape``,
+the ``serving_default`` signature is traced at the shapes asked for
+(:func:`convkit.convert.serving.save_serving`); a SavedModel source is then
+saved anew through its signature (kind ``signature``), as a SavedModel with
+Keras layers is with ``--signature``, whose signature becomes the output's
+``serving_default``.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from pathlib import Path
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Written
+from convkit.convert.serving import save_serving, serving_of
 from convkit.convert.writers import graph
 from convkit.errors import ReadError
 from convkit.formats.savedmodel import PlainSavedModel
@@ -28,6 +34,11 @@ def write(conversion: Conversion) -> Written:
         with conversion.output() as temp:
             graph.write_saved_model(model_graph, temp)
         return notes.written("graph")
+    if request.input_shapes or request.signature is not None:
+        serving, _unrolled = serving_of(conversion, notes)
+        with conversion.output() as temp:
+            save_serving(serving, temp)
+        return notes.written({"tf_keras": "keras-savedmodel", "Keras 3": "export"}.get(serving.origin, "signature"))
     if isinstance(source.graph, PlainSavedModel):
         with conversion.output() as temp:
             copy_model_tree(request.src, temp)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Notes, Written
+from convkit.convert.serving import save_serving, serving_of
 from convkit.convert.writers import graph, producer
 from convkit.convert.writers.tfjs_graph import drop_loop_control_edges, export_for_graph, write_tfjs_graph
 from convkit.convert.writers.tfjs_layers import write_tfjs_layers
@@ -40,6 +41,14 @@ def write(conversion: Conversion) -> Written:
     model_graph = graph.graph_model(conversion, notes)
     if model_graph is not None:
         return _graph_from_graph(conversion, model_graph, notes)
+    if request.input_shapes and request.kind == "layers":
+        raise UsageError(f"{request.src}: a TF.js layers model keeps the shapes its layers were built with; "
+                         "--input-shape applies to --tfjs-kind graph")
+    if request.signature is not None and request.kind == "layers":
+        raise UsageError(f"{request.src}: a TF.js layers model holds no signatures; --signature applies to "
+                         "--tfjs-kind graph")
+    if request.input_shapes or request.signature is not None:
+        return _graph_at_shapes(conversion, notes)
     if isinstance(graph_source, PlainSavedModel) and request.kind != "layers":
         with conversion.output() as temp:
             _write_graph(conversion, graph_source.path, temp)
@@ -106,6 +115,24 @@ def _graph_from_model(conversion: Conversion, model: ModelData, notes: Notes) ->
         with tempfile.TemporaryDirectory(prefix="convkit-export-") as scratch:
             saved_model = Path(scratch) / "saved_model"
             export_for_graph(model, saved_model, request.src, request.allow_unsafe)
+            _write_graph(conversion, saved_model, temp)
+    return notes.written("graph")
+
+
+def _graph_at_shapes(conversion: Conversion, notes: Notes) -> Written:
+    """A graph model of the request's signature at its input shapes (a layers model keeps its layers' and holds
+    no signatures)."""
+    if conversion.source.graph is None:
+        if conversion.request.kind is None:
+            notes.warn("--input-shape: wrote a TF.js graph model (a layers model keeps the shapes its layers were "
+                       "built with)" if conversion.request.input_shapes else
+                       "--signature: wrote a TF.js graph model (a layers model holds no signatures)")
+        notes.lose("the Keras architecture and optimizer state (a TF.js graph model is an inference graph)")
+    serving, _unrolled = serving_of(conversion, notes)
+    with conversion.output() as temp:
+        with tempfile.TemporaryDirectory(prefix="convkit-export-") as scratch:
+            saved_model = Path(scratch) / "saved_model"
+            save_serving(serving, saved_model)
             _write_graph(conversion, saved_model, temp)
     return notes.written("graph")
 

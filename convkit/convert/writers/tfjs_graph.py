@@ -13,37 +13,75 @@ from typing import Any, Iterator
 
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
-from convkit.errors import ReadError, UnsafeModelError, WriteError, error_text
+from convkit.convert.serving import recurrent_layers, unrolled
+from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
 from convkit.runtimes.keras.build import build_model
 
 
 def export_for_graph(model: ModelData, target: Path, source: Path, allow_unsafe: bool) -> None:
-    """An inference SavedModel of ``model`` for the TF.js graph converter."""
+    """An inference SavedModel of ``model`` for the TF.js graph converter, built in the Keras generation that reads
+    the source.
+
+    A Keras 3 source is built in tf_keras where tf_keras computes the same (tf_keras SavedModels convert to graphs
+    TF.js runs, recurrent layers included; the while loops of Keras 3 ``export()`` graphs fail in TF.js 4.22),
+    else in Keras 3. A Keras 2 source (tf_keras, Keras 2.x, TF.js layers) is built in tf_keras, else loaded whole
+    by tf_keras as a user loads it; never in Keras 3, which computes some Keras 2 functions differently under the
+    same name. The error is the reading generation's.
+    """
     quiet_tensorflow()
-    # tf_keras SavedModels convert to graphs TF.js runs, recurrent layers included;
-    # the while loops of Keras 3 export() graphs fail in TF.js 4.22, so Keras 3 is the fallback.
-    generation = 3 if model.generation == 3 and generations_differ(model.config) else 2
-    try:
-        try:
-            live = build_model(model, generation, source, allow_unsafe)
-        except ReadError:
-            if generation == 3:
-                raise
-            generation = 3
-            live = build_model(model, generation, source, allow_unsafe)
-    except (ReadError, UnsafeModelError):
-        # A Keras SavedModel carries its own serving graph: neither Keras generation needs to rebuild
-        # the model (tf_keras ships classes such as ConvNeXt's LayerScale without exporting them).
-        if (source / "saved_model.pb").is_file() and (source / "keras_metadata.pb").is_file():
-            copy_model_tree(source, target)
+    if model.generation == 3:
+        generations = [3] if generations_differ(model.config) else [2, 3]
+    else:
+        generations = [2]
+    # Recurrent layers over a fixed number of steps go unrolled: TF.js cannot run the while loop
+    # of a Keras 3 LSTM's graph; an open number of steps cannot unroll, and keeps its loop.
+    variants = [unrolled(model), model] if recurrent_layers(model) else [model]
+    failure: ConvkitError | None = None
+    for generation in generations:
+        for variant in variants:
+            try:
+                live = build_model(variant, generation, source, allow_unsafe)
+            except (ReadError, UnsafeModelError) as error:
+                failure = error if failure is None or generation == model.generation else failure
+                continue
+            _save_for_graph(live, generation, target)
             return
-        raise
+    if model.generation != 3:
+        live = _loaded_whole(source, allow_unsafe)
+        if live is not None:
+            _save_for_graph(live, 2, target)
+            return
+    # A Keras SavedModel carries its own serving graph: neither Keras generation needs to rebuild
+    # the model (tf_keras ships classes such as ConvNeXt's LayerScale without exporting them).
+    if (source / "saved_model.pb").is_file() and (source / "keras_metadata.pb").is_file():
+        copy_model_tree(source, target)
+        return
+    assert failure is not None
+    raise failure
+
+
+def _save_for_graph(live: Any, generation: int, target: Path) -> None:
     if generation == 3:
         live.export(str(target), verbose=False)
     else:
         live.save(str(target), save_format="tf", include_optimizer=False)
+
+
+def _loaded_whole(source: Path, allow_unsafe: bool) -> Any:
+    """The source as tf_keras loads the file itself, or None when tf_keras does not load it."""
+    from convkit.runtimes.keras.runner import KerasModelRunner
+    from convkit.runtimes.open import open_runner
+
+    try:
+        runner = open_runner(source, allow_unsafe=allow_unsafe)
+        runner.load()
+    except ConvkitError:
+        return None
+    if not isinstance(runner, KerasModelRunner) or runner.generation != 2:
+        return None
+    return runner.model
 
 
 def write_tfjs_graph(

@@ -21,7 +21,7 @@ import numpy as np
 from convkit.errors import ReadError, UsageError
 from convkit.formats.tfjs import DEFAULT_SHARD_SIZE, QUANTIZATIONS
 from convkit.formats.tfjs.names import to_tfjs_config
-from convkit.keras_model.config import layer_names
+from convkit.keras_model.config import bidirectional_sides, iter_layers, layer_names
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.weights import tfjs_weight_name
 from convkit.progress import Progress
@@ -151,8 +151,13 @@ def write_tfjs_layers(
     plan = []
     total = 0
     known = layer_names(model.config)
+    # TF.js scopes a Bidirectional's weights by the wrapper and its side: bidirectional/forward_lstm/kernel
+    sides = {side: str((layer.get("config") or {}).get("name")) for layer in iter_layers(model.config)
+             for side in bidirectional_sides(layer)}
     for weight in model.weights():
         name = tfjs_weight_name(weight.name, known)
+        if name.rpartition("/")[0] in sides:
+            name = f"{sides[name.rpartition('/')[0]]}/{name}"
         stored = _TFJS_NARROWING.get(weight.dtype, weight.dtype)
         if stored not in _TFJS_DTYPES:
             raise UsageError(f"weight {weight.name!r} has dtype {weight.dtype}, which TF.js cannot hold")

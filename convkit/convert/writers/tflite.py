@@ -23,25 +23,38 @@ says which; with ``--no-verify``, the first that converts and needs no Flex ops:
 
 Quantization (``quantize``): ``dynamic`` (int8 weights, float activations),
 ``float16`` (float16 weights) or ``int8`` (int8 weights and activations,
-calibrated on a representative dataset drawn as ``convkit check`` draws its
-inputs: MNIST test digits for 784-input models, else seeded random samples;
-inputs and outputs stay float32, ops without an int8 kernel stay float).
+calibrated on a representative dataset: the user's data (``--calibrate``,
+loaded by :mod:`convkit.data.loader`, up to 500 samples unless ``--limit``
+says), else up to 100 of the inputs ``convkit check`` would feed (MNIST test
+digits for 784-input models, else seeded random samples). Ops without an int8
+kernel stay float. Inputs and outputs stay float32 unless ``--io-type int8``
+or ``uint8`` asks for integers, which a mobile pipeline feeds camera pixels
+as; the file's tensors then carry the scale and zero point that map them to
+the float values.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
 
 from convkit._tf import quiet_tensorflow, silenced_stderr
 from convkit.containers.tensors import TensorSpec
 from convkit.convert.conversion import Conversion, Written
 from convkit.convert.serving import Serving, serving_of
+from convkit.data.samples import InputSet
 from convkit.errors import VerifyError, WriteError, error_text
 from convkit.formats.tflite import flex_ops
 
+if TYPE_CHECKING:
+    from convkit.data.loader import InputsLike
+    from convkit.data.preprocess import Preprocessing
+
 REPRESENTATIVE_SAMPLES = 100
+CALIBRATION_LIMIT = 500
 FIXED_BATCH = 1
 
 
@@ -62,9 +75,16 @@ def write(conversion: Conversion) -> Written:
     """Writes the conversion's source as a TFLite flatbuffer; returns the route, and quantization (``builtin-int8``)."""
     request, notes = conversion.request, conversion.notes()
     serving, unrolled = serving_of(conversion, notes)
+    calibration = None
+    if request.quantize in conversion.target.write_options.calibrated:
+        conversion.say("loading calibration data")
+        samples = calibration_samples(serving, request.calibrate, preprocess=request.preprocess, limit=request.limit)
+        notes.calibration = {"source": samples.source, "count": samples.count}
+        calibration = samples.arrays
     with conversion.output(smoke_run=False) as temp:  # each route's file is smoke-run below
         kind, warnings = write_tflite(serving, temp, request.src, quantize=request.quantize, unrolled=unrolled,
-                                      smoke_run=conversion.smoke_run)
+                                      smoke_run=conversion.smoke_run, calibration=calibration,
+                                      io_type=request.io_type)
     for warning in warnings:
         notes.warn(warning)
     return notes.written(f"{kind}-{request.quantize}" if request.quantize else kind)
@@ -78,6 +98,8 @@ def write_tflite(
     quantize: str | None = None,
     unrolled: Callable[[], Serving] | None = None,
     smoke_run: Callable[[Path], None] = lambda path: None,
+    calibration: dict[str, np.ndarray] | None = None,
+    io_type: str | None = None,
 ) -> tuple[str, list[str]]:
     """Writes ``serving`` as a TFLite flatbuffer at ``target``, by the first route LiteRT runs.
 
@@ -90,6 +112,9 @@ def write_tflite(
             (no recurrent layers, or not a Keras source) skips that route.
         smoke_run: runs a route's file once in its runtime, raising ``VerifyError`` when it cannot
             (the conversion's, which does nothing with ``--no-verify``). Default: no smoke run.
+        calibration: for ``int8``, the samples to calibrate on, keyed by input name; default up to 100
+            of the inputs ``convkit check`` would feed.
+        io_type: for ``int8``, the inputs' and outputs' type: ``float32`` (default), ``int8`` or ``uint8``.
 
     Returns:
         The route's kind and the warnings to show.
@@ -107,7 +132,7 @@ def write_tflite(
             continue
         try:
             model = unrolled() if unrolled is not None and route.kind == "builtin-unrolled" else serving
-            data = _convert(model, route, quantize)
+            data = _convert(model, route, quantize, calibration, io_type)
         except Exception as error:  # the converter raises ConverterError, ValueError, RuntimeError...
             failures.append(f"{route.kind}: {error_text(error)}")
             continue
@@ -140,7 +165,8 @@ def write_tflite(
     raise WriteError(f"{source}: no TFLite conversion of this model runs ({'; '.join(failures)})")
 
 
-def _convert(serving: Serving, route: Route, quantize: str | None) -> bytes:
+def _convert(serving: Serving, route: Route, quantize: str | None, calibration: dict[str, np.ndarray] | None,
+             io_type: str | None) -> bytes:
     import tensorflow as tf
 
     if serving.saved_model is not None and route.batch is None:
@@ -160,18 +186,28 @@ def _convert(serving: Serving, route: Route, quantize: str | None) -> bytes:
     if quantize == "float16":
         converter.target_spec.supported_types = [tf.float16]
     if quantize == "int8":
-        converter.representative_dataset = lambda: representative_samples(serving)
+        samples = calibration if calibration is not None else calibration_samples(serving).arrays
+        converter.representative_dataset = lambda: ([samples[name][index : index + 1] for name in serving.input_names]
+                                                    for index in range(len(samples[serving.input_names[0]])))
+        if io_type in ("int8", "uint8"):
+            converter.inference_input_type = converter.inference_output_type = tf.as_dtype(io_type)
     with silenced_stderr(replay=False):
         return converter.convert()
 
 
-def representative_samples(serving: Serving) -> Iterator[list[Any]]:
-    """Calibration samples, one at a time, drawn as ``convkit check`` draws its inputs."""
-    from convkit.runtimes.inputs import default_inputs
+def calibration_samples(serving: Serving, calibrate: InputsLike | None = None, *,
+                        preprocess: Preprocessing | None = None, limit: int | None = None) -> InputSet:
+    """The samples int8 quantization calibrates on: ``calibrate`` loaded and fitted to the model's inputs (up
+    to ``limit``, default 500), else up to 100 of the inputs ``convkit check`` would feed.
+
+    Raises:
+        UsageError, ReadError: the data does not fit the model's inputs, or cannot be read (one line naming
+            the file and the input).
+    """
+    from convkit.data.loader import load_inputs
 
     specs = [TensorSpec(name, (None, *shape), dtype)
              for name, shape, dtype in zip(serving.input_names, serving.input_shapes, serving.input_dtypes)]
-    arrays = default_inputs(specs).arrays
-    count = min(REPRESENTATIVE_SAMPLES, len(next(iter(arrays.values()))))
-    for index in range(count):
-        yield [arrays[name][index : index + 1] for name in serving.input_names]
+    if calibrate is None:
+        return load_inputs(specs, preprocessing=preprocess, limit=limit or REPRESENTATIVE_SAMPLES)
+    return load_inputs(specs, calibrate, preprocessing=preprocess, limit=limit or CALIBRATION_LIMIT)

@@ -26,6 +26,7 @@ from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.formats.tfjs.blame import blame
 from convkit.graph_model.model import GraphSource
+from convkit.policy.code import without_training
 from convkit.policy.graph_ops import risky_ops
 from convkit.registry import Format, WriteOptions, register_format
 
@@ -477,11 +478,11 @@ def _owner(weight: dict[str, Any]) -> str:
 
 
 def configs(path: Path) -> list[Any]:
-    """The Keras config (``modelTopology`` of a layers model) and training config of ``model.json``, as data."""
+    """The Keras config of ``model.json`` (``modelTopology`` of a layers model, its training config aside), as data."""
     document = read_model_json(Path(path))
-    if document_is_graph_model(document):
+    if document_is_graph_model(document) or document.get("modelTopology") is None:
         return []
-    return [document[key] for key in ("modelTopology", "trainingConfig") if document.get(key) is not None]
+    return [without_training(document["modelTopology"])]
 
 
 def policy_graph(path: Path) -> Any:
@@ -510,6 +511,7 @@ def inference_graph(path: Path, like: Path | None) -> GraphSource | None:
 
 register_format(Format(
     name="tfjs",
+    holds_strings=False,
     description="TensorFlow.js layers or graph model (model.json + shards)",
     accept=accept,
     inspect=inspect,
@@ -521,7 +523,7 @@ register_format(Format(
     inference_graph=inference_graph,
     writer="convkit.convert.writers.tfjs:write",
     write_options=WriteOptions(kinds=KINDS, quantizations=QUANTIZATIONS, quantize_weights=True,
-                               shard_size=DEFAULT_SHARD_SIZE, graphs=True),
+                               shard_size=DEFAULT_SHARD_SIZE, input_shapes=True, graphs=True),
     runner="convkit.runtimes.tfjs.runner:open_tfjs",
     runtime_title="TF.js",
     blame=blame,

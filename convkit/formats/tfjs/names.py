@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers
-from convkit.keras_model.dialect import KERAS3_REDEFINED_ACTIVATIONS
+from convkit.keras_model.dialect import KERAS3_REDEFINED_ACTIVATIONS, unprefixed_bidirectional
 from convkit.keras_model.operations import is_operation_record
 
 # Classes TF.js layers 4.22 registers (tfjs-layers serialization registry).
@@ -114,9 +114,7 @@ def to_tfjs_config(model_config: dict[str, Any], generation: int = 2) -> tuple[d
     and every drop is listed. Call :func:`tfjs_unsupported` first: activations
     TF.js lacks are left as they are.
     """
-    import copy
-
-    config = copy.deepcopy(model_config)
+    config = unprefixed_bidirectional(model_config, generation)  # a copy
     activations = KERAS3_ACTIVATIONS if generation == 3 else ACTIVATIONS
     notes: list[str] = []
     for layer in iter_layers(config):

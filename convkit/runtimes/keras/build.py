@@ -23,10 +23,15 @@ from convkit._tf import quiet_tensorflow
 from convkit.errors import ReadError, RunError, UnsafeModelError, error_text
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers, layer_names
 from convkit.keras_model.data import ModelData, Weight
-from convkit.keras_model.dialect import keras3_dialect, tf_keras_dialect, to_keras2_config, with_shipped_modules
+from convkit.keras_model.dialect import (
+    generations_differ, keras3_dialect, redefined_recurrent_gates, tf_keras_dialect, to_keras2_config,
+    with_shipped_modules,
+)
 from convkit.keras_model.operations import is_operation_record, with_operation_modules
 from convkit.keras_model.renames import keras3_renamed_layers
 from convkit.keras_model.weights import tfjs_weight_name
+from convkit.policy.code import TF_OP_LAYER
+from convkit.policy.graph_ops import tf_op_layer_op
 from convkit.policy.safe_mode import unsafe_scope
 from convkit.policy.shipped import is_keras_operation, is_keras_shipped_class, keras_shipped_layer, keras_shipped_layers
 
@@ -41,7 +46,7 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
         import keras
 
         module = keras.layers
-    for layer in iter_layers(config):
+    for layer in [config, *iter_layers(config)] if config.get("class_name") not in MODEL_CLASSES else iter_layers(config):
         class_name = layer.get("class_name", "")
         if class_name in MODEL_CLASSES or hasattr(module, class_name):
             continue
@@ -52,19 +57,24 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
         # An operation (x + 3.0): Keras 3 builds it, tf_keras gets it as a TFOpLambda where one exists.
         if is_operation_record(layer) and (generation == 2 or is_keras_operation(layer)):
             continue
+        if class_name == TF_OP_LAYER:  # one to_keras2_config could not write as a TFOpLambda
+            raise ReadError(f"{path}: layer {layer.get('name') or '?'!r} wraps the TensorFlow op "
+                            f"{tf_op_layer_op(layer.get('config'))!r} in a TensorFlowOpLayer, which convkit cannot "
+                            "rebuild as a TensorFlow function call")
         if is_keras_shipped_class(layer):
             if generation == 3:
                 continue
             raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (Keras 3 ships it in {layer['module']})")
+        name = (layer.get("config") or {}).get("name") or layer.get("name") or "?"
         raise UnsafeModelError(
-            f"{path}: layer {(layer.get('config') or {}).get('name', '?')!r} is of the custom class "
-            f"{class_name!r}, which convkit cannot build without its code"
+            f"{path}: layer {name!r} is of the custom class {class_name!r}, which convkit cannot build without its code"
         )
 
 
 # What Keras raises when it cannot build or load what a config describes (a 10,000-layer model
 # exceeds its recursion depth): a property of the file, not a bug in convkit.
-KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError)
+# NotImplementedError: a layer Keras revived from a SavedModel's graph has no config to give.
+KERAS_REFUSALS: tuple[type[Exception], ...] = (ValueError, TypeError, KeyError, RecursionError, NotImplementedError)
 
 
 KERAS_LOAD_REFUSALS: tuple[type[Exception], ...] = (*KERAS_REFUSALS, OSError)
@@ -73,9 +83,16 @@ KERAS_LOAD_REFUSALS: tuple[type[Exception], ...] = (*KERAS_REFUSALS, OSError)
 def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any:
     """A file only Keras can read whole: a tf_keras SavedModel, a .keras archive with unusual layers."""
     quiet_tensorflow()
+    read_configs = registry.get_format(fmt).configs
+    model_configs = read_configs(path) if read_configs is not None else []
     if generation == 2:
         import tf_keras
 
+        # tf_keras revives a layer of a class it does not know from the SavedModel's graph, as an object
+        # without a config that no other Keras can build: refused here, by name (every node of a SavedModel)
+        for config in model_configs:
+            if isinstance(config, dict) and isinstance(config.get("class_name"), str):
+                check_known_classes(config, path, 2)
         with unsafe_scope(allow_unsafe, (2,)):
             try:
                 return tf_keras.models.load_model(str(path), compile=False,
@@ -85,8 +102,6 @@ def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any
                 raise RunError(f"{path}: tf_keras cannot load this {what} ({error_text(error)})") from None
     import keras
 
-    read_configs = registry.get_format(fmt).configs
-    model_configs = read_configs(path) if read_configs is not None else []
     if model_configs and isinstance(model_configs[0], dict):
         check_known_classes(model_configs[0], path, 3)
     with unsafe_scope(allow_unsafe, (3,)):
@@ -98,6 +113,14 @@ def load_whole(path: Path, fmt: str, generation: int, allow_unsafe: bool) -> Any
 
 def model_data_of(model: Any, path: Path) -> ModelData:
     """A live Keras model (either generation) as a ModelData."""
+    try:
+        return _model_data_of(model, path)
+    except NotImplementedError:  # get_config of a layer revived from a graph
+        raise ReadError(f"{path}: the model holds layers Keras could only revive from the saved graph, without a "
+                        "config (custom layers without get_config), so convkit cannot rebuild it") from None
+
+
+def _model_data_of(model: Any, path: Path) -> ModelData:
     if _is_tf_keras(model):
         raw = json.loads(model.to_json())
         generation = 2
@@ -159,6 +182,10 @@ def build_model(model: ModelData, generation: int, path: Path, allow_unsafe: boo
         import tf_keras
 
         config = tf_keras_dialect(model.config, model.generation)
+        redefined = redefined_recurrent_gates(config) if model.generation == 3 else []
+        if redefined:
+            raise ReadError(f"{path}: tf_keras cannot build this architecture as Keras 3 computes it: {redefined[0]} "
+                            "is Keras 3's relu6(x + 3) / 6, which tf_keras computes as clip(0.2 x + 0.5, 0, 1)")
         for layer in iter_layers(config):
             if is_operation_record(layer):  # left a Keras 3 record: no TFOpLambda stands for it
                 raise ReadError(f"{path}: tf_keras cannot build this architecture: layer {layer.get('name')!r} is "
@@ -180,6 +207,11 @@ def build_model(model: ModelData, generation: int, path: Path, allow_unsafe: boo
         if model.generation == 3 and model.raw_config:
             config = with_operation_modules(with_shipped_modules(model.raw_config))
         else:
+            redefined = generations_differ(model.config)
+            if redefined:  # a Keras 3 build would compute another function under the same name
+                raise ReadError(f"{path}: Keras 3 cannot build this architecture as Keras 2 computes it: "
+                                f"{redefined[0]} is Keras 2's clip(0.2 x + 0.5, 0, 1), which Keras 3 computes as "
+                                "relu6(x + 3) / 6")
             try:
                 config = keras3_dialect(model.config)
             except ValueError as error:  # a TFOpLambda without a Keras 3 operation
@@ -218,6 +250,11 @@ def assign_weights(live: Any, model: ModelData, path: Path, renamed: dict[str, s
         weight = source.pop(key, None)
         if weight is None and key.endswith("/kernel"):  # Keras 3 names DepthwiseConv2D's depthwise_kernel "kernel"
             weight = source.pop(key[: -len("kernel")] + "depthwise_kernel", None)
+        parts = str(raw_name or variable.name).split(":")[0].split("/")
+        if weight is None and len(parts) >= 3:
+            # Keras 3 scopes a TimeDistributed's weights by the wrapped layer too (td/dense/kernel); tf_keras, TF.js
+            # and .h5 files by the wrapper alone (td/kernel)
+            weight = source.pop(f"{parts[-3]}/{parts[-1]}", None)
         if weight is None:
             unnamed.append((variable, key))
             continue

@@ -5,6 +5,12 @@ A whole-model ``.h5`` or ``.keras`` loads in the Keras generation its
 (checkpoint, weights-only ``.h5``) runs in the architecture of ``like``. HDF5
 files whose datasets declare more bytes than they store are refused before
 Keras would allocate them.
+
+Where the stock loader cannot load a file that ``convert`` reads (Keras 3's own
+``.h5`` of MobileNetV3, whose ``x + 3.0`` records lost their module), the model
+is built the way ``convert`` reads it (convkit's reader, then a live model of the
+generation that wrote it), with a note saying so; never for the smoke run of a
+written output, which must load as a user's plain ``load_model`` loads it.
 """
 
 from __future__ import annotations
@@ -12,9 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from convkit.containers.hdf5 import refuse_forged
-from convkit.errors import UnsafeModelError
+from convkit.errors import ConvkitError, RunError, UnsafeModelError
+from convkit.policy.safe_mode import in_plain_load
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.keras3 import load_keras3
+from convkit.runtimes.keras.runner import KerasModelRunner
 from convkit.runtimes.keras.tf_keras import load_tf_keras
 from convkit.runtimes.keras.weights import load_weights_runner
 
@@ -65,6 +73,24 @@ def open_checkpoint(path: Path, *, like: Path | None, allow_unsafe: bool, traini
 
 
 def _in_its_generation(path: Path, version: str, *, allow_unsafe: bool, training: bool) -> Runner:
-    if version.startswith("2."):
-        return load_tf_keras(path, allow_unsafe=allow_unsafe, training=training)
-    return load_keras3(path, allow_unsafe=allow_unsafe, training=training)
+    try:
+        if version.startswith("2."):
+            return load_tf_keras(path, allow_unsafe=allow_unsafe, training=training)
+        return load_keras3(path, allow_unsafe=allow_unsafe, training=training)
+    except RunError as error:
+        if in_plain_load():
+            raise
+        return _as_convert_reads_it(path, error, allow_unsafe=allow_unsafe, training=training)
+
+
+def _as_convert_reads_it(path: Path, refusal: RunError, *, allow_unsafe: bool, training: bool) -> Runner:
+    """The model built from convkit's reading of the file, when the stock loader refused it (``refusal``)."""
+    from convkit.runtimes.keras.load import load_keras_model
+
+    try:
+        loaded = load_keras_model(path, allow_unsafe=allow_unsafe)
+    except ConvkitError:
+        raise refusal from None
+    runner = KerasModelRunner(loaded.model, generation=loaded.generation, path=path, training=training)
+    runner.notes.append(f"built by convkit's reader, as convert reads the file ({str(refusal).removeprefix(f'{path}: ')})")
+    return runner

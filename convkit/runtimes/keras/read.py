@@ -18,6 +18,7 @@ from convkit import registry
 from convkit.errors import MALFORMED, ReadError, UsageError, error_text
 from convkit.keras_model.data import ModelData, NeedsKeras, Template, Weight
 from convkit.policy import screening
+from convkit.policy.code import code_objects
 from convkit.runtimes.keras.build import KERAS_REFUSALS, build_model, load_whole, model_data_of
 
 
@@ -40,6 +41,9 @@ def read_model(
 
     Raises:
         UsageError: a weights-only source without ``like``, or a source with no Keras model.
+
+    A training configuration holding code (a custom optimizer) is dropped, unless ``allow_unsafe``
+    (``training_code`` says what it held).
         UnsafeModelError: code in ``like`` without ``allow_unsafe``.
         ReadError: the file is damaged or malformed, now or when a weight is read later.
     """
@@ -64,6 +68,11 @@ def read_model(
         raise ReadError(f"{path}: malformed or damaged {record.name} file ({error_text(error, with_type=True)})") from None
     for weight in model.weights():
         weight.read = _guarded_read(weight, path)
+    if model.training_config and not allow_unsafe:
+        # the screening judged the forward pass; code only training uses goes, with the training configuration
+        found = code_objects(model.training_config)
+        if found:
+            model.training_config, model.training_code = None, found[0].describe()
     return model
 
 

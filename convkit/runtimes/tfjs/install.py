@@ -1,34 +1,61 @@
-"""Where the npm packages convkit runs under Node.js live: @tensorflow/tfjs and the graph layout engine.
+"""Where convkit's Node.js side lives: Node.js and an npm folder holding the pinned npm packages.
 
-``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js;
-``convkit inspect --graph`` lays graphs out with Graphviz compiled to
-WebAssembly (@hpcc-js/wasm-graphviz). The npm folder (one whose
-``node_modules`` holds the package) is looked for, in order, at:
+``convkit check`` runs TF.js models in real @tensorflow/tfjs under Node.js, on the
+WASM backend by default (@tensorflow/tfjs-backend-wasm); ``convkit inspect --graph``
+lays graphs out with Graphviz compiled to WebAssembly (@hpcc-js/wasm-graphviz). The
+npm folder (one whose ``node_modules`` holds every package convkit's Node side needs)
+is looked for, in order, at:
 
 1. ``$CONVKIT_NODE_ROOT``;
 2. the folders above the installed package and above the working directory
    (a source checkout after ``npm ci``);
 3. the user folder ``$XDG_CACHE_HOME/convkit/node`` (default
-   ``~/.cache/convkit/node``), which ``convkit setup-tfjs`` fills with
-   ``npm install`` of both packages at the versions package-lock.json pins.
+   ``~/.cache/convkit/node``), which ``convkit setup-tfjs`` fills.
+
+The packages and their exact versions are the project's ``package.json`` and
+``package-lock.json``, which the package carries (``npm/``, kept equal to the
+checkout's by a test): ``setup-tfjs`` copies both into the folder and runs
+``npm ci``, so a wheel install gets the same tree as a checkout.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import subprocess
 from pathlib import Path
 
-from convkit.errors import UsageError
+from convkit.errors import RuntimeMissingError, UsageError
 
 NODE_ROOT_ENV = "CONVKIT_NODE_ROOT"
 TFJS_PACKAGE = "@tensorflow/tfjs"
-# The version package-lock.json pins; tests/cli/test_setup.py holds the two equal.
-TFJS_VERSION = "4.22.0"
+# The npm project convkit's Node side runs in: the checkout's package.json and package-lock.json.
+NPM_PROJECT = Path(__file__).resolve().parent / "npm"
+SETUP_COMMAND = "convkit setup-tfjs"
+
+
+@functools.lru_cache(maxsize=1)
+def required_packages() -> tuple[str, ...]:
+    """The npm packages convkit's Node side needs (the ``dependencies`` of the packaged ``package.json``)."""
+    manifest = json.loads((NPM_PROJECT / "package.json").read_text())
+    return tuple(manifest.get("dependencies", {}))
+
+
+@functools.lru_cache(maxsize=1)
+def pinned_versions() -> dict[str, str]:
+    """Each required package's version, as the packaged ``package-lock.json`` pins it."""
+    lock = json.loads((NPM_PROJECT / "package-lock.json").read_text())
+    packages = lock.get("packages", {})
+    return {name: str(packages.get(f"node_modules/{name}", {}).get("version", "?")) for name in required_packages()}
+
+
+# The versions the lock pins (what `convkit --version` and the test suite compare with).
+TFJS_VERSION = pinned_versions()[TFJS_PACKAGE]
+# The graph layout engine of inspect --graph.
 LAYOUT_PACKAGE = "@hpcc-js/wasm-graphviz"
-LAYOUT_VERSION = "1.29.2"
+LAYOUT_VERSION = pinned_versions()[LAYOUT_PACKAGE]
 
 
 def user_node_root() -> Path:
@@ -38,7 +65,7 @@ def user_node_root() -> Path:
 
 
 def candidate_roots() -> list[Path]:
-    """Every folder searched for ``node_modules/@tensorflow/tfjs``, in order."""
+    """Every folder searched for the npm packages, in order."""
     env_root = os.environ.get(NODE_ROOT_ENV)
     candidates = [Path(env_root)] if env_root else []
     package = Path(__file__).resolve().parent
@@ -57,19 +84,41 @@ def has_package(root: Path, package: str) -> bool:
     return (root / "node_modules" / package / "package.json").is_file()
 
 
-def find_node_root(package: str = TFJS_PACKAGE) -> Path:
-    """The folder whose ``node_modules`` holds ``package`` (default @tensorflow/tfjs).
+def tfjs_packages() -> tuple[str, ...]:
+    """The required packages the TF.js runtime is made of (all but the graph layout engine)."""
+    return tuple(package for package in required_packages() if package != LAYOUT_PACKAGE)
+
+
+def missing_packages(root: Path, packages: tuple[str, ...] | None = None) -> list[str]:
+    """The ``packages`` (default: every required one) ``root``'s ``node_modules`` lacks."""
+    return [package for package in (packages or required_packages()) if not has_package(root, package)]
+
+
+def find_node_root(package: str | None = None) -> Path:
+    """The first folder whose ``node_modules`` holds the TF.js runtime's packages (only ``package``, when given:
+    the graph layout engine).
 
     Raises:
-        UsageError: none is found; the message says how to install it.
+        RuntimeMissingError: none does; the message names what is missing and the command that installs it.
     """
+    wanted = (package,) if package else tfjs_packages()
+    what = package if package else "the TF.js runtime"
+    partial: tuple[Path, list[str]] | None = None
     for folder in candidate_roots():
-        if has_package(folder, package):
+        missing = missing_packages(folder, wanted)
+        if not missing:
             return folder
-    raise UsageError(
-        f"cannot find {package} (in ${NODE_ROOT_ENV}, above convkit or the working directory, "
-        f"or in {user_node_root()}); run 'convkit setup-tfjs' to install it there, or 'npm ci' in a convkit checkout"
-    )
+        if partial is None and len(missing) < len(wanted):
+            partial = (folder, missing)
+    if partial is not None:
+        folder, missing = partial
+        raise RuntimeMissingError(
+            f"{what} in {folder} lacks {' and '.join(missing)}; run '{SETUP_COMMAND}' to install "
+            f"the pinned packages in {user_node_root()} (or 'npm ci' in a convkit checkout)")
+    raise RuntimeMissingError(
+        f"{what} is not installed: {' and '.join(wanted)} {'is' if len(wanted) == 1 else 'are'} in neither "
+        f"${NODE_ROOT_ENV}, a folder above convkit or the working directory, nor {user_node_root()}; run "
+        f"'{SETUP_COMMAND}' to install {'it' if len(wanted) == 1 else 'them'} (or 'npm ci' in a convkit checkout)")
 
 
 def tfjs_version(root: Path | None = None) -> str | None:
@@ -95,8 +144,8 @@ def node_version() -> str | None:
 
 
 def install_tfjs(root: Path | None = None) -> Path:
-    """Runs ``npm install @tensorflow/tfjs@TFJS_VERSION @hpcc-js/wasm-graphviz@LAYOUT_VERSION`` in ``root``
-    (default: the user folder).
+    """Installs the pinned npm packages in ``root`` (default: the user folder): the packaged ``package.json`` and
+    ``package-lock.json`` copied there, then ``npm ci``.
 
     Raises:
         UsageError: Node.js or npm is missing, or npm fails (its last line is quoted).
@@ -108,16 +157,13 @@ def install_tfjs(root: Path | None = None) -> Path:
     if npm is None:
         raise UsageError("'npm' is not on PATH; install npm (it comes with Node.js) first")
     root.mkdir(parents=True, exist_ok=True)
-    manifest = root / "package.json"
-    if not manifest.exists():
-        manifest.write_text(json.dumps({"name": "convkit-tfjs-runtime", "private": True,
-                                        "description": "The TF.js runtime convkit check runs TF.js models in, "
-                                                       "and the graph layout engine of inspect --graph."},
-                                       indent=2) + "\n")
-    packages = [f"{TFJS_PACKAGE}@{TFJS_VERSION}", f"{LAYOUT_PACKAGE}@{LAYOUT_VERSION}"]
-    command = [npm, "install", "--no-audit", "--no-fund", "--save-exact", *packages]
+    for name in ("package.json", "package-lock.json"):
+        shutil.copyfile(NPM_PROJECT / name, root / name)
+    command = [npm, "ci", "--no-audit", "--no-fund", "--omit=dev"]
     done = subprocess.run(command, cwd=root, capture_output=True, text=True)
-    if done.returncode != 0 or not has_tfjs(root) or not has_package(root, LAYOUT_PACKAGE):
+    missing = missing_packages(root)
+    if done.returncode != 0 or missing:
         lines = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
-        raise UsageError(f"{root}: npm install {' '.join(packages)} failed ({lines[-1] if lines else 'no output'})")
+        packages = ", ".join(f"{name}@{version}" for name, version in pinned_versions().items())
+        raise UsageError(f"{root}: npm ci of {packages} failed ({lines[-1] if lines else 'no output'})")
     return root

@@ -112,19 +112,43 @@ function layerName(symbolicTensor) {
   return symbolicTensor.sourceLayer ? symbolicTensor.sourceLayer.name : symbolicTensor.name;
 }
 
-async function runInBatches(tf, inputs, runBatch) {
+// Runs `runBatch` on slices of `inputs`; a model whose signature fixes the batch (`fixedBatch`) gets slices of
+// exactly that size, the last one padded with zeros and the padding cut from its outputs.
+async function runInBatches(tf, inputs, runBatch, fixedBatch = 0) {
   const total = inputs.length ? inputs[0].shape[0] : 0;
+  const batchSize = fixedBatch > 0 ? fixedBatch : BATCH_SIZE;
   const pieces = [];
-  for (let start = 0; start < Math.max(total, 1); start += BATCH_SIZE) {
-    const size = Math.min(BATCH_SIZE, total - start);
-    const part = inputs.map((t) => t.slice(start, size));
-    pieces.push(await runBatch(part, start + BATCH_SIZE >= total));
+  for (let start = 0; start < Math.max(total, 1); start += batchSize) {
+    const size = Math.min(batchSize, total - start);
+    let part = inputs.map((t) => t.slice(start, size));
+    if (fixedBatch > 0 && size < batchSize) {
+      const padded = part.map((t) => tf.concat([t, tf.zeros([batchSize - size, ...t.shape.slice(1)], t.dtype)], 0));
+      part.forEach((t) => t.dispose());
+      part = padded;
+    }
+    let result = await runBatch(part, start + batchSize >= total);
+    if (fixedBatch > 0 && size < batchSize) {
+      const cut = result.map((t) => t.slice(0, size));
+      result.forEach((t) => t.dispose());
+      result = cut;
+    }
+    pieces.push(result);
     part.forEach((t) => t.dispose());
   }
   if (pieces.length === 1) return pieces[0];
   const joined = pieces[0].map((_, i) => tf.concat(pieces.map((p) => p[i]), 0));
   pieces.flat().forEach((t) => t.dispose());
   return joined;
+}
+
+// The batch size a graph model's signature fixes for its inputs, or 0 when it leaves the batch open.
+function signatureBatch(signature, inputNames) {
+  const sizes = inputNames.map((name) => {
+    const dims = (((signature || {}).inputs || {})[name] || {}).tensorShape;
+    const first = dims && dims.dim && dims.dim[0];
+    return first ? Number(first.size) : -1;
+  });
+  return sizes.length && sizes.every((size) => size > 0 && size === sizes[0]) ? sizes[0] : 0;
 }
 
 // TF1-style loop ops: a graph holding them runs in TF.js's dynamic executor (executeAsync).
@@ -174,7 +198,7 @@ async function runGraph(tf, modelJson, model, feed, notes) {
         result = await model.executeAsync(dict, outputNames);
       }
       return Array.isArray(result) ? result : [result];
-    });
+    }, useSignature ? signatureBatch(signature, inputNames) : 0);
     return { inputNames, outputNames, outputs };
   } finally {
     model.dispose();

@@ -36,7 +36,7 @@ function load(packageName) {
   try {
     resolved = require.resolve(packageName, { paths: ROOTS });
   } catch (error) {
-    throw new ModelError(`cannot find ${packageName} from ${ROOTS.join(', ')}; run 'npm ci' in the project`);
+    throw new ModelError(`cannot find ${packageName} from ${ROOTS.join(', ')}; run 'convkit setup-tfjs' (or 'npm ci' in a convkit checkout)`);
   }
   return require(resolved);
 }

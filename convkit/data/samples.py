@@ -1,10 +1,11 @@
-"""The one place sample inputs are made, from a model's input specs.
+"""Sample inputs made from a model's input specs, when the user brings no data.
 
-``convkit check`` feeds every model these samples, the TFLite writer
-calibrates full-integer quantization on them, and the smoke run of every
-written model runs on a few of them: the bundled MNIST test digits for models
-taking one 784-value float input, else seeded random values drawn from each
-input's spec (integers below the embedding's vocabulary size).
+``convkit check`` feeds every model these samples unless given ``--inputs``,
+the TFLite writer calibrates full-integer quantization on them unless given
+``--calibrate``, and the smoke run of every written model runs on a few of
+them: the bundled MNIST test digits for models taking one 784-value float
+input, else seeded random values drawn from each input's spec (integers below
+the embedding's vocabulary size).
 """
 
 from __future__ import annotations
@@ -55,6 +56,15 @@ class InputSet:
         }
 
 
+# Words the samples for string inputs are drawn from (text models tokenise them).
+SAMPLE_WORDS = ("the", "cat", "sat", "on", "a", "mat", "dog", "ran", "far", "unknown", "Model", "files!")
+
+
+def numpy_dtype(name: str) -> np.dtype:
+    """The numpy dtype of a tensor spec's dtype name; strings are numpy objects (str values)."""
+    return np.dtype(object) if name in ("string", "object", "str") else np.dtype(name)
+
+
 def default_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> InputSet:
     """All bundled MNIST test digits (1000) when the model takes one 784-value float input, else 100 random samples."""
     if takes_mnist(specs):
@@ -63,7 +73,8 @@ def default_inputs(specs: Sequence[TensorSpec], seed: int = 0) -> InputSet:
 
 
 def random_inputs(specs: Sequence[TensorSpec], count: int, seed: int = 0) -> InputSet:
-    """``count`` samples per input: floats uniform in [0, 1), integers in [0, vocabulary)."""
+    """``count`` samples per input: floats uniform in [0, 1), integers in [0, vocabulary), strings of a few
+    words."""
     rng = np.random.default_rng(seed)
     arrays = {}
     notes = []
@@ -73,9 +84,17 @@ def random_inputs(specs: Sequence[TensorSpec], count: int, seed: int = 0) -> Inp
             notes.append(f"input {spec.name}: open dimensions set to {OPEN_DIMENSION_SIZE}")
         dims = [OPEN_DIMENSION_SIZE if dim is None else int(dim) for dim in open_dims]
         shape = (count, *dims)
-        dtype = np.dtype(spec.dtype)
-        if dtype == np.bool_:
+        dtype = numpy_dtype(spec.dtype)
+        if dtype == np.dtype(object):
+            words = rng.integers(1, 6, size=shape)
+            arrays[spec.name] = np.array([" ".join(rng.choice(SAMPLE_WORDS, size=count_words))
+                                          for count_words in words.reshape(-1)], dtype=object).reshape(shape)
+        elif dtype == np.bool_:
             arrays[spec.name] = rng.integers(0, 2, size=shape).astype(bool)
+        elif np.issubdtype(dtype, np.integer) and spec.quantization is not None:
+            # quantized values of a float input: the whole range of the integer type
+            info = np.iinfo(dtype)
+            arrays[spec.name] = rng.integers(int(info.min), int(info.max) + 1, size=shape).astype(dtype)
         elif np.issubdtype(dtype, np.integer):
             high = spec.int_high or DEFAULT_INT_HIGH
             arrays[spec.name] = rng.integers(0, high, size=shape).astype(dtype)
@@ -89,7 +108,7 @@ def takes_mnist(specs: Sequence[TensorSpec]) -> bool:
         return False
     spec = specs[0]
     dims = spec.shape[1:]
-    if not dims or any(dim is None for dim in dims) or not np.issubdtype(np.dtype(spec.dtype), np.floating):
+    if not dims or any(dim is None for dim in dims) or not np.issubdtype(numpy_dtype(spec.dtype), np.floating):
         return False
     return int(np.prod([int(dim) for dim in dims if dim is not None])) == MNIST_PIXELS
 
