@@ -142,6 +142,19 @@ def pooling(K: Any) -> Any:
     return K.Model([inputs, sequence], [a, b, c, d, e, f, g, h])
 
 
+def pools_after_zero_padding(K: Any) -> Any:
+    """ResNetV2's stem (a convolution's signed output, ZeroPadding2D, MaxPooling2D(3, 2)) and its kin: the
+    padded zeros take part in the pools, where every real value of a border window is negative."""
+    L = K.layers
+    inputs = K.Input((8, 8, 3))
+    x = L.Conv2D(8, 3, padding="same")(inputs)
+    a = L.MaxPooling2D(3, strides=2)(L.ZeroPadding2D(1)(x))
+    b = L.MaxPooling2D(2, padding="same")(L.ZeroPadding2D(((0, 1), (1, 0)))(x))
+    c = L.AveragePooling2D(3, strides=2)(L.ZeroPadding2D(((1, 0), (2, 1)))(x))
+    d = L.AveragePooling2D(3, strides=2, padding="same")(L.ZeroPadding2D(1)(x))
+    return K.Model(inputs, [a, b, c, d])
+
+
 def padding_cropping_upsampling(K: Any) -> Any:
     L = K.layers
     inputs = K.Input((6, 5, 3))
@@ -340,6 +353,7 @@ CASES = {
     "transposed": Case(transposed, fast=True),
     "batch_norm_axes": Case(batch_norm_axes),
     "pooling": Case(pooling, fast=True),
+    "pools_after_zero_padding": Case(pools_after_zero_padding, fast=True),
     "padding_cropping_upsampling": Case(padding_cropping_upsampling),
     "reshape_permute": Case(reshape_permute),
     "merges": Case(merges),

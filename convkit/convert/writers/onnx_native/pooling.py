@@ -3,9 +3,19 @@
 TensorFlow's average pooling with ``padding="same"`` divides by the number
 of real inputs under the window, not the window's size: ``AveragePool`` with
 ``count_include_pad=0``. Max pooling never sees its padding.
+
+A pool states its padding with ``auto_pad`` (``VALID`` or ``SAME_UPPER``,
+which is TensorFlow's SAME for a pool), never with a ``pads`` attribute:
+onnxruntime's ``PadFusion`` (on by default) moves a zero ``Pad`` before a
+pool that has ``pads`` into that attribute, and there a ``MaxPool`` pads with
+-inf and an ``AveragePool`` with ``count_include_pad=0`` leaves the padding
+out, so a ``ZeroPadding2D`` before a pool (ResNetV2's stem) would lose its
+zeros. The fusion leaves a pool with ``auto_pad`` alone.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from convkit.convert.writers.onnx_native.convolution import (
     channels_first_format,
@@ -34,7 +44,8 @@ def pooling(call: Call, inputs: list[Tensor]) -> list[Tensor]:
     first = channels_first_format(call)
     spatial = x.shape[2:] if first else x.shape[1:-1]
     channels = x.shape[1] if first else x.shape[-1]
-    attributes, out_spatial = window_attributes(call, spatial, window, strides, (1,) * n, padding)
+    _, out_spatial = window_attributes(call, spatial, window, strides, (1,) * n, padding)
+    attributes: dict[str, Any] = {"auto_pad": "VALID" if padding == "valid" else "SAME_UPPER"}
     average = call.class_name.startswith("Average")
     op_type = "AveragePool" if average else "MaxPool"
     if average:
