@@ -23,6 +23,12 @@ TFLite, the tutorial's model and the Dense stack as tf_keras SavedModels:
 ``convkit convert SM --to tflite`` (run once in LiteRT) against
 ``tf.lite.TFLiteConverter.from_saved_model(SM).convert()``.
 
+Each convkit route also runs with ``--no-verify`` (written, not run), so the price of verification
+is its own row; convkit's rows carry the stages its ``--profile`` reports for the median run (each
+stage's seconds, CPU seconds, the process's peak and how much the stage raised it) and each process's
+peak apart. Targets on the Dense stack: verification adds at most 10% to a route's time and nothing
+to its peak; the TFLite route at least as fast as the TFLiteConverter script.
+
 Usage: python bench/onnx_tflite_bench.py [--runs 3] [--models tutorial,ResNet50] [--json]
 """
 
@@ -38,7 +44,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import Measurement, measure  # noqa: E402
+from _measure import TreeMeasurement, measure_tree, stage_lines  # noqa: E402
 
 BIN = Path(sys.executable).parent
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "3", "TFDF_DISABLE_WELCOME_MESSAGE": "1"}
@@ -123,21 +129,27 @@ def _mib(path: Path) -> float:
 
 def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> dict[str, Any]:
     saved_model = _saved_model(h5)
-    outs = {tool: scratch / f"{label}_{tool}.onnx" for tool in ("native", "convkit-tf2onnx", "tf2onnx")}
+    outs = {tool: scratch / f"{label}_{tool}.onnx" for tool in ("native", "native-unverified", "convkit-tf2onnx",
+                                                                "tf2onnx")}
 
     def clear(tool: str) -> Callable[[], None]:
         return lambda: outs[tool].unlink(missing_ok=True)
 
-    tools: dict[str, Measurement] = {
-        "native": measure("convkit convert --to onnx (native)",
-                          _convkit("convert", str(h5), "--to", "onnx", "-o", str(outs["native"])), runs,
-                          clear("native"), QUIET),
-        "convkit-tf2onnx": measure("convkit convert --onnx-route tf2onnx",
-                                   _convkit("convert", str(h5), "--to", "onnx", "--onnx-route", "tf2onnx", "-o",
-                                            str(outs["convkit-tf2onnx"])), runs, clear("convkit-tf2onnx"), QUIET),
-        "tf2onnx": measure("python -m tf2onnx.convert", [sys.executable, "-m", "tf2onnx.convert", "--saved-model",
-                                                         str(saved_model), "--output", str(outs["tf2onnx"]),
-                                                         "--opset", "17"], runs, clear("tf2onnx"), QUIET),
+    tools: dict[str, TreeMeasurement] = {
+        "native": measure_tree("convkit convert --to onnx (native)",
+                               _convkit("convert", str(h5), "--to", "onnx", "-o", str(outs["native"])), runs,
+                               clear("native"), QUIET, profile=True),
+        "native-unverified": measure_tree("convkit convert --to onnx (native) --no-verify",
+                                          _convkit("convert", str(h5), "--to", "onnx", "-o",
+                                                   str(outs["native-unverified"]), "--no-verify"), runs,
+                                          clear("native-unverified"), QUIET, profile=True),
+        "convkit-tf2onnx": measure_tree("convkit convert --onnx-route tf2onnx",
+                                        _convkit("convert", str(h5), "--to", "onnx", "--onnx-route", "tf2onnx", "-o",
+                                                 str(outs["convkit-tf2onnx"])), runs, clear("convkit-tf2onnx"), QUIET),
+        "tf2onnx": measure_tree("python -m tf2onnx.convert", [sys.executable, "-m", "tf2onnx.convert",
+                                                              "--saved-model", str(saved_model), "--output",
+                                                              str(outs["tf2onnx"]), "--opset", "17"], runs,
+                                clear("tf2onnx"), QUIET),
     }
     # the outputs of the last runs stay for inference timing
     done = subprocess.run([sys.executable, "-c", INFERENCE_SCRIPT, str(outs["native"]), str(outs["tf2onnx"]), "1,16",
@@ -154,6 +166,7 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
         "time_ratio_convkit_tf2onnx": round(tools["convkit-tf2onnx"].seconds / native.seconds, 2),
         "memory_ratio_tf2onnx": round(tools["tf2onnx"].peak_mib / native.peak_mib, 2),
         "native_peak_over_model_mib": round(native.peak_mib - model_mib, 1),
+        "verification": _verification(native, tools["native-unverified"]),
         "inference": inference,
     }
 
@@ -161,20 +174,72 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
 def tflite_rows(label: str, h5: Path, scratch: Path, runs: int) -> dict[str, Any]:
     saved_model = _saved_model(h5)
     ours_out, theirs_out = scratch / f"{label}_convkit.tflite", scratch / f"{label}_usual.tflite"
+    unverified_out = scratch / f"{label}_unverified.tflite"
 
     def clear() -> None:
-        ours_out.unlink(missing_ok=True)
-        theirs_out.unlink(missing_ok=True)
+        for out in (ours_out, unverified_out, theirs_out):
+            out.unlink(missing_ok=True)
 
-    ours = measure("convkit convert --to tflite", _convkit("convert", str(saved_model), "--to", "tflite", "-o",
-                                                           str(ours_out)), runs, clear, QUIET)
-    theirs = measure("TFLiteConverter script", [sys.executable, "-c", TFLITE_SCRIPT, str(saved_model),
-                                                str(theirs_out)], runs, clear, QUIET)
+    ours = measure_tree("convkit convert --to tflite", _convkit("convert", str(saved_model), "--to", "tflite", "-o",
+                                                                str(ours_out)), runs, clear, QUIET, profile=True)
+    unverified = measure_tree("convkit convert --to tflite --no-verify",
+                              _convkit("convert", str(saved_model), "--to", "tflite", "-o", str(unverified_out),
+                                       "--no-verify"), runs, clear, QUIET, profile=True)
+    theirs = measure_tree("TFLiteConverter script", [sys.executable, "-c", TFLITE_SCRIPT, str(saved_model),
+                                                     str(theirs_out)], runs, clear, QUIET)
     clear()
     return {"model": label, "target": "tflite", "model_mib": _mib(saved_model),
-            "tools": {"convkit": ours.to_dict(), "TFLiteConverter": theirs.to_dict()},
+            "tools": {"convkit": ours.to_dict(), "convkit-unverified": unverified.to_dict(),
+                      "TFLiteConverter": theirs.to_dict()},
             "time_ratio": round(theirs.seconds / ours.seconds, 2),
+            "verification": _verification(ours, unverified),
             "memory_ratio": round(theirs.peak_mib / ours.peak_mib, 2)}
+
+
+def _verification(verified: TreeMeasurement, unverified: TreeMeasurement) -> dict[str, float]:
+    """What verification adds to a route: the verified run's own verify stage (seconds, share of the rest of
+    that run: free of the load that falls on two runs differently), and the verified run against the
+    --no-verify run (seconds, share, peak MiB)."""
+    stage = sum(float(item["seconds"]) for item in verified.stages  # type: ignore[arg-type]
+                if str(item["stage"]).split(": ")[-1] == "verify")
+    return {"verify_stage_seconds": round(stage, 2),
+            "verify_stage_share": round(stage / (verified.seconds - stage), 3),
+            "added_seconds": round(verified.seconds - unverified.seconds, 2),
+            "added_share": round(verified.seconds / unverified.seconds - 1, 3),
+            "added_peak_mib": round(verified.peak_mib - unverified.peak_mib, 1)}
+
+
+def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
+    """The Dense stack's targets, each as (sentence with the figures, met)."""
+    results = []
+    for row in rows:
+        if row["model"] != "dense-70MiB":
+            continue
+        added = row["verification"]
+        route = "ONNX (native)" if row["target"] == "onnx" else "TFLite"
+        results.append((f"{route}: the verify stage takes {added['verify_stage_seconds']:.2f} s = "
+                        f"{100 * added['verify_stage_share']:+.0f}% of the rest of the run (target <= +10%; verified run "
+                        f"minus --no-verify run: {added['added_seconds']:+.2f} s = {100 * added['added_share']:+.0f}%, "
+                        "each under its own load)", added["verify_stage_share"] <= 0.10))
+        results.append((f"{route}: verification adds {added['added_peak_mib']:+.0f} MiB to the peak (target: nothing, "
+                        "within 5 MiB of the kernel's page accounting)", added["added_peak_mib"] <= 5))
+        if row["target"] == "tflite":
+            ours, theirs = row["tools"]["convkit"], row["tools"]["TFLiteConverter"]
+            results.append((f"TFLite: convkit {ours['seconds']:.2f} s vs TFLiteConverter script {theirs['seconds']:.2f} s "
+                            f"(x{row['time_ratio']}, target >= 1)", ours["seconds"] <= theirs["seconds"]))
+    return results
+
+
+def _stage_tables(rows: list[dict[str, Any]]) -> list[str]:
+    lines = ["", "Stages of convkit's runs (`--profile`: seconds, CPU seconds, the process's peak, what the stage "
+                 "raised it by)", "", "```"]
+    for row in rows:
+        for tool in row["tools"].values():
+            if tool.get("stages"):
+                peaks = ", ".join(f"{name} {peak:.0f}" for name, peak in sorted(tool["process_peaks"].items()))
+                lines.append(f"{row['model']} {tool['label']}: {tool['seconds']:.2f} s, peak MiB {peaks}")
+                lines.extend(stage_lines(tool["stages"]))
+    return lines + ["```"]
 
 
 def render(rows: list[dict[str, Any]], load: str) -> str:
@@ -210,6 +275,20 @@ def render(rows: list[dict[str, Any]], load: str) -> str:
                              f"{tool['peak_mib']:.0f} |")
             lines.append(f"| {row['model']} | | ratio TFLiteConverter / convkit | time x{row['time_ratio']} | "
                          f"memory x{row['memory_ratio']} |")
+    lines += ["", "What verification adds: the verify stage of the verified run, and the verified run against the "
+                  "--no-verify run", "",
+              "| model | target | verify stage s | share of the rest | verified - unverified s | share | peak MiB |",
+              "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        if "verification" in row:
+            added = row["verification"]
+            lines.append(f"| {row['model']} | {row['target']} | {added['verify_stage_seconds']:.2f} | "
+                         f"{100 * added['verify_stage_share']:+.0f}% | {added['added_seconds']:+.2f} | "
+                         f"{100 * added['added_share']:+.0f}% | {added['added_peak_mib']:+.0f} |")
+    lines += _stage_tables(rows)
+    met = targets(rows)
+    if met:
+        lines += [""] + [f"- {'meets' if ok else 'MISSES'}: {what}" for what, ok in met]
     return "\n".join(lines)
 
 
@@ -219,6 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=30, help="inference runs per output; default 30")
     parser.add_argument("--models", default=",".join(ONNX_MODELS), help="comma-separated subset")
     parser.add_argument("--no-tflite", action="store_true", help="ONNX only")
+    parser.add_argument("--no-onnx", action="store_true", help="TFLite only")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     options = parser.parse_args(argv)
     models = [m for m in options.models.split(",") if m]
@@ -232,13 +312,15 @@ def main(argv: list[str] | None = None) -> int:
                             f"from onnx_tflite_bench import BUILDERS; from pathlib import Path; "
                             f"BUILDERS[{label!r}](Path({str(h5)!r}))"], check=True, capture_output=True,
                            env={**os.environ, **QUIET})
-            rows.append(onnx_rows(label, h5, scratch, options.runs, options.rounds))
-            print(f"{label}: onnx done", file=sys.stderr, flush=True)
+            if not options.no_onnx:
+                rows.append(onnx_rows(label, h5, scratch, options.runs, options.rounds))
+                print(f"{label}: onnx done", file=sys.stderr, flush=True)
             if label in TFLITE_MODELS and not options.no_tflite:
                 rows.append(tflite_rows(label, h5, scratch, options.runs))
                 print(f"{label}: tflite done", file=sys.stderr, flush=True)
     if options.json:
-        print(json.dumps({"load_before": load, "rows": rows}, indent=2))
+        print(json.dumps({"load_before": load, "rows": rows,
+                          "targets": [{"what": what, "met": ok} for what, ok in targets(rows)]}, indent=2))
     else:
         print(render(rows, load))
     return 0

@@ -61,6 +61,20 @@ def quiet_tensorflow() -> contextlib.AbstractContextManager[None]:
     return silenced_stderr()
 
 
+def import_tensorflow() -> Any:
+    """``tensorflow``, imported quietly (:func:`quiet_tensorflow`); the first import, which takes seconds
+    and hundreds of MiB, is a profile stage of its own (``import TensorFlow``)."""
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    from convkit.profile import stage
+
+    quiet_tensorflow()
+    with stage("import TensorFlow"):
+        import tensorflow
+
+    return tensorflow
+
+
 def runtime_logs_hidden(in_process: bool = True) -> contextlib.AbstractContextManager[None]:
     """Hides what a runtime in this process writes to file descriptor 2 while a model loads or runs
     (XLA announcing its first compile through absl, which ignores ``TF_CPP_MIN_LOG_LEVEL``), unless

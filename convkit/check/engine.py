@@ -16,6 +16,7 @@ from convkit.data.loader import InputsLike, load_inputs, match_specs
 from convkit.data.preprocess import Preprocessing, preprocessing
 from convkit.data.samples import InputSet
 from convkit.errors import ConvkitError, RuntimeMissingError, UsageError
+from convkit.profile import stage
 from convkit.progress import Progress, no_progress
 from convkit.runtimes.base import Runner
 from convkit.runtimes.keras.runner import KerasModelRunner
@@ -117,13 +118,17 @@ def _check(ref: ModelLike, others: Sequence[ModelLike] | ModelLike, *, inputs: A
 
     say(f"running reference {_label(ref)}")
     ref_started = time.perf_counter()
-    ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe, signature=signature)
+    with stage(f"load {_label(ref)}"):
+        ref_runner = _as_runner(ref, like=like, allow_unsafe=allow_unsafe, signature=signature)
     ref_specs = [logical(spec) for spec in ref_runner.inputs]
     feed = load_inputs(ref_specs, inputs, preprocessing=preprocess, limit=limit, mnist=mnist, random=random, seed=seed)
     say(f"inputs: {feed.source}")
-    with runtime_logs_hidden(ref_runner.in_process):
+    with runtime_logs_hidden(ref_runner.in_process), stage(f"run {_label(ref)}"):
         ref_outputs = run_adapted(ref_runner, {spec.name: feed.arrays[spec.name] for spec in ref_specs})
     reference = _info(ref_runner, time.perf_counter() - ref_started)
+    if ref is not ref_runner:
+        # Only its outputs are needed from here on: the copies load while the reference's weights are gone.
+        ref_runner.release()
     unknown = [name for name in tolerances if name not in ref_outputs]
     if like is None and isinstance(ref_runner, KerasModelRunner) and ref_runner.path is not None:
         like = ref_runner.path
@@ -167,11 +172,14 @@ def _check_one(
     started = time.perf_counter()
     runner: Runner | None = None
     try:
-        runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe, signature=signature)
+        with stage(f"load {_label(copy)}"):
+            runner = _as_runner(copy, like=like, allow_unsafe=allow_unsafe, signature=signature)
         matching = match_specs(ref_specs, [logical(spec) for spec in runner.inputs], what=f"{runner.label}'s inputs")
         other_feed = {other: feed.arrays[ref.name] for ref, other in zip(ref_specs, matching.names)}
-        with runtime_logs_hidden(runner.in_process):
+        with runtime_logs_hidden(runner.in_process), stage(f"run {runner.label}"):
             outputs = run_adapted(runner, other_feed)  # each input cast to the copy's number type there
+        if runner is not copy:
+            runner.release()  # the next copy loads without this one's weights
     except RuntimeMissingError:
         raise  # not the copy's fault: the whole run needs the runtime installed
     except ConvkitError as error:

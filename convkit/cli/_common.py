@@ -37,6 +37,10 @@ OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Output path
 VerboseOption = Annotated[
     bool, typer.Option("--verbose", "-v", help="Also show TensorFlow's own log lines.", callback=_verbose)
 ]
+ProfileOption = Annotated[
+    bool, typer.Option("--profile", help="Print the time and peak memory of each stage, per process, on stderr "
+                       "(also CONVKIT_PROFILE=1); with --json, also under 'profile'.")
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +58,13 @@ def print_json(document: dict[str, Any]) -> None:
     versioned = {"schema_version": SCHEMA_VERSION, **document}
     sys.stdout.write(json.dumps(versioned, indent=2, sort_keys=False, default=_json_default) + "\n")
     sys.stdout.flush()
+
+
+def print_profile(stages: Any) -> None:
+    """The stages a command profiled (a ``convkit.profile.Profile``, or None when off), as a table on stderr."""
+    if stages is not None and stages.stages:
+        sys.stderr.write(stages.render() + "\n")
+        sys.stderr.flush()
 
 
 def _json_default(value: Any) -> Any:

@@ -13,12 +13,14 @@ from convkit.cli._common import (
     MeanOption,
     OffsetOption,
     PreprocessOption,
+    ProfileOption,
     ScaleOption,
     StdOption,
     VerboseOption,
     handle_errors,
     preprocessing_of,
     print_json,
+    print_profile,
     stderr_console,
     stdout_console,
 )
@@ -100,6 +102,7 @@ def check(
     ] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
+    profile: ProfileOption = False,
 ) -> None:
     """Check that copies of a model predict what the reference predicts, each in its own runtime.
 
@@ -123,6 +126,7 @@ def check(
     tolerance; 2 usage error, or a model could not be loaded or run.
     """
     from convkit._tf import quiet_tensorflow
+    from convkit.profile import profiling, requested
 
     quiet_tensorflow()
     from convkit.check import check as run_check
@@ -155,16 +159,20 @@ def check(
         raise UsageError("--keep-copies applies to --all-formats only")
     elif len(models) < 2:
         raise UsageError("give the reference and at least one copy (REF OTHER...), or --all-formats MODEL")
-    with progress:
-        progress.begin("loading models")
-        if all_formats:
-            report = check_all_formats(models[0], work_dir=keep_copies, **options)
-        else:
-            report = run_check(models[0], models[1:], **options)
+    with profiling(requested(profile)) as stages:
+        try:
+            with progress:
+                progress.begin("loading models")
+                if all_formats:
+                    report = check_all_formats(models[0], work_dir=keep_copies, **options)
+                else:
+                    report = run_check(models[0], models[1:], **options)
+        finally:
+            print_profile(stages)
     if junit_xml is not None:
         write_junit(report, junit_xml)
     if json_output:
-        print_json(report.to_dict())
+        print_json({**report.to_dict(), "profile": stages.to_dict() if stages else None})
     else:
         render_table(report, stdout_console())
     for pair in report.pairs:

@@ -14,6 +14,7 @@ from convkit.cli._common import (
     OffsetOption,
     OutOption,
     PreprocessOption,
+    ProfileOption,
     ScaleOption,
     StdOption,
     VerboseOption,
@@ -22,6 +23,7 @@ from convkit.cli._common import (
     handle_errors,
     preprocessing_of,
     print_json,
+    print_profile,
     stdout_console,
 )
 from convkit.cli._progress import StageDisplay
@@ -137,34 +139,39 @@ def convert_command(
     onnx_route: Annotated[Optional[str], choice_option("--onnx-route", choices=routes, help="ONNX writer: native (from the Keras config, no TensorFlow) or tf2onnx (default: native where it covers every layer, else tf2onnx).")] = None,
     json_output: JsonOption = False,
     verbose: VerboseOption = False,
+    profile: ProfileOption = False,
 ) -> None:
     from convkit import convert
     from convkit._tf import quiet_tensorflow
+    from convkit.profile import profiling, requested
 
     quiet_tensorflow()
     mismatch = None
-    with StageDisplay(quiet=json_output) as progress:
-        progress.begin(f"converting {src.name} to {to}")
+    with profiling(requested(profile)) as stages:
         try:
-            result = convert(
-                src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
-                quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
-                keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
-                allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
-                calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
-                limit=limit, io_type=io_type, nchw=tuple(nchw or ()), input_shapes=tuple(input_shape or ()),
-                inputs=inputs, outputs=outputs, signature=signature, tag=tag,
-                onnx_route=onnx_route,
-            )
-        except MismatchError as error:
-            # The copy was written and checked: its report is the answer, whatever the verdict.
-            checked = getattr(error, "result", None)
-            if checked is None:
-                raise
-            result = checked
-            mismatch = error
+            with StageDisplay(quiet=json_output) as progress:
+                progress.begin(f"converting {src.name} to {to}")
+                try:
+                    result = convert(
+                        src, to, out, like=like, tfjs_kind=tfjs_kind, quantize=quantize,
+                        quantize_weights=tuple(quantize_weights or ()), shard_size=shard_size,
+                        keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
+                        allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
+                        calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
+                        limit=limit, io_type=io_type, nchw=tuple(nchw or ()), input_shapes=tuple(input_shape or ()),
+                        inputs=inputs, outputs=outputs, signature=signature, tag=tag, onnx_route=onnx_route,
+                    )
+                except MismatchError as error:
+                    # The copy was written and checked: its report is the answer, whatever the verdict.
+                    checked = getattr(error, "result", None)
+                    if checked is None:
+                        raise
+                    result = checked
+                    mismatch = error
+        finally:
+            print_profile(stages)
     if json_output:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "profile": stages.to_dict() if stages else None})
     else:
         _print_result(result, progress)
     if mismatch is not None:

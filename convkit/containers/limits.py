@@ -7,8 +7,12 @@ fits) and small enough that a forged length field cannot take the machine down.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from convkit.errors import ReadError
 
@@ -86,12 +90,34 @@ LIMITS = {
 }
 
 
+def map_capped(path: Path, limit: int, what: str) -> bytes | mmap.mmap:
+    """The bytes of ``path`` mapped read-only (only the pages read are loaded), refusing files over ``limit``.
+
+    For formats read by offset (flatbuffers): parsing touches the structure's pages, never the weights'.
+
+    Raises:
+        ReadError: the file is missing, unreadable or larger than ``limit``.
+    """
+    with _capped_file(path, limit, what) as (handle, size):
+        if size == 0:
+            return b""
+        return mmap.mmap(handle.fileno(), size, access=mmap.ACCESS_READ)
+
+
 def read_capped(path: Path, limit: int, what: str) -> bytes:
     """The bytes of ``path``, refusing files over ``limit``.
 
     Raises:
         ReadError: the file is missing, unreadable or larger than ``limit``.
     """
+    with _capped_file(path, limit, what) as (handle, _size):
+        return handle.read(limit + 1)
+
+
+@contextlib.contextmanager
+def _capped_file(path: Path, limit: int, what: str) -> Iterator[tuple[BinaryIO, int]]:
+    """``path`` open for reading with its size, refused over ``limit``; every failure, of the opening or of
+    the block, one ReadError naming the file."""
     from convkit.containers.files import open_regular
 
     try:
@@ -99,7 +125,7 @@ def read_capped(path: Path, limit: int, what: str) -> bytes:
             size = os.fstat(handle.fileno()).st_size
             if size > limit:
                 raise ReadError(f"{path}: {what} is {size} bytes, over convkit's limit of {limit} bytes")
-            return handle.read(limit + 1)
+            yield handle, size
     except FileNotFoundError:
         raise ReadError(f"{path}: {what} is missing") from None
     except IsADirectoryError:

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from convkit.convert.atomic import atomic_output, atomic_prefix
 from convkit.errors import UsageError, WriteError
+from convkit.profile import stage
 from convkit.progress import Progress, no_progress
 from convkit.registry import Format
 
@@ -240,8 +241,9 @@ class Source:
             from convkit.registry import get_format
             from convkit.runtimes.keras.read import read_model
 
-            model = read_model(self.path, self._stack, like=self._request.like,
-                               allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
+            with stage("read"):
+                model = read_model(self.path, self._stack, like=self._request.like,
+                                   allow_unsafe=self._request.allow_unsafe, fmt=self.format.name)
             target = get_format(self._request.to)
             strings = string_inputs(model.config)
             if strings and not target.holds_strings:
@@ -304,9 +306,10 @@ class Conversion:
     def output(self, *, smoke_run: bool = True) -> Iterator[Path]:
         """The atomic temporary for the output (a staged prefix for prefix outputs); renamed into place after
         the block, when the smoke run (unless ``smoke_run`` is False: the writer runs it itself) passes."""
-        stage = atomic_prefix if self.target.prefix_output else atomic_output
-        with stage(self.request.out, self.request.overwrite) as temp:
-            yield temp
+        staged = atomic_prefix if self.target.prefix_output else atomic_output
+        with staged(self.request.out, self.request.overwrite) as temp:
+            with stage("write"):
+                yield temp
             if smoke_run:
                 self.smoke_run(temp)
 
@@ -325,4 +328,5 @@ class Conversion:
 
         self.say("verifying")
         like = self.request.like if self.request.like is not None else self.request.src
-        smoke_run(written, self.target, final=self.request.out, like=like, allow_unsafe=self.request.allow_unsafe)
+        with stage("verify"):
+            smoke_run(written, self.target, final=self.request.out, like=like, allow_unsafe=self.request.allow_unsafe)

@@ -24,6 +24,7 @@ from convkit.data.loader import InputsLike
 from convkit.data.preprocess import Preprocessing, preprocessing
 from convkit.errors import UsageError
 from convkit.policy import screening
+from convkit.profile import stage
 from convkit.progress import Progress, no_progress
 
 __all__ = ["ConvertRequest", "ConvertResult", "convert", "default_output"]
@@ -216,7 +217,8 @@ def convert(
     )
     say = progress or no_progress
     say("loading")
-    screening.screen(src, source_format.name, allow_unsafe)
+    with stage("screen"):
+        screening.screen(src, source_format.name, allow_unsafe)
     writer = target.resolve("writer")
     if writer is None:
         raise UsageError(f"convkit does not write {target.name} files")

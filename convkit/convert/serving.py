@@ -9,7 +9,10 @@ dimension is open by default or fixed to a given size.
 
 A Keras source is built live in tf_keras where it can (its recurrent layers
 lower to builtin TFLite ops and its graphs to plain ONNX ops), else in Keras
-3; a SavedModel without a Keras config is served through its own signature; a
+3; a SavedModel is served through its own signature when it has no Keras
+config, or when its Keras config has no recurrent layer to unroll (the
+signature computes the model in inference mode already, so nothing is loaded
+into Keras and nothing is traced again; converters can read it from disk); a
 source that converts as a graph (:mod:`convkit.convert.writers.graph`) through
 the graph rebuilt in TensorFlow.
 """
@@ -22,11 +25,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-from convkit._tf import quiet_tensorflow
+from convkit._tf import import_tensorflow
 from convkit.errors import ReadError, RunError, UsageError, error_text
-from convkit.formats.savedmodel import PlainSavedModel
+from convkit.formats.savedmodel import PlainSavedModel, keras_model_config
 from convkit.keras_model.config import iter_layers
 from convkit.keras_model.data import ModelData
+from convkit.profile import stage
 from convkit.runtimes.keras.build import build_model
 
 if TYPE_CHECKING:
@@ -45,6 +49,8 @@ class Serving:
         call: maps a list of input tensors (in ``input_names`` order) to a list of outputs.
         owner: the live model or loaded SavedModel (keeps the variables alive).
         origin: what runs the model (``tf_keras``, ``Keras 3``, ``SavedModel signature``).
+        saved_model: the SavedModel folder when the function is its signature ``signature`` as saved, which
+            converters may read from disk; None for a live model.
         input_batches: per input, the batch size the output fixes (``--input-shape``); None: open.
     """
 
@@ -55,6 +61,8 @@ class Serving:
     call: Callable[[list[Any]], list[Any]]
     owner: Any
     origin: str
+    saved_model: Path | None = None
+    signature: str | None = None
     input_batches: list[int | None] | None = None
 
     def specs(self, batch: int | None = None) -> list[Any]:
@@ -99,7 +107,8 @@ class Serving:
                     raise UsageError(f"{source}: --input-shape {name}={_dims_text(dims)}: dimension {axis} of input "
                                      f"{name!r} is {fixed} in the model ({_dims_text(model)})")
             chosen[name] = (dims[0], tuple(dims[1:]))
-        return dataclasses.replace(self, input_batches=[chosen[name][0] for name in self.input_names],
+        # Reshaped, the function is no longer the signature as saved: converters trace it, not the folder.
+        return dataclasses.replace(self, saved_model=None, input_batches=[chosen[name][0] for name in self.input_names],
                                    input_shapes=[chosen[name][1] for name in self.input_names])
 
     def function(self, batch: int | None = None) -> Any:
@@ -191,7 +200,11 @@ RECURRENT_CLASSES = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN"})
 
 def recurrent_layers(model: ModelData) -> list[str]:
     """Names of the recurrent layers (nested and wrapped ones included) in ``model``'s architecture."""
-    return [(layer.get("config") or {}).get("name", "?") for layer in iter_layers(model.config)
+    return _recurrent(model.config)
+
+
+def _recurrent(config: dict[str, Any]) -> list[str]:
+    return [(layer.get("config") or {}).get("name", "?") for layer in iter_layers(config)
             if layer.get("class_name") in RECURRENT_CLASSES]
 
 
@@ -213,11 +226,12 @@ def unrolled(model: ModelData) -> ModelData:
 
 def from_model(model: ModelData, source: Path, allow_unsafe: bool) -> Serving:
     """A :class:`Serving` of a Keras source: tf_keras where it builds the architecture, else Keras 3."""
-    quiet_tensorflow()
-    try:
-        return from_live(build_model(model, 2, source, allow_unsafe), "tf_keras")
-    except ReadError:
-        return from_live(build_model(model, 3, source, allow_unsafe), "Keras 3")
+    import_tensorflow()
+    with stage("build"):
+        try:
+            return from_live(build_model(model, 2, source, allow_unsafe), "tf_keras")
+        except ReadError:
+            return from_live(build_model(model, 3, source, allow_unsafe), "Keras 3")
 
 
 def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
@@ -226,11 +240,10 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
     Raises:
         ReadError: TensorFlow cannot load it, or the signature is missing or unnamed.
     """
-    quiet_tensorflow()
-    import tensorflow as tf
-
+    tf = import_tensorflow()
     try:
-        loaded = tf.saved_model.load(str(path))
+        with stage("build"):
+            loaded = tf.saved_model.load(str(path))
     except Exception as error:
         raise RunError(f"{path}: TensorFlow could not load the SavedModel ({error_text(error)})") from None
     signatures = dict(loaded.signatures)
@@ -257,6 +270,8 @@ def from_saved_model(path: Path, signature: str = "serving_default") -> Serving:
         call=call,
         owner=loaded,
         origin=f"SavedModel signature {signature}",
+        saved_model=Path(path),
+        signature=signature,
     )
 
 
@@ -301,6 +316,9 @@ def serving_of(conversion: Conversion, notes: Notes) -> tuple[Serving, Callable[
                        f"({', '.join(others)}) are not in the output")
         return serving.reshaped(shapes, request.src), None
     if isinstance(source.graph, PlainSavedModel):
+        return from_saved_model(source.path).reshaped(shapes, request.src), None
+    keras_config = keras_model_config(source.path)
+    if keras_config is not None and not _recurrent(keras_config):
         return from_saved_model(source.path).reshaped(shapes, request.src), None
     model = source.model()
     notes.optimizer(model, carried=False)

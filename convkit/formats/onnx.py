@@ -432,6 +432,7 @@ register_format(Format(
     write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, graphs=True, routes=ROUTES,
                                channels_first=True, input_shapes=True),
     runner="convkit.runtimes.onnxruntime:open_onnx",
+    smoke_runner="convkit.runtimes.onnxruntime:open_onnx_once",
     default_output=lambda parent, name: parent / f"{name}.onnx",
     graph_extractor="convkit.graph.onnx:from_onnx",
 ))

@@ -400,6 +400,18 @@ def has_keras_metadata(path: Path) -> bool:
     return (_model_dir(Path(path)) / KERAS_METADATA).is_file()
 
 
+def keras_model_config(path: Path) -> dict[str, Any] | None:
+    """The Keras model config (``{"class_name", "config"}``) of the tf_keras SavedModel at ``path``, read as
+    data from ``keras_metadata.pb``; None for any other path (a SavedModel without Keras metadata, a file)."""
+    if not _safe_accept(Path(path)) or not has_keras_metadata(path):
+        return None
+    nodes = configs(path)
+    root = nodes[0] if nodes and isinstance(nodes[0], dict) else {}
+    if not isinstance(root.get("class_name"), str) or not isinstance(root.get("config"), dict):
+        return None
+    return {"class_name": root["class_name"], "config": root["config"]}
+
+
 def is_tf1_saved_model(path: Path) -> bool:
     """Whether the SavedModel at ``path`` is a TF1 graph (variables as graph nodes, no Keras config): one that
     converts as a graph, in its ``serve`` meta graph or its only one."""

@@ -17,6 +17,7 @@ so a forged offset is a ``ReadError``, never a crash.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections import Counter
 from dataclasses import dataclass
@@ -102,7 +103,7 @@ class TfliteReport(_report.ReportBase):
 class _Buffer:
     """The file's bytes with bounds-checked little-endian reads; every failure is one ReadError."""
 
-    def __init__(self, data: bytes, path: Path) -> None:
+    def __init__(self, data: bytes | mmap.mmap, path: Path) -> None:
         self.data = data
         self.path = path
         self.tables = 0
@@ -195,7 +196,7 @@ def accept(path: Path) -> bool:
     return len(head) == 8 and head[4:8] == FILE_IDENTIFIER
 
 
-def _root(data: bytes, path: Path) -> _Table:
+def _root(data: bytes | mmap.mmap, path: Path) -> _Table:
     if len(data) < 8 or data[4:8] != FILE_IDENTIFIER:
         raise ReadError(f"{path}: not a TFLite model (no TFL3 identifier)")
     buffer = _Buffer(data, path)
@@ -270,17 +271,18 @@ def _buffer_span(buffers: list[_Table], index: int, data_size: int, path: Path) 
     return 0, 0
 
 
-def read_model(path: Path) -> tuple[bytes, _Table]:
-    """The file's bytes and its root ``Model`` table.
+def read_model(path: Path) -> tuple[bytes | mmap.mmap, _Table]:
+    """The file's bytes (mapped: reading the structure loads none of the weights' pages) and its root
+    ``Model`` table.
 
     Raises:
         ReadError: missing, over the size limit, or not a TFLite flatbuffer.
     """
-    data = limits.read_capped(Path(path), MAX_TFLITE_BYTES, "TFLite model")
+    data = limits.map_capped(Path(path), MAX_TFLITE_BYTES, "TFLite model")
     return data, _root(data, Path(path))
 
 
-def _tensor_values(data: bytes, start: int, length: int, dtype: str, shape: list[int], name: str, path: Path) -> Any:
+def _tensor_values(data: bytes | mmap.mmap, start: int, length: int, dtype: str, shape: list[int], name: str, path: Path) -> Any:
     import numpy as np
 
     if dtype not in ("float32", "float16", "float64", "int8", "uint8", "int16", "uint16", "int32", "uint32",

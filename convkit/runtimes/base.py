@@ -42,6 +42,7 @@ class Runner:
         self.quantization: str | None = None
         self.notes: list[str] = []
         self._loaded = False
+        self._released = False
         self._inputs: list[TensorSpec] = []
         self._outputs: list[TensorSpec] = []
 
@@ -68,10 +69,22 @@ class Runner:
             One array per output, keyed by output name, in ``outputs`` order.
         """
         self.load()
+        if self._released:
+            raise RuntimeError(f"{self.label}: the model was released and cannot run again")
         missing = [spec.name for spec in self._inputs if spec.name not in feed]
         if missing:
             raise ValueError(f"feed lacks inputs {missing} of {self.label}")
         return self._infer(feed)
+
+    def release(self) -> None:
+        """Lets go of the loaded model (its weights), keeping what describes it (specs, runtime, notes).
+
+        A check calls this once a model's outputs are in, so that the next model loads without it; the
+        runner runs nothing afterwards.
+        """
+        if self._loaded:
+            self._release()
+            self._released = True
 
     def default_tolerance(self, dtype: str) -> Tolerance:
         """The tolerance an output of ``dtype`` gets unless the caller gives one (runtimes may loosen it)."""
@@ -93,6 +106,9 @@ class Runner:
 
     def _infer(self, feed: dict[str, np.ndarray]) -> dict[str, np.ndarray]:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def _release(self) -> None:
+        """Drops the runtime's hold on the model; runners that keep one in this process override it."""
 
 
 def fixed_batch(specs: list[TensorSpec]) -> int | None:

@@ -113,6 +113,9 @@ class TfliteRunner(Runner):
                 pieces[name].append(np.asarray(result[name])[:count])
         return {name: np.concatenate(pieces[name], axis=0) for name in names}
 
+    def _release(self) -> None:
+        self._runner = None
+
 
 def open_tflite(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool,
                 signature: str | None = None) -> Runner:

@@ -31,11 +31,16 @@ class OnnxRunner(Runner):
     Args:
         path: the ``.onnx`` file.
         batch_size: samples per run when the batch is open. Default 256.
+        once: the model runs once (the smoke run of a file convert just wrote): onnxruntime's memory arena,
+            memory-pattern cache and weight prepacking (a second, GEMM-ready copy of each MatMul's weights),
+            which pay off over many runs, are off, so the run needs the model's memory and its activations
+            only. Default False.
     """
 
-    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE) -> None:
+    def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, once: bool = False) -> None:
         super().__init__(path, "onnx")
         self.batch_size = batch_size
+        self.once = once
         self._file = Path(path)
         self._session: Any = None
 
@@ -49,8 +54,15 @@ class OnnxRunner(Runner):
         layout = transposed(self._file, model)
         del model
         self.runtime = f"onnxruntime {onnxruntime.__version__}"
+        self.session_options = onnxruntime.SessionOptions()
+        if self.once:
+            self.session_options.enable_cpu_mem_arena = False
+            self.session_options.enable_mem_pattern = False
+            self.session_options.add_session_config_entry("session.disable_prepacking", "1")
         try:
-            self._session = onnxruntime.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            # From the path, so onnxruntime reads the file itself (the parse above is let go first).
+            self._session = onnxruntime.InferenceSession(str(self.path), sess_options=self.session_options,
+                                                         providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
             raise RunError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
         self._inputs = [_spec(node, layout) for node in self._session.get_inputs()]
@@ -69,7 +81,15 @@ class OnnxRunner(Runner):
 
         return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
+    def _release(self) -> None:
+        self._session = None
+
 
 def open_onnx(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
     """onnxruntime on the CPU."""
     return OnnxRunner(path)
+
+
+def open_onnx_once(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool) -> Runner:
+    """onnxruntime on the CPU, for one run (the smoke run): no memory arena, no memory-pattern cache."""
+    return OnnxRunner(path, once=True)

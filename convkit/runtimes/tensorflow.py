@@ -101,6 +101,13 @@ class SavedModelRunner(Runner):
         fixed = fixed_batch(self._inputs)
         return in_batches(feed, run, fixed or self.batch_size, fixed=fixed is not None)
 
+    def _release(self) -> None:
+        import gc
+
+        self._function = None
+        self._keep_alive = None
+        gc.collect()
+
 
 def open_savedmodel(path: Path, *, like: Path | None, allow_unsafe: bool, training: bool,
                     signature: str | None = None) -> Runner:

@@ -169,8 +169,14 @@ def _convert(serving: Serving, route: Route, quantize: str | None, calibration: 
              io_type: str | None) -> bytes:
     import tensorflow as tf
 
-    function = serving.function(route.batch).get_concrete_function()
-    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], serving.owner)
+    if serving.saved_model is not None and route.batch is None:
+        # The signature as saved: the converter reads it from disk, with nothing traced or saved again.
+        converter = tf.lite.TFLiteConverter.from_saved_model(str(serving.saved_model),
+                                                             signature_keys=[serving.signature])
+    else:
+        # A traced function: the converter saves it to a temporary SavedModel and converts that.
+        function = serving.function(route.batch).get_concrete_function()
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([function], serving.owner)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if route.flex:
         converter.target_spec.supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)

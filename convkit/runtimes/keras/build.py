@@ -192,8 +192,11 @@ def build_model(model: ModelData, generation: int, path: Path, allow_unsafe: boo
                                 f"the Keras 3 operation {layer.get('class_name')}, which has no TFOpLambda counterpart")
         # Keras 3's own config still names each class's module (a Keras-shipped class is no custom one).
         check_known_classes(model.raw_config if model.generation == 3 and model.raw_config else config, path, 2)
+        from convkit.runtimes.keras.tf_keras import zero_initial_values
+
         try:
-            with unsafe_scope(allow_unsafe, (2,)):
+            # Zeros, not the initializers' random values: assign_weights below sets every variable or fails.
+            with unsafe_scope(allow_unsafe, (2,)), zero_initial_values():
                 live = tf_keras.models.model_from_json(json.dumps(config),
                                                        custom_objects=keras_shipped_layers(2))
         except KERAS_REFUSALS as error:

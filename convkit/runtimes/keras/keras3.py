@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from convkit._tf import import_tensorflow
 from convkit.policy.safe_mode import loading_custom_objects, unsafe_scope
 from convkit.runtimes.base import load_failures
 from convkit.runtimes.keras.runner import KerasModelRunner, load_error
@@ -18,6 +19,7 @@ def load_keras3(path: Path, *, allow_unsafe: bool = False, training: bool = Fals
         ReadError: Keras 3 cannot load the file.
     """
     path = Path(path)
+    import_tensorflow()
     import keras
 
     with unsafe_scope(allow_unsafe, (3,)):

@@ -78,6 +78,12 @@ class KerasModelRunner(Runner):
 
         return in_batches(feed, run, self.batch_size)
 
+    def _release(self) -> None:
+        import gc
+
+        self.model = None
+        gc.collect()  # a Keras model's layers refer to each other: its variables go with the cycle collector
+
 
 def _runtime_name(generation: int) -> str:
     if generation == 2:

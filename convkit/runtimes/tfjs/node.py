@@ -70,8 +70,14 @@ class NodeHost:
                                          stdout=subprocess.PIPE, stderr=self._stderr, text=True, env=env)
         return self._process
 
-    def run(self, model_json: Path, tensors: list[tuple[str, np.ndarray]], backend: str
+    def run(self, model_json: Path, tensors: list[tuple[str, np.ndarray]], backend: str, *, loader: str = "files"
             ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Runs ``model_json`` on ``backend``; returns the output header and ``{name: array}``.
+
+        Args:
+            loader: ``files`` (each weight read once, from its shard into the backend's storage) or ``io``
+                (TF.js's own IOHandler path: every shard read whole, then decoded and copied).
+        """
         process = self._start()
         assert self._work is not None and process.stdin is not None and process.stdout is not None
         self._count += 1
@@ -80,7 +86,7 @@ class NodeHost:
         try:
             write_tensors(job / "inputs.json", tensors)
             request = {"id": self._count, "model": str(model_json), "inputs": str(job / "inputs.json"),
-                       "outputs": str(job / "outputs.json"), "backend": backend}
+                       "outputs": str(job / "outputs.json"), "backend": backend, "loader": loader}
             try:
                 process.stdin.write(json.dumps(request) + "\n")
                 process.stdin.flush()

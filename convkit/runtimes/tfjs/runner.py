@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from convkit import profile
 from convkit.errors import ReadError, UsageError
 from convkit.formats.tfjs import check_shards, read_model_json
 from convkit.formats.tfjs.signature import model_specs, quantization
@@ -154,6 +155,7 @@ class TfjsRunner(Runner):
         finally:
             if self._own_host:
                 self.host.close()
+        _record_profile(header.get("profile"), self.host.name.lower())
         self.last_run = {key: header.get(key) for key in ("kind", "inputNames", "outputNames", "tfjsVersion", "backend")}
         for note in [*header.get("notes", []), _backend_note(header.get("backend"))]:
             if note and note not in self.notes:
@@ -173,6 +175,27 @@ class TfjsRunner(Runner):
             backend = "webgl-f16"  # the device had no float32 render targets, so TF.js used float16
         loose = BACKEND_TOLERANCE.get(backend)
         return loose if loose is not None and loose.atol > base.atol else base
+
+
+def _record_profile(figures: Any, process: str) -> None:
+    """Hands the seconds and memory the TF.js host measured for loading and running the model to the profile."""
+    if not isinstance(figures, dict):
+        return
+    before = figures.get("idle") or {}
+    for name in ("load", "run"):
+        stage = figures.get(name) or {}
+        memory = stage.get("memory") or {}
+        notes = []
+        if name == "load":
+            notes.append("each weight read once, in place" if stage.get("inPlace") else "through TF.js's own loader")
+        if memory.get("wasmHeap"):
+            notes.append(f"wasm heap {memory['wasmHeap'] / 2**20:.0f} MiB")
+        peak = memory.get("hwm")
+        raised = max(0, peak - before["hwm"]) if peak is not None and before.get("hwm") is not None else None
+        cpu = stage.get("cpuSeconds")
+        profile.record(name, process, float(stage.get("seconds") or 0.0), cpu_seconds=None if cpu is None else float(cpu),
+                       peak_bytes=peak, raised_bytes=raised, start_bytes=before.get("rss"), notes=tuple(notes))
+        before = memory
 
 
 def _reason(message: str, model_json: Path) -> str:

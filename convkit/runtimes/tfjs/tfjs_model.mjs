@@ -5,7 +5,8 @@
 // tensor's name, dtype, shape, byte offset and length. Inference only: layers
 // models run through predict(), graph models through execute() (executeAsync()
 // when the graph has control flow). Nothing here touches the file system or the
-// network; the caller hands in an IOHandler or URL to load the model from.
+// network; the caller loads the model (the Node runner from the files with
+// tfjs_load.mjs, the page from a URL with loadFromSource).
 
 export const BATCH_SIZE = 256;
 
@@ -125,7 +126,7 @@ async function runInBatches(tf, inputs, runBatch, fixedBatch = 0) {
       part.forEach((t) => t.dispose());
       part = padded;
     }
-    let result = await runBatch(part);
+    let result = await runBatch(part, start + batchSize >= total);
     if (fixedBatch > 0 && size < batchSize) {
       const cut = result.map((t) => t.slice(0, size));
       result.forEach((t) => t.dispose());
@@ -166,7 +167,7 @@ function withoutLoopControlEdges(topology) {
 }
 
 // `source` (an IOHandler or URL) with its model topology replaced.
-function withTopology(tf, source, topology) {
+export function withTopology(tf, source, topology) {
   const base = typeof source === 'string' ? tf.io.http(source) : source;
   return { load: async () => ({ ...(await base.load()), modelTopology: topology }) };
 }
@@ -177,8 +178,8 @@ function byName(a, b) {
   return NAME_COLLATOR.compare(a, b);
 }
 
-async function runGraph(tf, modelJson, source, feed, notes) {
-  const model = await tf.loadGraphModel(source);
+// Runs a loaded graph model on `feed` and disposes it: {inputNames, outputNames, outputs}.
+async function runGraph(tf, modelJson, model, feed, notes) {
   try {
     const signature = model.signature || modelJson.signature;
     const useSignature = signature && signature.inputs && signature.outputs;
@@ -204,39 +205,85 @@ async function runGraph(tf, modelJson, source, feed, notes) {
   }
 }
 
-// Loads the model from `source` (an IOHandler or URL), runs it on `feed` and returns
-// {kind, inputNames, outputNames, notes, named: [[name, tensor]]}. The caller disposes the tensors.
-export async function runModel(tf, modelJson, source, feed) {
-  const notes = [];
+// The model at `source` (an IOHandler or URL) through TF.js's own loaders: {model, graph}.
+export async function loadFromSource(tf, modelJson, source) {
   const graph = isGraphModel(modelJson);
+  const model = graph ? await tf.loadGraphModel(source) : await tf.loadLayersModel(source, { strict: true });
+  return { model, graph };
+}
+
+// Frees each layer's weights once the layer has run for the last time, in the last batch of a run whose
+// model is discarded afterwards. Backends that prepare a copy of a weight for their kernels (the wasm
+// backend packs every Dense and Conv kernel for XNNPACK) then hold one such copy at a time, not one per
+// layer. Layers called more than once (shared layers) keep their weights to the end. Returns the weights
+// freed, for disposeLayersModel.
+function releaseAsUsed(model) {
+  const released = new Set();
+  for (const layer of model.layers) {
+    if (!layer.weights.length || layer.inboundNodes.length !== 1) continue;
+    const call = layer.call;
+    layer.call = function callThenRelease(...args) {
+      const outputs = call.apply(this, args);
+      layer.call = call;
+      for (const weight of layer.weights) {
+        if (!released.has(weight)) {
+          weight.dispose();
+          released.add(weight);
+        }
+      }
+      return outputs;
+    };
+  }
+  return released;
+}
+
+function disposeLayersModel(model, released) {
+  if (!released) {
+    model.dispose();
+    return;
+  }
+  for (const weight of model.weights) {
+    if (!released.has(weight)) weight.dispose();
+  }
+}
+
+// Runs a loaded model ({model, graph}) on `feed` and returns {kind, inputNames, outputNames, notes,
+// named: [[name, tensor]]}; the model is disposed. The caller disposes the tensors.
+// `release`: free each layer's weights after its last use (see releaseAsUsed). `reload(modelJson)`: the
+// same model loaded again with another topology (a graph whose loop control inputs TF.js cannot schedule).
+export async function runModel(tf, modelJson, loaded, feed, { release = false, reload = null } = {}) {
+  const notes = [];
+  const { model, graph } = loaded;
   let inputNames;
   let outputNames;
   let outputs;
   if (graph) {
     let ran;
     try {
-      ran = await runGraph(tf, modelJson, source, feed, notes);
+      ran = await runGraph(tf, modelJson, model, feed, notes);
     } catch (error) {
       const stripped = withoutLoopControlEdges(modelJson.modelTopology);
-      if (!stripped || !String(error.message).includes('Cannot compute the outputs')) throw error;
-      ran = await runGraph(tf, modelJson, withTopology(tf, source, stripped), feed, notes);
+      if (!stripped || !reload || !String(error.message).includes('Cannot compute the outputs')) throw error;
+      const again = await reload({ ...modelJson, modelTopology: stripped });
+      ran = await runGraph(tf, modelJson, again.model, feed, notes);
       notes.push('TF.js executeAsync cannot schedule the control inputs of this graph\'s while loops (it reads ' +
         'them as data inputs), so it ran without them and the no-ops that carry them (they change no value)');
     }
     ({ inputNames, outputNames, outputs } = ran);
   } else {
-    const model = await tf.loadLayersModel(source, { strict: true });
+    let released = null;
     try {
       // A Sequential model leaves inputNames/outputNames empty; its symbolic tensors name their layers.
       inputNames = model.inputNames.length ? model.inputNames : model.inputs.map((t) => layerName(t));
       outputNames = model.outputNames.length ? model.outputNames : model.outputs.map((t) => layerName(t));
       const ordered = arrange(inputNames, feed, notes);
-      outputs = await runInBatches(tf, ordered, async (part) => {
+      outputs = await runInBatches(tf, ordered, async (part, last) => {
+        if (last && release) released = releaseAsUsed(model);
         const result = model.predict(part.length === 1 ? part[0] : part, { batchSize: BATCH_SIZE });
         return Array.isArray(result) ? result : [result];
       });
     } finally {
-      model.dispose();
+      disposeLayersModel(model, released);
     }
   }
   return {
@@ -248,13 +295,39 @@ export async function runModel(tf, modelJson, source, feed) {
   };
 }
 
-// runModel, then the outputs as bytes: returns {header, bytes}, the header naming what ran the model.
-// Disposes the feed's tensors and the outputs.
-export async function runToBytes(tf, modelJson, source, feed, backend) {
+function seconds(started) {
+  return (performance.now() - started) / 1000;
+}
+
+// CPU seconds (user + system) of this process, where the host can tell (Node); null in a page.
+function cpuSeconds() {
+  if (typeof process === 'undefined' || typeof process.cpuUsage !== 'function') return null;
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
+}
+
+function cpuSince(started) {
+  return started === null ? null : cpuSeconds() - started;
+}
+
+// Loads the model (`load()` resolves to {model, graph}; `load(otherModelJson)` loads it with that model.json's
+// topology instead), runs it and returns the outputs as bytes:
+// {header, bytes}, the header naming what ran the model and, in `profile`, the seconds of each stage and
+// what `probe()` (if given) says of memory after it. Disposes the feed's tensors and the outputs.
+export async function runToBytes(tf, modelJson, load, feed, backend, { probe = null, release = false } = {}) {
   try {
-    const result = await runModel(tf, modelJson, source, feed);
+    const profile = { idle: probe ? probe() : null };
+    let started = performance.now();
+    let cpuStarted = cpuSeconds();
+    const loaded = await load();
+    profile.load = { seconds: seconds(started), cpuSeconds: cpuSince(cpuStarted), memory: probe ? probe() : null,
+      inPlace: Boolean(loaded.inPlace) };
+    started = performance.now();
+    cpuStarted = cpuSeconds();
+    const result = await runModel(tf, modelJson, loaded, feed, { release, reload: load });
     const { entries, bytes } = await packTensors(result.named);
     result.named.forEach(([, tensor]) => tensor.dispose());
+    profile.run = { seconds: seconds(started), cpuSeconds: cpuSince(cpuStarted), memory: probe ? probe() : null };
     const header = {
       kind: result.kind,
       inputNames: result.inputNames,
@@ -262,6 +335,7 @@ export async function runToBytes(tf, modelJson, source, feed, backend) {
       notes: result.notes,
       tfjsVersion: tf.version.tfjs,
       backend,
+      profile,
       tensors: entries,
     };
     return { header, bytes };

@@ -5,7 +5,7 @@
 // the job's backend, posts the output tensors back as raw bytes and returns
 // their header (names, dtypes, shapes, offsets) with what ran them.
 
-import { runToBytes, unpackTensors, useBackend } from './tfjs_model.mjs';
+import { loadFromSource, runToBytes, unpackTensors, useBackend, withTopology } from './tfjs_model.mjs';
 
 const tf = window.tf;
 tf.wasm.setWasmPaths(new URL('/tfjs-wasm/', window.location.href).href);
@@ -24,7 +24,10 @@ async function run(job) {
   const modelJson = await (await fetchOk(modelUrl)).json();
   const inputBytes = new Uint8Array(await (await fetchOk(job.inputs)).arrayBuffer());
   const feed = unpackTensors(tf, job.inputHeader, inputBytes);
-  const { header, bytes } = await runToBytes(tf, modelJson, modelUrl, feed, backend);
+  // A second load (another topology for the same weights) reads the weights through the same URL.
+  const load = (json = modelJson) => loadFromSource(tf, json,
+    json === modelJson ? modelUrl : withTopology(tf, modelUrl, json.modelTopology));
+  const { header, bytes } = await runToBytes(tf, modelJson, load, feed, backend);
   await fetchOk(job.outputs, { method: 'POST', body: bytes, headers: { 'Content-Type': 'application/octet-stream' } });
   return header;
 }

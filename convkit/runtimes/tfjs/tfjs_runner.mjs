@@ -1,24 +1,30 @@
 // Runs TF.js models (layers or graph) in real TF.js under Node.js, for `convkit check`.
 //
-// One model:      node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON [--backend cpu|wasm]
+// One model:      node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON [--backend cpu|wasm] [--loader files|io]
 // Many models:    node tfjs_runner.mjs --serve
-//   reads one JSON request per line on stdin, {"id", "model", "inputs", "outputs", "backend"},
+//   reads one JSON request per line on stdin, {"id", "model", "inputs", "outputs", "backend", "loader",
+//   "release"},
 //   and answers each with one JSON line on stdout, {"id", "ok": true, "header"} or
 //   {"id", "ok": false, "error"}; TF.js is loaded once for all of them.
 //
 // INPUTS_JSON names a binary file of raw little-endian tensors and lists each
 // tensor's name, dtype, shape, byte offset and length. The outputs are written
-// the same way (OUTPUTS_JSON plus OUTPUTS_JSON's ".bin" sibling).
+// the same way (OUTPUTS_JSON plus OUTPUTS_JSON's ".bin" sibling); the header
+// also carries the seconds and memory of loading and running (profile).
+// The model loads with each weight read once from its shard into the backend's
+// storage (tfjs_load.mjs); --loader io loads it through TF.js's own IOHandler
+// path instead (every shard read whole, then decoded and copied).
 // @tensorflow/tfjs (and @tensorflow/tfjs-backend-wasm for the wasm backend) are
 // resolved from CONVKIT_NODE_ROOT (a directory holding node_modules) or from this
 // script's folder upward.
 
 import { createRequire } from 'node:module';
-import { readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
+import { loadModelFiles } from './tfjs_load.mjs';
 import { ModelError, runToBytes, unpackTensors, useBackend } from './tfjs_model.mjs';
 
 const MAX_MODEL_JSON_BYTES = 256 * 1024 * 1024;
@@ -41,60 +47,25 @@ function loadBackend(name) {
   if (name === 'wasm') load('@tensorflow/tfjs-backend-wasm');
 }
 
-// A shard must be a regular file inside the model folder (after following links); never a device.
-function readShard(folder, relative, modelJsonPath) {
-  if (typeof relative !== 'string' || path.isAbsolute(relative)) {
-    throw new ModelError(`${modelJsonPath}: weight shard path ${relative} leaves the model folder`);
-  }
-  let real;
-  try {
-    real = realpathSync(path.resolve(folder, relative));
-  } catch (error) {
-    throw new ModelError(`${modelJsonPath}: weight shard ${relative} is missing`);
-  }
-  const realFolder = realpathSync(folder);
-  if (path.relative(realFolder, real).startsWith('..') || !statSync(real).isFile()) {
-    throw new ModelError(`${modelJsonPath}: weight shard ${relative} is not a regular file inside the model folder`);
-  }
-  return readFileSync(real);
-}
-
 function readModelJson(modelJsonPath) {
   const text = readFileSync(modelJsonPath);
   if (text.length > MAX_MODEL_JSON_BYTES) throw new ModelError(`${modelJsonPath} is larger than ${MAX_MODEL_JSON_BYTES} bytes`);
   return JSON.parse(text.toString('utf8'));
 }
 
-// An IOHandler reading model.json and its weight shards from disk (tf.io has none in plain @tensorflow/tfjs).
-function fileHandler(modelJsonPath, modelJson) {
-  return {
-    load: async () => {
-      const folder = path.dirname(path.resolve(modelJsonPath));
-      const weightSpecs = [];
-      const buffers = [];
-      for (const group of modelJson.weightsManifest || []) {
-        for (const relative of group.paths) {
-          buffers.push(readShard(folder, relative, modelJsonPath));
-        }
-        weightSpecs.push(...group.weights);
-      }
-      // One ArrayBuffer per shard (TF.js reads the list as one): no joined copy of a large model.
-      const weightData = buffers.map((b) => (b.byteOffset === 0 && b.byteLength === b.buffer.byteLength
-        ? b.buffer : b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)));
-      const artifacts = {
-        modelTopology: modelJson.modelTopology,
-        format: modelJson.format,
-        generatedBy: modelJson.generatedBy,
-        convertedBy: modelJson.convertedBy,
-        weightSpecs,
-        weightData,
-      };
-      for (const key of ['signature', 'userDefinedMetadata', 'modelInitializer', 'initializerSignature', 'trainingConfig']) {
-        if (modelJson[key] != null) artifacts[key] = modelJson[key];
-      }
-      return artifacts;
-    },
-  };
+// This process's memory in bytes: resident now, its high-water mark, and the wasm heap's size.
+function probe(tf) {
+  const memory = { rss: process.memoryUsage.rss(), hwm: process.resourceUsage().maxRSS * 1024 };
+  try {
+    const status = readFileSync('/proc/self/status', 'latin1');
+    const hwm = /VmHWM:\s+(\d+) kB/.exec(status);
+    if (hwm) memory.hwm = Number(hwm[1]) * 1024;
+  } catch (error) {
+    // not Linux: resourceUsage's maxRSS stands
+  }
+  const backend = tf.getBackend() === 'wasm' ? tf.backend() : null;
+  if (backend && backend.wasm && backend.wasm.HEAPU8) memory.wasmHeap = backend.wasm.HEAPU8.length;
+  return memory;
 }
 
 // One model on one backend: reads INPUTS_JSON, writes OUTPUTS_JSON, returns the header written.
@@ -105,7 +76,10 @@ async function runOne(tf, request) {
   const inputHeader = JSON.parse(readFileSync(request.inputs, 'utf8'));
   const data = readFileSync(path.resolve(path.dirname(request.inputs), inputHeader.data));
   const feed = unpackTensors(tf, inputHeader, new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  const { header, bytes } = await runToBytes(tf, modelJson, fileHandler(request.model, modelJson), feed, backend);
+  const load = (json = modelJson) => loadModelFiles(tf, request.model, json, request.loader || 'files');
+  // The model runs once and is then discarded, so each layer's weights go as soon as it has run.
+  const { header, bytes } = await runToBytes(tf, modelJson, load, feed, backend,
+    { probe: () => probe(tf), release: request.release !== false });
   header.data = path.basename(request.outputs) + '.bin';
   writeFileSync(path.resolve(path.dirname(request.outputs), header.data), bytes);
   writeFileSync(request.outputs, JSON.stringify(header));
@@ -154,12 +128,21 @@ async function serve() {
 async function main() {
   const args = process.argv.slice(2);
   if (args[0] === '--serve') return serve();
-  const backendAt = args.indexOf('--backend');
-  const backend = backendAt >= 0 ? args[backendAt + 1] : 'cpu';
-  const positional = backendAt >= 0 ? args.filter((_, i) => i !== backendAt && i !== backendAt + 1) : args;
+  const options = { backend: 'cpu', loader: 'files' };
+  const positional = [];
+  for (let i = 0; i < args.length; i += 1) {
+    if (args[i] === '--backend' || args[i] === '--loader') {
+      options[args[i].slice(2)] = args[i + 1];
+      i += 1;
+    } else {
+      positional.push(args[i]);
+    }
+  }
   const [model, inputs, outputs] = positional;
-  if (!outputs) throw new ModelError('usage: node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON [--backend cpu|wasm]');
-  await runOne(load('@tensorflow/tfjs'), { model, inputs, outputs, backend });
+  if (!outputs) {
+    throw new ModelError('usage: node tfjs_runner.mjs MODEL_JSON INPUTS_JSON OUTPUTS_JSON [--backend cpu|wasm] [--loader files|io]');
+  }
+  await runOne(load('@tensorflow/tfjs'), { model, inputs, outputs, ...options });
 }
 
 main().catch((error) => {

@@ -1,0 +1,36 @@
+"""A command that imported TensorFlow ends without the interpreter's teardown: same exit code, same output,
+every temporary folder removed, and seconds sooner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.cli.test_check import nudged_k2  # noqa: F401  (a copy with one weight off by 1e-3)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _convkit(*args: object, tmp: Path) -> subprocess.CompletedProcess[str]:
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    return subprocess.run([sys.executable, "-c", "from convkit.cli.main import main; main()", *map(str, args)],
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+
+
+def test_a_conversion_through_tensorflow_ends_with_its_result_and_no_leftovers(trained_k2, tmp_path):
+    out = tmp_path / "model.tflite"
+    done = _convkit("convert", trained_k2 / "my_model.h5", "--to", "tflite", "-o", out, tmp=tmp_path / "tmp")
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert f"-> {out}" in done.stdout and out.stat().st_size > 0
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([out.name, "tmp"])  # no scratch beside the output
+
+
+def test_a_mismatch_found_with_tensorflow_loaded_still_exits_1(trained_k2, nudged_k2, tmp_path):  # noqa: F811
+    done = _convkit("check", trained_k2 / "my_model.h5", nudged_k2, "--mnist", 50, tmp=tmp_path / "tmp")
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert str(nudged_k2) in done.stdout and "FAILED: 1 of 1 copy differ" in done.stdout
+    assert list((tmp_path / "tmp").iterdir()) == []
