@@ -1,7 +1,8 @@
 """A small real architecture through the zoo (bench/zoo.py): every case loads, runs and matches Keras.
 
 The whole zoo (every keras.applications architecture, every source format and
-target, beside tensorflowjs_converter) is ``make zoo``.
+target, beside tensorflowjs_converter) is ``make zoo``; this small run is part of
+``make test-all``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ def test_zoo_comparison_fails_on_a_perturbed_output() -> None:
     assert not zoo._compare(reference[:, :9], reference)[0]
 
 
+@pytest.mark.slow
 @pytest.mark.node
 def test_a_small_real_architecture_converts_loads_and_matches(tmp_path: Path) -> None:
     zoo = _zoo()

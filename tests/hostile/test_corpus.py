@@ -92,7 +92,15 @@ def test_inspect_verify(sandbox: Sandbox) -> None:
         assert _inspect_json(outcome)["verify"]["ok"] is True
 
 
-@pytest.mark.parametrize("target", TARGETS)
+def _convert_cases() -> list[object]:
+    """Every entry to every target; ``make test`` takes one target an entry, in turn (so each target meets a
+    sixth of the corpus there), and the rest is slow (``make test-all``)."""
+    return [pytest.param(case, target, id=f"{case_id(case)}-{target}",
+                         marks=() if offset == index % len(TARGETS) else pytest.mark.slow)
+            for index, case in enumerate(CASES) for offset, target in enumerate(TARGETS)]
+
+
+@pytest.mark.parametrize(("sandbox", "target"), _convert_cases(), indirect=["sandbox"])
 def test_convert(sandbox: Sandbox, target: str) -> None:
     case = sandbox.case
     out = sandbox.out / OUT_NAMES[target]
