@@ -156,3 +156,34 @@ DTYPE_NAMES = {
     21: "variant", 22: "uint32", 23: "uint64", 24: "float8_e5m2", 25: "float8_e4m3fn",
     26: "int4", 27: "uint4",
 }
+
+
+def read_varint(data: bytes, pos: int, end: int | None = None, where: str = "data") -> tuple[int, int]:
+    """The base-128 varint at ``data[pos:]`` (stopping before ``end``) and the position after it.
+
+    Raises:
+        ValueError: the varint runs past ``end`` or over 64 bits ("bad varint in WHERE").
+    """
+    end = len(data) if end is None else end
+    result = shift = 0
+    while pos < end and shift <= 63:
+        byte = data[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result, pos
+        shift += 7
+    raise ValueError(f"bad varint in {where}")
+
+
+def varint_bytes(value: int) -> bytes:
+    """``value`` (not negative) as a base-128 varint, as protobuf writes lengths and tags."""
+    out = bytearray()
+    while True:
+        byte = value & 0x7F
+        value >>= 7
+        if not value:
+            out.append(byte)
+            return bytes(out)
+        out.append(byte | 0x80)
+

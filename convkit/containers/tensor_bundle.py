@@ -29,6 +29,7 @@ from typing import Any, BinaryIO
 
 from convkit.containers import limits, protobuf
 from convkit.containers.files import open_regular
+from convkit.containers.protobuf import read_varint
 from convkit.errors import ReadError
 
 TABLE_MAGIC = 0xDB4775248B80FB57
@@ -122,20 +123,6 @@ def crc32c(data: bytes | memoryview, crc: int = 0) -> int:
 # --- LevelDB table ------------------------------------------------------------------------
 
 
-def _varint(data: bytes, pos: int, end: int, where: str) -> tuple[int, int]:
-    result = 0
-    shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise ValueError(f"bad varint in {where}")
-        byte = data[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-
-
 def _block(data: bytes, offset: int, size: int, path: Path, what: str) -> bytes:
     if size > limits.MAX_INDEX_BLOCK_BYTES:
         raise ReadError(f"{path}: {what} block is {size} bytes, over convkit's limit of {limits.MAX_INDEX_BLOCK_BYTES}")
@@ -168,9 +155,9 @@ def _block_entries(block: bytes, path: Path, what: str) -> Iterator[tuple[bytes,
     try:
         while pos < restarts_at:
             at_restart = pos in restarts
-            shared, pos = _varint(block, pos, restarts_at, what)
-            non_shared, pos = _varint(block, pos, restarts_at, what)
-            value_length, pos = _varint(block, pos, restarts_at, what)
+            shared, pos = read_varint(block, pos, restarts_at, what)
+            non_shared, pos = read_varint(block, pos, restarts_at, what)
+            value_length, pos = read_varint(block, pos, restarts_at, what)
             if at_restart and shared:
                 raise ValueError("a restart point shares a key prefix")
             if shared > len(key) or pos + non_shared + value_length > restarts_at:
@@ -185,8 +172,8 @@ def _block_entries(block: bytes, path: Path, what: str) -> Iterator[tuple[bytes,
 
 def _parse_handle(data: bytes, pos: int, end: int, path: Path) -> tuple[int, int, int]:
     try:
-        offset, pos = _varint(data, pos, end, "block handle")
-        size, pos = _varint(data, pos, end, "block handle")
+        offset, pos = read_varint(data, pos, end, "block handle")
+        size, pos = read_varint(data, pos, end, "block handle")
     except ValueError:
         raise ReadError(f"{path}: malformed block handle in the index") from None
     return offset, size, pos
@@ -365,7 +352,7 @@ def _decode_strings(index: CheckpointIndex, entry: TensorEntry, data: bytes) -> 
     pos = 0
     try:
         for _ in range(count):
-            length, pos = _varint(data, pos, len(data), "string lengths")
+            length, pos = read_varint(data, pos, len(data), "string lengths")
             lengths.append(length)
     except ValueError:
         raise ReadError(f"{index.prefix}: string tensor {entry.key!r} has malformed lengths (corrupt checkpoint)") from None
@@ -384,7 +371,7 @@ def _string_scalar(index: CheckpointIndex, entry: TensorEntry, data: bytes) -> b
     if entry.dtype != "string" or entry.num_elements != 1:
         raise ReadError(f"{index.prefix}: {entry.key} is not a scalar string (corrupt checkpoint)")
     try:
-        length, pos = _varint(data, 0, len(data), "string length")
+        length, pos = read_varint(data, 0, len(data), "string length")
     except ValueError:
         raise ReadError(f"{index.prefix}: {entry.key} has a malformed length (corrupt checkpoint)") from None
     pos += 4  # the masked CRC32C of the length
@@ -469,7 +456,7 @@ def _string_tensor_crc(index: CheckpointIndex, entry: TensorEntry) -> int:
     pos = 0
     try:
         for _ in range(entry.num_elements):
-            length, pos = _varint(data, pos, len(data), "string lengths")
+            length, pos = read_varint(data, pos, len(data), "string lengths")
             crc = crc32c(struct.pack("<I" if length <= 0xFFFFFFFF else "<Q", length), crc)
     except ValueError:
         raise ReadError(f"{index.prefix}: string tensor {entry.key!r} has malformed lengths (corrupt checkpoint)") from None

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from convkit.containers.files import head_bytes
+from convkit.containers.protobuf import read_varint
 from convkit.errors import ReadError
 from convkit.formats import _report
 from convkit.graph_model.model import GraphSource
@@ -33,32 +34,20 @@ _OP_NAME = re.compile(rb"^[A-Za-z_][A-Za-z0-9_>.]*$")
 _OTHER_FORMATS_FILES = ("saved_model.pb", "tensorflowjs_model.pb", "keras_metadata.pb", "fingerprint.pb")
 
 
-def _varint(data: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while pos < len(data) and shift < 64:
-        byte = data[pos]
-        result |= (byte & 0x7F) << shift
-        pos += 1
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-    raise ValueError("truncated varint")
-
-
 def looks_like_graph_def(head: bytes) -> bool:
     """Whether ``head`` starts a binary ``GraphDef``: field 1 (a node) whose name and op are plain names."""
     try:
         if head[:1] != b"\x0a":
             return False
-        _length, pos = _varint(head, 1)
+        _length, pos = read_varint(head, 1)
         if head[pos : pos + 1] != b"\x0a":  # NodeDef.name
             return False
-        name_length, pos = _varint(head, pos + 1)
+        name_length, pos = read_varint(head, pos + 1)
         name = head[pos : pos + name_length]
         pos += name_length
         if not name or len(name) != name_length or head[pos : pos + 1] != b"\x12":  # NodeDef.op
             return False
-        op_length, pos = _varint(head, pos + 1)
+        op_length, pos = read_varint(head, pos + 1)
         op = head[pos : pos + op_length]
         return len(op) == op_length and bool(_OP_NAME.match(op)) and b"\x00" not in name
     except ValueError:

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from convkit.containers import limits
+from convkit.containers.protobuf import varint_bytes
 from convkit.convert.writers.onnx_native.graph import ELEMENT_TYPES, GraphBuilder, Initializer, onnx_dims
 from convkit.progress import Progress
 
@@ -57,21 +58,10 @@ class WrittenModel:
     nodes: int
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
 
 def _field(number: int, length: int) -> bytes:
     """Tag and length of a length-delimited field."""
-    return _varint(number << 3 | 2) + _varint(length)
+    return varint_bytes(number << 3 | 2) + varint_bytes(length)
 
 
 def _value_info(name: str, dtype: str, shape: Any) -> Any:
