@@ -106,15 +106,11 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> _report.Gr
         path: the ``.pb`` (or ``.pbtxt``) file.
         weights: add per-constant statistics. Default False.
     """
-    from convkit.graph_model import analysis
     from convkit.graph_model.messages import saved_model_wrapping
-
-    from convkit.graph_model.model import described_io
+    from convkit.graph_model.model import describe_graph
 
     graph_def = read_graph_def(path)
-    inputs, outputs, io_from = described_io(graph_def, Path(path))
-    described = analysis.describe(graph_def, Path(path), inputs=inputs, outputs=outputs, io_from=io_from,
-                                  weights=weights)
+    described = describe_graph(graph_def, Path(path), weights=weights)
     return _report.GraphReport(format="pb", path=str(path), kind="frozen-graph",
                        risky_ops=[found.to_dict() for found in risky_ops(saved_model_wrapping(graph_def))],
                        **described)

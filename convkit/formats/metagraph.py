@@ -131,18 +131,15 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         weights: add per-constant statistics. Default False.
         verify_crc: recompute the CRC32C of every variable's bytes. Default False.
     """
-    from convkit.graph_model import analysis
-    from convkit.graph_model.freeze import saver_scope, signature_infos, variables
     from convkit.containers.tensor_bundle import check_crc32c
+    from convkit.graph_model.freeze import saver_scope, signature_infos, variables
     from convkit.graph_model.messages import saved_model_wrapping
-    from convkit.graph_model.model import described_io
+    from convkit.graph_model.model import describe_graph
 
     prefix, meta, meta_graph = _meta(path)
     graph_def = meta_graph.graph_def
     signature_inputs, signature_outputs = signature_infos(meta_graph, None, meta) \
         if len(meta_graph.signature_def) <= 1 or "serving_default" in meta_graph.signature_def else ([], [])
-    inputs, outputs, io_from = described_io(graph_def, meta, signature_inputs=signature_inputs,
-                                            signature_outputs=signature_outputs, skip_scopes=saver_scope(meta_graph))
     from convkit.formats import checkpoint
 
     index = checkpoint.read_index(prefix)
@@ -152,7 +149,8 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
         entry = stored.get(row["checkpoint_key"])
         row["in_checkpoint"] = entry is not None
         row["checkpoint_shape"] = list(entry.shape) if entry is not None else None
-    described = analysis.describe(graph_def, meta, inputs=inputs, outputs=outputs, io_from=io_from, weights=weights)
+    described = describe_graph(graph_def, meta, weights=weights, signature_inputs=signature_inputs,
+                               signature_outputs=signature_outputs, skip_scopes=saver_scope(meta_graph))
     summary = described.pop("summary")
     summary["variables"] = len(variable_rows)
     summary["variables_missing"] = sum(1 for row in variable_rows if not row["in_checkpoint"])

@@ -66,14 +66,12 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
         weights: dequantize every weight and add statistics. Default False.
     """
     from convkit.formats import _report, tfjs
-    from convkit.graph_model import analysis
     from convkit.graph_model.messages import saved_model_wrapping
-    from convkit.graph_model.model import described_io
+    from convkit.graph_model.model import describe_graph
 
     folder = _folder(path)
     graph_def, manifest = _graph(path)
-    inputs, outputs, io_from = described_io(graph_def, folder / GRAPH_FILE)
-    described = analysis.describe(graph_def, folder / GRAPH_FILE, inputs=inputs, outputs=outputs, io_from=io_from)
+    described = describe_graph(graph_def, folder / GRAPH_FILE)
     rows = [{"name": weight["name"], "dtype": weight.get("dtype", "float32"), "shape": list(weight["shape"]),
              "elements": _report.count(weight["shape"]), "bytes": tfjs.weight_bytes(weight), "function": None,
              "quantization": weight["quantization"].get("dtype") if isinstance(weight.get("quantization"), dict)

@@ -273,6 +273,14 @@ def described_io(graph_def: Any, path: Path, **chosen: Any) -> tuple[list[Tensor
     except ConvkitError:
         return [], [], "none found"
 
+
+def describe_graph(graph_def: Any, path: Path, *, weights: bool = False, **chosen: Any) -> dict[str, Any]:
+    """The sections every graph-level inspect report shares (:func:`convkit.graph_model.analysis.describe`),
+    with the inputs and outputs :func:`described_io` chooses from ``chosen`` (signature tensors, skipped scopes)."""
+    inputs, outputs, io_from = described_io(graph_def, path, **chosen)
+    return analysis.describe(graph_def, path, inputs=inputs, outputs=outputs, io_from=io_from, weights=weights)
+
+
 def _from_graph(tensor: str, nodes: dict[str, Any]) -> TensorInfo:
     node_name, _, index = tensor.rpartition(":")
     node = nodes[node_name]
