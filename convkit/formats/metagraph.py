@@ -79,7 +79,8 @@ def accept(path: Path) -> bool:
         return False
 
 
-def _meta(path: Path) -> tuple[Path, Path, Any]:
+def read_meta(path: Path) -> tuple[Path, Path, Any]:
+    """The checkpoint's prefix, its ``.meta`` file and the MetaGraph read from it (structure checked)."""
     from convkit.graph_model import analysis
     from convkit.graph_model.freeze import read_meta_graph
 
@@ -96,7 +97,7 @@ def policy_graph(path: Path) -> Any:
     """The MetaGraph (its saver kept, so that the saver's own checkpoint ops count as plumbing) for the op scan."""
     from convkit.graph_model.messages import saved_model_wrapping
 
-    return saved_model_wrapping(meta_graph=_meta(path)[2])
+    return saved_model_wrapping(meta_graph=read_meta(path)[2])
 
 
 def _collections(meta_graph: Any) -> list[dict[str, Any]]:
@@ -136,7 +137,7 @@ def inspect(path: Path, *, weights: bool = False, verify_crc: bool = False, **_o
     from convkit.graph_model.messages import saved_model_wrapping
     from convkit.graph_model.model import describe_graph
 
-    prefix, meta, meta_graph = _meta(path)
+    prefix, meta, meta_graph = read_meta(path)
     graph_def = meta_graph.graph_def
     signature_inputs, signature_outputs = signature_infos(meta_graph, None, meta) \
         if len(meta_graph.signature_def) <= 1 or "serving_default" in meta_graph.signature_def else ([], [])
@@ -187,7 +188,7 @@ def read_graph(path: Path, *, inputs: Any = (), outputs: Any = (), signature: st
     """
     from convkit.graph_model.freeze import frozen_model
 
-    prefix, meta, meta_graph = _meta(path)
+    prefix, meta, meta_graph = read_meta(path)
     return frozen_model(meta_graph, prefix, meta, origin="TF1 checkpoint with its MetaGraph", inputs=inputs,
                         outputs=outputs, signature=signature)
 

@@ -23,7 +23,8 @@ GRAPH_FILE = "tensorflowjs_model.pb"
 MANIFEST_FILE = "weights_manifest.json"
 
 
-def _folder(path: Path) -> Path:
+def model_folder(path: Path) -> Path:
+    """The model's folder, from the folder or one of its two files."""
     path = Path(path)
     return path.parent if path.name in (GRAPH_FILE, MANIFEST_FILE) else path
 
@@ -31,31 +32,60 @@ def _folder(path: Path) -> Path:
 def accept(path: Path) -> bool:
     """A folder holding ``tensorflowjs_model.pb`` and ``weights_manifest.json``, or one of those files."""
     try:
-        folder = _folder(path)
+        folder = model_folder(path)
         return folder.is_dir() and (folder / GRAPH_FILE).is_file() and (folder / MANIFEST_FILE).is_file()
     except OSError:
         return False
 
 
-def _graph(path: Path) -> tuple[Any, list[dict[str, Any]]]:
-    from convkit.formats import tfjs
-    from convkit.graph_model import analysis, messages
-    from convkit.graph_model.tfjs import restore_function_names
+def read_files(path: Path) -> tuple[Path, Any, list[dict[str, Any]]]:
+    """The model's folder, its ``GraphDef`` as stored and its checked weights manifest.
 
-    folder = _folder(path)
+    Raises:
+        ReadError: a missing or malformed graph or manifest.
+    """
+    from convkit.formats import tfjs
+    from convkit.graph_model import messages
+
+    folder = model_folder(path)
     manifest = limits.read_json(folder / MANIFEST_FILE, "TF.js weights manifest")
     tfjs.check_manifest(manifest, folder / MANIFEST_FILE)
     assert isinstance(manifest, list)
-    graph_def = messages.read_graph_def(folder / GRAPH_FILE, "TF.js GraphDef")
+    return folder, messages.read_graph_def(folder / GRAPH_FILE, "TF.js GraphDef"), manifest
+
+
+def read_checked_graph(path: Path) -> tuple[Any, list[dict[str, Any]]]:
+    """The model's ``GraphDef`` (function constants named back, structure checked) and its weights manifest."""
+    from convkit.graph_model import analysis
+    from convkit.graph_model.tfjs import restore_function_names
+
+    folder, graph_def, manifest = read_files(path)
     restore_function_names(graph_def)
     analysis.check_structure(graph_def, folder / GRAPH_FILE, "graph model")
     return graph_def, manifest
 
 
+def read_graph(path: Path, *, inputs: Any = (), outputs: Any = (), **_options: Any) -> Any:
+    """The model at ``path`` (its folder or one of its two files) as a ``GraphModel``, rebuilt as TF.js graph
+    models are (:func:`convkit.graph_model.tfjs.rebuild`).
+
+    Raises:
+        ReadError: a missing or malformed graph or manifest, a missing or truncated shard.
+    """
+    from convkit.formats import tfjs
+    from convkit.formats.tfjs.graph import manifest_quantization
+    from convkit.graph_model.tfjs import rebuild
+
+    folder, graph_def, manifest = read_files(path)
+    weights = dict(tfjs.iter_manifest_weights(folder / MANIFEST_FILE, manifest))
+    return rebuild(graph_def, weights, folder / GRAPH_FILE, signature=None, origin="TF.js 0.x graph model",
+                   quantization=manifest_quantization(manifest), inputs=inputs, outputs=outputs)
+
+
 def policy_graph(path: Path) -> Any:
     from convkit.graph_model.messages import saved_model_wrapping
 
-    return saved_model_wrapping(_graph(path)[0])
+    return saved_model_wrapping(read_checked_graph(path)[0])
 
 
 def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
@@ -69,8 +99,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
     from convkit.graph_model.messages import saved_model_wrapping
     from convkit.graph_model.model import describe_graph
 
-    folder = _folder(path)
-    graph_def, manifest = _graph(path)
+    folder = model_folder(path)
+    graph_def, manifest = read_checked_graph(path)
     described = describe_graph(graph_def, folder / GRAPH_FILE)
     rows = [{"name": weight["name"], "dtype": weight.get("dtype", "float32"), "shape": list(weight["shape"]),
              "elements": _report.count(weight["shape"]), "bytes": tfjs.weight_bytes(weight), "function": None,
@@ -90,8 +120,8 @@ def inspect(path: Path, *, weights: bool = False, **_options: Any) -> Any:
 
 
 def inference_graph(path: Path, like: Path | None) -> GraphSource:
-    """The model as a conversion source: it converts as a graph (:func:`convkit.formats.tfjs.graph.read_legacy_model`)."""
-    return GraphSource(_folder(path), "convkit.formats.tfjs.graph:read_legacy_model", "a TF.js 0.x graph model")
+    """The model as a conversion source: it converts as a graph (:func:`read_graph`)."""
+    return GraphSource(model_folder(path), "convkit.formats.tfjs_pb:read_graph", "a TF.js 0.x graph model")
 
 
 register_format(Format(

@@ -542,7 +542,7 @@ def from_metagraph(path: Any, *, level: str = "auto", report: dict[str, Any] | N
     from convkit.graph_model.model import described_io
 
     _refuse_layers(path, level, "a TF1 MetaGraph")
-    _prefix, meta, meta_graph = metagraph._meta(Path(path))
+    _prefix, meta, meta_graph = metagraph.read_meta(Path(path))
     outputs = described_io(meta_graph.graph_def, meta, skip_scopes=saver_scope(meta_graph))[1]
     return _graph_def_graph(meta_graph.graph_def, meta.name, "metagraph", outputs)
 
@@ -555,10 +555,10 @@ def from_tfjs_legacy(path: Any, *, level: str = "auto", report: dict[str, Any] |
     from convkit.graph_model.model import described_io
 
     _refuse_layers(path, level, "a TF.js 0.x graph model")
-    graph_def, manifest = tfjs_pb._graph(Path(path))
+    graph_def, manifest = tfjs_pb.read_checked_graph(Path(path))
     shapes = {str(row["name"]): ([int(d) for d in row["shape"]], str(row.get("dtype", "float32")))
               for group in manifest for row in group["weights"]}
-    graph_file = tfjs_pb._folder(Path(path)) / tfjs_pb.GRAPH_FILE
+    graph_file = tfjs_pb.model_folder(Path(path)) / tfjs_pb.GRAPH_FILE
     return _graph_def_graph(graph_def, graph_file.name, "tfjs-pb", described_io(graph_def, graph_file)[1],
                             weight_shapes=shapes)
 

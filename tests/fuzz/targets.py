@@ -862,9 +862,9 @@ def _mutate_tfjs_pb(folder: Path, chooser: Chooser) -> None:
 
 def _exercise_tfjs_pb(folder: Path, draw: bool) -> int:
     from convkit.formats import tfjs_pb
-    from convkit.formats.tfjs.graph import read_legacy_model
+    from convkit.formats.tfjs_pb import read_graph
 
-    return _exercise_graph(folder, "tfjs-pb", lambda: read_legacy_model(folder),
+    return _exercise_graph(folder, "tfjs-pb", lambda: read_graph(folder),
                            lambda: tfjs_pb.inspect(folder, weights=True), draw)
 
 
