@@ -24,7 +24,10 @@ TFLite, the tutorial's model and the Dense stack as tf_keras SavedModels:
 ``tf.lite.TFLiteConverter.from_saved_model(SM).convert()``.
 
 Each convkit route also runs with ``--no-verify`` (written, not run), so the price of verification
-is its own row; convkit's rows carry the stages its ``--profile`` reports for the median run (each
+is its own row, and the native route with ``--external-data`` (the weights in a data file beside the
+model, which onnxruntime maps instead of reading; on the models past 8 MiB). A smoke run alone, in a
+fresh process on each native output, splits its peak into memory the process allocated (``RssAnon``)
+and pages of the model file mapped (``RssFile``: shared with the page cache, given back under pressure); convkit's rows carry the stages its ``--profile`` reports for the median run (each
 stage's seconds, CPU seconds, the process's peak and how much the stage raised it) and each process's
 peak apart. Targets on the Dense stack: verification adds at most 10% to a route's time and nothing
 to its peak; the TFLite route at least as fast as the TFLiteConverter script.
@@ -56,6 +59,24 @@ TFLITE_SCRIPT = (
     "open(sys.argv[2], 'wb').write(tf.lite.TFLiteConverter.from_saved_model(sys.argv[1]).convert())"
 )
 # Both outputs in one process, runs interleaved so that load on the machine falls on both alike.
+SMOKE_SCRIPT = r"""
+import json, sys
+from pathlib import Path
+from convkit.data.samples import smoke_inputs
+from convkit.runtimes.onnxruntime import OnnxRunner
+def status():
+    return {k: int(v.split()[0]) / 1024 for k, v in (l.split(":", 1) for l in open("/proc/self/status"))
+            if k.startswith(("Vm", "Rss"))}
+before = status()
+runner = OnnxRunner(Path(sys.argv[1]), once=True)  # the smoke run's runner, read while it still holds the model
+runner.load()
+runner.infer(smoke_inputs(runner.inputs).arrays)
+after = status()
+print(json.dumps({"peak_mib": after["VmHWM"], "before_mib": before["VmRSS"], "anon_mib": after["RssAnon"],
+                  "file_mib": after["RssFile"], "anon_added_mib": after["RssAnon"] - before["RssAnon"],
+                  "file_added_mib": after["RssFile"] - before["RssFile"]}))
+"""
+
 INFERENCE_SCRIPT = r"""
 import json, sys, time
 import numpy as np, onnxruntime as ort
@@ -135,6 +156,12 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
     def clear(tool: str) -> Callable[[], None]:
         return lambda: outs[tool].unlink(missing_ok=True)
 
+    def clear_external(tool: str) -> Callable[[], None]:
+        def remove() -> None:
+            outs[tool].unlink(missing_ok=True)
+            outs[tool].with_name(outs[tool].name + ".data").unlink(missing_ok=True)
+        return remove
+
     tools: dict[str, TreeMeasurement] = {
         "native": measure_tree("convkit convert --to onnx (native)",
                                _convkit("convert", str(h5), "--to", "onnx", "-o", str(outs["native"])), runs,
@@ -151,6 +178,17 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
                                                               str(outs["tf2onnx"]), "--opset", "17"], runs,
                                 clear("tf2onnx"), QUIET),
     }
+    if _mib(h5) > 8:
+        for tool, extra in (("native-external", ()), ("native-external-unverified", ("--no-verify",))):
+            outs[tool] = scratch / f"{label}_{tool}.onnx"
+            tools[tool] = measure_tree(f"convkit convert --to onnx (native) --external-data {' '.join(extra)}".strip(),
+                                       _convkit("convert", str(h5), "--to", "onnx", "--external-data", "-o",
+                                                str(outs[tool]), *extra), runs, clear_external(tool), QUIET,
+                                       profile=True)
+    smoke = {tool: json.loads(subprocess.run([sys.executable, "-c", SMOKE_SCRIPT, str(outs[tool])],
+                                             capture_output=True, text=True, check=True,
+                                             env={**os.environ, **QUIET}).stdout)
+             for tool in ("native", "native-external") if tool in outs}
     # the outputs of the last runs stay for inference timing
     done = subprocess.run([sys.executable, "-c", INFERENCE_SCRIPT, str(outs["native"]), str(outs["tf2onnx"]), "1,16",
                            str(rounds)], capture_output=True, text=True, check=True, env={**os.environ, **QUIET})
@@ -158,7 +196,7 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
     model_mib = _mib(h5)
     native = tools["native"]
     for tool in outs:
-        clear(tool)()
+        clear_external(tool)()
     return {
         "model": label, "target": "onnx", "model_mib": model_mib,
         "tools": {name: m.to_dict() for name, m in tools.items()},
@@ -167,6 +205,9 @@ def onnx_rows(label: str, h5: Path, scratch: Path, runs: int, rounds: int) -> di
         "memory_ratio_tf2onnx": round(tools["tf2onnx"].peak_mib / native.peak_mib, 2),
         "native_peak_over_model_mib": round(native.peak_mib - model_mib, 1),
         "verification": _verification(native, tools["native-unverified"]),
+        **({"verification_external": _verification(tools["native-external"], tools["native-external-unverified"])}
+           if "native-external" in tools else {}),
+        "smoke_alone": smoke,
         "inference": inference,
     }
 
@@ -215,19 +256,26 @@ def targets(rows: list[dict[str, Any]]) -> list[tuple[str, bool]]:
     for row in rows:
         if row["model"] != "dense-70MiB":
             continue
-        added = row["verification"]
-        route = "ONNX (native)" if row["target"] == "onnx" else "TFLite"
-        results.append((f"{route}: the verify stage takes {added['verify_stage_seconds']:.2f} s = "
-                        f"{100 * added['verify_stage_share']:+.0f}% of the rest of the run (target <= +10%; verified run "
-                        f"minus --no-verify run: {added['added_seconds']:+.2f} s = {100 * added['added_share']:+.0f}%, "
-                        "each under its own load)", added["verify_stage_share"] <= 0.10))
-        results.append((f"{route}: verification adds {added['added_peak_mib']:+.0f} MiB to the peak (target: nothing, "
-                        "within 5 MiB of the kernel's page accounting)", added["added_peak_mib"] <= 5))
+        for key, route in (("verification", "ONNX (native)" if row["target"] == "onnx" else "TFLite"),
+                           ("verification_external", "ONNX (native, --external-data)")):
+            if key in row:
+                results.extend(_verification_targets(route, row[key]))
         if row["target"] == "tflite":
             ours, theirs = row["tools"]["convkit"], row["tools"]["TFLiteConverter"]
             results.append((f"TFLite: convkit {ours['seconds']:.2f} s vs TFLiteConverter script {theirs['seconds']:.2f} s "
                             f"(x{row['time_ratio']}, target >= 1)", ours["seconds"] <= theirs["seconds"]))
     return results
+
+
+def _verification_targets(route: str, added: dict[str, float]) -> list[tuple[str, bool]]:
+    return [
+        (f"{route}: the verify stage takes {added['verify_stage_seconds']:.2f} s = "
+         f"{100 * added['verify_stage_share']:+.0f}% of the rest of the run (target <= +10%; verified run "
+         f"minus --no-verify run: {added['added_seconds']:+.2f} s = {100 * added['added_share']:+.0f}%, "
+         "each under its own load)", added["verify_stage_share"] <= 0.10),
+        (f"{route}: verification adds {added['added_peak_mib']:+.0f} MiB to the peak (target: nothing, "
+         "within 5 MiB of the kernel's page accounting)", added["added_peak_mib"] <= 5),
+    ]
 
 
 def _stage_tables(rows: list[dict[str, Any]]) -> list[str]:
@@ -280,11 +328,26 @@ def render(rows: list[dict[str, Any]], load: str) -> str:
               "| model | target | verify stage s | share of the rest | verified - unverified s | share | peak MiB |",
               "|---|---|---|---|---|---|---|"]
     for row in rows:
-        if "verification" in row:
-            added = row["verification"]
-            lines.append(f"| {row['model']} | {row['target']} | {added['verify_stage_seconds']:.2f} | "
+        for key, target in (("verification", row["target"]), ("verification_external", "onnx --external-data")):
+            if key not in row:
+                continue
+            added = row[key]
+            lines.append(f"| {row['model']} | {target} | {added['verify_stage_seconds']:.2f} | "
                          f"{100 * added['verify_stage_share']:+.0f}% | {added['added_seconds']:+.2f} | "
                          f"{100 * added['added_share']:+.0f}% | {added['added_peak_mib']:+.0f} |")
+    smoke = [row for row in rows if row.get("smoke_alone")]
+    if smoke:
+        lines += ["", "A smoke run alone (a fresh process: convkit's smoke-run runner, the native output loaded in "
+                      "onnxruntime and run once, read before it lets the model go): its peak, and what the load and "
+                      "run added in memory the process allocated (anonymous) and in pages of files mapped (the model "
+                      "file's, shared with the page cache that holds the file just written)", "",
+                      "| model | output | RSS before MiB | peak MiB | anonymous added MiB | file pages added MiB |",
+                      "|---|---|---|---|---|---|"]
+        for row in smoke:
+            for tool, alone in row["smoke_alone"].items():
+                output = "weights inline" if tool == "native" else "--external-data"
+                lines.append(f"| {row['model']} | {output} | {alone['before_mib']:.0f} | {alone['peak_mib']:.0f} | "
+                             f"{alone['anon_added_mib']:+.0f} | {alone['file_added_mib']:+.0f} |")
     lines += _stage_tables(rows)
     met = targets(rows)
     if met:

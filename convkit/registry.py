@@ -34,6 +34,8 @@ class WriteOptions:
         io_types: the number types its inputs and outputs can take when calibrated-quantized
             (``--io-type``: ``float32``, ``int8``, ``uint8``); empty: they keep the model's.
         channels_first: named inputs and outputs can be written channels first (``--nchw``).
+        external_data: the weights can be written to a data file beside the model at any size
+            (``--external-data``), where the runtime maps them instead of reading them.
         input_shapes: the output records its inputs' shapes, which ``--input-shape`` can fix or open.
         graphs: it writes sources that convert as TensorFlow graphs (TF.js graph models, frozen
             ``.pb`` files, TF1 checkpoints with ``.meta``: :class:`convkit.graph_model.model.GraphSource`),
@@ -51,6 +53,7 @@ class WriteOptions:
     calibrated: tuple[str, ...] = ()
     io_types: tuple[str, ...] = ()
     channels_first: bool = False
+    external_data: bool = False
     input_shapes: bool = False
     graphs: bool = False
     routes: tuple[str, ...] = ()

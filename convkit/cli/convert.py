@@ -73,6 +73,12 @@ def _nchw_help() -> str:
             f"({', '.join(offered)}); the file records it, and convkit check feeds such a copy transposed data.")
 
 
+def _external_data_help() -> str:
+    offered = [f"--to {fmt.name}" for fmt in formats() if fmt.write_options.external_data]
+    return (f"Write the weights to a data file beside the model whatever their size ({', '.join(offered)}; "
+            "always past 960 MiB): a runtime maps them from the file instead of reading them in.")
+
+
 def _quantize_help() -> str:
     offered = [f"--to {fmt.name}: {', '.join(fmt.write_options.quantizations)}"
                for fmt in formats() if fmt.write_options.quantizations]
@@ -132,6 +138,7 @@ def convert_command(
     io_type: Annotated[Optional[str], choice_option("--io-type", choices=io_types, help=_io_type_help)] = None,
     input_shape: Annotated[Optional[list[str]], help_from(typer.Option("--input-shape", metavar="[NAME=]DIMS", show_default=False), _input_shape_help)] = None,
     nchw: Annotated[Optional[list[str]], help_from(typer.Option("--nchw", metavar="NAME[,NAME...]", show_default=False), _nchw_help)] = None,
+    external_data: Annotated[bool, help_from(typer.Option("--external-data", show_default=False), _external_data_help)] = False,
     inputs: Annotated[Optional[str], typer.Option("--inputs", help="Graph sources: the inputs, NAME[:SHAPE],... (x:0, x:1x28x28x1, '?' for an open dimension); default the signature's, else the graph's placeholders.", metavar="NAME[:SHAPE],...")] = None,
     outputs: Annotated[Optional[str], typer.Option("--outputs", help="Graph sources: the outputs, NAME,... (x:0 accepted); default the signature's, else the nodes nobody consumes.", metavar="NAME,...")] = None,
     signature: Annotated[Optional[str], typer.Option("--signature", help="The signature to convert where the source has several (the output holds it alone: a SavedModel as its serving_default, TF.js as a graph model).", show_default="serving_default, else the only one", metavar="KEY")] = None,
@@ -158,7 +165,7 @@ def convert_command(
                         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict,
                         allow_unsafe=unsafe, check=check, smoke_run=verify, progress=progress, opset=opset,
                         calibrate=calibrate or None, preprocess=preprocessing_of(preprocess, scale, offset, mean, std),
-                        limit=limit, io_type=io_type, nchw=tuple(nchw or ()), input_shapes=tuple(input_shape or ()),
+                        limit=limit, io_type=io_type, nchw=tuple(nchw or ()), external_data=external_data, input_shapes=tuple(input_shape or ()),
                         inputs=inputs, outputs=outputs, signature=signature, tag=tag, onnx_route=onnx_route,
                     )
                 except MismatchError as error:

@@ -56,6 +56,7 @@ class ConvertRequest:
         io_type: the number type of a calibrated model's inputs and outputs (``float32``, ``int8``,
             ``uint8``); None: ``float32``.
         nchw: inputs and outputs to write channels first (``[N, C, H, W]`` for ``[N, H, W, C]``); empty: none.
+        external_data: write the weights to a data file beside the model whatever their size.
         input_shapes: ``(input name, dims)`` the output's inputs take, batch included (None: open; name
             ``""``: the only input); empty: the model's own, batch open.
         route: the writer, for targets written more than one way (ONNX: ``native`` or ``tf2onnx``); None:
@@ -87,6 +88,7 @@ class ConvertRequest:
     limit: int | None = None
     io_type: str | None = None
     nchw: tuple[str, ...] = ()
+    external_data: bool = False
     input_shapes: tuple[tuple[str, tuple[int | None, ...]], ...] = ()
     route: str | None = None
     progress: Progress | None = None

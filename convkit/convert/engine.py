@@ -127,6 +127,7 @@ def convert(
     limit: int | None = None,
     io_type: str | None = None,
     nchw: Sequence[str] = (),
+    external_data: bool = False,
     input_shapes: Sequence[str] = (),
     inputs: str | Sequence[str] | None = None,
     outputs: str | Sequence[str] | None = None,
@@ -167,6 +168,8 @@ def convert(
             inputs and outputs.
         nchw: names of inputs and outputs an ONNX output takes and gives channels first (``[N, C, H, W]``
             for the model's ``[N, H, W, C]``); recorded in the file, so ``check`` feeds it transposed data.
+        external_data: an ONNX output's weights go to ``<name>.onnx.data`` beside it whatever their size
+            (always past 960 MiB), each at a 4 KiB-aligned offset, which onnxruntime maps instead of reading.
         input_shapes: ``NAME=DIMS`` per input (``image=1x28x28x1``; ``-1`` or ``?`` for an open dimension;
             no ``NAME=`` for a model's only input), for targets that record shapes (SavedModel, ONNX, TFLite,
             TF.js graph models); default: the model's shapes with the batch open.
@@ -201,6 +204,9 @@ def convert(
     if nchw and not target.write_options.channels_first:
         takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.channels_first)
         raise UsageError(f"--nchw applies to {takers} only")
+    if external_data and not target.write_options.external_data:
+        takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.external_data)
+        raise UsageError(f"--external-data applies to {takers} only")
     _check_signature(source_format, src, signature)
     if isinstance(preprocess, str):
         preprocess = preprocessing(preprocess)
@@ -212,7 +218,7 @@ def convert(
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,
         keep_optimizer=keep_optimizer, overwrite=overwrite, strict=strict, allow_unsafe=allow_unsafe,
         smoke_run=smoke_run, opset=opset, calibrate=calibrate, preprocess=preprocess, limit=limit, io_type=io_type,
-        nchw=nchw, input_shapes=shapes, route=onnx_route, progress=progress, inputs=_joined(inputs),
+        nchw=nchw, external_data=external_data, input_shapes=shapes, route=onnx_route, progress=progress, inputs=_joined(inputs),
         outputs=_joined(outputs), signature=signature, tag=tag,
     )
     say = progress or no_progress

@@ -347,9 +347,14 @@ def transposed(path: Path, model: Any) -> dict[str, tuple[int, ...]]:
         ReadError: the entry is not a JSON object of names to permutations.
     """
     entries = [entry for entry in model.metadata_props if _text(entry.key) == TRANSPOSED_KEY]
-    if not entries:
+    return transposed_entry(path, _text(entries[-1].value) if entries else None)
+
+
+def transposed_entry(path: Path, text: str | None) -> dict[str, tuple[int, ...]]:
+    """The ``TRANSPOSED_KEY`` metadata entry's text (None: no entry) as :func:`transposed` gives it."""
+    if text is None:
         return {}
-    document = limits.parse_json(_text(entries[-1].value), path, f"metadata {TRANSPOSED_KEY!r}")
+    document = limits.parse_json(text, path, f"metadata {TRANSPOSED_KEY!r}")
     found: dict[str, tuple[int, ...]] = {}
     if isinstance(document, dict):
         for name, axes in document.items():
@@ -430,7 +435,7 @@ register_format(Format(
                "run time"),
     writer="convkit.convert.writers.onnx:write",
     write_options=WriteOptions(opsets=OPSETS, default_opset=DEFAULT_OPSET, graphs=True, routes=ROUTES,
-                               channels_first=True, input_shapes=True),
+                               channels_first=True, external_data=True, input_shapes=True),
     runner="convkit.runtimes.onnxruntime:open_onnx",
     smoke_runner="convkit.runtimes.onnxruntime:open_onnx_once",
     default_output=lambda parent, name: parent / f"{name}.onnx",

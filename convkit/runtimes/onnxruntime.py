@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from convkit.errors import RunError, error_text
-from convkit.formats.onnx import ORT_TYPES
+from convkit.formats.onnx import ORT_TYPES, TRANSPOSED_KEY
 from convkit.runtimes.base import DEFAULT_BATCH_SIZE, Runner, TensorSpec, fixed_batch, in_batches
 
 
@@ -34,7 +34,8 @@ class OnnxRunner(Runner):
         once: the model runs once (the smoke run of a file convert just wrote): onnxruntime's memory arena,
             memory-pattern cache and weight prepacking (a second, GEMM-ready copy of each MatMul's weights),
             which pay off over many runs, are off, so the run needs the model's memory and its activations
-            only. Default False.
+            only; and the file, convkit's own, goes to onnxruntime unparsed by Python (a parse holds a
+            second copy of inline weights for a moment). Default False.
     """
 
     def __init__(self, path: Path, *, batch_size: int = DEFAULT_BATCH_SIZE, once: bool = False) -> None:
@@ -47,12 +48,14 @@ class OnnxRunner(Runner):
     def _load(self) -> None:
         import onnxruntime
 
-        from convkit.formats.onnx import external_data, read_model, transposed
+        from convkit.formats.onnx import external_data, read_model, transposed, transposed_entry
 
-        model = read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
-        external_data(self._file, model)  # and external data outside the folder, or through a link
-        layout = transposed(self._file, model)
-        del model
+        layout: dict[str, tuple[int, ...]] = {}
+        if not self.once:
+            model = read_model(self._file)  # a damaged protobuf fails here, with one line, before onnxruntime sees it
+            external_data(self._file, model)  # and external data outside the folder, or through a link
+            layout = transposed(self._file, model)
+            del model
         self.runtime = f"onnxruntime {onnxruntime.__version__}"
         self.session_options = onnxruntime.SessionOptions()
         if self.once:
@@ -65,6 +68,9 @@ class OnnxRunner(Runner):
                                                          providers=["CPUExecutionProvider"])
         except Exception as error:  # onnxruntime's own exception classes (Fail, InvalidGraph, ...)
             raise RunError(f"{self.path}: onnxruntime could not load the model ({error_text(error)})") from None
+        if self.once:
+            metadata = self._session.get_modelmeta().custom_metadata_map
+            layout = transposed_entry(self._file, metadata.get(TRANSPOSED_KEY))
         self._inputs = [_spec(node, layout) for node in self._session.get_inputs()]
         self._outputs = [_spec(node, layout) for node in self._session.get_outputs()]
 

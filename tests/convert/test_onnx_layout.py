@@ -84,3 +84,52 @@ def test_nchw_names_that_do_not_fit_are_refused(segmenter: Path, tmp_path: Path)
     for args, message in cases:
         assert message in failure("convert", segmenter, *args, "-o", tmp_path / "x")
         assert not (tmp_path / "x").exists()
+
+
+def _nudge_external_output_kernel(model_path: Path, delta: float) -> str:
+    """Adds ``delta`` to the output layer's kernel (the initializer of shape [N, 10]) where the external data file
+    holds it: every hidden unit feeds it, so the logits move. Returns its name."""
+    from onnx import load_model
+
+    model = load_model(str(model_path), load_external_data=False)
+    (kernel,) = [tensor for tensor in model.graph.initializer if len(tensor.dims) == 2 and tensor.dims[1] == 10]
+    entries = {entry.key: entry.value for entry in kernel.external_data}
+    values = np.memmap(model_path.parent / entries["location"], dtype="<f4", mode="r+",
+                       offset=int(entries["offset"]), shape=tuple(kernel.dims))
+    values += delta
+    values.flush()
+    return kernel.name
+
+
+@pytest.mark.parametrize("source", ["keras", "pb"])
+def test_external_data_on_request_from_the_native_writer_and_the_graph_route(digits_cnn: Path, tmp_path: Path,
+                                                                             source: str) -> None:
+    """--external-data puts every weight in the data file at any size, aligned for onnxruntime to map, without
+    the warning an automatic move gives; the copy checks against Keras, and a nudged output kernel in the data file fails."""
+    from convkit.formats import onnx as onnx_format
+
+    src = digits_cnn
+    if source == "pb":
+        src = tmp_path / "cnn.pb"
+        convert_json(digits_cnn, "--to", "pb", "-o", src)
+    out = tmp_path / "model" / "cnn.onnx"
+    result = convert_json(src, "--to", "onnx", "--external-data", "-o", out)
+    assert result["kind"].startswith("tf2onnx-" if source == "pb" else "native-"), result["kind"]
+    assert not [warning for warning in result["warnings"] if "external data" in warning]
+    assert sorted(path.name for path in out.parent.iterdir()) == ["cnn.onnx", "cnn.onnx.data"]
+    report = onnx_format.inspect(out, weights=True).to_dict()
+    assert report["kind"] == "external-data"
+    big = [row for row in report["initializers"] if row["bytes"] > 1024]
+    assert big and all(row["stored"] == "external" for row in big)
+    assert out.stat().st_size < 64 * 1024  # the graph alone
+
+    checked = check_json(digits_cnn, out)
+    assert checked["passed"], checked["failures"]
+    _nudge_external_output_kernel(out, 1.0)
+    assert not check_json(digits_cnn, out)["passed"]
+
+
+def test_external_data_applies_to_onnx_only(digits_cnn: Path, tmp_path: Path) -> None:
+    message = failure("convert", digits_cnn, "--to", "tflite", "--external-data", "-o", tmp_path / "x.tflite")
+    assert "--external-data applies to --to onnx only" in message
+    assert not (tmp_path / "x.tflite").exists()

@@ -20,12 +20,14 @@ Two changes on request or need:
   and ``metadata_props`` records the axes (``convkit.transposed``), so ``check``
   feeds the copy transposed data and compares it in the source's layout;
 - external data: weights past ``protobuf.EXTERNAL_DATA_BYTES`` (a protobuf ends at
-  2 GiB, and convkit reads ``.onnx`` files of at most 1 GiB) go to
-  ``<name>.onnx.data`` beside the model, each tensor at a 4 KiB-aligned offset,
-  the form onnxruntime memory-maps. The native writer streams them there; for
-  tf2onnx, the graph is converted with each variable read as an input
-  (:func:`lift_variables`), holding no weights, and the inputs become
-  initializers written one variable at a time.
+  2 GiB, and convkit reads ``.onnx`` files of at most 1 GiB), or any weights on
+  request (``--external-data``), go to ``<name>.onnx.data`` beside the model,
+  each tensor at a 4 KiB-aligned offset, the form onnxruntime memory-maps: the
+  runtime reads them in place, sharing the pages of the file. The native writer
+  streams them there; for tf2onnx, the graph is converted with each variable
+  read as an input (:func:`lift_variables`), holding no weights, and the inputs
+  become initializers written one variable at a time; tf2onnx's GraphDef route
+  writes them inline and :func:`move_weights_out` moves them out after.
 """
 
 from __future__ import annotations
@@ -72,7 +74,7 @@ def write(conversion: Conversion) -> Written:
         if written is not None:
             return written
     serving, _unrolled = serving_of(conversion, notes)
-    external = serving_weight_bytes(serving) > protobuf.EXTERNAL_DATA_BYTES  # one limit for both writers
+    external = request.external_data or serving_weight_bytes(serving) > protobuf.EXTERNAL_DATA_BYTES  # one limit for both writers
     with conversion.output() as temp:
         write_onnx(serving, temp, request.src, opset=conversion.opset, external=external)
         _channels_first(temp, request.nchw, request.src)
@@ -80,10 +82,10 @@ def write(conversion: Conversion) -> Written:
 
 
 def _written(conversion: Conversion, notes: Notes, kind: str) -> Written:
-    """The result, with a warning where the weights went to external data beside the model."""
+    """The result, with a warning where the weights went to external data beside the model unasked."""
     out = conversion.request.out
     data = out.with_name(out.name + ".data")
-    if data.is_file():
+    if data.is_file() and not conversion.request.external_data:
         notes.warn(f"the weights ({data.stat().st_size / 1024**3:.2f} GiB) are written as external data to "
                    f"{data.name} beside the model; keep the two files together")
     return notes.written(kind)
@@ -104,7 +106,8 @@ def _write_native(conversion: Conversion, notes: Notes) -> Written | None:
         return None
     notes.optimizer(model, carried=False)
     with conversion.output() as temp:
-        onnx_graph.write(temp, producer=producer(), progress=conversion.say)
+        onnx_graph.write(temp, producer=producer(), progress=conversion.say,
+                         external_data_bytes=0 if conversion.request.external_data else None)
         _channels_first(temp, conversion.request.nchw, conversion.request.src)
     return _written(conversion, notes, f"native-opset-{conversion.opset}")
 
@@ -115,6 +118,8 @@ def _write_graph(conversion: Conversion, model: GraphModel) -> None:
         with conversion.output() as temp:
             graph.write_onnx(model, temp, opset=conversion.opset)
             _channels_first(temp, conversion.request.nchw, conversion.request.src)
+            if conversion.request.external_data:
+                move_weights_out(temp)
     except VerifyError as error:
         if graph.lowered_tensor_list_loop(model):
             raise WriteError(
@@ -355,6 +360,35 @@ def _permute_dims(value: Any, axes: tuple[int, ...]) -> None:
         copy.CopyFrom(dim)
     for position, axis in enumerate(axes):
         value.type.tensor_type.shape.dim[position].CopyFrom(copies[axis])
+
+
+def move_weights_out(target: Path) -> None:
+    """Rewrites the ONNX file at ``target`` with each initializer past ``protobuf.SMALL_BYTES`` in
+    ``<target name>.data`` beside it, at aligned offsets (for writers that write weights inline)."""
+    import onnx
+    from onnx import numpy_helper
+
+    model = onnx.load_model(str(target), load_external_data=False)
+    data_path = target.with_name(target.name + ".data")
+    with data_path.open("wb") as handle:
+        for tensor in model.graph.initializer:
+            if tensor.data_location == onnx.TensorProto.EXTERNAL:
+                continue
+            data = numpy_helper.to_array(tensor).tobytes()
+            if len(data) <= protobuf.SMALL_BYTES:
+                continue
+            handle.write(b"\0" * (-handle.tell() % protobuf.EXTERNAL_ALIGNMENT))
+            start = handle.tell()
+            handle.write(data)
+            for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data",
+                          "string_data"):
+                tensor.ClearField(field)
+            tensor.data_location = onnx.TensorProto.EXTERNAL
+            for key, value in (("location", data_path.name), ("offset", str(start)), ("length", str(len(data)))):
+                entry = tensor.external_data.add()
+                entry.key, entry.value = key, value
+            del data
+    target.write_bytes(model.SerializeToString())
 
 
 def save_external(model: Any, target: Path, tensors: dict[str, bytes]) -> None:
