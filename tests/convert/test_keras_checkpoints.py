@@ -43,6 +43,7 @@ def recurrent(K: Any) -> Any:
 
 
 MODELS: dict[str, Callable[[Any], Any]] = {"cnn": sequential_cnn, "nested": functional_nested, "rnn": recurrent}
+LAYOUTS = ("checkpoint", "with_optimizer", "manager", "weights_h5")
 
 
 def _inputs(model: Any) -> Any:
@@ -91,8 +92,14 @@ def _sources(name: str, kind: str, folder: Path) -> tuple[Path, Path, Path]:
     return _write(kind, model, optimizer, folder), folder / "like.keras", folder / "truth.keras"
 
 
-@pytest.mark.parametrize("kind", ["checkpoint", "with_optimizer", "manager", "weights_h5"])
-@pytest.mark.parametrize("name", list(MODELS))
+def _half_of_the_layouts() -> list[object]:
+    """Every model with every layout; make test takes the pairs of one colour of a checkerboard (each model meets
+    two layouts, each layout one or two models), the rest is slow (make test-all)."""
+    return [pytest.param(name, kind, id=f"{name}-{kind}", marks=() if (row + column) % 2 == 0 else pytest.mark.slow)
+            for row, name in enumerate(MODELS) for column, kind in enumerate(LAYOUTS)]
+
+
+@pytest.mark.parametrize(("name", "kind"), _half_of_the_layouts())
 def test_keras3_weights_files_read_into_the_architecture(name: str, kind: str, tmp_path: Path) -> None:
     """Every Keras 3 layout, read into the --like architecture, holds the source's weights (not like's)."""
     from convkit.runtimes.keras.load import load_keras_model
@@ -140,7 +147,7 @@ def test_tf_keras_object_checkpoint_under_model(name: str, tmp_path: Path) -> No
 @pytest.mark.slow
 @pytest.mark.node
 @pytest.mark.parametrize("target", ["h5", "keras", "savedmodel", "tfjs", "onnx", "tflite"])
-@pytest.mark.parametrize("kind", ["checkpoint", "with_optimizer", "manager", "weights_h5"])
+@pytest.mark.parametrize("kind", LAYOUTS)
 @pytest.mark.parametrize("name", list(MODELS))
 def test_every_keras3_layout_to_every_target(name: str, kind: str, target: str, tmp_path: Path) -> None:
     source, like, truth = _sources(name, kind, tmp_path)

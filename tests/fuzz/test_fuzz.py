@@ -15,7 +15,7 @@ from tests.fuzz.run import SECONDS_PER_INPUT
 from tests.fuzz.targets import TARGETS, run_trial
 from tests.hostile._corpus import deadline
 
-SHORT_RUN_EXAMPLES = 100
+SHORT_RUN_EXAMPLES = 60
 
 # Mutated archives repeat member names on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:Duplicate name")

@@ -81,6 +81,7 @@ loaded.signatures["serving_default"](x=tf.zeros((1, 4)))
 """
 
 
+@pytest.mark.slow  # the corpus is live; make test keeps the Lambda files' case
 def test_the_escaped_lambda_runs_when_tf_keras_loads_it(tmp_path: Path) -> None:
     marker = tmp_path / "marker.txt"
     env = dict(os.environ, **{MARKER_ENV: str(marker)}, TF_CPP_MIN_LOG_LEVEL="3")
@@ -92,6 +93,7 @@ def test_the_escaped_lambda_runs_when_tf_keras_loads_it(tmp_path: Path) -> None:
     assert "code from a model file ran" in marker.read_text()
 
 
+@pytest.mark.slow  # the corpus is live; make test keeps the Lambda files' case
 def test_the_write_file_graph_writes_when_tensorflow_runs_it() -> None:
     from tests.hostile._corpus import ESCAPE_NAME
 
