@@ -19,6 +19,8 @@ import pytest
 from convkit import convert
 from tests.convert._old_keras import rewrite_h5
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 STEPS, FEATURES, LSTM_UNITS, GRU_UNITS = 6, 3, 5, 4
 _CUDNN_KEYS = ("name", "trainable", "units", "kernel_initializer", "recurrent_initializer", "bias_initializer",
                "kernel_regularizer", "recurrent_regularizer", "bias_regularizer", "activity_regularizer",

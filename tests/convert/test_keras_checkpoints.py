@@ -19,6 +19,8 @@ import pytest
 from convkit import convert
 from tests.convert.conftest import _randomize, assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 
 def sequential_cnn(K: Any) -> Any:
     L = K.layers

@@ -21,6 +21,8 @@ import pytest
 from convkit import check, convert
 from convkit.errors import VerifyError
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

@@ -18,6 +18,8 @@ from convkit.errors import ReadError
 from tests.convert._old_keras import rewrite_h5
 from tests.convert.conftest import _randomize, assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 
 def _saved(model: Any, path: Path, version: str = "2.2.4", seed: int = 1) -> Path:
     _randomize(model, seed)

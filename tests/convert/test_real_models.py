@@ -21,6 +21,8 @@ from convkit.registry import get_format
 from convkit.runtimes.smoke import smoke_run
 from tests.convert.conftest import _randomize, assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

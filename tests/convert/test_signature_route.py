@@ -15,6 +15,8 @@ from convkit.convert import convert
 from tests.convert.conftest import assert_same_predictions
 from tests.convert.test_engine import _spy
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 
 def _keras_spies(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[Any]]:
     from convkit.convert import serving

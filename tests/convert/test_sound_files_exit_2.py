@@ -21,6 +21,8 @@ from convkit import check, convert
 from convkit.cli.main import app
 from convkit.errors import UsageError
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 runner = CliRunner()
 CORPUS = ["the cat sat", "a dog ran far", "the dog sat on the mat"]
 

@@ -20,6 +20,8 @@ from convkit.errors import ReadError, UnsafeModelError
 from tests.convert._old_keras import rewrite_h5
 from tests.convert.conftest import _randomize, assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 NHWC = "TkhXQw=="  # b"NHWC", as protobuf's JSON writes bytes
 
 

@@ -27,6 +27,8 @@ from convkit.keras_model.dialect import to_keras2_config
 from convkit.keras_model.operations import keras3_op_of, tf_op_lambda_of
 from tests.convert.conftest import _randomize, assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 

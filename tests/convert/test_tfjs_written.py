@@ -20,6 +20,8 @@ from convkit import convert
 from convkit.errors import ReadError
 from tests.convert.conftest import assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 SCRIPT = Path(__file__).with_name("tfjs_written.mjs")
 KERAS_TARGETS = (("h5", "copy.h5"), ("keras", "copy.keras"), ("savedmodel", "copy_savedmodel"))
 

@@ -21,6 +21,8 @@ from convkit.errors import UnsafeModelError
 from convkit.policy.code import code_objects
 from tests.convert.conftest import _randomize, assert_same_predictions
 
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
 ADDONS_OPTIMIZER = {"module": "tensorflow_addons.optimizers.rectified_adam", "class_name": "RectifiedAdam",
                     "config": {"name": "RectifiedAdam", "learning_rate": 0.001, "total_steps": 0},
                     "registered_name": "Addons>RectifiedAdam"}
