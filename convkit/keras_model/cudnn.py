@@ -36,6 +36,7 @@ def cudnn_as_keras(config: dict[str, Any], layer_weights: dict[str, list[Weight]
     """
     notes: list[str] = []
     converted: dict[str, tuple[str, int]] = {}
+    wrappers = _cudnn_wrappers(config)
     for layer in iter_layers(config):
         class_name = layer.get("class_name")
         if class_name not in CUDNN_LAYERS or not isinstance(layer.get("config"), dict):
@@ -47,14 +48,31 @@ def cudnn_as_keras(config: dict[str, Any], layer_weights: dict[str, list[Weight]
             body["reset_after"] = True
         layer["class_name"] = target
         name = str(body.get("name", layer.get("name")))
-        converted[name] = (target, gates)
+        wrapper = wrappers.get(id(layer))
+        # A wrapper (Bidirectional) stores its layers' weights under its own name: both directions convert alike
+        converted[wrapper or name] = (target, gates)
+        inside = f" inside {wrapper!r}" if wrapper else ""
         notes.append(
-            f"layer {name!r} is a {class_name}, read as the {target} computing the same (sigmoid gates"
+            f"layer {name!r}{inside} is a {class_name}, read as the {target} computing the same (sigmoid gates"
             f"{', reset_after=True' if target == 'GRU' else ''}) with its weights moved from cuDNN's layout to "
             f"Keras' ({'one bias, the sum of its input and recurrent biases' if target == 'LSTM' else 'its input and recurrent biases as the two rows of the bias'}), as Keras 2 loaded it")
     for name, (target, gates) in converted.items():
         layer_weights[name] = [_converted(weight, target, gates) for weight in layer_weights.get(name, [])]
     return notes
+
+
+def _cudnn_wrappers(config: dict[str, Any]) -> dict[int, str]:
+    """The wrappers (``Bidirectional``) whose wrapped layers are all cuDNN layers of one class: each wrapped
+    record (by identity) -> the wrapper's name. A wrapper mixing a cuDNN layer with another keeps its weights as
+    stored, and the build refuses them."""
+    owners: dict[int, str] = {}
+    for layer in iter_layers(config):
+        body = layer.get("config") or {}
+        wrapped = [body.get(key) for key in ("layer", "backward_layer") if isinstance(body.get(key), dict)]
+        classes = {inner.get("class_name") for inner in wrapped}
+        if wrapped and len(classes) == 1 and classes <= CUDNN_LAYERS.keys():
+            owners.update((id(inner), str(body.get("name", layer.get("name")))) for inner in wrapped)
+    return owners
 
 
 def _converted(weight: Weight, target: str, gates: int) -> Weight:

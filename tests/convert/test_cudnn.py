@@ -84,12 +84,11 @@ def _cudnn_matrices(kernel: np.ndarray, recurrent: np.ndarray, gates: int) -> tu
     return w, r
 
 
-def cudnn_reference(x: np.ndarray, weights: dict[str, list[np.ndarray]]) -> np.ndarray:
-    """What the Keras 2 model computed on a GPU: cuDNN's LSTM (i, f, c, o), then its GRU (z, r, h), then Dense."""
-    kernel, recurrent, bias = weights["cu_dnnlstm_1"]
+def _cudnn_lstm(x: np.ndarray, kernel: np.ndarray, recurrent: np.ndarray, bias: np.ndarray) -> list[np.ndarray]:
+    """cuDNN's LSTM (gates i, f, c, o) over the steps of ``x``: its output at each step."""
     w, r = _cudnn_matrices(kernel, recurrent, 4)
     b_in, b_rec = np.split(bias.reshape(8, -1), 2)
-    h = np.zeros((x.shape[0], LSTM_UNITS))
+    h = np.zeros((x.shape[0], recurrent.shape[0]))
     c = np.zeros_like(h)
     sequence = []
     for t in range(x.shape[1]):
@@ -97,6 +96,12 @@ def cudnn_reference(x: np.ndarray, weights: dict[str, list[np.ndarray]]) -> np.n
         c = _sigmoid(gate[1]) * c + _sigmoid(gate[0]) * np.tanh(gate[2])
         h = _sigmoid(gate[3]) * np.tanh(c)
         sequence.append(h)
+    return sequence
+
+
+def cudnn_reference(x: np.ndarray, weights: dict[str, list[np.ndarray]]) -> np.ndarray:
+    """What the Keras 2 model computed on a GPU: cuDNN's LSTM (i, f, c, o), then its GRU (z, r, h), then Dense."""
+    sequence = _cudnn_lstm(x, *weights["cu_dnnlstm_1"])
     kernel, recurrent, bias = weights["cu_dnngru_1"]
     w, r = _cudnn_matrices(kernel, recurrent, 3)
     b_in, b_rec = np.split(bias.reshape(6, -1), 2)
@@ -146,3 +151,51 @@ def test_the_reference_tells_the_layouts_apart(tmp_path: Path) -> None:
                        *weights["dense_1"]])
     x = np.random.default_rng(1).normal(0, 1, (8, STEPS, FEATURES)).astype("float32")
     assert np.abs(np.asarray(naive(x)) - cudnn_reference(x.astype("float64"), weights)).max() > 1e-2
+
+
+def bidirectional_cudnn_h5(path: Path, seed: int = 3) -> tuple[Path, list[np.ndarray]]:
+    """Input (6, 3) -> Bidirectional(CuDNNLSTM(5)) -> Dense(2), as Keras 2.2.4 saved it: the wrapper's weights
+    are both directions' cuDNN weights, forward first."""
+    import h5py
+    import tf_keras
+
+    L = tf_keras.layers
+    model = tf_keras.Sequential([
+        L.Bidirectional(L.LSTM(LSTM_UNITS, name="cu_dnnlstm_1"), input_shape=(STEPS, FEATURES), name="bidirectional_1"),
+        L.Dense(2, name="dense_1"),
+    ])
+    model.save(path)
+    rewrite_h5(path, "2.2.4")
+    rng = np.random.default_rng(seed)
+    values = [*_cudnn_weights(rng, FEATURES, LSTM_UNITS, 4), *_cudnn_weights(rng, FEATURES, LSTM_UNITS, 4),
+              rng.normal(0, 0.4, (2 * LSTM_UNITS, 2)).astype("float32"), rng.normal(0, 0.4, (2,)).astype("float32")]
+    with h5py.File(path, "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        for layer in config["config"]["layers"]:
+            if layer["class_name"] == "Bidirectional":
+                inner = layer["config"]["layer"]
+                inner["class_name"] = "CuDNNLSTM"
+                inner["config"] = {key: inner["config"][key] for key in _CUDNN_KEYS if key in inner["config"]}
+                inner["config"]["unit_forget_bias"] = True
+        h5.attrs["model_config"] = json.dumps(config).encode()
+        group = h5["model_weights"]
+        stored = [(name, weight_name) for name in ("bidirectional_1", "dense_1")
+                  for weight_name in (n.decode() for n in group[name].attrs["weight_names"])]
+        assert len(stored) == len(values), stored
+        for (name, weight_name), value in zip(stored, values):
+            del group[name][weight_name]
+            group[name].create_dataset(weight_name, data=value)
+    return path, values
+
+
+def test_a_bidirectional_cudnn_lstm_converts_both_directions(tmp_path: Path) -> None:
+    src, values = bidirectional_cudnn_h5(tmp_path / "m.h5")
+    result = convert(src, "keras", tmp_path / "copy.keras")
+    assert any("'cu_dnnlstm_1' inside 'bidirectional_1' is a CuDNNLSTM" in w for w in result.warnings), result.warnings
+    x = np.random.default_rng(2).normal(0, 1, (8, STEPS, FEATURES)).astype("float32")
+    forward = _cudnn_lstm(x.astype("float64"), *values[0:3])[-1]
+    backward = _cudnn_lstm(x[:, ::-1].astype("float64"), *values[3:6])[-1]
+    expected = np.concatenate([forward, backward], axis=1) @ values[6] + values[7]
+    np.testing.assert_allclose(_predict(tmp_path / "copy.keras", x), expected, atol=2e-5, rtol=1e-4)
+    convert(src, "h5", tmp_path / "copy.h5")
+    np.testing.assert_allclose(_predict(tmp_path / "copy.h5", x), expected, atol=2e-5, rtol=1e-4)
