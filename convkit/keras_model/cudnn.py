@@ -68,7 +68,8 @@ def _cudnn_wrappers(config: dict[str, Any]) -> dict[int, str]:
     owners: dict[int, str] = {}
     for layer in iter_layers(config):
         body = layer.get("config") or {}
-        wrapped = [body.get(key) for key in ("layer", "backward_layer") if isinstance(body.get(key), dict)]
+        wrapped: list[dict[str, Any]] = [body[key] for key in ("layer", "backward_layer")
+                                         if isinstance(body.get(key), dict)]
         classes = {inner.get("class_name") for inner in wrapped}
         if wrapped and len(classes) == 1 and classes <= CUDNN_LAYERS.keys():
             owners.update((id(inner), str(body.get("name", layer.get("name")))) for inner in wrapped)
