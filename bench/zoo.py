@@ -815,10 +815,11 @@ def report(cases: list[Case], archs: Sequence[str], parameters: dict[str, int]) 
             pair = [by.get((arch, source, target, tool)) for source in MAIN_SOURCES]
             row.append(" / ".join(case.cell if case else "-" for case in pair))
         lines.append("| " + " | ".join(row) + " |")
-    lines += ["", "Every source, the smallest member of each family (blank: not an input of that tool):", ""]
+    lines += ["", "<details><summary>Every source, the smallest member of each family (blank: not an input of that "
+                  "tool)</summary>", ""]
     lines += _source_table(cases, TARGETS, [(arch, source) for arch in members for source in SOURCES],
                            set(ANCHORS.values()))
-    return "\n".join(lines)
+    return "\n".join(lines + ["", "</details>"])
 
 
 def _count(parameters: int) -> str:
