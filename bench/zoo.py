@@ -38,8 +38,9 @@ then the family members' other sources.
 
 Cells: ``ok`` (loads, runs, matches), ``DIFF`` (runs, relative error above the
 tolerance), ``exit N`` (the converter refused, 2, or crashed, 3), ``BROKEN``
-(the converter exited 0 but its output does not load, run or match in shape: the
-case convkit promises never happens), ``timeout``, ``memory`` (over the memory
+(the converter exited 0 but its output does not load, run or match in shape; the
+summary counts convkit's DIFF cells with them: exit 0 and an output that does not
+match is the case convkit promises never happens), ``timeout``, ``memory`` (over the memory
 limit), ``crash`` (the zoo's child died on the cell), ``n/a`` (the converter
 refused a file that the Keras generation which wrote it cannot load back either),
 ``not built`` (the zoo could not save that source).
@@ -844,8 +845,9 @@ def summary_lines(cases: list[Case], planned: Sequence[tuple[str, str, str, str]
         skipped = len(mine) - len(run_cases)
         name = "convkit" if tool == CONVKIT else f"{tool} (anchor)"
         text = f"- {name}: {ok}/{len(run_cases)} cells load, run and match{share}"
-        if tool == CONVKIT:
-            text += f"; BROKEN {kinds.pop('BROKEN', 0)}"
+        if tool == CONVKIT:  # exit 0 and an output that does not load, run or match: the case that must not be
+            diff = kinds.pop("DIFF", 0)
+            text += f"; BROKEN {kinds.pop('BROKEN', 0) + diff}" + (f" ({diff} of them DIFF)" if diff else "")
             others = ", ".join(f"{kind} {count}" for kind, count in sorted(kinds.items()))
         text += f"; {others}" if others else ""
         unbuilt = sum(case.status == "not built" for case in mine)
