@@ -244,6 +244,11 @@ def build(arch: str, K: Any, *, randomized: bool = True) -> Any:
         model = getattr(K.applications, arch)(**OPTIONS.get(arch, {}), **common)
     if randomized:
         randomize(model, SEED)
+        # Normalization computes its mean and variance tensors from its variables when built: again from the
+        # values just set, as loading the saved file does, or the reference would be the initial zeros and ones
+        for layer in model._flatten_layers():
+            if callable(getattr(layer, "finalize_state", None)):
+                layer.finalize_state()
         calibrate(model, SEED)
     return model
 
