@@ -96,11 +96,14 @@ bench-large: setup
 bench-macs: setup
 	$(BIN)/python bench/macs_bench.py --out bench/results/macs.md
 
-# Every keras.applications architecture of both Keras generations, every source format, every target,
-# beside tensorflowjs_converter (hours on 2 cores; ZOO="--quick" or ZOO="--arch MobileNetV2" for less).
+# Every keras.applications architecture from Keras 3 .keras and tf_keras .h5 (the family members from every
+# source) to TF.js, .keras, .h5, SavedModel, ONNX and TFLite with convkit, beside tensorflowjs_converter,
+# tf2onnx and TFLiteConverter; each output run in its runtime against Keras. A day on 2 cores, resumable:
+# each cell is a line of bench/results/zoo.jsonl and a rerun skips those (ZOO="--fresh" starts again); the
+# tables go to bench/results/zoo.md (`python bench/zoo.py --report` prints them). ZOO="--arch MobileNetV2" for less.
 ZOO ?=
 zoo: setup
-	$(BIN)/python bench/zoo.py $(ZOO) --json zoo.json
+	nice -n 19 $(BIN)/python bench/zoo.py $(ZOO) --results bench/results/zoo.jsonl --markdown bench/results/zoo.md
 
 # Every zoo architecture of both Keras generations to ONNX through convkit's native writer, each run in
 # onnxruntime against Keras (an hour or more on 2 cores); the table lands in bench/results/.

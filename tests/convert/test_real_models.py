@@ -564,3 +564,23 @@ def test_custom_scale_layer_of_inception_resnet_v2(tmp_path: Path) -> None:
                             ("tfjs", tmp_path / f"{name}_tfjs")):
             convert(src, target, out)
             assert_same_predictions(src, out)
+
+
+@pytest.mark.parametrize("generation", [3, 2])
+def test_adapted_normalization_in_a_traced_graph_holds_the_stored_statistics(tmp_path: Path, generation: int) -> None:
+    """Normalization computes its mean and variance tensors from its variables when built; the model convkit builds
+    and then assigns the stored weights must compute them again (EfficientNet's stem: tf_keras, built with zeros,
+    divided by sqrt(0) in TFLite and TF.js graph models)."""
+    import numpy as np
+
+    if generation == 3:
+        import keras as K
+    else:
+        import tf_keras as K  # type: ignore[no-redef]
+    normalization = K.layers.Normalization(axis=-1)
+    normalization.adapt(np.random.default_rng(0).normal(2.0, 3.0, (64, 4)).astype("float32"))
+    inputs = K.Input((4,))
+    src = tmp_path / ("m.keras" if generation == 3 else "m.h5")
+    K.Model(inputs, K.layers.Dense(3)(normalization(inputs))).save(src)  # as adapted: variances above 0
+    convert(src, "tflite", tmp_path / "m.tflite")
+    assert_same_predictions(src, tmp_path / "m.tflite")

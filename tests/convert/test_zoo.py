@@ -7,7 +7,9 @@ target, beside tensorflowjs_converter) is ``make zoo``; this small run is part o
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -49,3 +51,46 @@ def test_a_small_real_architecture_converts_loads_and_matches(tmp_path: Path) ->
     # the Keras round trips cross generations both ways (LayerScale, TFOpLambda <-> operations, nested Sequential)
     assert all(case.status == "ok" for case in result.cases), table
     assert "| ConvNeXtPico | k3.keras | ok (graph) |" in table
+
+
+PARAMETERS = {"ConvNeXtPico": 26_090, "MobileNet": 221_114, "MobileNetV2": 423_018, "ResNet50": 23_608_202,
+              "ResNet101": 42_678_666, "ConvNeXtTiny": 27_827_818, "ConvNeXtBase": 87_576_714}
+
+
+def test_zoo_plan_runs_main_sources_smallest_first_then_the_family_members_other_sources() -> None:
+    zoo = _zoo()
+    assert zoo.family("ResNet101V2") == "ResNetV2" and zoo.family("MobileNetV3Small") == "MobileNetV3"
+    assert zoo.family_members(PARAMETERS, PARAMETERS) == ["ConvNeXtPico", "MobileNet", "MobileNetV2", "ResNet50",
+                                                          "ConvNeXtTiny"]
+    groups = zoo.plan(list(PARAMETERS), PARAMETERS)
+    main = [group.arch for group in groups[:len(PARAMETERS)]]
+    assert main == sorted(PARAMETERS, key=PARAMETERS.get)
+    assert [group.arch for group in groups[len(PARAMETERS):]] == ["ConvNeXtPico", "MobileNet", "MobileNetV2",
+                                                                  "ResNet50", "ConvNeXtTiny"]
+    first = groups[0].cells
+    assert {source for source, _, _ in first} == set(zoo.MAIN_SOURCES)
+    tools = [tool for _, _, tool in first]
+    # six convkit targets per source, then the anchors: three targets per source
+    assert tools[:12] == ["convkit"] * 12 and len(tools) == 18 and "convkit" not in tools[12:]
+    others = {(source, tool) for source, _, tool in groups[-1].cells}
+    assert ("k3.weights", "tf2onnx") not in others and ("k3.export", "tf2onnx") in others
+    assert ("k2.ckpt", "convkit") in others and ("k2.ckpt", "tensorflowjs_converter") not in others
+
+
+def test_zoo_report_counts_broken_cells_and_what_is_not_yet_run(tmp_path: Path) -> None:
+    zoo = _zoo()
+    results = tmp_path / "zoo.jsonl"
+    cells = [zoo.Case("MobileNet", "k3.keras", "tfjs", "ok", kind="layers", seconds=2.0),
+             zoo.Case("MobileNet", "k3.keras", "keras", "BROKEN", "Keras 3 could not load it", seconds=4.0),
+             zoo.Case("MobileNet", "k2.h5", "onnx", "exit 2", "Error: a sentence", seconds=1.0),
+             zoo.Case("MobileNet", "k3.keras", "onnx", "DIFF", relative_error=0.02, tool="tf2onnx")]
+    results.write_text("".join(json.dumps(dataclasses.asdict(case)) + "\n" for case in cells) + '{"arch": "Mob')
+    read = zoo.read_results(results)  # the last line, cut short by a killed run, is skipped
+    assert [case.key for case in read] == [case.key for case in cells]
+    text = zoo.report(read, ["MobileNet", "ResNet50"], {"MobileNet": 221_114, "ResNet50": 23_608_202})
+    assert "| MobileNet | 221 k | ok / - | - / - | BROKEN / - |" in text
+    assert "| MobileNet | k2.h5 | - | - | - | - | - | exit 2 |" in text
+    # main sources: 2 architectures x 2 sources x 6 targets; the other six sources of both (each its family's member)
+    assert "- convkit: 1/3 cells load, run and match (33.3%); BROKEN 1; exit 2 1; 93 of 96 planned not yet run" in text
+    assert "- tf2onnx (anchor): 0/1 cells load, run and match (0.0%); DIFF 1;" in text
+    assert "conversion median 2.0 s, max 4 s" in text

@@ -225,7 +225,18 @@ def build_model(model: ModelData, generation: int, path: Path, allow_unsafe: boo
         except KERAS_REFUSALS as error:
             raise ReadError(f"{path}: Keras 3 cannot build this architecture ({error_text(error)})") from None
     assign_weights(live, model, path, renamed)
+    finalize_states(live)
     return live
+
+
+def finalize_states(live: Any) -> None:
+    """Layers that compute tensors from their variables when built (Normalization's mean and variance) compute
+    them again from the values just assigned, as Keras' own loading does; else a traced function would hold
+    those of the initial values (zeros in tf_keras: a division by sqrt(0))."""
+    for layer in live._flatten_layers():
+        finalize = getattr(layer, "finalize_state", None)
+        if callable(finalize):
+            finalize()
 
 
 def assign_weights(live: Any, model: ModelData, path: Path, renamed: dict[str, str] | None = None) -> None:
