@@ -62,7 +62,7 @@ test: setup
 	$(BIN)/python -m pytest -m "not slow and not models" -q
 
 # One small model per failure class that real files showed: old Keras files, TF.js-written sources, Keras 3
-# checkpoint layouts, TF op layers, cuDNN layers, ... (about 3 minutes on 2 cores).
+# checkpoint layouts, TF op layers, cuDNN layers, ... (about 2 minutes on 2 cores).
 test-models: setup
 	$(BIN)/python -m pytest -m "models and not slow" -q
 
