@@ -36,7 +36,7 @@ import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 from convkit._tf import silenced_stderr
 from convkit.convert.conversion import Conversion, Notes, Written
@@ -266,7 +266,7 @@ def save_variables_external(model: Any, target: Path, variables: dict[str, Any])
     """Makes each graph input that stands for a variable an initializer whose bytes are in ``<target
     name>.data`` beside the model (4 KiB-aligned, one variable in memory at a time), and writes ``model``."""
     import numpy as np
-    from onnx import TensorProto, helper
+    from onnx import helper
 
     data_path = target.with_name(target.name + ".data")
     graph = model.graph
@@ -277,17 +277,11 @@ def save_variables_external(model: Any, target: Path, variables: dict[str, Any])
                 continue
             graph.input.remove(inputs[name])
             values = np.ascontiguousarray(variable.numpy())
-            handle.write(b"\0" * (-handle.tell() % protobuf.EXTERNAL_ALIGNMENT))
-            start = handle.tell()
-            values.tofile(handle)
             tensor = graph.initializer.add()
             tensor.name = name
             tensor.data_type = helper.np_dtype_to_tensor_dtype(values.dtype)
             tensor.dims.extend(values.shape)
-            tensor.data_location = TensorProto.EXTERNAL
-            for key, value in (("location", data_path.name), ("offset", str(start)), ("length", str(values.nbytes))):
-                entry = tensor.external_data.add()
-                entry.key, entry.value = key, value
+            _append_external(handle, tensor, values)
             del values
     target.write_bytes(model.SerializeToString())
 
@@ -374,19 +368,13 @@ def move_weights_out(target: Path) -> None:
         for tensor in model.graph.initializer:
             if tensor.data_location == onnx.TensorProto.EXTERNAL:
                 continue
-            data = numpy_helper.to_array(tensor).tobytes()
-            if len(data) <= protobuf.SMALL_BYTES:
+            data = numpy_helper.to_array(tensor)
+            if data.nbytes <= protobuf.SMALL_BYTES:
                 continue
-            handle.write(b"\0" * (-handle.tell() % protobuf.EXTERNAL_ALIGNMENT))
-            start = handle.tell()
-            handle.write(data)
             for field in ("raw_data", "float_data", "int32_data", "int64_data", "double_data", "uint64_data",
                           "string_data"):
                 tensor.ClearField(field)
-            tensor.data_location = onnx.TensorProto.EXTERNAL
-            for key, value in (("location", data_path.name), ("offset", str(start)), ("length", str(len(data)))):
-                entry = tensor.external_data.add()
-                entry.key, entry.value = key, value
+            _append_external(handle, tensor, data)
             del data
     target.write_bytes(model.SerializeToString())
 
@@ -403,12 +391,23 @@ def save_external(model: Any, target: Path, tensors: dict[str, bytes]) -> None:
             data = tensors.pop(entries.get("location", ""), None)
             if data is None:
                 raise WriteError(f"{target}: tf2onnx left tensor {tensor.name!r} external without its data")
-            offset = -handle.tell() % protobuf.EXTERNAL_ALIGNMENT
-            handle.write(b"\0" * offset)
-            start = handle.tell()
-            handle.write(data)
-            del tensor.external_data[:]
-            for key, value in (("location", data_path.name), ("offset", str(start)), ("length", str(len(data)))):
-                entry = tensor.external_data.add()
-                entry.key, entry.value = key, value
+            _append_external(handle, tensor, data)
     target.write_bytes(model.SerializeToString())
+
+
+def _append_external(handle: BinaryIO, tensor: Any, data: Any) -> None:
+    """Appends ``data`` (bytes, or an array, written without a copy where it is contiguous) to the open external
+    data file ``handle`` at its next 4 KiB-aligned offset, and makes ``tensor`` point there (``location`` the
+    file's name)."""
+    import numpy as np
+    from onnx import TensorProto
+
+    handle.write(b"\0" * (-handle.tell() % protobuf.EXTERNAL_ALIGNMENT))
+    start = handle.tell()
+    raw = data if isinstance(data, bytes) else np.ascontiguousarray(data).reshape(-1).view(np.uint8).data
+    length = handle.write(raw)
+    tensor.data_location = TensorProto.EXTERNAL
+    del tensor.external_data[:]
+    for key, value in (("location", Path(handle.name).name), ("offset", str(start)), ("length", str(length))):
+        entry = tensor.external_data.add()
+        entry.key, entry.value = key, value
