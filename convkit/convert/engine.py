@@ -201,12 +201,10 @@ def convert(
     if shapes and not target.write_options.input_shapes:
         takers = ", ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.input_shapes)
         raise UsageError(f"--input-shape applies to targets that record input shapes ({takers}), not --to {target.name}")
-    if nchw and not target.write_options.channels_first:
-        takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.channels_first)
-        raise UsageError(f"--nchw applies to {takers} only")
-    if external_data and not target.write_options.external_data:
-        takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if fmt.write_options.external_data)
-        raise UsageError(f"--external-data applies to {takers} only")
+    if nchw:
+        _refuse_unless_written(target, "channels_first", "--nchw")
+    if external_data:
+        _refuse_unless_written(target, "external_data", "--external-data")
     _check_signature(source_format, src, signature)
     if isinstance(preprocess, str):
         preprocess = preprocessing(preprocess)
@@ -277,6 +275,13 @@ def _check_options(target: registry.Format, kind: str | None, quantize: str | No
     if opset is not None and opset not in options.opsets:
         raise UsageError(f"--opset {opset} is outside the {target.shown_name} opsets convkit writes "
                          f"({min(options.opsets)}..{max(options.opsets)})")
+
+
+def _refuse_unless_written(target: registry.Format, option: str, flag: str) -> None:
+    """UsageError naming the targets that take ``flag`` when ``target``'s write option ``option`` is off."""
+    if not getattr(target.write_options, option):
+        takers = " or ".join(f"--to {fmt.name}" for fmt in registry.formats() if getattr(fmt.write_options, option))
+        raise UsageError(f"{flag} applies to {takers} only")
 
 
 def _check_signature(source_format: registry.Format, src: Path, signature: str | None) -> None:
