@@ -12,7 +12,8 @@ a four-stage ConvNeXt with one block per stage, for quick runs), the zoo
 2. saves it as a source: Keras 3 ``.keras`` and tf_keras ``.h5`` for every
    architecture (the main sources), and for the smallest member of each family
    every other format its Keras generation writes (Keras 3: ``.h5``, ``export()``
-   SavedModel and ``.weights.h5`` with ``--like`` the ``.keras``; tf_keras:
+   SavedModel, ``.weights.h5`` and a ``tf.train.Checkpoint(model=...)`` with
+   ``--like`` the ``.keras``; tf_keras:
    SavedModel, ``.keras``, checkpoint with ``--like`` the ``.h5``);
 3. converts each source to every target (TF.js, ``.keras``, ``.h5``, SavedModel,
    ONNX, TFLite) with ``convkit convert`` as users run it (a fresh process,
@@ -104,14 +105,14 @@ FAMILIES = ("ConvNeXt", "DenseNet", "EfficientNetV2", "EfficientNet", "Inception
 # The smallest ConvNeXt keras.applications ships runs every source too, beside the zoo's own ConvNeXtPico.
 ALSO_MEMBERS = ("ConvNeXtTiny",)
 MAIN_SOURCES = ("k3.keras", "k2.h5")
-SOURCES = ("k3.keras", "k3.h5", "k3.export", "k3.weights", "k2.h5", "k2.savedmodel", "k2.keras", "k2.ckpt")
+SOURCES = ("k3.keras", "k3.h5", "k3.export", "k3.weights", "k3.ckpt", "k2.h5", "k2.savedmodel", "k2.keras", "k2.ckpt")
 TARGETS = ("tfjs", "keras", "h5", "savedmodel", "onnx", "tflite")
 EXTRA_TARGETS = ("ckpt",)
 CONVKIT = "convkit"
 # the usual tool for a target, as its column is named
 ANCHORS = {"tfjs": "tensorflowjs_converter", "onnx": "tf2onnx", "tflite": "TFLiteConverter"}
 # weights-only sources and the source that gives their architecture
-LIKE = {"k3.export": "k3.keras", "k3.weights": "k3.keras", "k2.ckpt": "k2.h5"}
+LIKE = {"k3.export": "k3.keras", "k3.weights": "k3.keras", "k3.ckpt": "k3.keras", "k2.ckpt": "k2.h5"}
 SAVED_MODEL_SOURCES = ("k3.export", "k2.savedmodel")
 TFJS_INPUT_FORMAT = {"k3.keras": "keras_keras", "k2.keras": "keras_keras", "k3.h5": "keras", "k2.h5": "keras",
                      "k2.savedmodel": "keras_saved_model", "k3.export": "tf_saved_model"}
@@ -325,7 +326,7 @@ def sample_inputs(arch: str) -> np.ndarray:
 
 def source_path(folder: Path, source: str) -> Path:
     return {"k3.keras": folder / "k3.keras", "k3.h5": folder / "k3.h5", "k3.export": folder / "k3_export",
-            "k3.weights": folder / "k3.weights.h5", "k2.h5": folder / "k2.h5",
+            "k3.weights": folder / "k3.weights.h5", "k3.ckpt": folder / "k3_ckpt" / "ckpt", "k2.h5": folder / "k2.h5",
             "k2.savedmodel": folder / "k2_savedmodel", "k2.keras": folder / "k2.keras",
             "k2.ckpt": folder / "k2_ckpt" / "ckpt"}[source]
 
@@ -378,6 +379,10 @@ def _save(model: Any, generation: str, source: str, path: Path) -> None:
     elif source in ("k3.weights", "k2.ckpt"):
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save_weights(str(path))
+    elif source == "k3.ckpt":  # what Keras 3 users write with TensorFlow's own checkpointing
+        import tensorflow as tf
+
+        tf.train.Checkpoint(model=model).write(str(path))
     elif source == "k2.savedmodel":
         model.save(str(path), save_format="tf")
     else:
