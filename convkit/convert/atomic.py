@@ -1,8 +1,10 @@
 """Atomic outputs: write next to the target, rename into place at the end.
 
 A conversion that fails or is killed leaves at most a hidden temporary sibling
-(``.OUT.convkit-tmp-XXXX``), never a half-written ``OUT``. Every command that
-writes a model file goes through :func:`atomic_output`.
+(``.OUT.convkit-tmp-PID-XXXX``), never a half-written ``OUT``; the next write of
+``OUT`` removes the temporaries of writers no longer running (one killed for
+memory leaves its partial weights there). Every command that writes a model file
+goes through :func:`atomic_output`.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
     parent = path.parent
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}{TEMP_MARKER}", dir=parent))
+        _remove_abandoned(parent, path.name)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{path.name}{TEMP_MARKER}{os.getpid()}-", dir=parent))
     except OSError as error:
         raise WriteError(f"{path}: cannot write in {parent} ({error.strerror or error})") from None
     temp = scratch / path.name
@@ -63,6 +66,27 @@ def atomic_output(path: str | Path, overwrite: bool = False) -> Iterator[Path]:
         raise
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _remove_abandoned(parent: Path, name: str) -> None:
+    """Removes ``name``'s temporaries in ``parent`` whose writing process has ended (killed, out of memory)."""
+    marker = f".{name}{TEMP_MARKER}"
+    for entry in os.scandir(parent):
+        pid, dash, _ = entry.name[len(marker):].partition("-")
+        if not (entry.name.startswith(marker) and dash and pid.isdigit()) or entry.is_symlink() or not entry.is_dir():
+            continue
+        if not _running(int(pid)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # someone else's process: running
+        return True
+    return True
 
 
 def no_space(error: BaseException) -> bool:

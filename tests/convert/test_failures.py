@@ -160,9 +160,15 @@ def test_killed_conversion_leaves_no_output(tmp_path: Path) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not out.exists()
-    # a later run is not blocked by the leftover hidden temporary
+    leftover = shards[0].parents[1]
+    assert leftover.name.startswith(f".big_tfjs{TEMP_MARKER}{process.pid}-")
+    # a live writer's temporary of the same output is left alone
+    running = tmp_path / f".big_tfjs{TEMP_MARKER}{os.getpid()}-abcd"
+    running.mkdir()
+    # a later run is not blocked by the leftover hidden temporary, and removes it: its writer is gone
     convert(src, "tfjs", out, shard_size=64 * 1024)
     assert (out / "model.json").exists()
+    assert not leftover.exists() and running.is_dir()
 
 
 def test_unknown_custom_layer_refused(trained_k2: Path, tmp_path: Path) -> None:
