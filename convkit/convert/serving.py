@@ -163,6 +163,19 @@ def save_serving(serving: Serving, target: Path) -> None:
         tf.saved_model.save(serving.owner, str(target), signatures={"serving_default": function})
 
 
+def save_inference(serving: Serving, target: Path) -> None:
+    """A SavedModel holding ``serving``'s function as ``serving_default`` and the variables it reads, nothing else:
+    what a graph converter reads. A Keras SavedModel also traces each layer's own functions so that Keras can load
+    it back (on EfficientNetB0's 240 layers, 25 s of a 33 s conversion to a TF.js graph), and a converter reads
+    none of them."""
+    import tensorflow as tf
+
+    function = serving.function().get_concrete_function()
+    holder = tf.Module()
+    holder.read_variables = list(function.variables)
+    tf.saved_model.save(holder, str(target), signatures={"serving_default": function})
+
+
 def _clean(name: str) -> str:
     return re.sub(r":\d+$", "", str(name))
 

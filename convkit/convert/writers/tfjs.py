@@ -20,7 +20,7 @@ from pathlib import Path
 
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.conversion import Conversion, Notes, Written
-from convkit.convert.serving import save_serving, serving_of
+from convkit.convert.serving import save_inference, serving_of
 from convkit.convert.writers import graph, producer
 from convkit.convert.writers.tfjs_graph import drop_loop_control_edges, export_for_graph, write_tfjs_graph
 from convkit.convert.writers.tfjs_layers import write_tfjs_layers
@@ -132,7 +132,7 @@ def _graph_at_shapes(conversion: Conversion, notes: Notes) -> Written:
     with conversion.output() as temp:
         with tempfile.TemporaryDirectory(prefix="convkit-export-") as scratch:
             saved_model = Path(scratch) / "saved_model"
-            save_serving(serving, saved_model)
+            save_inference(serving, saved_model)
             _write_graph(conversion, saved_model, temp)
     return notes.written("graph")
 

@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
-from convkit.convert.serving import recurrent_layers, unrolled
+from convkit.convert.serving import from_live, recurrent_layers, save_inference, unrolled
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
@@ -63,10 +63,7 @@ def export_for_graph(model: ModelData, target: Path, source: Path, allow_unsafe:
 
 
 def _save_for_graph(live: Any, generation: int, target: Path) -> None:
-    if generation == 3:
-        live.export(str(target), verbose=False)
-    else:
-        live.save(str(target), save_format="tf", include_optimizer=False)
+    save_inference(from_live(live, "Keras 3" if generation == 3 else "tf_keras"), target)
 
 
 def _loaded_whole(source: Path, allow_unsafe: bool) -> Any:
