@@ -14,6 +14,7 @@ from typing import Any, Iterator
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.serving import from_live, recurrent_layers, save_inference, unrolled
+from convkit.convert.writers.tfjs_batchnorm import folding_in_arrays
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
@@ -107,7 +108,7 @@ def write_tfjs_graph(
         quantization = {quantize: list(quantize_weights) if quantize_weights else True}
     try:
         # grappler logs from C++ whatever TF_CPP_MIN_LOG_LEVEL says
-        with quiet_tensorflow(), _graph_rewrites(converter):
+        with quiet_tensorflow(), _graph_rewrites(converter), folding_in_arrays():
             converter.convert_tf_saved_model(
                 str(saved_model),
                 str(target),
