@@ -171,9 +171,17 @@ def save_inference(serving: Serving, target: Path) -> None:
     import tensorflow as tf
 
     function = serving.function().get_concrete_function()
+    tf.saved_model.save(variable_holder(function), str(target), signatures={"serving_default": function})
+
+
+def variable_holder(function: Any) -> Any:
+    """A trackable object holding the variables a concrete function reads, and nothing else: what a SavedModel
+    of that function needs (the model itself would bring every layer's functions along)."""
+    import tensorflow as tf
+
     holder = tf.Module()
     holder.read_variables = list(function.variables)
-    tf.saved_model.save(holder, str(target), signatures={"serving_default": function})
+    return holder
 
 
 def _clean(name: str) -> str:

@@ -44,7 +44,7 @@ import numpy as np
 from convkit._tf import quiet_tensorflow, silenced_stderr
 from convkit.containers.tensors import TensorSpec
 from convkit.convert.conversion import Conversion, Written
-from convkit.convert.serving import Serving, serving_of
+from convkit.convert.serving import Serving, serving_of, variable_holder
 from convkit.data.samples import InputSet
 from convkit.errors import VerifyError, WriteError, error_text
 from convkit.formats.tflite import flex_ops
@@ -176,7 +176,7 @@ def _convert(serving: Serving, route: Route, quantize: str | None, calibration: 
     else:
         # A traced function: the converter saves it to a temporary SavedModel and converts that.
         function = serving.function(route.batch).get_concrete_function()
-        converter = tf.lite.TFLiteConverter.from_concrete_functions([function], serving.owner)
+        converter = tf.lite.TFLiteConverter.from_concrete_functions([function], variable_holder(function))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     if route.flex:
         converter.target_spec.supported_ops.append(tf.lite.OpsSet.SELECT_TF_OPS)
