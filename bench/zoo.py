@@ -905,6 +905,25 @@ def summary_lines(cases: list[Case], planned: Sequence[tuple[str, str, str, str]
             whole = [case.seconds + case.run_seconds for case in run_cases if case.seconds]
             text += f" (with the run: median {statistics.median(whole):.1f} s, max {max(whole):.0f} s)"
         lines.append(text)
+    return lines + speed_lines(cases)
+
+
+def speed_lines(cases: list[Case]) -> list[str]:
+    """Per anchor: convkit's conversion time (verification included) against the tool's, on the cells where
+    both ran and matched, and over the same sources and targets."""
+    ok = {case.key: case for case in cases if case.status == "ok" and case.seconds}
+    lines = []
+    for target, tool in ANCHORS.items():
+        pairs = [(ok[(arch, source, target_, CONVKIT)].seconds, case.seconds)
+                 for (arch, source, target_, tool_), case in ok.items()
+                 if tool_ == tool and target_ == target and (arch, source, target, CONVKIT) in ok]
+        if not pairs:
+            continue
+        mine, theirs = sum(pair[0] for pair in pairs), sum(pair[1] for pair in pairs)
+        ratios = [pair[1] / pair[0] for pair in pairs]
+        lines.append(f"- speed to {target}, the {len(pairs)} cells where both matched: convkit {mine:.0f} s "
+                     f"(verification included), {tool} {theirs:.0f} s: {theirs / mine:.2f}x convkit's time "
+                     f"(per cell: median {statistics.median(ratios):.2f}x, {min(ratios):.2f}x to {max(ratios):.2f}x)")
     return lines
 
 
