@@ -43,6 +43,9 @@ _BOOKKEEPING = frozenset({"_tracked", "_inbound_nodes", "_outbound_nodes", "_los
                           "call_signature_parameters", "_call_has_context_arg", "seed_generator",
                           "_seed_generator", "optimizer", "_compiled_trainable_state"})
 _LEADING_UNDERSCORE = re.compile(r"(^|/)_(?=[a-z])")
+# Keras 3 layer attributes that hold a weight under another name than the weight's own: a depthwise
+# convolution's kernel, an adapted Normalization's statistics (its ``mean`` is computed from ``adapt_mean``).
+_KERAS3_ATTRIBUTES = {"depthwise_kernel": ("kernel",), "mean": ("adapt_mean",), "variance": ("adapt_variance",)}
 
 
 def layer_variables(graph: Any, keys: Iterable[str]) -> list[dict[str, str]]:
@@ -195,8 +198,8 @@ def match_layer(found: dict[str, str], wanted: Sequence[str]) -> list[str | None
         prefix = f"{prefix}/" if prefix else ""
         inside = [rel for rel in left if rel.startswith(prefix)]
         candidates = [rel for rel in inside if rel[len(prefix):] == attribute or rel.endswith("/" + attribute)]
-        if not candidates and attribute == "depthwise_kernel":  # Keras 3's name for it
-            candidates = [rel for rel in inside if rel[len(prefix):] == "kernel" or rel.endswith("/kernel")]
+        for alias in _KERAS3_ATTRIBUTES.get(attribute, ()) if not candidates else ():
+            candidates = [rel for rel in inside if rel[len(prefix):] == alias or rel.endswith("/" + alias)]
         if not candidates:
             # Keras 3 leaves some variables unnamed ("variable_4") that tf_keras names (LayerScale's
             # "gamma"): an unnamed one on either side is the layer's next tensor.

@@ -44,7 +44,16 @@ def recurrent(K: Any) -> Any:
                         name="rnn")
 
 
-MODELS: dict[str, Callable[[Any], Any]] = {"cnn": sequential_cnn, "nested": functional_nested, "rnn": recurrent}
+def normalized(K: Any) -> Any:
+    """An adapted Normalization first (EfficientNet's input layer): Keras 3 tracks its statistics as
+    ``adapt_mean`` and ``adapt_variance``, the weights are ``mean`` and ``variance``."""
+    L = K.layers
+    return K.Sequential([K.Input((6,)), L.Normalization(), L.Dense(4), L.BatchNormalization(), L.Dense(2)],
+                        name="normalized")
+
+
+MODELS: dict[str, Callable[[Any], Any]] = {"cnn": sequential_cnn, "nested": functional_nested, "rnn": recurrent,
+                                           "normalized": normalized}
 LAYOUTS = ("checkpoint", "with_optimizer", "manager", "weights_h5")
 
 
@@ -120,6 +129,7 @@ def test_keras3_weights_files_read_into_the_architecture(name: str, kind: str, t
 @pytest.mark.node
 @pytest.mark.parametrize(("name", "kind", "target"), [
     ("cnn", "checkpoint", "h5"), ("nested", "with_optimizer", "keras"), ("rnn", "manager", "tfjs"),
+    ("normalized", "checkpoint", "tfjs"),
 ])
 def test_keras3_checkpoints_convert_and_match(name: str, kind: str, target: str, tmp_path: Path) -> None:
     source, like, truth = _sources(name, kind, tmp_path)
