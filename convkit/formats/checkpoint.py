@@ -365,8 +365,9 @@ def read(path: Path, stack: contextlib.ExitStack, *, like: Path | None, template
                for layer in (model.config.get("config") or {}).get("layers", []) if isinstance(layer, dict)}
     layer_weights: dict[str, list[Weight]] = {name: [] for name in model.layer_weights}
     for number, ((layer_name, expected), found) in enumerate(zip(targets, layers)):
-        wanted = wanted_paths(records.get(layer_name), [tfjs_weight_name(w.name, known) for w in expected])
-        keys = match_layer(found, wanted)
+        names = [tfjs_weight_name(w.name, known) for w in expected]
+        keys = match_layer(found, wanted_paths(records.get(layer_name), names),
+                           [name.rpartition("/")[0] for name in names])
         for want, key in zip(expected, keys):
             if key is None:
                 raise UsageError(

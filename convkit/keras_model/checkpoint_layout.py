@@ -184,16 +184,17 @@ def _holds(layer: dict[str, Any], weighted: set[str]) -> bool:
     return layer.get("class_name") in MODEL_CLASSES and any(_name(inner) in weighted for inner in iter_layers(layer))
 
 
-def match_layer(found: dict[str, str], wanted: Sequence[str]) -> list[str | None]:
+def match_layer(found: dict[str, str], wanted: Sequence[str], owners: Sequence[str] = ()) -> list[str | None]:
     """The checkpoint key for each weight of one layer, ``None`` where none fits.
 
     Args:
         found: ``{canonical path below the layer: key}`` for that layer (from :func:`layer_variables`).
         wanted: the layer's weights as canonical paths (from :func:`wanted_paths`), in ``.h5`` order.
+        owners: the name of the (sub-)layer each weight belongs to, as the template names it.
     """
     left = dict(found)
     keys: list[str | None] = []
-    for name in wanted:
+    for name in _under_sublayers(found, wanted, owners):
         prefix, _, attribute = name.rpartition("/")
         prefix = f"{prefix}/" if prefix else ""
         inside = [rel for rel in left if rel.startswith(prefix)]
@@ -207,3 +208,34 @@ def match_layer(found: dict[str, str], wanted: Sequence[str]) -> list[str | None
             candidates = [rel for rel in inside if unnamed or rel.split("/")[-1].startswith("variable")]
         keys.append(left.pop(candidates[0]) if candidates else None)
     return keys
+
+
+def _under_sublayers(found: dict[str, str], wanted: Sequence[str], owners: Sequence[str]) -> list[str]:
+    """``wanted`` with each ``layer_with_weights-K/`` prefix that holds nothing in ``found`` replaced by the
+    sub-layer attribute the layer tracks its K-th owner under.
+
+    A layer built of layers (MultiHeadAttention's ``query``, ``key``, ``value`` and ``attention_output``
+    EinsumDense) tracks them as attributes (``_query_dense``, ..., ``_output_dense``), which a checkpoint
+    names. An owner goes to the attribute named after it (``query`` -> ``query_dense``), and the owners no
+    name fits to the attributes left, in the order the layer tracks both.
+    """
+    prefixes = list(dict.fromkeys(name.rpartition("/")[0] + "/" for name in wanted if "/" in name))
+    missing = [prefix for prefix in prefixes
+               if _WITH_WEIGHTS.match(prefix[:-1]) and not any(rel.startswith(prefix) for rel in found)]
+    if not missing or len(owners) != len(wanted):
+        return list(wanted)
+    owner_of = {name.rpartition("/")[0] + "/": owner.rpartition("/")[2] for name, owner in zip(wanted, owners)}
+    groups = [group for group in dict.fromkeys(rel.split("/")[0] for rel in found if "/" in rel)
+              if not _WITH_WEIGHTS.match(group)]
+    chosen: dict[str, str] = {}
+    for prefix in missing:
+        owner = owner_of[prefix]
+        named = [group for group in groups if group == owner or group.startswith(owner + "_")]
+        if len(named) == 1 and named[0] not in chosen.values():
+            chosen[prefix] = named[0]
+    unnamed = [prefix for prefix in missing if prefix not in chosen]
+    rest = [group for group in groups if group not in chosen.values()]
+    if len(unnamed) == len(rest):
+        chosen.update(zip(unnamed, rest))
+    return [chosen[prefix] + "/" + name[len(prefix):] if (prefix := name.rpartition("/")[0] + "/") in chosen
+            else name for name in wanted]

@@ -211,10 +211,41 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _name_shipped_modules(config)
     _keras3_wrapped_layers(config)
     _initial_states_as_arguments(config)
+    _tensor_keywords_as_tensors(config)
     _nested_single_endpoints(config)
     tf_ops_as_operations(config)
     rename_layers(config, keras3_renamed_layers(model_config))
     return config
+
+
+def _tensor_keywords_as_tensors(model: dict[str, Any]) -> None:
+    # Keras 2 recorded a tensor passed by keyword (MultiHeadAttention's value=, key=, attention_mask=) as the
+    # [layer, node, tensor] reference it is; Keras 3 reads a Keras 2 node's keywords as plain values.
+    for inner in [model, *iter_layers(model)]:
+        if inner.get("class_name") not in ("Functional", "Model"):
+            continue
+        layers = (inner.get("config") or {}).get("layers") or []
+        names = {(layer.get("config") or {}).get("name", layer.get("name")) for layer in layers}
+        for layer in layers:
+            nodes = layer.get("inbound_nodes") or []
+            layer["inbound_nodes"] = [_with_tensor_keywords(node, names) for node in nodes]
+
+
+def _with_tensor_keywords(node: Any, names: set[Any]) -> Any:
+    if not isinstance(node, list) or not node or not all(isinstance(edge, list) and len(edge) >= 3 for edge in node):
+        return node
+    keywords = node[0][3] if len(node[0]) > 3 and isinstance(node[0][3], dict) else {}
+
+    def tensors(value: Any) -> Any:
+        if _is_endpoint(value) and value[0] in names:
+            return keras_tensor(value[:3])
+        return [tensors(item) for item in value] if isinstance(value, list) else value
+
+    converted = {key: tensors(value) for key, value in keywords.items()}
+    if converted == keywords:
+        return node
+    inputs = [keras_tensor(edge[:3]) for edge in node]
+    return {"args": [inputs[0] if len(inputs) == 1 else inputs], "kwargs": converted}
 
 
 def _nested_single_endpoints(model: dict[str, Any]) -> None:

@@ -92,9 +92,20 @@ def named_by_layer(layer_weights: dict[str, list[Weight]], config: dict[str, Any
         names = keras3_variable_names(class_name, layer.get("config") or {})
         if names is None or len(names) != len(items):
             names = [weight.name.split("/")[-1] for weight in items]
+            if len(set(names)) < len(names):  # sub-layers' weights (MultiHeadAttention's query/kernel, key/kernel)
+                names = [_below_layer(weight.name, layer_name) for weight in items]
         for weight, attribute in zip(items, names):
             weight.name = f"{layer_name}/{attribute}"
     return layer_weights
+
+
+def _below_layer(name: str, layer_name: str) -> str:
+    """A stored weight's path below its layer: ``query/kernel`` of ``multi_head_attention/query/kernel``."""
+    parts = name.split("/")
+    for start in range(len(parts) - 1):
+        if "/".join(parts[:start + 1]).endswith(layer_name):
+            return "/".join(parts[start + 1:])
+    return "/".join(parts[-2:])
 
 
 def _canonical_name(name: str, model_name: str | None) -> str:

@@ -30,6 +30,15 @@ def tfjs_weight_name(weight_name: str, layers: frozenset[str] | set[str] = froze
                 owner = "/".join(parts[start:end])
                 if owner in layers:
                     return f"{owner}/{parts[-1]}"
+        # A layer built of layers the config does not list (MultiHeadAttention's query, key, value and
+        # attention_output): the owning layer, then the sub-layer's path. Not an RNN's cell, nor a
+        # Bidirectional's sides, whose weights are named by the side (forward_lstm/kernel).
+        if not any(is_cell_name(part) or part.startswith(("forward_", "backward_")) for part in parts):
+            for end in range(len(parts) - 2, 0, -1):
+                for start in range(end):
+                    owner = "/".join(parts[start:end])
+                    if owner in layers:
+                        return "/".join([owner, *parts[end:]])
     if len(parts) >= 3 and is_cell_name(parts[-2]):
         return f"{parts[-3]}/{parts[-1]}"
     if len(parts) >= 2:

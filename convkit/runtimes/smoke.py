@@ -73,8 +73,13 @@ def _run_once(runner: Any) -> None:
     if not outputs:
         raise WriteError("the model produced no outputs")
     for name, value in outputs.items():
-        if np.asarray(value).shape[:1] != (SMOKE_SAMPLES,):
-            raise WriteError(f"output {name!r} has shape {list(np.asarray(value).shape)} for {SMOKE_SAMPLES} samples")
+        array = np.asarray(value)
+        if array.shape[:1] != (SMOKE_SAMPLES,):
+            raise WriteError(f"output {name!r} has shape {list(array.shape)} for {SMOKE_SAMPLES} samples")
+        # A runtime that lacks what an op needs may answer NaN instead of failing (TF.js' batch norm without
+        # statistics): no model that works gives NaN for every finite input.
+        if array.dtype.kind == "f" and array.size and np.isnan(array).all():
+            raise WriteError(f"output {name!r} is NaN for every one of {SMOKE_SAMPLES} finite sample inputs")
 
 
 def _strip_path(message: str, path: Path) -> str:

@@ -69,6 +69,29 @@ def test_verification_names_the_layer_and_leaves_nothing(tmp_path: Path) -> None
 
 
 @pytest.mark.node
+def test_verification_refuses_an_output_that_is_nan_for_every_input(tmp_path: Path) -> None:
+    """A runtime may answer NaN where it lacks what an op needs (TF.js' batch norm without statistics) rather
+    than fail: an output NaN for every smoke input fails verification; NaN for some inputs does not."""
+    import numpy as np
+    import keras
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="d")])
+    src = _save(model, tmp_path / "m.keras")
+    convert(src, "tfjs", tmp_path / "out", smoke_run=False)
+    shard = next((tmp_path / "out").glob("*.bin"))
+    kernel_bytes = 4 * 3 * 4
+    weights = np.frombuffer(shard.read_bytes(), np.float32).copy()
+    weights[kernel_bytes // 4:] = np.nan  # the bias: every output
+    shard.write_bytes(weights.tobytes())
+    with pytest.raises(VerifyError, match="'d' is NaN|is NaN for every one of"):
+        smoke_run(tmp_path / "out", get_format("tfjs"))
+    weights[kernel_bytes // 4:] = [0.0, 0.0, np.nan]  # one output column only: the others are numbers
+    weights[:kernel_bytes // 4] = 1.0
+    shard.write_bytes(weights.tobytes())
+    assert smoke_run(tmp_path / "out", get_format("tfjs"))
+
+
+@pytest.mark.node
 def test_layers_model_tfjs_cannot_run_falls_back_to_graph(tmp_path: Path) -> None:
     """Verification is what catches it: the static decision lets the layer through, TF.js refuses, graph it is."""
     import keras

@@ -56,3 +56,36 @@ def test_folding_in_arrays_makes_the_converters_graph_byte_for_byte() -> None:
             tf.graph_util.import_graph_def(graph, name="")
             results.append(session.run(outputs[0], {"image:0": image}))
     np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-5)
+
+
+def test_batch_norms_in_training_mode_become_ops_tfjs_runs_and_compute_the_same() -> None:
+    """tf_keras' LayerNormalization is a training-mode batch norm over an NCHW reshape (TF.js gives NaN for it);
+    an NHWC one normalises each channel over the rest."""
+    import tensorflow as tf
+
+    from convkit.convert.writers.tfjs_batchnorm import norms_from_batch_statistics
+
+    rng = np.random.default_rng(1)
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (None, 4, 5, 3), name="x")
+        rows = tf.reshape(x, (1, -1, 15, 1))  # tf_keras LayerNormalization's layout: one "channel" per row
+        by_row = tf.compat.v1.nn.fused_batch_norm(rows, tf.ones_like(rows[0, :, 0, 0]), tf.zeros_like(rows[0, :, 0, 0]),
+                                                  epsilon=1e-3, data_format="NCHW", is_training=True)[0]
+        by_channel = tf.compat.v1.nn.fused_batch_norm(x, tf.constant(rng.uniform(0.5, 2, 3), tf.float32),
+                                                      tf.constant(rng.normal(size=3), tf.float32), epsilon=1e-3,
+                                                      data_format="NHWC", is_training=True)[0]
+        tf.identity(tf.reshape(by_row, tf.shape(x)) + by_channel, name="out")
+    graph_def = graph.as_graph_def()
+    rewritten = tf.compat.v1.GraphDef()
+    rewritten.CopyFrom(graph_def)
+    assert norms_from_batch_statistics(rewritten)
+    assert not [node for node in rewritten.node if node.op.startswith("FusedBatchNorm")]
+    image = rng.normal(3.0, 2.0, (2, 4, 5, 3)).astype(np.float32)
+    results = []
+    for version in (graph_def, rewritten):
+        with tf.Graph().as_default() as live, tf.compat.v1.Session(graph=live) as session:
+            tf.graph_util.import_graph_def(version, name="")
+            results.append(session.run("out:0", {"x:0": image}))
+    np.testing.assert_allclose(results[1], results[0], rtol=1e-5, atol=1e-5)
+    assert np.abs(results[0]).max() > 0.5  # normalised values, not zeros

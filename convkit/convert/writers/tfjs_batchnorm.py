@@ -7,11 +7,17 @@ million weights, 6 s of an 18 s EfficientNetB0 conversion and minutes on the lar
 EfficientNets. :func:`fold_batch_norms` makes the same graph, node for node and name for
 name, with the weights scaled as whole arrays; :func:`folding_in_arrays` puts it in the
 converter's place for a conversion.
+
+A batch norm in training mode normalises by its input's own statistics: tf_keras computes
+``LayerNormalization`` so (when its epsilon is at least 1.001e-5, the default 1e-3
+included). TF.js runs every batch norm with the given statistics, which are empty there,
+and outputs NaN; :func:`norms_from_batch_statistics` computes those as TF.js can.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 from typing import Any, Iterator
 
 import numpy as np
@@ -130,3 +136,68 @@ def fold_batch_norms(graph_def: Any) -> Any:
     folded.library.CopyFrom(graph_def.library)
     folded.versions.CopyFrom(graph_def.versions)
     return folded
+
+
+_LAYOUT_AXES = {"NHWC": ([0, 1, 2], None), "NCHW": ([0, 2, 3], [1, -1, 1, 1])}
+
+
+def norms_from_batch_statistics(graph_def: Any) -> bool:
+    """Replaces each batch norm in training mode whose statistics outputs nothing reads by the same function in
+    plain ops: ``(x - mean(x)) * rsqrt(var(x) + epsilon) * scale + offset`` over every axis but the channel's
+    (``var`` the population variance, as the fused op normalises by). Returns whether any was replaced.
+    """
+    import tensorflow as tf
+
+    read = {reference.lstrip("^") for node in graph_def.node for reference in node.input}
+    changed = False
+    for node in list(graph_def.node):
+        layout = node.attr["data_format"].s.decode() or "NHWC"
+        if node.op not in BATCH_NORMS[1:] or not node.attr["is_training"].b or layout not in _LAYOUT_AXES:
+            continue
+        if any(f"{node.name}:{index}" in read for index in range(1, 6)):
+            continue  # the batch statistics themselves are used
+        axes, shape = _LAYOUT_AXES[layout]
+        dtype = node.attr["T"].type
+        x, scale, offset = node.input[:3]
+        control = [name for name in node.input if name.startswith("^")]
+
+        add = functools.partial(_add, graph_def, node.name)
+        index = tf.int32.as_datatype_enum
+        axes_node = add("axes", "Const", [], value=np.asarray(axes, np.int32))
+        mean = add("mean", "Mean", [x, axes_node], T=dtype, Tidx=index, keep_dims=True)
+        centred = add("centred", "Sub", [x, mean], T=dtype)
+        squared = add("squared", "Square", [centred], T=dtype)
+        variance = add("variance", "Mean", [squared, axes_node], T=dtype, Tidx=index, keep_dims=True)
+        epsilon = add("epsilon", "Const", [], value=np.asarray(node.attr["epsilon"].f, tf.as_dtype(dtype).as_numpy_dtype))
+        inverse = add("rsqrt", "Rsqrt", [add("shifted", "AddV2", [variance, epsilon], T=dtype)], T=dtype)
+        normalised = add("normalised", "Mul", [centred, inverse], T=dtype)
+        if shape is not None:  # scale and offset along the channel axis
+            shape_node = add("shape", "Const", [], value=np.asarray(shape, np.int32))
+            scale = add("scale", "Reshape", [scale, shape_node], T=dtype, Tshape=index)
+            offset = add("offset", "Reshape", [offset, shape_node], T=dtype, Tshape=index)
+        scaled = add("scaled", "Mul", [normalised, scale], T=dtype)
+        del node.input[:]
+        node.op = "AddV2"
+        for key in list(node.attr):
+            if key != "T":
+                del node.attr[key]
+        node.input.extend([scaled, offset, *control])
+        changed = True
+    return changed
+
+
+def _add(graph_def: Any, owner: str, suffix: str, op: str, inputs: list[str], **attrs: Any) -> str:
+    """Adds node ``owner/convkit_suffix``; ``value=`` makes a constant, a bool attribute is set as one, any other
+    as a dtype."""
+    import tensorflow as tf
+
+    made = graph_def.node.add(name=f"{owner}/convkit_{suffix}", op=op, input=inputs)
+    for key, value in attrs.items():
+        if key == "value":
+            made.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(value))
+            made.attr["dtype"].type = made.attr["value"].tensor.dtype
+        elif isinstance(value, bool):
+            made.attr[key].b = value
+        else:
+            made.attr[key].type = value
+    return made.name

@@ -14,7 +14,7 @@ from typing import Any, Iterator
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.serving import from_live, recurrent_layers, save_inference, unrolled
-from convkit.convert.writers.tfjs_batchnorm import folding_in_arrays
+from convkit.convert.writers.tfjs_batchnorm import folding_in_arrays, norms_from_batch_statistics
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
@@ -223,6 +223,7 @@ def _exact_rewrites(graph: Any) -> Any:
         graph = _graph_of(graph_def)
         graph_def = graph.as_graph_def()
     changed = _depthwise_for_grouped(graph, graph_def) or changed
+    changed = norms_from_batch_statistics(graph_def) or changed
     erfc = [node for node in graph_def.node if node.op == "Erfc"]
     if not erfc and not changed:
         return graph

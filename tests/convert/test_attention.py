@@ -1,0 +1,66 @@
+"""Attention models (a transformer block: self-attention, then attention over a second input with a key of its
+own): MultiHeadAttention holds four EinsumDense sub-layers the config does not list, and tf_keras records the
+tensors it is called with by keyword (``value=``, ``key=``) as references.
+
+Before: a tf_keras ``.h5`` read the four sub-layers' kernels under one name (every target but ONNX failed), its
+config did not build in Keras 3 (``build() missing value_shape``), and a Keras 3 checkpoint's ``_query_dense``
+objects matched no weight.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from convkit import convert
+from tests.convert.conftest import _randomize, assert_same_predictions
+
+pytestmark = pytest.mark.models  # make test-models (and CI), not make test: docs/TESTING.md
+
+
+def transformer_block(K: Any) -> Any:
+    L = K.layers
+    tokens, memory = K.Input((5, 8), name="tokens"), K.Input((3, 6), name="memory")
+    x = L.LayerNormalization()(tokens + L.MultiHeadAttention(2, 4, name="self_attention")(tokens, tokens))
+    keys = L.Dense(6, name="keys")(memory)
+    x = x + L.MultiHeadAttention(2, 3, value_dim=5, name="cross_attention")(x, memory, key=keys)
+    return K.Model([tokens, memory], L.Dense(3, name="head")(L.GlobalAveragePooling1D()(x)), name="block")
+
+
+@pytest.fixture(scope="module")
+def tf_keras_block(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import tf_keras
+
+    model = transformer_block(tf_keras)
+    _randomize(model, 5)
+    path = tmp_path_factory.mktemp("attention") / "block.h5"
+    model.save(path)
+    return path
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("target", ["keras", "h5", "savedmodel", "tfjs", "onnx", "tflite"])
+def test_a_tf_keras_attention_model_converts_to_every_target(tf_keras_block: Path, target: str,
+                                                             tmp_path: Path) -> None:
+    out = tmp_path / ("out." + target if target in ("keras", "h5", "onnx", "tflite") else "out")
+    convert(tf_keras_block, target, out)
+    assert_same_predictions(tf_keras_block, out)
+
+
+@pytest.mark.parametrize("generation", [3, 2])
+def test_attention_checkpoints_read_into_the_architecture(generation: int, tmp_path: Path) -> None:
+    """``tf.train.Checkpoint(model=m)`` of either generation, with other weights than the ``--like`` file's."""
+    import tensorflow as tf
+
+    K = __import__("keras" if generation == 3 else "tf_keras")
+    suffix = ".keras" if generation == 3 else ".h5"
+    model = transformer_block(K)
+    _randomize(model, 1)
+    model.save(tmp_path / f"like{suffix}")
+    _randomize(model, 2)
+    model.save(tmp_path / f"truth{suffix}")
+    prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt" / "model"))
+    convert(prefix, "keras", tmp_path / "out.keras", like=tmp_path / f"like{suffix}")
+    assert_same_predictions(tmp_path / f"truth{suffix}", tmp_path / "out.keras")
