@@ -81,7 +81,8 @@ def _layer(layer: dict[str, Any], models: frozenset[str] | set[str] = frozenset(
     if "name" in layer:
         out["name"] = layer["name"]
     if "inbound_nodes" in layer:
-        out["inbound_nodes"] = [_node(node, models) for node in layer["inbound_nodes"]]
+        out["inbound_nodes"] = [_node(node, models, _CALL_PARAMETERS.get(class_name, ()))
+                                for node in layer["inbound_nodes"]]
     return out
 
 
@@ -109,20 +110,32 @@ def _endpoints(value: list[Any]) -> list[Any]:
     return [list(item) for item in value]
 
 
-def _node(node: Any, models: frozenset[str] | set[str]) -> Any:
+# Layers called with more than one tensor argument: their call's parameters in order. Keras 2 records the
+# first as the node's inputs and each other tensor as a [layer, node, tensor] keyword argument.
+_CALL_PARAMETERS = {"MultiHeadAttention": ("query", "value", "key")}
+
+
+def _node(node: Any, models: frozenset[str] | set[str], parameters: tuple[str, ...] = ()) -> Any:
     if not isinstance(node, dict):
         return node  # already Keras 2: [[layer, node_index, tensor_index, kwargs], ...]
+
+    def reference(history: list[Any]) -> list[Any]:
+        layer_name, node_index, tensor_index = history
+        return [layer_name, node_index + 1 if layer_name in models else node_index, tensor_index]
+
+    args = list(node.get("args", []))
     kwargs = {
         key: value
         for key, value in (node.get("kwargs") or {}).items()
         if value is not None and not _holds_tensor(value)
     }
-    edges = []
-    for layer_name, node_index, tensor_index in tensor_histories(node.get("args", [])):
-        if layer_name in models:
-            node_index += 1
-        edges.append([layer_name, node_index, tensor_index, kwargs])
-    return edges
+    if parameters:  # the first argument is the inputs; the others, and tensors passed by keyword, keywords
+        for name, value in [*zip(parameters[1:], args[1:]), *(node.get("kwargs") or {}).items()]:
+            histories = list(tensor_histories(value))
+            if histories:
+                kwargs[name] = reference(histories[0]) if len(histories) == 1 else [reference(h) for h in histories]
+        args = args[:1]
+    return [[*reference(history), kwargs] for history in tensor_histories(args)]
 
 
 def _holds_tensor(value: Any) -> bool:
@@ -145,6 +158,13 @@ def _layer_config(class_name: str | None, config: dict[str, Any]) -> dict[str, A
         out["batch_input_shape"] = out.pop("batch_shape")
     if class_name == "LeakyReLU" and "negative_slope" in out:  # Keras 3's name for Keras 2's alpha
         out["alpha"] = out.pop("negative_slope")
+    if class_name == "MultiHeadAttention":
+        out.pop("seed", None)  # dropout's, which inference never draws
+        for key, default in (("sliding_window", None), ("use_gate", False)):  # else tf_keras refuses the layer
+            if out.get(key, default) == default:
+                out.pop(key, None)
+        for key in ("query_shape", "key_shape", "value_shape"):  # tf_keras builds it when it is called
+            out.setdefault(key, None)
     for wrapped in ("layer", "backward_layer"):
         if isinstance(out.get(wrapped), dict) and "class_name" in out[wrapped]:
             out[wrapped] = _layer(out[wrapped])
