@@ -158,7 +158,9 @@ def save_serving(serving: Serving, target: Path) -> None:
         serving.owner.save(str(target), save_format="tf", include_optimizer=False,
                            signatures={"serving_default": function})
     elif serving.origin == "Keras 3":
-        serving.owner.export(str(target), verbose=False, input_signature=serving.specs())
+        from convkit.runtimes.keras.keras3 import export_inference
+
+        export_inference(serving.owner, target, serving.specs())
     else:
         tf.saved_model.save(serving.owner, str(target), signatures={"serving_default": function})
 

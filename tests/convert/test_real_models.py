@@ -607,3 +607,21 @@ def test_adapted_normalization_in_a_traced_graph_holds_the_stored_statistics(tmp
     K.Model(inputs, K.layers.Dense(3)(normalization(inputs))).save(src)  # as adapted: variances above 0
     convert(src, "tflite", tmp_path / "m.tflite")
     assert_same_predictions(src, tmp_path / "m.tflite")
+
+
+@pytest.mark.parametrize("augmentation", ["RandomFlip", "RandomRotation"])
+def test_augmentation_layers_pass_through_a_keras3_export(augmentation: str, tmp_path: Path) -> None:
+    """Keras 3's export() calls the model without training=, and its augmentation layers default to training:
+    the SavedModel flipped or rotated every request. convkit's export calls the model in inference mode."""
+    import keras
+
+    from tests.convert.conftest import _randomize
+
+    layer = getattr(keras.layers, augmentation)(**({"factor": 0.2} if augmentation == "RandomRotation" else {}))
+    model = keras.Sequential([keras.Input((16, 16, 3)), keras.layers.Rescaling(1 / 255.0), layer,
+                              keras.layers.Conv2D(2, 3), keras.layers.Flatten(), keras.layers.Dense(2)])
+    _randomize(model, 3)
+    src = _save(model, tmp_path / "m.keras")
+    result = convert(src, "savedmodel", tmp_path / "out")
+    assert result.kind in ("export", "keras-savedmodel")
+    assert_same_predictions(src, tmp_path / "out")

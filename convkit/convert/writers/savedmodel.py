@@ -24,6 +24,7 @@ from convkit.errors import ReadError
 from convkit.formats.savedmodel import PlainSavedModel
 from convkit.keras_model.data import ModelData
 from convkit.runtimes.keras.build import build_model
+from convkit.runtimes.keras.keras3 import export_inference
 
 
 def write(conversion: Conversion) -> Written:
@@ -66,7 +67,7 @@ def write_saved_model(model: ModelData, target: Path, source: Path, allow_unsafe
         live = build_model(model, 2, source, allow_unsafe)
     except ReadError:
         live = build_model(model, 3, source, allow_unsafe)
-        live.export(str(target), verbose=False)
+        export_inference(live, target)
         return "export"
     live.save(str(target), save_format="tf", include_optimizer=False)
     return "keras-savedmodel"
