@@ -75,3 +75,25 @@ def test_attention_checkpoints_read_into_the_architecture(generation: int, tmp_p
     prefix = tf.train.Checkpoint(model=model).write(str(tmp_path / "ckpt" / "model"))
     convert(prefix, "keras", tmp_path / "out.keras", like=tmp_path / f"like{suffix}")
     assert_same_predictions(tmp_path / f"truth{suffix}", tmp_path / "out.keras")
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("generation", [3, 2])
+def test_a_causal_attention_model_runs_in_tfjs_as_in_keras(generation: int, tmp_path: Path) -> None:
+    """The causal mask is a band part of a boolean matrix; TF.js 4.22 reads a band part's upper bound from the
+    lower bound's input and kept the whole matrix, so each step attended to the later ones (exit 0, outputs off
+    by 0.5). The written graph computes the band with comparisons."""
+    import json
+
+    K = __import__("keras" if generation == 3 else "tf_keras")
+    L = K.layers
+    tokens = K.Input((6, 8), name="tokens")
+    x = L.MultiHeadAttention(2, 4, name="decoder_attention")(tokens, tokens, use_causal_mask=True)
+    model = K.Model(tokens, L.Dense(3, name="head")(L.Flatten()(x)))
+    _randomize(model, 4)
+    src = tmp_path / ("m.keras" if generation == 3 else "m.h5")
+    model.save(src)
+    convert(src, "tfjs", tmp_path / "out")
+    ops = {node["op"] for node in json.loads((tmp_path / "out" / "model.json").read_text())["modelTopology"]["node"]}
+    assert "MatrixBandPart" not in ops and "LogicalAnd" in ops
+    assert_same_predictions(src, tmp_path / "out")

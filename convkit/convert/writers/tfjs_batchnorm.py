@@ -161,7 +161,7 @@ def norms_from_batch_statistics(graph_def: Any) -> bool:
         x, scale, offset = node.input[:3]
         control = [name for name in node.input if name.startswith("^")]
 
-        add = functools.partial(_add, graph_def, node.name)
+        add = functools.partial(add_node, graph_def, node.name)
         index = tf.int32.as_datatype_enum
         axes_node = add("axes", "Const", [], value=np.asarray(axes, np.int32))
         mean = add("mean", "Mean", [x, axes_node], T=dtype, Tidx=index, keep_dims=True)
@@ -186,9 +186,9 @@ def norms_from_batch_statistics(graph_def: Any) -> bool:
     return changed
 
 
-def _add(graph_def: Any, owner: str, suffix: str, op: str, inputs: list[str], **attrs: Any) -> str:
-    """Adds node ``owner/convkit_suffix``; ``value=`` makes a constant, a bool attribute is set as one, any other
-    as a dtype."""
+def add_node(graph_def: Any, owner: str, suffix: str, op: str, inputs: list[str], **attrs: Any) -> str:
+    """Adds node ``owner/convkit_suffix`` to ``graph_def`` (for the TF.js graph rewrites); ``value=`` makes a
+    constant, an int or bool attribute is set as one, any other as a dtype. Returns the node's name."""
     import tensorflow as tf
 
     made = graph_def.node.add(name=f"{owner}/convkit_{suffix}", op=op, input=inputs)
@@ -198,6 +198,8 @@ def _add(graph_def: Any, owner: str, suffix: str, op: str, inputs: list[str], **
             made.attr["dtype"].type = made.attr["value"].tensor.dtype
         elif isinstance(value, bool):
             made.attr[key].b = value
+        elif isinstance(value, tuple):  # an int attribute, given as (value,)
+            made.attr[key].i = value[0]
         else:
             made.attr[key].type = value
     return made.name

@@ -8,13 +8,16 @@ cannot run (see :func:`_graph_rewrites`).
 from __future__ import annotations
 
 import contextlib
+import functools
 from pathlib import Path
 from typing import Any, Iterator
+
+import numpy as np
 
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.serving import from_live, recurrent_layers, save_inference, unrolled
-from convkit.convert.writers.tfjs_batchnorm import folding_in_arrays, norms_from_batch_statistics
+from convkit.convert.writers.tfjs_batchnorm import add_node, folding_in_arrays, norms_from_batch_statistics
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
@@ -224,6 +227,7 @@ def _exact_rewrites(graph: Any) -> Any:
         graph_def = graph.as_graph_def()
     changed = _depthwise_for_grouped(graph, graph_def) or changed
     changed = norms_from_batch_statistics(graph_def) or changed
+    changed = _band_parts_in_ops(graph_def) or changed
     erfc = [node for node in graph_def.node if node.op == "Erfc"]
     if not erfc and not changed:
         return graph
@@ -240,6 +244,69 @@ def _exact_rewrites(graph: Any) -> Any:
         del node.input[:]
         node.input.extend([one.name, erf.name, *control])
     return _graph_of(graph_def)
+
+
+def _band_parts_in_ops(graph_def: Any) -> bool:
+    """Replaces each band part with constant bounds (a causal attention mask) by the comparisons it makes: TF.js
+    4.22 reads its upper bound from the lower one's input, so a lower triangle came out whole (each step
+    attended to the later ones)."""
+    import tensorflow as tf
+
+    nodes = {node.name: node for node in graph_def.node}
+    index, boolean = tf.int32.as_datatype_enum, tf.bool.as_datatype_enum
+    changed = False
+    for node in list(graph_def.node):
+        if node.op != "MatrixBandPart":
+            continue
+        data = [name for name in node.input if not name.startswith("^")]
+        bounds = [found for name in data[1:3] if (found := nodes.get(name.split(":")[0])) is not None
+                  and found.op == "Const"]
+        if len(data) != 3 or len(bounds) != 2:
+            continue
+        lower, upper = (int(tf.make_ndarray(bound.attr["value"].tensor)) for bound in bounds)
+        add = functools.partial(add_node, graph_def, node.name)
+        shape = add("shape", "Shape", [data[0]], T=node.attr["T"].type, out_type=index)
+        ends = [add(f"{end}_{axis}", "Const", [], value=np.asarray([axis + offset], np.int32))
+                for axis in (-2, -1) for end, offset in (("begin", 0), ("end", 1))]
+        one = add("one", "Const", [], value=np.asarray([1], np.int32))
+        zero = add("zero", "Const", [], value=np.asarray(0, np.int32))
+        step = add("step", "Const", [], value=np.asarray(1, np.int32))
+        counts = []
+        for axis, (begin, end) in zip(("rows", "columns"), (ends[:2], ends[2:])):
+            size = add(f"{axis}_size", "StridedSlice", [shape, begin, end, one], T=index, Index=index,
+                       shrink_axis_mask=(1,), end_mask=(1,) if axis == "columns" else (0,))
+            counts.append(add(axis, "Range", [zero, size, step], Tidx=index))
+        rows = add("rows_column", "ExpandDims", [counts[0], add("axis1", "Const", [], value=np.asarray(1, np.int32))],
+                   T=index, Tdim=index)
+        below = add("below", "Sub", [rows, counts[1]], T=index)  # row - column
+        conditions = []
+        if lower >= 0:
+            conditions.append(add("lower", "LessEqual", [below, add("lower_bound", "Const", [], value=np.asarray(
+                lower, np.int32))], T=index))
+        if upper >= 0:
+            conditions.append(add("upper", "GreaterEqual", [below, add("upper_bound", "Const", [], value=np.asarray(
+                -upper, np.int32))], T=index))
+        control = [name for name in node.input if name.startswith("^")]
+        dtype = node.attr["T"].type
+        for key in list(node.attr):
+            del node.attr[key]
+        del node.input[:]
+        if not conditions:  # both bounds open: the matrix itself
+            node.op = "Identity"
+            node.attr["T"].type = dtype
+            node.input.extend([data[0], *control])
+        else:
+            band = conditions[0] if len(conditions) == 1 else add("band", "LogicalAnd", conditions)
+            if dtype == boolean:
+                node.op = "LogicalAnd"
+                node.input.extend([data[0], band, *control])
+            else:
+                node.op = "SelectV2"
+                node.attr["T"].type = dtype
+                zeros = add("zeros", "ZerosLike", [data[0]], T=dtype)
+                node.input.extend([band, data[0], zeros, *control])
+        changed = True
+    return changed
 
 
 def _graph_of(graph_def: Any) -> Any:
