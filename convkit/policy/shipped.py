@@ -53,6 +53,18 @@ def tf_keras_class_name(class_name: Any) -> Any:
     return registered if registered in TF_KERAS_REGISTERED_LAYERS else class_name
 
 
+def is_keras3_layer(layer: dict[str, Any]) -> bool:
+    """Whether a Keras 3 layer record names a public layer of the installed Keras 3 (``keras.layers.X``, recorded
+    with module ``keras.layers``), which tf_keras may lack."""
+    class_name = layer.get("class_name")
+    if layer.get("module") != "keras.layers" or not isinstance(class_name, str) or not IDENTIFIER.match(class_name):
+        return False
+    import keras
+
+    found = getattr(keras.layers, class_name, None)
+    return isinstance(found, type) and issubclass(found, keras.layers.Layer)
+
+
 def keras_shipped_layer(class_name: Any, generation: int) -> type | None:
     """The Layer class a Keras generation ships under ``class_name`` in its applications, or None.
 

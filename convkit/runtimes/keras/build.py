@@ -33,7 +33,13 @@ from convkit.keras_model.weights import tfjs_weight_name
 from convkit.policy.code import TF_OP_LAYER
 from convkit.policy.graph_ops import tf_op_layer_op
 from convkit.policy.safe_mode import unsafe_scope
-from convkit.policy.shipped import is_keras_operation, is_keras_shipped_class, keras_shipped_layer, keras_shipped_layers
+from convkit.policy.shipped import (
+    is_keras3_layer,
+    is_keras_operation,
+    is_keras_shipped_class,
+    keras_shipped_layer,
+    keras_shipped_layers,
+)
 
 
 def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> None:
@@ -65,6 +71,8 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             if generation == 3:
                 continue
             raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (Keras 3 ships it in {layer['module']})")
+        if generation == 2 and is_keras3_layer(layer):  # RMSNormalization, GroupQueryAttention: Keras 3 builds them
+            raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (a Keras 3 layer)")
         name = (layer.get("config") or {}).get("name") or layer.get("name") or "?"
         raise UnsafeModelError(
             f"{path}: layer {name!r} is of the custom class {class_name!r}, which convkit cannot build without its code"

@@ -80,6 +80,14 @@ def _in_its_generation(path: Path, version: str, *, allow_unsafe: bool, training
     except RunError as error:
         if in_plain_load():
             raise
+        if version.startswith("2."):  # a Keras 2 dialect file holding a layer only Keras 3 has (RMSNormalization)
+            try:
+                runner = load_keras3(path, allow_unsafe=allow_unsafe, training=training)
+            except RunError:
+                pass
+            else:
+                runner.notes.append(f"loaded in Keras 3: {str(error).removeprefix(f'{path}: ')}")
+                return runner
         return _as_convert_reads_it(path, error, allow_unsafe=allow_unsafe, training=training)
 
 
