@@ -625,3 +625,17 @@ def test_augmentation_layers_pass_through_a_keras3_export(augmentation: str, tmp
     result = convert(src, "savedmodel", tmp_path / "out")
     assert result.kind in ("export", "keras-savedmodel")
     assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.node
+@pytest.mark.parametrize("generation", [2, 3])
+def test_bilinear_upsampling_goes_to_tfjs_as_a_graph(generation: int, tmp_path: Path) -> None:
+    """TF.js layers' bilinear UpSampling2D samples without Keras' half-pixel centers: the layers model loaded, ran
+    and was off by up to 1.4 (exit 0). The graph's ResizeBilinear keeps Keras' sampling."""
+    K = __import__("keras" if generation == 3 else "tf_keras")
+    model = K.Sequential([K.Input((6, 6, 2)), K.layers.UpSampling2D(interpolation="bilinear"),
+                          K.layers.Conv2D(2, 3), K.layers.Flatten(), K.layers.Dense(2)])
+    src = _save(model, tmp_path / ("m.keras" if generation == 3 else "m.h5"))
+    result = convert(src, "tfjs", tmp_path / "out")
+    assert result.kind == "graph" and any("half-pixel" in warning for warning in result.warnings), result.warnings
+    assert_same_predictions(src, tmp_path / "out")

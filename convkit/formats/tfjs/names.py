@@ -101,6 +101,9 @@ def tfjs_unsupported(model_config: dict[str, Any], generation: int = 2) -> list[
                                f"{'computes differently' if ACTIVATIONS.get(str(value)) else 'does not have'}")
         if str(class_name).startswith("Global") and config.get("keepdims"):
             reasons.append(f"layer {name!r} ({class_name}) keeps the pooled dimensions, which TF.js layers cannot")
+        if class_name == "UpSampling2D" and config.get("interpolation", "nearest") != "nearest":
+            reasons.append(f"layer {name!r} is an UpSampling2D with {config.get('interpolation')} interpolation, "
+                           "which TF.js layers computes without Keras' half-pixel centers")
         if class_name == "ReLU" and (config.get("negative_slope") or config.get("threshold")):
             reasons.append(f"layer {name!r} is a ReLU with a negative slope or threshold, which TF.js layers lacks")
     return reasons
