@@ -639,3 +639,15 @@ def test_bilinear_upsampling_goes_to_tfjs_as_a_graph(generation: int, tmp_path: 
     result = convert(src, "tfjs", tmp_path / "out")
     assert result.kind == "graph" and any("half-pixel" in warning for warning in result.warnings), result.warnings
     assert_same_predictions(src, tmp_path / "out")
+
+
+@pytest.mark.parametrize(("generation", "target"), [(2, "keras"), (3, "h5")])
+def test_a_time_distributed_rnn_crosses_keras_generations(generation: int, target: str, tmp_path: Path) -> None:
+    """Keras 3 names a TimeDistributed LSTM's weights td/lstm/lstm_cell/kernel, tf_keras' .h5 td/lstm_cell/kernel:
+    a tf_keras file did not convert to .keras ("no stored value for weight 'lstm_1/kernel'")."""
+    K = __import__("keras" if generation == 3 else "tf_keras")
+    model = K.Sequential([K.Input((3, 4, 2)), K.layers.TimeDistributed(K.layers.LSTM(3)),
+                          K.layers.TimeDistributed(K.layers.Dense(2)), K.layers.Flatten(), K.layers.Dense(2)])
+    src = _save(model, tmp_path / ("m.keras" if generation == 3 else "m.h5"))
+    convert(src, target, tmp_path / f"out.{target}")
+    assert_same_predictions(src, tmp_path / f"out.{target}")

@@ -21,7 +21,7 @@ import numpy as np
 from convkit import registry
 from convkit._tf import quiet_tensorflow
 from convkit.errors import ReadError, RunError, UnsafeModelError, error_text
-from convkit.keras_model.config import MODEL_CLASSES, iter_layers, layer_names
+from convkit.keras_model.config import MODEL_CLASSES, is_cell_name, iter_layers, layer_names
 from convkit.keras_model.data import ModelData, Weight
 from convkit.keras_model.dialect import (
     generations_differ, keras3_dialect, redefined_recurrent_gates, tf_keras_dialect, to_keras2_config,
@@ -271,9 +271,11 @@ def assign_weights(live: Any, model: ModelData, path: Path, renamed: dict[str, s
             weight = source.pop(key[: -len("kernel")] + "depthwise_kernel", None)
         parts = str(raw_name or variable.name).split(":")[0].split("/")
         if weight is None and len(parts) >= 3:
-            # Keras 3 scopes a TimeDistributed's weights by the wrapped layer too (td/dense/kernel); tf_keras, TF.js
-            # and .h5 files by the wrapper alone (td/kernel)
+            # Keras 3 scopes a TimeDistributed's weights by the wrapped layer too (td/dense/kernel, and
+            # td/lstm/lstm_cell/kernel for an RNN); tf_keras, TF.js and .h5 files by the wrapper alone (td/kernel)
             weight = source.pop(f"{parts[-3]}/{parts[-1]}", None)
+            if weight is None and len(parts) >= 4 and is_cell_name(parts[-2]):
+                weight = source.pop(f"{parts[-4]}/{parts[-1]}", None)
         if weight is None:
             unnamed.append((variable, key))
             continue
