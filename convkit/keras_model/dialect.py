@@ -230,6 +230,7 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
     _drop_refused_arguments(config)
     _name_shipped_modules(config)
     _keras3_wrapped_layers(config)
+    _attention_by_module(config)
     _initial_states_as_arguments(config)
     _tensor_keywords_as_tensors(config)
     _nested_single_endpoints(config)
@@ -339,6 +340,15 @@ def with_shipped_modules(model_config: dict[str, Any]) -> dict[str, Any]:
     config = copy.deepcopy(model_config)
     _name_shipped_modules(config)
     return config
+
+
+def _attention_by_module(model: dict[str, Any]) -> None:
+    # Keras 3 reads a layer record without a module through its Keras 2 deserializer, which takes a string naming
+    # a registered function for that function: Attention's score_mode "dot" became keras.ops.dot ("Invalid value
+    # for argument score_mode"). With its module, the record goes through Keras 3's own deserializer.
+    for layer in iter_layers(model):
+        if layer.get("class_name") in ("Attention", "AdditiveAttention") and "module" not in layer:
+            layer["module"], layer["registered_name"] = "keras.layers", None
 
 
 def _name_shipped_modules(model: dict[str, Any], dry_run: bool = False) -> bool:

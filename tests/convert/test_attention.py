@@ -130,3 +130,18 @@ def test_keras3_only_layers_convert_where_keras3_builds_them(kind: str, target: 
         return
     convert(src, target, out)
     assert_same_predictions(src, out)  # an .h5 of RMSNormalization: check loads it in Keras 3
+
+
+def test_tf_keras_dot_and_additive_attention_to_keras3(tmp_path: Path) -> None:
+    """Keras 3 read a tf_keras Attention's score_mode "dot" as the function keras.ops.dot ("Invalid value for
+    argument score_mode"): the .h5 converted to every target but .keras."""
+    import tf_keras
+
+    L = tf_keras.layers
+    query, value = tf_keras.Input((4, 6), name="query"), tf_keras.Input((3, 6), name="value")
+    both = L.Concatenate()([L.Attention(use_scale=True)([query, value]), L.AdditiveAttention()([query, value])])
+    model = tf_keras.Model([query, value], L.Dense(2, name="head")(L.Flatten()(both)))
+    _randomize(model, 7)
+    model.save(tmp_path / "m.h5")
+    convert(tmp_path / "m.h5", "keras", tmp_path / "out.keras")
+    assert_same_predictions(tmp_path / "m.h5", tmp_path / "out.keras")
