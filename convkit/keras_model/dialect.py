@@ -17,7 +17,7 @@ TF.js format's (:mod:`convkit.formats.tfjs.names`).
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import Any, Iterator
 
 from convkit.keras_model.config import MODEL_CLASSES, iter_layers
 from convkit.keras_model.operations import (
@@ -242,10 +242,7 @@ def keras3_dialect(model_config: dict[str, Any]) -> dict[str, Any]:
 def _tensor_keywords_as_tensors(model: dict[str, Any]) -> None:
     # Keras 2 recorded a tensor passed by keyword (MultiHeadAttention's value=, key=, attention_mask=) as the
     # [layer, node, tensor] reference it is; Keras 3 reads a Keras 2 node's keywords as plain values.
-    for inner in [model, *iter_layers(model)]:
-        if inner.get("class_name") not in ("Functional", "Model"):
-            continue
-        layers = (inner.get("config") or {}).get("layers") or []
+    for layers in _functional_layer_lists(model):
         names = {(layer.get("config") or {}).get("name", layer.get("name")) for layer in layers}
         for layer in layers:
             nodes = layer.get("inbound_nodes") or []
@@ -291,11 +288,17 @@ _RECURRENT_LAYERS = frozenset({"LSTM", "GRU", "SimpleRNN", "RNN", "Bidirectional
                                "ConvLSTM3D"})
 
 
-def _initial_states_as_arguments(model: dict[str, Any]) -> None:
+def _functional_layer_lists(model: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    """The layer list of the model and of each functional model nested in it (the configs whose nodes Keras 3
+    reads as calls)."""
     for inner in [model, *iter_layers(model)]:
-        if inner.get("class_name") not in ("Functional", "Model"):
-            continue
-        for layer in (inner.get("config") or {}).get("layers") or []:
+        if inner.get("class_name") in ("Functional", "Model"):
+            yield (inner.get("config") or {}).get("layers") or []
+
+
+def _initial_states_as_arguments(model: dict[str, Any]) -> None:
+    for layers in _functional_layer_lists(model):
+        for layer in layers:
             if layer.get("class_name") not in _RECURRENT_LAYERS:
                 continue
             nodes = layer.get("inbound_nodes") or []
