@@ -52,6 +52,12 @@ def _name(reference: str) -> str:
     return reference.lstrip("^").split(":")[0]
 
 
+def split_inputs(node: Any) -> tuple[list[str], list[str]]:
+    """A GraphDef node's data inputs and its control inputs (``^name``), each in order."""
+    data = [name for name in node.input if not name.startswith("^")]
+    return data, [name for name in node.input if name.startswith("^")]
+
+
 def _values(node: Any) -> np.ndarray:
     from tensorflow.python.framework import tensor_util
 

@@ -17,7 +17,8 @@ import numpy as np
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.serving import from_live, recurrent_layers, save_inference, unrolled
-from convkit.convert.writers.tfjs_batchnorm import add_node, folding_in_arrays, norms_from_batch_statistics
+from convkit.convert.writers.tfjs_batchnorm import (add_node, folding_in_arrays, norms_from_batch_statistics,
+                                                   split_inputs)
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
@@ -232,17 +233,13 @@ def _exact_rewrites(graph: Any) -> Any:
     if not erfc and not changed:
         return graph
     for node in erfc:
-        data = [name for name in node.input if not name.startswith("^")]
-        control = [name for name in node.input if name.startswith("^")]
+        data, control = split_inputs(node)
         dtype = node.attr["T"].type
-        erf = graph_def.node.add(name=f"{node.name}/convkit_erf", op="Erf", input=data)
-        erf.attr["T"].type = dtype
-        one = graph_def.node.add(name=f"{node.name}/convkit_one", op="Const")
-        one.attr["dtype"].type = dtype
-        one.attr["value"].tensor.CopyFrom(tf.make_tensor_proto(1.0, dtype=tf.as_dtype(dtype)))
+        erf = add_node(graph_def, node.name, "erf", "Erf", data, T=dtype)
+        one = add_node(graph_def, node.name, "one", "Const", [], value=np.asarray(1, tf.as_dtype(dtype).as_numpy_dtype))
         node.op = "Sub"
         del node.input[:]
-        node.input.extend([one.name, erf.name, *control])
+        node.input.extend([one, erf, *control])
     return _graph_of(graph_def)
 
 
@@ -258,7 +255,7 @@ def _band_parts_in_ops(graph_def: Any) -> bool:
     for node in list(graph_def.node):
         if node.op != "MatrixBandPart":
             continue
-        data = [name for name in node.input if not name.startswith("^")]
+        data, control = split_inputs(node)
         bounds = [found for name in data[1:3] if (found := nodes.get(name.split(":")[0])) is not None
                   and found.op == "Const"]
         if len(data) != 3 or len(bounds) != 2:
@@ -286,7 +283,6 @@ def _band_parts_in_ops(graph_def: Any) -> bool:
         if upper >= 0:
             conditions.append(add("upper", "GreaterEqual", [below, add("upper_bound", "Const", [], value=np.asarray(
                 -upper, np.int32))], T=index))
-        control = [name for name in node.input if name.startswith("^")]
         dtype = node.attr["T"].type
         for key in list(node.attr):
             del node.attr[key]
