@@ -340,7 +340,8 @@ class ModelGraph:
 
     def _refuse_keyword_tensors(self) -> None:
         """Keras 3 configs pass some tensors by keyword (``initial_state=``, ``mask=``), which the Keras 2
-        dialect drops: refuse them rather than convert a call without them."""
+        dialect drops: refuse them rather than convert a call without them. The dialect keeps those a layer
+        takes as tensors (``TENSOR_KEYWORDS``), as Keras 2 keyword references."""
         raw = self.model.raw_config
         if self.model.generation != 3 or not isinstance(raw, dict):
             return
@@ -348,6 +349,8 @@ class ModelGraph:
             for node in layer.get("inbound_nodes") or []:
                 kwargs = node.get("kwargs") if isinstance(node, dict) else None
                 for key, value in (kwargs or {}).items():
+                    if key in TENSOR_KEYWORDS.get(str(layer.get("class_name")), ()):
+                        continue
                     if any(True for _ in _histories(value)):
                         raise Uncovered(_name(layer), str(layer.get("class_name")), f"a tensor passed as {key!r}")
 
