@@ -56,6 +56,12 @@ def is_control(reference: str) -> bool:
     return reference.startswith("^")
 
 
+def split_inputs(node: Any) -> tuple[list[str], list[str]]:
+    """A GraphDef node's data inputs and its control inputs (``^name``), each in order."""
+    return ([reference for reference in node.input if not is_control(reference)],
+            [reference for reference in node.input if is_control(reference)])
+
+
 def tensor_name(reference: str) -> str:
     """``a:0`` for ``a`` and ``a:0``; ``a:1`` stays; a function-internal ``a:z:0`` stays."""
     return reference if ":" in reference else f"{reference}:0"

@@ -286,8 +286,7 @@ def _undo_in(nodes: Any, function: Any, path: Path) -> Counter[str]:
     for node in targets:
         undone[node.op] += 1
         emitter = _Emitter(function is not None, node.attr["T"].type if "T" in node.attr else _DT_FLOAT, path)
-        data = [reference for reference in node.input if not reference.startswith("^")]
-        control = [reference for reference in node.input if reference.startswith("^")]
+        data, control = analysis.split_inputs(node)
         if node.op == "Prelu":
             if len(data) != 2:
                 raise ReadError(f"{path}: Prelu node {node.name!r} takes {len(data)} inputs, not 2 (x, alpha)")

@@ -45,6 +45,7 @@ from convkit.convert.writers import graph, producer
 from convkit.convert.writers.onnx_native import protobuf
 from convkit.errors import UsageError, VerifyError, WriteError, error_text
 from convkit.formats.onnx import TRANSPOSED_KEY, external_tensors
+from convkit.graph_model.analysis import node_of
 from convkit.graph_model.model import GraphModel
 
 
@@ -232,7 +233,7 @@ def lift_variables(function: Any) -> LiftedGraph | None:
     first_read: dict[str, str] = {}
     lifted: dict[str, Any] = {}
     for node in graph_def.node:
-        sources = [name.lstrip("^").split(":")[0] for name in node.input]
+        sources = [node_of(name) for name in node.input]
         if not any(name in captured for name in sources):
             continue
         if node.op != "ReadVariableOp":

@@ -22,6 +22,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from convkit.graph_model.analysis import node_of
+
 BATCH_NORMS = ("BatchNormWithGlobalNormalization", "FusedBatchNorm", "FusedBatchNormV3")
 # which input of each batch norm op is which
 _INPUTS = {
@@ -46,16 +48,6 @@ def folding_in_arrays() -> Iterator[None]:
         yield
     finally:
         module.fold_batch_norms = own
-
-
-def _name(reference: str) -> str:
-    return reference.lstrip("^").split(":")[0]
-
-
-def split_inputs(node: Any) -> tuple[list[str], list[str]]:
-    """A GraphDef node's data inputs and its control inputs (``^name``), each in order."""
-    data = [name for name in node.input if not name.startswith("^")]
-    return data, [name for name in node.input if name.startswith("^")]
 
 
 def _values(node: Any) -> np.ndarray:
@@ -87,20 +79,20 @@ def fold_batch_norms(graph_def: Any) -> Any:
         if node.op not in BATCH_NORMS:
             continue
         place = _INPUTS[node.op]
-        conv = nodes.get(_name(node.input[place["conv"]]))
+        conv = nodes.get(node_of(node.input[place["conv"]]))
         add = bias = None
         if conv is not None and conv.op in _ADDS:
             add = conv
-            first, second = nodes.get(_name(add.input[0])), nodes.get(_name(add.input[1]))
+            first, second = nodes.get(node_of(add.input[0])), nodes.get(node_of(add.input[1]))
             conv, bias = (first, second) if first is not None and first.op in _CONVOLUTIONS else (second, first)
         if conv is None or conv.op not in _CONVOLUTIONS or (add is not None and (bias is None or bias.op != "Const")):
             continue
-        weights_node = nodes.get(_name(conv.input[1]))
+        weights_node = nodes.get(node_of(conv.input[1]))
         if weights_node is None or weights_node.op != "Const":
             continue
         weights = _values(weights_node)
         channels = weights.shape[3] if conv.op == "Conv2D" else weights.shape[2] * weights.shape[3]
-        sources = {role: nodes.get(_name(node.input[place[role]])) for role in ("mean", "var", "beta", "gamma")}
+        sources = {role: nodes.get(node_of(node.input[place[role]])) for role in ("mean", "var", "beta", "gamma")}
         if any(source is None or source.op != "Const" for source in sources.values()):
             continue
         statistics = {role: _values(source) for role, source in sources.items()}
@@ -123,7 +115,7 @@ def fold_batch_norms(graph_def: Any) -> Any:
         new_conv.CopyFrom(conv)
         new_conv.input[:] = [scaled_node.name if name == weights_node.name else name for name in conv.input]
         offset_node = node_def_pb2.NodeDef(op="Const", name=conv.name + "_bn_offset")
-        offset_node.attr["dtype"].CopyFrom(nodes[_name(node.input[place["mean"]])].attr["dtype"])
+        offset_node.attr["dtype"].CopyFrom(nodes[node_of(node.input[place["mean"]])].attr["dtype"])
         offset_node.attr["value"].CopyFrom(attr_value_pb2.AttrValue(
             tensor=tensor_util.make_tensor_proto(offset, mean.dtype.type, offset.shape)))
         bias_add = node_def_pb2.NodeDef(op="BiasAdd", name=node.name, input=[new_conv.name, offset_node.name])

@@ -17,9 +17,9 @@ import numpy as np
 from convkit._tf import quiet_tensorflow
 from convkit.convert.atomic import copy_model_tree
 from convkit.convert.serving import from_live, recurrent_layers, save_inference, unrolled
-from convkit.convert.writers.tfjs_batchnorm import (add_node, folding_in_arrays, norms_from_batch_statistics,
-                                                   split_inputs)
+from convkit.convert.writers.tfjs_batchnorm import add_node, folding_in_arrays, norms_from_batch_statistics
 from convkit.errors import ConvkitError, ReadError, UnsafeModelError, WriteError, error_text
+from convkit.graph_model.analysis import node_of, split_inputs
 from convkit.keras_model.data import ModelData
 from convkit.keras_model.dialect import generations_differ
 from convkit.runtimes.keras.build import build_model
@@ -256,7 +256,7 @@ def _band_parts_in_ops(graph_def: Any) -> bool:
         if node.op != "MatrixBandPart":
             continue
         data, control = split_inputs(node)
-        bounds = [found for name in data[1:3] if (found := nodes.get(name.split(":")[0])) is not None
+        bounds = [found for name in data[1:3] if (found := nodes.get(node_of(name))) is not None
                   and found.op == "Const"]
         if len(data) != 3 or len(bounds) != 2:
             continue
@@ -332,10 +332,10 @@ def _inline_conv_calls(graph_def: Any) -> bool:
         if len(convs) != 1:
             continue
         arguments = {arg.name: name for arg, name in zip(function.signature.input_arg,
-                                                         [i for i in node.input if not i.startswith("^")])}
+                                                         split_inputs(node)[0])}
         identities = {n.name: n.input[0] for n in function.node_def if n.op == "Identity"}
         inputs = [_argument_of(reference, arguments, identities)
-                  for reference in convs[0].input if not reference.startswith("^")]
+                  for reference in split_inputs(convs[0])[0]]
         if len(inputs) != 2 or None in inputs:
             continue
         attrs = {key: convs[0].attr[key] for key in _CONV_ATTRS if key in convs[0].attr}
@@ -351,9 +351,9 @@ def _inline_conv_calls(graph_def: Any) -> bool:
 
 def _argument_of(reference: str, arguments: dict[str, str], identities: dict[str, str]) -> str | None:
     """The call's input a function-internal tensor reference stands for, through Identity nodes."""
-    name = reference.split(":")[0]
+    name = node_of(reference)
     while name not in arguments and name in identities:
-        name = identities[name].split(":")[0]
+        name = node_of(identities[name])
     return arguments.get(name)
 
 
