@@ -26,7 +26,7 @@ from convkit.keras_model.operations import (
 from convkit.keras_model.references import keras_tensor, mapped_references, tensor_histories
 from convkit.keras_model.renames import rename_layers, keras3_renamed_layers
 from convkit.policy.code import TF_OP_LAYER
-from convkit.policy.shipped import keras_shipped_layer, tf_keras_class_name
+from convkit.policy.shipped import CLASS_OF_ALIAS, is_keras3_only_layer, keras_shipped_layer, tf_keras_class_name
 
 # Activations Keras 3 computes differently from tf_keras under the same name: hard_sigmoid is
 # relu6(x + 3) / 6 in Keras 3 but clip(0.2 x + 0.5) in tf_keras (and TF.js).
@@ -440,7 +440,8 @@ def unprefixed_bidirectional(model_config: dict[str, Any], generation: int) -> d
     return config
 
 
-def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str, Any], int]:
+def h5_dialect(model_config: dict[str, Any], generation: int,
+               raw_config: dict[str, Any] | None = None) -> tuple[dict[str, Any], int]:
     """The config a whole-model ``.h5`` holds, and the Keras generation that loads it (2: tf_keras, 3: Keras 3).
 
     Normally :func:`tf_keras_dialect`, for tf_keras. A Keras 3 model holding an
@@ -448,14 +449,24 @@ def h5_dialect(model_config: dict[str, Any], generation: int) -> tuple[dict[str,
     its ``.h5`` then keeps every operation as a Keras 3 record (with its module,
     which Keras 3's own ``.h5`` drops), which Keras 3 loads. So does one whose recurrent gates
     use Keras 3's ``hard_sigmoid``, which tf_keras computes differently and no layer around the
-    recurrent layer can stand for.
+    recurrent layer can stand for. A Keras 3 model holding a layer tf_keras lacks (``GroupQueryAttention``)
+    keeps its own config (``raw_config``), as Keras 3's own ``.h5`` does: Keras 3 builds such a layer only from
+    its own calls, and finds it only under its class's name (``GroupedQueryAttention``).
     """
+    import copy
+
+    if generation == 3 and raw_config is not None and any(is_keras3_only_layer(layer)
+                                                          for layer in iter_layers(raw_config)):
+        config = copy.deepcopy(raw_config)
+        for layer in iter_layers(config):
+            if layer.get("class_name") in CLASS_OF_ALIAS:  # found by its class's name alone, as Keras 3 writes it
+                layer["class_name"] = CLASS_OF_ALIAS[layer["class_name"]]
+                layer.pop("module", None)
+        return config, 3
     config = tf_keras_dialect(model_config, generation)
     if generation != 3 or not (any(is_operation_record(layer) for layer in iter_layers(config))
                                or redefined_recurrent_gates(config)):
         return config, 2
-    import copy
-
     config = copy.deepcopy(model_config)
     tf_ops_as_operations(config)
     return config, 3

@@ -24,6 +24,7 @@ from convkit.containers import hdf5
 from convkit.errors import ReadError
 from convkit.keras_model.config import MODEL_CLASSES, is_cell_name
 from convkit.keras_model.data import NeedsKeras, Weight
+from convkit.policy.shipped import CLASS_OF_ALIAS
 
 
 def _snake_case(class_name: str) -> str:
@@ -33,19 +34,6 @@ def _snake_case(class_name: str) -> str:
     return name.lower()
 
 
-# Keras 3 files a layer's weights under its Python class's name, which for these exported aliases is not the name
-# a config may record (GroupQueryAttention's class is GroupedQueryAttention: layers/grouped_query_attention).
-_CLASS_OF_ALIAS = {
-    "GroupQueryAttention": "GroupedQueryAttention", "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D",
-    "AvgPool3D": "AveragePooling3D", "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D",
-    "MaxPool3D": "MaxPooling3D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
-    "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalAvgPool3D": "GlobalAveragePooling3D",
-    "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
-    "GlobalMaxPool3D": "GlobalMaxPooling3D", "Convolution1D": "Conv1D", "Convolution2D": "Conv2D",
-    "Convolution3D": "Conv3D", "Convolution1DTranspose": "Conv1DTranspose",
-    "Convolution2DTranspose": "Conv2DTranspose", "Convolution3DTranspose": "Conv3DTranspose",
-    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
-}
 
 
 def keras3_keys(model_config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -57,7 +45,7 @@ def keras3_keys(model_config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], 
     used: dict[str, int] = {}
     for layer in layers:
         class_name = str(layer.get("class_name", ""))
-        key = _snake_case(_CLASS_OF_ALIAS.get(class_name, class_name))
+        key = _snake_case(CLASS_OF_ALIAS.get(class_name, class_name))
         if key in used:
             used[key] += 1
             key = f"{key}_{used[key]}"

@@ -47,6 +47,22 @@ def shipped_class_name(class_name: Any) -> Any:
     return class_name.removeprefix("Custom>") if class_name in TF_KERAS_REGISTERED_LAYERS else class_name
 
 
+# Exported aliases and the classes they name. Keras 3 files a layer's weights under its Python class's name, which
+# for these is not the name a config may record (GroupQueryAttention's class is GroupedQueryAttention:
+# layers/grouped_query_attention), and loads an .h5 layer only by its class's name.
+CLASS_OF_ALIAS = {
+    "GroupQueryAttention": "GroupedQueryAttention", "AvgPool1D": "AveragePooling1D", "AvgPool2D": "AveragePooling2D",
+    "AvgPool3D": "AveragePooling3D", "MaxPool1D": "MaxPooling1D", "MaxPool2D": "MaxPooling2D",
+    "MaxPool3D": "MaxPooling3D", "GlobalAvgPool1D": "GlobalAveragePooling1D",
+    "GlobalAvgPool2D": "GlobalAveragePooling2D", "GlobalAvgPool3D": "GlobalAveragePooling3D",
+    "GlobalMaxPool1D": "GlobalMaxPooling1D", "GlobalMaxPool2D": "GlobalMaxPooling2D",
+    "GlobalMaxPool3D": "GlobalMaxPooling3D", "Convolution1D": "Conv1D", "Convolution2D": "Conv2D",
+    "Convolution3D": "Conv3D", "Convolution1DTranspose": "Conv1DTranspose",
+    "Convolution2DTranspose": "Conv2DTranspose", "Convolution3DTranspose": "Conv3DTranspose",
+    "SeparableConvolution1D": "SeparableConv1D", "SeparableConvolution2D": "SeparableConv2D",
+}
+
+
 def tf_keras_class_name(class_name: Any) -> Any:
     """The name a tf_keras config gives ``class_name`` ("Custom>CustomScaleLayer" for CustomScaleLayer)."""
     registered = f"Custom>{class_name}"
@@ -63,6 +79,15 @@ def is_keras3_layer(layer: dict[str, Any]) -> bool:
 
     found = getattr(keras.layers, class_name, None)
     return isinstance(found, type) and issubclass(found, keras.layers.Layer)
+
+
+def is_keras3_only_layer(layer: dict[str, Any]) -> bool:
+    """Whether a Keras 3 layer record names a public Keras 3 layer tf_keras lacks (RMSNormalization)."""
+    if not is_keras3_layer(layer):
+        return False
+    import tf_keras
+
+    return not hasattr(tf_keras.layers, CLASS_OF_ALIAS.get(layer["class_name"], layer["class_name"]))
 
 
 def keras_shipped_layer(class_name: Any, generation: int) -> type | None:

@@ -69,7 +69,7 @@ def write_keras2_h5(
 
     total = model.total_bytes()
     done = 0
-    config, loads_in = h5_dialect(model.config, model.generation)
+    config, loads_in = h5_dialect(model.config, model.generation, model.raw_config)
     # the version says which Keras generation loads the file (convkit's runtimes read it)
     version = model.keras_version if loads_in == 3 else keras2_version(model.keras_version)
     with h5py.File(path, "w") as h5:
