@@ -86,7 +86,8 @@ _TF_KERAS_OPTIMIZERS = frozenset(
     ("Adam", "AdamW", "SGD", "RMSprop", "Adagrad", "Adadelta", "Adamax", "Nadam", "Ftrl", "Lion", "Adafactor")
 )
 # Layer classes tf_keras ships in its applications and registers under the "Custom>" package
-# (InceptionResNetV2's CustomScaleLayer); their configs name them so, without a module.
+# (InceptionResNetV2's CustomScaleLayer); an .h5 config names them so, without a module, a .keras one as the
+# registered name of the class in tf_keras' applications module.
 TF_KERAS_REGISTERED_LAYERS = frozenset({"Custom>CustomScaleLayer"})
 IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # Nodes visited in one config; real configs stay far below (MAX_JSON_BYTES bounds them anyway).
@@ -263,6 +264,9 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
         return None
     if class_name in TF_KERAS_REGISTERED_LAYERS and module is None and registered in (None, class_name):
         return None
+    if (registered in TF_KERAS_REGISTERED_LAYERS and registered == f"Custom>{class_name}"
+            and isinstance(module, str) and module.startswith("tf_keras.src.applications.")):
+        registered = None  # tf_keras' own .keras of InceptionResNetV2: the class its applications register
     if isinstance(registered, str) and ">" in registered:
         return CodeObject(where, class_name, f"registered custom object {registered!r}")
     if module is not None:

@@ -68,8 +68,15 @@ def test_keras_built_ins_are_data() -> None:
     # tf_keras registers InceptionResNetV2's CustomScaleLayer as "Custom>CustomScaleLayer"; other "Custom>" names are code
     shipped = {"class_name": "Custom>CustomScaleLayer", "config": {"name": "scale", "scale": 0.17}}
     assert code_objects(shipped) == []
+    in_keras_file = {"module": "tf_keras.src.applications.inception_resnet_v2", "class_name": "CustomScaleLayer",
+                     "config": {"name": "scale", "scale": 0.17}, "registered_name": "Custom>CustomScaleLayer"}
+    assert code_objects(in_keras_file) == []  # tf_keras' own .keras names it so
     mine = {"class_name": "Custom>MyScale", "config": {"name": "scale"}}
     assert [found.class_name for found in code_objects(mine)] == ["Custom>MyScale"]
+    for module, class_name in (("my_package.layers", "CustomScaleLayer"),
+                               ("tf_keras.src.applications.inception_resnet_v2", "MyScale")):
+        outside = {**in_keras_file, "module": module, "class_name": class_name}
+        assert [found.class_name for found in code_objects(outside)] == [class_name]
     # ... but no other class of that module, nor another TensorFlow module
     for module, class_name in (("tensorflow.python.ops.init_ops_v2", "Initializer"),
                                ("tensorflow.python.ops.gen_io_ops", "Constant")):
