@@ -664,15 +664,18 @@ def plan(archs: Sequence[str], parameters: dict[str, int], *, sources: Sequence[
 
 
 def read_results(path: Path) -> list[Case]:
-    """The cells of a results file, one JSON line each (a line cut short by a killed run is skipped)."""
-    cases = []
+    """The cells of a results file, one JSON line each (a line cut short by a killed run is skipped); a cell run
+    again (``--retry``) counts by its last line."""
+    cases: dict[tuple[str, str, str, str], Case] = {}
     if path.is_file():
         for line in path.read_text().splitlines():
             try:
-                cases.append(Case(**json.loads(line)))
+                case = Case(**json.loads(line))
             except (ValueError, TypeError):
                 continue
-    return cases
+            cases.pop(case.key, None)
+            cases[case.key] = case
+    return list(cases.values())
 
 
 def _pump(stream: Any, lines: queue.Queue[str | None]) -> None:
@@ -772,14 +775,18 @@ def run(archs: Sequence[str], sources: Sequence[str] | None = MAIN_SOURCES, targ
         work: Path | None = None, anchor: bool = True, log: Callable[[str], None] | None = None,
         results: Path | None = None, parameters: dict[str, int] | None = None, members: Sequence[str] | None = None,
         timeout: float = CELL_TIMEOUT_SECONDS, memory_limit_gib: float = MEMORY_LIMIT_GIB,
-        after_group: Callable[[], None] | None = None) -> ZooResult:
+        after_group: Callable[[], None] | None = None, retry: Sequence[str] = ()) -> ZooResult:
     """Runs the zoo's cells on ``archs`` (``sources=None``: the full plan); returns every cell of this run.
 
-    With ``results``, each finished cell is appended there as a JSON line and cells already there are skipped.
+    With ``results``, each finished cell is appended there as a JSON line and cells already there are skipped,
+    but for those whose status is in ``retry`` (``memory``: a run given more memory), which run again.
     """
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     total = ZooResult()
-    done = {case.key for case in read_results(results)} if results else set()
+    done = {case.key for case in read_results(results) if case.status not in retry} if results else set()
+    if results and results.is_file() and results.stat().st_size and not results.read_bytes().endswith(b"\n"):
+        with results.open("a") as stream:  # a line cut short by a killed run: the next cell starts a line of its own
+            stream.write("\n")
     groups = plan(archs, parameters or {arch: 0 for arch in archs}, sources=sources, targets=targets, anchors=anchor,
                   members=members)
 
@@ -987,6 +994,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS, help="the JSON-lines results file (resumed)")
     parser.add_argument("--markdown", type=Path, default=MARKDOWN, help="where the report is written")
     parser.add_argument("--fresh", action="store_true", help="start the results file again")
+    parser.add_argument("--retry", help="comma-separated statuses whose cells run again (memory,timeout,crash)")
     parser.add_argument("--report", action="store_true", help="print the tables of the results file and stop")
     parser.add_argument("--readme", type=Path, help=f"with --report: also put them between {README_BEGIN} and "
                         f"{README_END} in this file")
@@ -1030,7 +1038,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     result = run(archs, sources, targets, work=args.work, anchor=not args.no_anchor, results=args.results,
                  parameters=parameters, members=members, timeout=args.cell_timeout, memory_limit_gib=args.memory_limit,
-                 after_group=refresh)
+                 after_group=refresh, retry=_split(args.retry))
     print(write_report(args.results, args.markdown, everything, parameters))
     return 1 if any(case.status == "BROKEN" for case in result.cases) else 0
 

@@ -88,6 +88,11 @@ def test_zoo_report_counts_broken_cells_and_what_is_not_yet_run(tmp_path: Path) 
     results.write_text("".join(json.dumps(dataclasses.asdict(case)) + "\n" for case in cells) + '{"arch": "Mob')
     read = zoo.read_results(results)  # the last line, cut short by a killed run, is skipped
     assert [case.key for case in read] == [case.key for case in cells]
+    again = dataclasses.replace(cells[1], status="ok")  # run again (--retry): its last line counts
+    with results.open("a") as stream:
+        stream.write("\n" + json.dumps(dataclasses.asdict(again)) + "\n")
+    assert [(case.key, case.status) for case in zoo.read_results(results)] == [
+        (cells[0].key, "ok"), (cells[2].key, "exit 2"), (cells[3].key, "DIFF"), (cells[1].key, "ok")]
     text = zoo.report(read, ["MobileNet", "ResNet50"], {"MobileNet": 221_114, "ResNet50": 23_608_202})
     assert "| MobileNet | 221 k | ok / - | - / - | BROKEN / - |" in text
     assert "| MobileNet | k2.h5 | - | - | - | - | - | exit 2 |" in text
