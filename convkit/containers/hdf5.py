@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from convkit.containers import limits
+from convkit.containers.zip import ZIP_MAGIC
 from convkit.containers.tensors import tensor_stats
 from convkit.errors import ReadError
 
@@ -26,6 +27,10 @@ _INLINE_ARRAY_ELEMENTS = 64
 
 
 def has_hdf5_magic(head: bytes) -> bool:
+    """HDF5's signature at offset 0, or after a user block; a ZIP archive (a ``.keras``) is none, though the
+    ``model.weights.h5`` it stores uncompressed may begin at one of those offsets."""
+    if head.startswith(ZIP_MAGIC):
+        return False
     return any(head[offset : offset + 8] == HDF5_MAGIC for offset in _MAGIC_OFFSETS)
 
 
