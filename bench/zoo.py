@@ -784,9 +784,11 @@ def run(archs: Sequence[str], sources: Sequence[str] | None = MAIN_SOURCES, targ
     log = log or (lambda line: print(line, file=sys.stderr, flush=True))
     total = ZooResult()
     done = {case.key for case in read_results(results) if case.status not in retry} if results else set()
-    if results and results.is_file() and results.stat().st_size and not results.read_bytes().endswith(b"\n"):
-        with results.open("a") as stream:  # a line cut short by a killed run: the next cell starts a line of its own
-            stream.write("\n")
+    if results and results.is_file() and results.stat().st_size:
+        with results.open("rb+") as stream:  # a line cut short by a killed run: the next cell starts a line of its own
+            stream.seek(-1, os.SEEK_END)
+            if stream.read(1) != b"\n":
+                stream.write(b"\n")
     groups = plan(archs, parameters or {arch: 0 for arch in archs}, sources=sources, targets=targets, anchors=anchor,
                   members=members)
 

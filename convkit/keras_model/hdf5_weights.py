@@ -34,8 +34,6 @@ def _snake_case(class_name: str) -> str:
     return name.lower()
 
 
-
-
 def keras3_keys(model_config: dict[str, Any]) -> Iterator[tuple[dict[str, Any], str]]:
     """(layer config, its key) for each layer of a model: the names Keras 3 files its weights and assets under
     (``layers/<key>``), derived from the layer list."""
