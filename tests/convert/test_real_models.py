@@ -574,14 +574,15 @@ def test_export_with_an_integer_weight_and_seed_states_with_like(tmp_path: Path)
 
 @pytest.mark.node
 def test_custom_scale_layer_of_inception_resnet_v2(tmp_path: Path) -> None:
-    """InceptionResNetV2's CustomScaleLayer: tf_keras names it "Custom>CustomScaleLayer", Keras 3 by its module
-    (tf_keras' own .keras record of it: tests/policy)."""
+    """InceptionResNetV2's CustomScaleLayer: tf_keras names it "Custom>CustomScaleLayer" (in its .keras with the
+    applications module), Keras 3 by its module."""
     import keras
     import tf_keras
     from keras.src.applications.inception_resnet_v2 import CustomScaleLayer as Keras3Scale
     from tf_keras.src.applications.inception_resnet_v2 import CustomScaleLayer as TfKerasScale
 
-    for K, Scale, name in ((tf_keras, TfKerasScale, "k2.h5"), (keras, Keras3Scale, "k3.keras")):
+    for K, Scale, name in ((tf_keras, TfKerasScale, "k2.h5"), (tf_keras, TfKerasScale, "k2.keras"),
+                           (keras, Keras3Scale, "k3.keras")):
         a, b = K.Input((4,), name="a"), K.Input((4,), name="b")
         src = _save(K.Model([a, b], Scale(0.17)([K.layers.Dense(4)(a), b])), tmp_path / name)
         for target, out in (("keras", tmp_path / f"{name}.keras"), ("h5", tmp_path / f"{name}.h5"),
