@@ -82,12 +82,13 @@ def is_keras3_layer(layer: dict[str, Any]) -> bool:
 
 
 def is_keras3_only_layer(layer: dict[str, Any]) -> bool:
-    """Whether a Keras 3 layer record names a public Keras 3 layer tf_keras lacks (RMSNormalization)."""
+    """Whether a Keras 3 layer record names a public Keras 3 layer tf_keras cannot load (RMSNormalization), or
+    exports but its loaders do not find (SpectralNormalization: tf_keras' own ``.h5`` of it does not load)."""
     if not is_keras3_layer(layer):
         return False
-    import tf_keras
+    from tf_keras.src.layers.serialization import get_builtin_layer
 
-    return not hasattr(tf_keras.layers, CLASS_OF_ALIAS.get(layer["class_name"], layer["class_name"]))
+    return get_builtin_layer(CLASS_OF_ALIAS.get(layer["class_name"], layer["class_name"])) is None
 
 
 def keras_shipped_layer(class_name: Any, generation: int) -> type | None:

@@ -130,6 +130,20 @@ def test_keras3_only_layers_convert_where_keras3_builds_them(kind: str, target: 
     assert_same_predictions(src, out)  # an .h5 of RMSNormalization: check loads it in Keras 3
 
 
+def test_spectral_normalization_to_h5_loads_in_keras3(tmp_path: Path) -> None:
+    """tf_keras exports SpectralNormalization but its .h5 loader does not find it ("Unknown layer"); the tf_keras
+    form of the .h5 loaded nowhere (in Keras 3: "Could not locate class 'Dense'", the wrapped layer)."""
+    import keras
+
+    tokens = keras.Input((5, 8), name="tokens")
+    x = keras.layers.SpectralNormalization(keras.layers.Dense(8))(tokens)
+    model = keras.Model(tokens, keras.layers.Dense(3, name="head")(keras.layers.GlobalAveragePooling1D()(x)))
+    _randomize(model, 6)
+    model.save(tmp_path / "m.keras")
+    convert(tmp_path / "m.keras", "h5", tmp_path / "out.h5")
+    assert_same_predictions(tmp_path / "m.keras", tmp_path / "out.h5")
+
+
 def test_tf_keras_dot_and_additive_attention_to_keras3(tmp_path: Path) -> None:
     """Keras 3 read a tf_keras Attention's score_mode "dot" as the function keras.ops.dot ("Invalid value for
     argument score_mode"): the .h5 converted to every target but .keras."""
