@@ -104,6 +104,22 @@ def test_custom_layers_revived_from_a_graph_are_named(target: str, tmp_path: Pat
     assert not (tmp_path / "out").exists()
 
 
+def test_a_tf_keras_layer_keras3_dropped_is_named_for_keras3_targets(tmp_path: Path) -> None:
+    """LocallyConnected2D was called a custom class "convkit cannot build without its code"; other targets convert."""
+    import tf_keras
+
+    model = tf_keras.Sequential([tf_keras.Input((6, 6, 2)), tf_keras.layers.LocallyConnected2D(2, 3),
+                                 tf_keras.layers.Flatten(), tf_keras.layers.Dense(2)])
+    model.save(tmp_path / "m.h5")
+    result = runner.invoke(app, ["convert", str(tmp_path / "m.h5"), "--to", "keras", "-o", str(tmp_path / "o.keras")],
+                           env={**os.environ, "CONVKIT_DEBUG": ""})
+    assert result.exit_code == 2, result.stderr
+    assert "Keras 3 has no layer class 'LocallyConnected2D' (a tf_keras layer" in result.stderr
+    assert not (tmp_path / "o.keras").exists()
+    convert(tmp_path / "m.h5", "tflite", tmp_path / "m.tflite")
+    assert check(tmp_path / "m.h5", [tmp_path / "m.tflite"], random=32).passed
+
+
 def test_random_string_samples() -> None:
     from convkit.containers.tensors import TensorSpec
     from convkit.data.samples import random_inputs
