@@ -89,3 +89,32 @@ def test_a_keras_savedmodel_converts_the_signature_asked_for_not_its_layers(tmp_
     report = check_json(source, out, "--signature", "doubled", "--random", "8")
     assert report["passed"], report["failures"]
     assert [comparison["output"] for comparison in report["pairs"][0]["outputs"]] == ["doubled"]
+
+
+@pytest.mark.parametrize("layer_scale", [False, True])
+def test_a_keras_savedmodel_serves_and_loads_with_or_without_layer_traces(layer_scale: bool, tmp_path: Path) -> None:
+    """A model of tf_keras' own layers is saved without each layer's traces, its serving_default passed in (without
+    it, the SavedModel holds no signature); one holding ConvNeXt's LayerScale keeps them, for tf_keras to load it."""
+    import numpy as np
+    import tensorflow as tf
+    import tf_keras
+    from tf_keras.src.applications.convnext import LayerScale
+
+    from convkit import convert
+
+    inputs = tf_keras.Input((6,), name="features")
+    x = tf_keras.layers.BatchNormalization()(tf_keras.layers.Dense(4)(inputs))
+    x = LayerScale(0.5, 4)(x) if layer_scale else x
+    model = tf_keras.Model(inputs, tf_keras.layers.Dense(2, name="scores")(x))
+    model.layers[-1].bias.assign([0.5, -1.0])
+    model.save(tmp_path / "m.h5")
+    features = np.random.default_rng(0).normal(size=(3, 6)).astype("float32")
+    expected = model(features).numpy()
+
+    convert(tmp_path / "m.h5", "savedmodel", tmp_path / "out")
+    served = tf.saved_model.load(str(tmp_path / "out")).signatures["serving_default"]
+    np.testing.assert_allclose(served(features=tf.constant(features))["scores"].numpy(), expected, atol=1e-6)
+    back = tf_keras.models.load_model(tmp_path / "out", compile=False)
+    np.testing.assert_allclose(back(features).numpy(), expected, atol=1e-6)
+    traced = (tmp_path / "out" / "saved_model.pb").read_bytes().count(b"call_and_return_conditional_losses") > 0
+    assert traced == layer_scale

@@ -25,6 +25,7 @@ from convkit.formats.savedmodel import PlainSavedModel
 from convkit.keras_model.data import ModelData
 from convkit.runtimes.keras.build import build_model
 from convkit.runtimes.keras.keras3 import export_inference
+from convkit.runtimes.keras.tf_keras import save_keras_savedmodel
 
 
 def write(conversion: Conversion) -> Written:
@@ -69,5 +70,5 @@ def write_saved_model(model: ModelData, target: Path, source: Path, allow_unsafe
         live = build_model(model, 3, source, allow_unsafe)
         export_inference(live, target)
         return "export"
-    live.save(str(target), save_format="tf", include_optimizer=False)
+    save_keras_savedmodel(live, target)
     return "keras-savedmodel"
