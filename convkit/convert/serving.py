@@ -155,8 +155,9 @@ def save_serving(serving: Serving, target: Path) -> None:
 
     function = serving.function().get_concrete_function()
     if serving.origin == "tf_keras":
-        serving.owner.save(str(target), save_format="tf", include_optimizer=False,
-                           signatures={"serving_default": function})
+        from convkit.runtimes.keras.tf_keras import save_keras_savedmodel
+
+        save_keras_savedmodel(serving.owner, target, function)
     elif serving.origin == "Keras 3":
         from convkit.runtimes.keras.keras3 import export_inference
 
