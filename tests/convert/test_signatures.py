@@ -91,6 +91,7 @@ def test_a_keras_savedmodel_converts_the_signature_asked_for_not_its_layers(tmp_
     assert [comparison["output"] for comparison in report["pairs"][0]["outputs"]] == ["doubled"]
 
 
+@pytest.mark.models  # make test-models: docs/TESTING.md
 @pytest.mark.parametrize("layer_scale", [False, True])
 def test_a_keras_savedmodel_serves_and_loads_with_or_without_layer_traces(layer_scale: bool, tmp_path: Path) -> None:
     """A model of tf_keras' own layers is saved without each layer's traces, its serving_default passed in (without
