@@ -25,6 +25,16 @@ from convkit.keras_model.dialect import generations_differ
 from convkit.runtimes.keras.build import build_model
 
 
+# Freezing a SavedModel's function and grappler's passes copy the graph several times over, weights included: on
+# ConvNeXtBase (350 MB of weights) freezing peaked at 4.9 GiB and grappler at 7.8. In a graph whose constants hold
+# HOLD_OUT_GRAPH_BYTES or more, each constant of HOLD_OUT_CONST_BYTES or more is kept aside as its bytes: in the
+# frozen graph it is a zero of its shape, through grappler a placeholder of its shape, and after grappler the
+# constant again. Nothing folds into a held-out weight (a batch norm into a large kernel stays a batch norm); the
+# values are the same.
+HOLD_OUT_CONST_BYTES = 1 << 20
+HOLD_OUT_GRAPH_BYTES = 256 << 20
+
+
 def export_for_graph(model: ModelData, target: Path, source: Path, allow_unsafe: bool) -> None:
     """An inference SavedModel of ``model`` for the TF.js graph converter, built in the Keras generation that reads
     the source.
@@ -93,12 +103,15 @@ def write_tfjs_graph(
     shard_size: int,
     quantize: str | None,
     quantize_weights: tuple[str, ...],
+    hold_out_above: int = HOLD_OUT_GRAPH_BYTES,
 ) -> None:
     """A TF.js graph model of a SavedModel's ``serving_default`` signature (tensorflowjs converter API).
 
     The graph is rewritten where TF.js 4.22 lacks an op and an exact equivalent
     exists, and the fusing pass is skipped where it would create a fused op TF.js
-    cannot run (see :func:`_graph_rewrites`).
+    cannot run (see :func:`_graph_rewrites`). The large weights of a graph whose
+    constants hold ``hold_out_above`` bytes or more stay out of the graph while
+    it is frozen and optimised.
     """
     quiet_tensorflow()
     import tensorflow as tf
@@ -112,7 +125,7 @@ def write_tfjs_graph(
         quantization = {quantize: list(quantize_weights) if quantize_weights else True}
     try:
         # grappler logs from C++ whatever TF_CPP_MIN_LOG_LEVEL says
-        with quiet_tensorflow(), _graph_rewrites(converter), folding_in_arrays():
+        with quiet_tensorflow(), _graph_rewrites(converter, hold_out_above), folding_in_arrays():
             converter.convert_tf_saved_model(
                 str(saved_model),
                 str(target),
@@ -175,17 +188,28 @@ _FUSED_OPS = frozenset({"_FusedConv2D", "_FusedMatMul", "FusedDepthwiseConv2dNat
 
 
 @contextlib.contextmanager
-def _graph_rewrites(converter: Any) -> Iterator[None]:
-    """Scopes two changes to the tensorflowjs converter's graph optimisation, restored on exit.
+def _graph_rewrites(converter: Any, hold_out_above: int = HOLD_OUT_GRAPH_BYTES) -> Iterator[None]:
+    """Scopes three changes to the tensorflowjs converter's freezing and graph optimisation, restored on exit.
 
     - Ops TF.js lacks, replaced where an exact identity exists: ``Erfc(x) = 1 - Erf(x)``
       (exact GELU in Keras 3 graphs).
     - When the fusing pass (grappler ``remap``) creates a fused activation TF.js
       cannot run (fused hard-swish) or an op it lacks (``_MklLayerNorm``), the
       optimisation runs again without it.
+    - In a graph whose constants hold ``hold_out_above`` bytes or more, the large ones stay out of the
+      frozen graph and of grappler's passes (:func:`_frozen_holding_out`, :func:`_hold_out_weights`).
     """
     optimize = converter.optimize_graph
     grappler = converter._run_grappler
+    freeze = converter._freeze_saved_model_v2
+    held: dict[str, Any] = {}
+
+    def frozen(concrete_func: Any, control_flow_v2: bool = False) -> Any:
+        # the first function frozen is the signature's; a later one (the tables' initializer) is written as frozen
+        if held or getattr(frozen, "called", False):
+            return freeze(concrete_func, control_flow_v2)
+        frozen.called = True  # type: ignore[attr-defined]
+        return _frozen_holding_out(concrete_func, not control_flow_v2, hold_out_above, held)
 
     def without_remap(config: Any, graph_def: Any, graph: Any, signature_def: Any) -> Any:
         rewrites = config.graph_options.rewrite_options
@@ -193,29 +217,147 @@ def _graph_rewrites(converter: Any) -> Iterator[None]:
         return grappler(config, graph_def, graph, signature_def)
 
     def rewritten(graph: Any, signature_def: Any, **options: Any) -> Any:
-        graph = _exact_rewrites(graph)
-        try:
+        graph = _hold_out_weights(_exact_rewrites(graph), hold_out_above, held)
+
+        def optimized_with_weights() -> Any:
             optimized = optimize(graph, signature_def, **options)
+            _put_back_weights(optimized, held)
+            return optimized
+
+        try:
+            optimized = optimized_with_weights()
             retry = bool(_unrunnable_fusions(optimized))
         except ValueError as error:  # the fusing pass made an op TF.js lacks (oneDNN's _MklLayerNorm)
             if "after optimization" not in str(error):
                 raise
             retry = True
         if retry:
+            optimized = None  # not beside the second pass's graph
             converter._run_grappler = without_remap
             try:
-                optimized = optimize(graph, signature_def, **options)
+                optimized = optimized_with_weights()
             finally:
                 converter._run_grappler = grappler
         _rank1_fused_bias(optimized)
         return optimized
 
     converter.optimize_graph = rewritten
+    converter._freeze_saved_model_v2 = frozen
     try:
         yield
     finally:
         converter.optimize_graph = optimize
         converter._run_grappler = grappler
+        converter._freeze_saved_model_v2 = freeze
+
+
+def _frozen_holding_out(func: Any, lower_control_flow: bool, above: int, held: dict[str, Any]) -> Any:
+    """The graph tensorflowjs freezes a SavedModel's function into (``convert_variables_to_constants_v2`` with
+    aggressive inlining), each large constant a zero of its shape, its bytes in ``held``, when its constants hold
+    ``above`` bytes or more."""
+    from tensorflow.python.framework import convert_to_constants as freezing
+
+    data = freezing._FunctionConverterDataInEager(func=func, lower_control_flow=lower_control_flow,
+                                                  aggressive_inlining=True)
+    graph_def, converted = freezing._replace_variables_by_constants(converter_data=data)
+    del data  # the variables' values, read for the constants
+    large = _large_constants(graph_def)
+    if sum(len(node.attr["value"].tensor.tensor_content) for node in large) >= above:
+        from tensorflow.python.framework import tensor_util
+
+        for node in _read_as_constants(graph_def, large):
+            value = node.attr["value"].tensor
+            held[node.name] = (value.dtype, value.tensor_shape.SerializeToString(), value.tensor_content)
+            shape = [dim.size for dim in value.tensor_shape.dim]
+            value.CopyFrom(tensor_util.make_tensor_proto(0, dtype=value.dtype, shape=shape))  # one value, stored once
+    return freezing._construct_concrete_function(func, graph_def, converted).graph
+
+
+def _read_as_constants(graph_def: Any, constants: list[Any]) -> list[Any]:
+    """Each constant that only a chain of ``Identity`` nodes reads (a captured variable, then its read), moved into
+    the chain's last node: the constant grappler makes of them, under the read's name (``.../Conv2D/ReadVariableOp``,
+    not the capture's ``unknown_12``), which it cannot make of a placeholder. Returns the constants as they now are."""
+    readers: dict[str, list[Any]] = {}
+    for node in graph_def.node:
+        for name in node.input:
+            readers.setdefault(node_of(name), []).append(node)
+    moved: dict[str, str] = {}
+    result = []
+    for node in constants:
+        chain, control = [node], []
+        while True:
+            users = readers.get(chain[-1].name, [])
+            if len(users) != 1 or users[0].op != "Identity":
+                break
+            data, more = split_inputs(users[0])
+            if [node_of(name) for name in data] != [chain[-1].name]:
+                break
+            chain.append(users[0])
+            control.extend(more)
+        read = chain[-1]
+        if read is node:
+            result.append(node)
+            continue
+        read.op = "Const"
+        del read.input[:]
+        read.input.extend(dict.fromkeys(control))
+        del read.attr["T"]
+        read.attr["dtype"].CopyFrom(node.attr["dtype"])
+        read.attr["value"].CopyFrom(node.attr["value"])
+        moved.update((link.name, read.name) for link in chain[:-1])
+        result.append(read)
+    for index in reversed([index for index, node in enumerate(graph_def.node) if node.name in moved]):
+        del graph_def.node[index]
+    for node in graph_def.node:  # colocation with a node moved away: with the node it went to
+        if "_class" in node.attr:
+            places = [f"loc:@{moved.get(entry.decode()[5:], entry.decode()[5:])}" for entry in node.attr["_class"].list.s]
+            places = [place for place in dict.fromkeys(places) if place != f"loc:@{node.name}"]
+            del node.attr["_class"]
+            if places:
+                node.attr["_class"].list.s.extend(place.encode() for place in places)
+    return result
+
+
+def _large_constants(graph_def: Any) -> list[Any]:
+    return [node for node in graph_def.node
+            if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) >= HOLD_OUT_CONST_BYTES]
+
+
+def _hold_out_weights(graph: Any, above: int, held: dict[str, Any]) -> Any:
+    """``graph`` with the constants ``held`` stands in for, and its other large constants when they hold ``above``
+    bytes or more (a graph frozen by TF1's means), as placeholders of their shape; the graph as it is otherwise."""
+    graph_def = graph.as_graph_def()
+    large = _large_constants(graph_def)
+    if not held and sum(len(node.attr["value"].tensor.tensor_content) for node in large) < above:
+        return graph
+    standing_in = [node for node in graph_def.node if node.op == "Const" and node.name in held]
+    for node in [*standing_in, *(node for node in large if node.name not in held)]:
+        value = node.attr["value"].tensor
+        if node.name not in held:
+            held[node.name] = (value.dtype, value.tensor_shape.SerializeToString(), value.tensor_content)
+        node.attr["shape"].shape.CopyFrom(value.tensor_shape)
+        del node.attr["value"]
+        node.op = "Placeholder"
+    del graph
+    return _graph_of(graph_def)
+
+
+def _put_back_weights(graph_def: Any, held: dict[str, Any]) -> None:
+    """Turns the placeholders :func:`_hold_out_weights` made back into their constants (those grappler kept)."""
+    if not held:
+        return
+    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
+
+    for node in graph_def.node:
+        if node.name not in held:
+            continue
+        if node.op != "Placeholder":  # a stand-in that went round grappler: its zeros must not be written
+            raise WriteError(f"the TF.js graph converter kept {node.name!r} as a {node.op} node, not the weight it is")
+        dtype, shape, content = held[node.name]
+        del node.attr["shape"]
+        node.op = "Const"
+        node.attr["value"].tensor.CopyFrom(tensor_pb2.TensorProto(
+            dtype=dtype, tensor_shape=tensor_shape_pb2.TensorShapeProto.FromString(shape), tensor_content=content))
 
 
 def _exact_rewrites(graph: Any) -> Any:
@@ -433,7 +575,10 @@ def _unrunnable_fusions(graph_def: Any) -> list[str]:
     for node in graph_def.node:
         if node.op in _FUSED_OPS and "fused_ops" in node.attr:
             names = [item.decode().lower() for item in node.attr["fused_ops"].list.s]
-            activations = [name for name in names if name not in ("biasadd", "add", "fusedbatchnorm")]
+            if "fusedbatchnorm" in names:  # TF.js: "FusedConv2d ... with FusedBatchNorm is not supported"
+                found.append(node.name)
+                continue
+            activations = [name for name in names if name not in ("biasadd", "add")]
             if any(name not in TFJS_FUSED_ACTIVATIONS for name in activations):
                 found.append(node.name)
                 continue
