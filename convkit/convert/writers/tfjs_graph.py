@@ -267,7 +267,7 @@ def _frozen_holding_out(func: Any, lower_control_flow: bool, above: int, held: d
 
         for node in _read_as_constants(graph_def, large):
             value = node.attr["value"].tensor
-            held[node.name] = (value.dtype, value.tensor_shape.SerializeToString(), value.tensor_content)
+            held[node.name] = _kept_aside(value)
             shape = [dim.size for dim in value.tensor_shape.dim]
             value.CopyFrom(tensor_util.make_tensor_proto(0, dtype=value.dtype, shape=shape))  # one value, stored once
     return freezing._construct_concrete_function(func, graph_def, converted).graph
@@ -318,6 +318,11 @@ def _read_as_constants(graph_def: Any, constants: list[Any]) -> list[Any]:
     return result
 
 
+def _kept_aside(value: Any) -> tuple[int, bytes, bytes]:
+    """A constant's TensorProto as (dtype, serialized shape, bytes): what :func:`_put_back_weights` rebuilds."""
+    return value.dtype, value.tensor_shape.SerializeToString(), value.tensor_content
+
+
 def _large_constants(graph_def: Any) -> list[Any]:
     return [node for node in graph_def.node
             if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) >= HOLD_OUT_CONST_BYTES]
@@ -334,7 +339,7 @@ def _hold_out_weights(graph: Any, above: int, held: dict[str, Any]) -> Any:
     for node in [*standing_in, *(node for node in large if node.name not in held)]:
         value = node.attr["value"].tensor
         if node.name not in held:
-            held[node.name] = (value.dtype, value.tensor_shape.SerializeToString(), value.tensor_content)
+            held[node.name] = _kept_aside(value)
         node.attr["shape"].shape.CopyFrom(value.tensor_shape)
         del node.attr["value"]
         node.op = "Placeholder"
