@@ -88,9 +88,11 @@ fuzz: setup
 bench: setup
 	$(BIN)/python bench/run_all.py
 
-# A 2.26 GB Keras model to ONNX with external data, inspected and checked (10 GiB of memory, 7 GB of disk).
+# A 2.26 GB Keras model to ONNX with external data, inspected and checked (10 GiB of memory, 7 GB of disk);
+# VGG16's SavedModel to a TF.js graph model beside tensorflowjs_converter (8 GiB).
 bench-large: setup
 	$(BIN)/python bench/large_onnx_bench.py
+	$(BIN)/python bench/large_tfjs_graph_bench.py
 # MACs of ResNet50 and MobileNetV2 from every format beside the papers and TensorFlow's profiler, and the
 # 5,000-node drawing time (about 15 minutes on 2 cores); the table goes to bench/results/macs.md.
 bench-macs: setup

@@ -203,12 +203,14 @@ def _graph_rewrites(converter: Any, hold_out_above: int = HOLD_OUT_GRAPH_BYTES) 
     grappler = converter._run_grappler
     freeze = converter._freeze_saved_model_v2
     held: dict[str, Any] = {}
+    functions_frozen = 0
 
     def frozen(concrete_func: Any, control_flow_v2: bool = False) -> Any:
         # the first function frozen is the signature's; a later one (the tables' initializer) is written as frozen
-        if held or getattr(frozen, "called", False):
+        nonlocal functions_frozen
+        functions_frozen += 1
+        if functions_frozen > 1:
             return freeze(concrete_func, control_flow_v2)
-        frozen.called = True  # type: ignore[attr-defined]
         return _frozen_holding_out(concrete_func, not control_flow_v2, hold_out_above, held)
 
     def without_remap(config: Any, graph_def: Any, graph: Any, signature_def: Any) -> Any:
@@ -218,26 +220,20 @@ def _graph_rewrites(converter: Any, hold_out_above: int = HOLD_OUT_GRAPH_BYTES) 
 
     def rewritten(graph: Any, signature_def: Any, **options: Any) -> Any:
         graph = _hold_out_weights(_exact_rewrites(graph), hold_out_above, held)
-
-        def optimized_with_weights() -> Any:
-            optimized = optimize(graph, signature_def, **options)
-            _put_back_weights(optimized, held)
-            return optimized
-
         try:
-            optimized = optimized_with_weights()
-            retry = bool(_unrunnable_fusions(optimized))
+            optimized = optimize(graph, signature_def, **options)
+            retry = bool(_unrunnable_fusions(optimized))  # a held-out weight is a placeholder: a bias carrier
         except ValueError as error:  # the fusing pass made an op TF.js lacks (oneDNN's _MklLayerNorm)
             if "after optimization" not in str(error):
                 raise
             retry = True
         if retry:
-            optimized = None  # not beside the second pass's graph
             converter._run_grappler = without_remap
             try:
-                optimized = optimized_with_weights()
+                optimized = optimize(graph, signature_def, **options)
             finally:
                 converter._run_grappler = grappler
+        _put_back_weights(optimized, held)
         _rank1_fused_bias(optimized)
         return optimized
 
@@ -348,21 +344,23 @@ def _hold_out_weights(graph: Any, above: int, held: dict[str, Any]) -> Any:
 
 
 def _put_back_weights(graph_def: Any, held: dict[str, Any]) -> None:
-    """Turns the placeholders :func:`_hold_out_weights` made back into their constants (those grappler kept)."""
+    """Turns the placeholders :func:`_hold_out_weights` made back into their constants (those grappler kept), once
+    grappler is done with the graph."""
     if not held:
         return
-    from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2
-
     for node in graph_def.node:
         if node.name not in held:
             continue
         if node.op != "Placeholder":  # a stand-in that went round grappler: its zeros must not be written
             raise WriteError(f"the TF.js graph converter kept {node.name!r} as a {node.op} node, not the weight it is")
-        dtype, shape, content = held[node.name]
+        dtype, shape, content = held.pop(node.name)  # the bytes live once: in the graph from here on
         del node.attr["shape"]
         node.op = "Const"
-        node.attr["value"].tensor.CopyFrom(tensor_pb2.TensorProto(
-            dtype=dtype, tensor_shape=tensor_shape_pb2.TensorShapeProto.FromString(shape), tensor_content=content))
+        tensor = node.attr["value"].tensor
+        tensor.dtype = dtype
+        tensor.tensor_shape.ParseFromString(shape)
+        tensor.tensor_content = content
+        del content
 
 
 def _exact_rewrites(graph: Any) -> Any:
