@@ -270,3 +270,34 @@ def stage_lines(stages: Sequence[dict[str, object]], indent: str = "    ") -> li
                      f"{'-' if raised is None else f'+{float(raised):.0f}':>6} MiB"  # type: ignore[arg-type]
                      + (f"  {'; '.join(item.get('notes') or [])}" if item.get("notes") else ""))  # type: ignore[arg-type]
     return lines
+
+
+def check_copies(source: Path, copies: Sequence[Path], samples: int, env: dict[str, str]) -> dict[str, object]:
+    """``convkit check source copies... --random samples`` (not timed): whether every copy passed, and the largest
+    absolute difference of any copy's first output."""
+    import json
+    import sys
+
+    document = subprocess.run([sys.executable, "-m", "convkit", "check", str(source), *map(str, copies), "--random",
+                               str(samples), "--json"], capture_output=True, text=True, env={**os.environ, **env},
+                              check=False)
+    report = json.loads(document.stdout)
+    return {"check_passed": report["passed"],
+            "max_abs": max(pair["outputs"][0]["max_abs"] for pair in report["pairs"])}
+
+
+def run_in_work(description: str, prefix: str,
+                run: Callable[[Path], dict[str, object]]) -> tuple[dict[str, object], bool]:
+    """A large-model bench's command line (``--work DIR``: keep and reuse its files; ``--json``): ``run``'s
+    figures, in ``--work`` or a temporary folder, and whether they are to be printed as JSON."""
+    import argparse
+    import tempfile
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--work", type=Path)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
+        work = args.work or Path(temporary)
+        work.mkdir(parents=True, exist_ok=True)
+        return run(work), args.json

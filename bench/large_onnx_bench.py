@@ -17,16 +17,14 @@ Usage: python bench/large_onnx_bench.py [--work DIR] [--json]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run_once  # noqa: E402
+from _measure import check_copies, run_in_work, run_once  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = (16384, 16384, 14000, 10)
@@ -69,24 +67,13 @@ def run(work: Path) -> dict[str, object]:
         figures[step] = {"seconds": round(seconds, 1), "peak_mib": round(peak)}
     figures["onnx_bytes"] = out.stat().st_size
     figures["external_data_bytes"] = out.with_name(out.name + ".data").stat().st_size
-    document = subprocess.run([*convkit, "check", str(source), str(out), str(other), "--random", "16", "--json"],
-                              capture_output=True, text=True, env={**os.environ, **env}, check=False)
-    report = json.loads(document.stdout)
-    figures["check_passed"] = report["passed"]
-    figures["max_abs"] = max(pair["outputs"][0]["max_abs"] for pair in report["pairs"])
+    figures.update(check_copies(source, [out, other], 16, env))
     return figures
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="convkit-large-onnx-") as temporary:
-        work = args.work or Path(temporary)
-        work.mkdir(parents=True, exist_ok=True)
-        figures = run(work)
-    if args.json:
+    figures, as_json = run_in_work(__doc__.splitlines()[0], "convkit-large-onnx-", run)
+    if as_json:
         print(json.dumps(figures, indent=2))
         return 0
     print(f"Dense stack, {figures['parameters']:,} weights, .keras {figures['source_bytes'] / 1e9:.2f} GB -> "

@@ -17,16 +17,14 @@ Usage: python bench/large_tfjs_graph_bench.py [--work DIR] [--json]
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import run_once  # noqa: E402
+from _measure import check_copies, run_in_work, run_once  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -61,25 +59,13 @@ def run(work: Path) -> dict[str, object]:
                                                    "tf_saved_model", str(source), str(theirs)])):
         seconds, peak = run_once(argv, env)
         figures[tool] = {"seconds": round(seconds, 1), "peak_mib": round(peak)}
-    document = subprocess.run([sys.executable, "-m", "convkit", "check", str(source), str(ours), str(theirs),
-                               "--random", "8", "--json"], capture_output=True, text=True,
-                              env={**os.environ, **env}, check=False)
-    report = json.loads(document.stdout)
-    figures["check_passed"] = report["passed"]
-    figures["max_abs"] = max(pair["outputs"][0]["max_abs"] for pair in report["pairs"])
+    figures.update(check_copies(source, [ours, theirs], 8, env))
     return figures
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--work", type=Path)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="convkit-large-tfjs-") as temporary:
-        work = args.work or Path(temporary)
-        work.mkdir(parents=True, exist_ok=True)
-        figures = run(work)
-    if args.json:
+    figures, as_json = run_in_work(__doc__.splitlines()[0], "convkit-large-tfjs-", run)
+    if as_json:
         print(json.dumps(figures, indent=2))
         return 0
     ours, theirs = figures["convkit"], figures["tensorflowjs_converter"]
