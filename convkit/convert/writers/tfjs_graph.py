@@ -352,7 +352,8 @@ def _put_back_weights(graph_def: Any, held: dict[str, Any]) -> None:
         if node.name not in held:
             continue
         if node.op != "Placeholder":  # a stand-in that went round grappler: its zeros must not be written
-            raise WriteError(f"the TF.js graph converter kept {node.name!r} as a {node.op} node, not the weight it is")
+            raise ValueError(f"the weight {node.name!r} came out of grappler as a {node.op} node")  # named with the
+            # SavedModel by write_tfjs_graph
         dtype, shape, content = held.pop(node.name)  # the bytes live once: in the graph from here on
         del node.attr["shape"]
         node.op = "Const"
