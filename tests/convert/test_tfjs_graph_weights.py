@@ -19,7 +19,7 @@ from convkit import check
 from convkit.convert.writers.tfjs_graph import HOLD_OUT_CONST_BYTES, write_tfjs_graph
 from tests.convert.conftest import _randomize
 
-pytestmark = pytest.mark.node
+pytestmark = [pytest.mark.node, pytest.mark.models]  # make test-models (and CI): docs/TESTING.md
 
 
 def _model() -> object:
