@@ -81,14 +81,21 @@ def is_keras3_layer(layer: dict[str, Any]) -> bool:
     return isinstance(found, type) and issubclass(found, keras.layers.Layer)
 
 
+def tf_keras_builtin_layer(class_name: str) -> Any:
+    """What tf_keras' loaders find under ``class_name`` in their deserialization registry (a layer class, or a
+    function such as ``add``), or None. Not the same as ``tf_keras.layers``: that exports SpectralNormalization,
+    which no tf_keras loader finds."""
+    from tf_keras.src.layers.serialization import get_builtin_layer
+
+    return get_builtin_layer(class_name)
+
+
 def is_keras3_only_layer(layer: dict[str, Any]) -> bool:
     """Whether a Keras 3 layer record names a public Keras 3 layer tf_keras cannot load (RMSNormalization), or
     exports but its loaders do not find (SpectralNormalization: tf_keras' own ``.h5`` of it does not load)."""
     if not is_keras3_layer(layer):
         return False
-    from tf_keras.src.layers.serialization import get_builtin_layer
-
-    return get_builtin_layer(CLASS_OF_ALIAS.get(layer["class_name"], layer["class_name"])) is None
+    return tf_keras_builtin_layer(CLASS_OF_ALIAS.get(layer["class_name"], layer["class_name"])) is None
 
 
 def keras_shipped_layer(class_name: Any, generation: int) -> type | None:

@@ -39,6 +39,7 @@ from convkit.policy.shipped import (
     is_keras_shipped_class,
     keras_shipped_layer,
     keras_shipped_layers,
+    tf_keras_builtin_layer,
 )
 
 
@@ -73,19 +74,13 @@ def check_known_classes(config: dict[str, Any], path: Path, generation: int) -> 
             raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (Keras 3 ships it in {layer['module']})")
         if generation == 2 and is_keras3_layer(layer):  # RMSNormalization, GroupQueryAttention: Keras 3 builds them
             raise ReadError(f"{path}: tf_keras has no layer class {class_name!r} (a Keras 3 layer)")
-        if generation == 3 and _is_tf_keras_layer(class_name):  # LocallyConnected2D: Keras 3 dropped it
+        if generation == 3 and tf_keras_builtin_layer(class_name) is not None:  # LocallyConnected2D: Keras 3 dropped it
             raise ReadError(f"{path}: Keras 3 has no layer class {class_name!r} (a tf_keras layer it dropped), "
                             "so no Keras 3 model can hold this one")
         name = (layer.get("config") or {}).get("name") or layer.get("name") or "?"
         raise UnsafeModelError(
             f"{path}: layer {name!r} is of the custom class {class_name!r}, which convkit cannot build without its code"
         )
-
-
-def _is_tf_keras_layer(class_name: str) -> bool:
-    from tf_keras.src.layers.serialization import get_builtin_layer
-
-    return get_builtin_layer(class_name) is not None
 
 
 # What Keras raises when it cannot build or load what a config describes (a 10,000-layer model

@@ -17,6 +17,7 @@ from typing import Any
 from convkit.containers.hdf5 import is_hdf5_file
 from convkit._tf import import_tensorflow
 from convkit.policy.safe_mode import loading_custom_objects, unsafe_scope
+from convkit.policy.shipped import tf_keras_builtin_layer
 from convkit.runtimes.base import load_failures
 from convkit.runtimes.keras.runner import KerasModelRunner, load_error
 
@@ -138,10 +139,9 @@ def save_keras_savedmodel(model: Any, target: Path, serving: Any = None) -> None
     have traced: a SavedModel without traces has no signature otherwise. ``serving``: a concrete function to serve
     instead (``--input-shape``).
     """
-    from tf_keras.src.layers.serialization import get_builtin_layer
     from tf_keras.src.saving.legacy import saving_utils
 
-    from_configs = all(type(layer).__name__ != "Lambda" and get_builtin_layer(type(layer).__name__) is type(layer)
+    from_configs = all(type(layer).__name__ != "Lambda" and tf_keras_builtin_layer(type(layer).__name__) is type(layer)
                        for layer in model._flatten_layers(include_self=True, recursive=True))
     if serving is None and from_configs:
         serving = saving_utils.trace_model_call(model)
