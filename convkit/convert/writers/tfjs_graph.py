@@ -257,8 +257,8 @@ def _frozen_holding_out(func: Any, lower_control_flow: bool, above: int, held: d
                                                   aggressive_inlining=True)
     graph_def, converted = freezing._replace_variables_by_constants(converter_data=data)
     del data  # the variables' values, read for the constants
-    large = _large_constants(graph_def)
-    if sum(len(node.attr["value"].tensor.tensor_content) for node in large) >= above:
+    large, total = _large_constants(graph_def)
+    if total >= above:
         from tensorflow.python.framework import tensor_util
 
         for node in _read_as_constants(graph_def, large):
@@ -319,17 +319,19 @@ def _kept_aside(value: Any) -> tuple[int, bytes, bytes]:
     return value.dtype, value.tensor_shape.SerializeToString(), value.tensor_content
 
 
-def _large_constants(graph_def: Any) -> list[Any]:
-    return [node for node in graph_def.node
-            if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) >= HOLD_OUT_CONST_BYTES]
+def _large_constants(graph_def: Any) -> tuple[list[Any], int]:
+    """The graph's constants of HOLD_OUT_CONST_BYTES or more, and their bytes in all."""
+    large = [node for node in graph_def.node
+             if node.op == "Const" and len(node.attr["value"].tensor.tensor_content) >= HOLD_OUT_CONST_BYTES]
+    return large, sum(len(node.attr["value"].tensor.tensor_content) for node in large)
 
 
 def _hold_out_weights(graph: Any, above: int, held: dict[str, Any]) -> Any:
     """``graph`` with the constants ``held`` stands in for, and its other large constants when they hold ``above``
     bytes or more (a graph frozen by TF1's means), as placeholders of their shape; the graph as it is otherwise."""
     graph_def = graph.as_graph_def()
-    large = _large_constants(graph_def)
-    if not held and sum(len(node.attr["value"].tensor.tensor_content) for node in large) < above:
+    large, total = _large_constants(graph_def)
+    if not held and total < above:
         return graph
     standing_in = [node for node in graph_def.node if node.op == "Const" and node.name in held]
     for node in [*standing_in, *(node for node in large if node.name not in held)]:
@@ -339,7 +341,6 @@ def _hold_out_weights(graph: Any, above: int, held: dict[str, Any]) -> Any:
         node.attr["shape"].shape.CopyFrom(value.tensor_shape)
         del node.attr["value"]
         node.op = "Placeholder"
-    del graph
     return _graph_of(graph_def)
 
 
