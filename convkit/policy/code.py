@@ -241,6 +241,8 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
     registered = node.get("registered_name")
     if node.get("_too_large"):
         return CodeObject(where, class_name, "a config too large to check for code")
+    if registered is not None and not isinstance(registered, str):
+        return CodeObject(where, class_name, "an object whose registered name is not a name")
     if class_name in _CODE_LAYER_CLASSES:
         return CodeObject(where, class_name, "Lambda layer: Python code stored in the file")
     if class_name == "__lambda__" or (isinstance(config, dict) and config.get("function_type") == "lambda"):

@@ -33,6 +33,8 @@ def _dense(**fields: object) -> dict:
     ("activation", {"module": "keras.src.saving.saving_lib", "class_name": "function", "config": "load_model",
                     "registered_name": None}, "load_model"),
     ("bias_initializer", {"module": "builtins", "class_name": "function", "config": "eval"}, "eval"),
+    ("kernel_initializer", {"module": "keras.initializers", "class_name": "Zeros", "config": {},
+                            "registered_name": {"Custom>Zeros": 1}}, "registered name is not a name"),
 ])
 def test_code_anywhere_in_a_config_is_found(field: str, value: dict, reason: str) -> None:
     found = code_objects(_dense(**{field: value}))
