@@ -61,6 +61,15 @@ class UnsafeModelError(ConvkitError):
     """A model would run code from the file (Lambda layers, unknown custom objects)."""
 
 
+class Terminated(KeyboardInterrupt):
+    """The process was asked to end (SIGTERM, SIGHUP): raised in the main thread so that every ``with`` block
+    unwinds as on Ctrl-C, removing staged outputs and temporary files, before the process exits."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
 class MismatchError(ConvkitError):
     """Converted copies of a model predict differently."""
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Callable, Sequence, TypeVar
@@ -17,7 +18,7 @@ import typer
 from rich.console import Console
 from typer.models import OptionInfo
 
-from convkit.errors import ConvkitError
+from convkit.errors import ConvkitError, Terminated
 
 INTERNAL_ERROR_EXIT = 3
 # Raised when a --json document changes incompatibly (a key removed, renamed or retyped); docs/json.md.
@@ -208,6 +209,8 @@ def handle_errors(command: F) -> F:
             if os.environ.get("CONVKIT_DEBUG"):
                 raise
             raise fail(str(error), error.exit_code) from None
+        except Terminated as error:
+            raise fail(f"terminated by {signal.Signals(error.signum).name}", 128 + error.signum) from None
         except KeyboardInterrupt:
             raise fail("interrupted", 130) from None
         except Exception as error:  # a bug: say so in one line, keep the traceback for debugging

@@ -43,6 +43,11 @@ def main() -> None:
 
     from typer.exceptions import Abort, TyperException
 
+    from convkit import scratch
+    from convkit.errors import Terminated
+
+    scratch.claim()
+    _end_on_signals()
     try:
         code = app(standalone_mode=False)
     except TyperException as error:
@@ -57,10 +62,30 @@ def main() -> None:
     except Abort:
         print("Error: interrupted", file=sys.stderr)
         code = 130
+    except Terminated as error:  # a signal outside any command (while the command line is parsed)
+        print("Error: terminated", file=sys.stderr)
+        code = 128 + error.signum
     code = code if isinstance(code, int) else 0
     if "tensorflow" in sys.modules:
         _exit_without_teardown(code)
     sys.exit(code)
+
+
+def _end_on_signals() -> None:
+    """SIGTERM and SIGHUP end a command the way Ctrl-C does: its ``with`` blocks unwind (no staged output,
+    no temporary folder is left), it says so in one line and exits with 128 + the signal's number. A second
+    such signal ends the process at once."""
+    import signal
+
+    from convkit.errors import Terminated
+
+    def terminate(signum: int, frame: object) -> None:
+        signal.signal(signum, signal.SIG_DFL)
+        raise Terminated(signum)
+
+    for number in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(number) is signal.SIG_DFL:
+            signal.signal(number, terminate)
 
 
 def _exit_without_teardown(code: int) -> None:

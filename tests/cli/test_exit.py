@@ -4,8 +4,10 @@ every temporary folder removed, and seconds sooner."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.cli.test_check import nudged_k2  # noqa: F401  (a copy with one weight off by 1e-3)
@@ -34,3 +36,47 @@ def test_a_mismatch_found_with_tensorflow_loaded_still_exits_1(trained_k2, nudge
     assert done.returncode == 1, done.stderr[-2000:]
     assert str(nudged_k2) in done.stdout and "FAILED: 1 of 1 copy differ" in done.stdout
     assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def _started(*args: object, tmp: Path) -> subprocess.Popen[str]:
+    tmp.mkdir(exist_ok=True)
+    env = {**os.environ, "TMPDIR": str(tmp), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
+    return subprocess.Popen([sys.executable, "-c", "from convkit.cli.main import main; main()", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def _once_staging(process: subprocess.Popen[str], tmp: Path) -> Path:
+    """The process's own temporary folder, once TensorFlow has written the SavedModel the graph model is made of."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and process.poll() is None:
+        staged = list(tmp.glob("convkit-run-*/convkit-export-*/saved_model/saved_model.pb"))
+        if staged:
+            return staged[0].parents[2]
+        time.sleep(0.02)
+    raise AssertionError(f"nothing staged before the process ended: {process.communicate()[1][-2000:]}")
+
+
+def test_sigterm_mid_conversion_unwinds_like_ctrl_c_and_leaves_nothing(trained_k2, tmp_path):
+    out = tmp_path / "model_tfjs"
+    process = _started("convert", trained_k2 / "my_model.h5", "--to", "tfjs", "--tfjs-kind", "graph", "-o", out,
+                       tmp=tmp_path / "tmp")
+    _once_staging(process, tmp_path / "tmp")
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
+    assert stderr.strip().splitlines()[-1] == "Error: terminated by SIGTERM" and "Traceback" not in stderr
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]  # no output, no staged half of one
+
+
+def test_what_a_killed_conversion_left_goes_with_the_next_command(trained_k2, tmp_path):
+    tmp = tmp_path / "tmp"
+    out = tmp_path / "model_tfjs"
+    process = _started("convert", trained_k2 / "my_model.h5", "--to", "tfjs", "--tfjs-kind", "graph", "-o", out,
+                       tmp=tmp)
+    run = _once_staging(process, tmp)
+    process.kill()
+    process.communicate(timeout=60)
+    assert run.is_dir() and [p.name for p in tmp.iterdir()] == [run.name]  # SIGKILL cleans nothing itself
+    assert _convkit("inspect", trained_k2 / "my_model.h5", tmp=tmp).returncode == 0
+    assert list(tmp.iterdir()) == []
