@@ -713,8 +713,12 @@ def run_group(group: Group, work: Path, record: Callable[[Case], None], *, timeo
         log_path = work / f"{group.arch}.stderr"
         command = [sys.executable, __file__, "--worker", group.arch, "--cells", json.dumps(pending),
                    "--work", str(folder), "--cell-timeout", str(timeout)] + (["--keep"] if keep else [])
+        # The worker's and its converters' temporary files: a tree killed over its memory limit cleans nothing.
+        temporary = work / f"{group.arch}.tmp"
+        temporary.mkdir(parents=True, exist_ok=True)
         with log_path.open("w") as log_file:
-            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True)
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, text=True,
+                                       env={**os.environ, "TMPDIR": str(temporary)})
             _CHILDREN.add(process.pid)
             lines: queue.Queue[str | None] = queue.Queue()
             threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True).start()
@@ -750,6 +754,7 @@ def run_group(group: Group, work: Path, record: Callable[[Case], None], *, timeo
             _kill_tree(process.pid)  # what the child left running (a Node server, a converter)
             process.wait()
             _CHILDREN.discard(process.pid)
+        shutil.rmtree(temporary, ignore_errors=True)
         tail = _error_line(log_path.read_text(errors="replace")) if log_path.exists() else ""
         seconds = round(time.monotonic() - began, 1)
         if verdict == "timeout":

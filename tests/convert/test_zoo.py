@@ -51,6 +51,7 @@ def test_a_small_real_architecture_converts_loads_and_matches(tmp_path: Path) ->
     # the Keras round trips cross generations both ways (LayerScale, TFOpLambda <-> operations, nested Sequential)
     assert all(case.status == "ok" for case in result.cases), table
     assert "| ConvNeXtPico | k3.keras | ok (graph) |" in table
+    assert not list(tmp_path.glob("*.tmp")), "a worker's temporary folder is left"
 
 
 PARAMETERS = {"ConvNeXtPico": 26_090, "MobileNet": 221_114, "MobileNetV2": 423_018, "ResNet50": 23_608_202,
