@@ -50,4 +50,12 @@ def png(svg: str) -> bytes:
     try:
         return browser.screenshot(page_html, width=view_width, height=view_height, pixel_ratio=pixel_ratio)
     except RunError as error:
-        raise WriteError(str(error)) from None
+        if pixel_ratio == 1.0:
+            raise WriteError(str(error)) from None
+        failed = error
+    # Chromium's compositor sometimes fails to capture a tall page at twice the pixels ("Unable to capture
+    # screenshot", more often on a busy machine): the picture at one device pixel per CSS pixel instead.
+    try:
+        return browser.screenshot(page_html, width=view_width, height=view_height, pixel_ratio=1.0)
+    except RunError:
+        raise WriteError(str(failed)) from None

@@ -237,6 +237,27 @@ def test_png_is_drawn_by_chromium(mobilenet_files, chromium, tmp_path):
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and height > width > 200
 
 
+def test_a_png_chromium_cannot_capture_at_twice_the_pixels_is_drawn_at_one(mobilenet_files, chromium, tmp_path,
+                                                                            monkeypatch):
+    from convkit.errors import RunError
+    from convkit.runtimes.tfjs import browser
+
+    drawn = browser.screenshot
+    ratios: list[float] = []
+
+    def compositor_fails_at_two(page_html: str, **size: float) -> bytes:
+        ratios.append(size["pixel_ratio"])
+        if size["pixel_ratio"] == 2.0:  # what a busy machine's Chromium sometimes answers
+            raise RunError("headless Chromium could not draw the page (Unable to capture screenshot)")
+        return drawn(page_html, **size)
+
+    monkeypatch.setattr(browser, "screenshot", compositor_fails_at_two)
+    out = tmp_path / "model.png"
+    result = runner.invoke(app, ["inspect", str(mobilenet_files["h5"]), "--graph", str(out)])
+    assert result.exit_code == 0, result.output
+    assert ratios == [2.0, 1.0] and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
 def test_png_without_chromium_is_one_line_naming_setup_browser(mobilenet_files, tmp_path, monkeypatch):
     monkeypatch.setenv("CONVKIT_CHROMIUM", str(tmp_path / "no-chromium"))
     out = tmp_path / "model.png"
