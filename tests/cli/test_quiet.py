@@ -16,6 +16,9 @@ from pathlib import Path
 
 import pytest
 
+# Three TensorFlow start-ups and a check of nine copies: with the real-model tier (make test-models, CI).
+pytestmark = pytest.mark.models
+
 ROOT = Path(__file__).resolve().parents[2]
 # Lines TensorFlow and XLA write from C++: absl's "I0000 00:00:..." / "W0000 ..." prefixes,
 # TF's "2026-01-01 12:00:00.000000: I tensorflow/...", and absl's pre-initialisation warning.

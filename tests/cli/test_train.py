@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from convkit.cli.main import app
@@ -10,6 +11,7 @@ from convkit.cli.main import app
 runner = CliRunner()
 
 
+@pytest.mark.models  # a second training run (12 s): with the real-model tier (make test-models, CI)
 def test_same_seed_gives_identical_weights_and_json_on_stdout(trained_k3, tmp_path):
     """The CLI run, with the seed and epochs of the ``trained_k3`` folder (trained through the API in another
     process, or an earlier run), makes the same evaluations, weights and checkpoint bytes."""
