@@ -192,14 +192,21 @@ HUGE_INT = "9" * 5000
 
 
 def inject_code(config: Any, chooser: Chooser) -> Any:
-    """``config`` with one nested value (a layer field, an initializer, the config itself) replaced by code."""
+    """``config`` with one nested value (a layer field, an initializer, the config itself) replaced by code.
+
+    Never inside a training configuration (``compile_config``, ``training_config``): code there is left out of
+    every output with a warning, not refused (``tests/convert/test_training_objects.py``).
+    """
+    from convkit.policy.code import TRAINING_KEYS
+
     places: list[tuple[Any, Any]] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            places.extend((node, key) for key in node)
-            for value in node.values():
-                walk(value)
+            places.extend((node, key) for key in node if key not in TRAINING_KEYS)
+            for key, value in node.items():
+                if key not in TRAINING_KEYS:
+                    walk(value)
         elif isinstance(node, list):
             places.extend((node, index) for index in range(len(node)))
             for value in node:
