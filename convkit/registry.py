@@ -94,6 +94,8 @@ class Format:
             (``write(conversion) -> Written``); None: convkit does not write it.
         write_options: what the writer can be asked for (kinds, quantizations, opsets).
         prefix_output: an output is a prefix whose files appear beside it (a checkpoint).
+        output_suffixes: an output's name must end in one of these, because the runtime loads no
+            other name (Keras 3: ``.keras``; ``.h5`` or ``.hdf5``); empty: any name.
         runner: ``"module:function"`` giving ``open(path, *, like, allow_unsafe, training)
             -> Runner``, the runtime (and ``signature=KEY`` when ``signatures`` is set); None: no runtime.
         signatures: ``signatures(path) -> [key, ...]``: the signatures the file holds, read without
@@ -128,6 +130,7 @@ class Format:
     writer: str | None = None
     write_options: WriteOptions = field(default_factory=WriteOptions)
     prefix_output: bool = False
+    output_suffixes: tuple[str, ...] = ()
     runner: str | None = None
     signatures: Callable[[Path], list[str]] | None = None
     smoke_runner: str | None = None

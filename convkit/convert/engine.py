@@ -211,6 +211,9 @@ def convert(
     out = Path(out) if out is not None else default_output(src, target.name)
     if out.resolve() == src.resolve():
         raise UsageError(f"{out}: the output would replace the source; choose another --out")
+    if target.output_suffixes and not out.name.endswith(target.output_suffixes):
+        raise UsageError(f"{out}: Keras loads a {target.name} file only under a name ending in "
+                         f"{' or '.join(target.output_suffixes)}; choose another --out")
     request = ConvertRequest(
         src=src, src_format=source_format.name, to=target.name, out=out, like=Path(like) if like else None,
         kind=tfjs_kind, quantize=quantize, quantize_weights=tuple(quantize_weights), shard_size=shard_size,

@@ -254,5 +254,6 @@ register_format(Format(
     runner="convkit.runtimes.keras.open:open_h5",
     smoke_runner="convkit.runtimes.keras.open:open_h5_either_generation",
     default_output=lambda parent, name: parent / f"{name}.h5",
+    output_suffixes=(".h5", ".hdf5"),
     graph_extractor="convkit.graph.keras:from_h5",
 ))

@@ -250,5 +250,6 @@ register_format(Format(
     writer="convkit.convert.writers.keras:write",
     runner="convkit.runtimes.keras.open:open_keras",
     default_output=lambda parent, name: parent / f"{name}.keras",
+    output_suffixes=(".keras",),
     graph_extractor="convkit.graph.keras:from_keras_archive",
 ))

@@ -22,6 +22,15 @@ def test_unknown_target_format_lists_the_known_ones(trained_k3: Path, tmp_path: 
         convert(trained_k3 / "my_model.h5", "pmml", tmp_path / "x")
 
 
+@pytest.mark.parametrize("to, out, endings", [("keras", "model_keras", ".keras"), ("keras", "model.zip", ".keras"),
+                                               ("h5", "model.model", ".h5 or .hdf5")])
+def test_a_keras_file_named_so_keras_cannot_load_it_is_refused_before_anything_is_written(
+        trained_k3: Path, tmp_path: Path, to: str, out: str, endings: str) -> None:
+    with pytest.raises(UsageError, match=rf"{out}: Keras loads a {to} file only under a name ending in {endings}"):
+        convert(trained_k3 / "my_model.keras", to, tmp_path / out)
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_unrecognised_source(tmp_path: Path) -> None:
     junk = tmp_path / "notes.txt"
     junk.write_text("not a model")
