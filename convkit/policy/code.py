@@ -264,11 +264,8 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
             return CodeObject(where, class_name, f"TensorFlow op {op!r} outside convkit's pure-op allowlist")
     if class_name in _TF_KERAS_OPTIMIZERS and module is None and registered in (None, class_name):
         return None
-    if class_name in TF_KERAS_REGISTERED_LAYERS and module is None and registered in (None, class_name):
+    if _registered_by_tf_keras_applications(class_name, module, registered):
         return None
-    if (registered in TF_KERAS_REGISTERED_LAYERS and registered == f"Custom>{class_name}"
-            and isinstance(module, str) and module.startswith("tf_keras.src.applications.")):
-        registered = None  # tf_keras' own .keras of InceptionResNetV2: the class its applications register
     if isinstance(registered, str) and ">" in registered:
         return CodeObject(where, class_name, f"registered custom object {registered!r}")
     if module is not None:
@@ -287,6 +284,16 @@ def _judge(node: dict[str, Any], where: str, key: str) -> CodeObject | None:
     if not IDENTIFIER.match(class_name):
         return CodeObject(where, class_name, f"class name {class_name!r} that is not a plain name")
     return None
+
+
+def _registered_by_tf_keras_applications(class_name: str, module: Any, registered: str | None) -> bool:
+    """A layer class tf_keras' applications register (:data:`TF_KERAS_REGISTERED_LAYERS`): an ``.h5`` config
+    names it by its registered name, without a module; a ``.keras`` one by its class, in tf_keras' applications
+    module, with that registered name."""
+    if module is None:
+        return class_name in TF_KERAS_REGISTERED_LAYERS and registered in (None, class_name)
+    return (registered in TF_KERAS_REGISTERED_LAYERS and registered == f"Custom>{class_name}"
+            and isinstance(module, str) and module.startswith("tf_keras.src.applications."))
 
 
 # Keys of a model config whose objects only training uses (compile settings, the optimizer).
