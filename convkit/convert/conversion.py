@@ -307,7 +307,16 @@ class Conversion:
     @contextlib.contextmanager
     def output(self, *, smoke_run: bool = True) -> Iterator[Path]:
         """The atomic temporary for the output (a staged prefix for prefix outputs); renamed into place after
-        the block, when the smoke run (unless ``smoke_run`` is False: the writer runs it itself) passes."""
+        the block, when the smoke run (unless ``smoke_run`` is False: the writer runs it itself) passes.
+
+        Raises:
+            UsageError: the output's name is one the target's runtime does not load (``model_keras`` for a
+                ``.keras`` archive); asked here, once the source is known to convert, before anything is written.
+        """
+        out, suffixes = self.request.out, self.target.output_suffixes
+        if suffixes and not out.name.endswith(suffixes):
+            raise UsageError(f"{out}: Keras loads a {self.target.name} file only under a name ending in "
+                             f"{' or '.join(suffixes)}; choose another --out")
         staged = atomic_prefix if self.target.prefix_output else atomic_output
         with staged(self.request.out, self.request.overwrite) as temp:
             with stage("write"):

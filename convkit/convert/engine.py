@@ -237,11 +237,6 @@ def convert(
         if shapes and conversion.source.graph_model() is not None:
             raise UsageError(f"{src}: a source converted as a graph takes its input shapes with --inputs "
                              "NAME:SHAPE, not --input-shape")
-        if target.output_suffixes and not out.name.endswith(target.output_suffixes):
-            if conversion.source.graph is not None and not target.write_options.graphs:
-                raise UsageError(conversion.source.graph.refusal(target.name))  # first, what cannot be written at all
-            raise UsageError(f"{out}: Keras loads a {target.name} file only under a name ending in "
-                             f"{' or '.join(target.output_suffixes)}; choose another --out")
         say("writing")
         written: Written = writer(conversion)
     warnings = (*conversion.source.read_notes, *written.warnings)
