@@ -45,13 +45,13 @@ def _started(*args: object, tmp: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
-def _once_staging(process: subprocess.Popen[str], tmp: Path) -> Path:
-    """The process's own temporary folder, once TensorFlow has written the SavedModel the graph model is made of."""
+def _once_staging(process: subprocess.Popen[str], tmp: Path, staged: str) -> Path:
+    """The process's own temporary folder, once ``staged`` (a pattern inside it) has appeared."""
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and process.poll() is None:
-        staged = list(tmp.glob("convkit-run-*/convkit-export-*/saved_model/saved_model.pb"))
-        if staged:
-            return staged[0].parents[2]
+        found = list(tmp.glob(f"convkit-run-*/{staged}"))
+        if found:
+            return tmp / found[0].relative_to(tmp).parts[0]
         time.sleep(0.02)
     raise AssertionError(f"nothing staged before the process ended: {process.communicate()[1][-2000:]}")
 
@@ -60,7 +60,7 @@ def test_sigterm_mid_conversion_unwinds_like_ctrl_c_and_leaves_nothing(trained_k
     out = tmp_path / "model_tfjs"
     process = _started("convert", trained_k2 / "my_model.h5", "--to", "tfjs", "--tfjs-kind", "graph", "-o", out,
                        tmp=tmp_path / "tmp")
-    _once_staging(process, tmp_path / "tmp")
+    _once_staging(process, tmp_path / "tmp", "convkit-export-*/saved_model/saved_model.pb")  # TensorFlow at work
     process.send_signal(signal.SIGTERM)
     stdout, stderr = process.communicate(timeout=120)
     assert process.returncode == 128 + signal.SIGTERM, stderr[-2000:]
@@ -74,7 +74,7 @@ def test_what_a_killed_conversion_left_goes_with_the_next_command(trained_k2, tm
     out = tmp_path / "model_tfjs"
     process = _started("convert", trained_k2 / "my_model.h5", "--to", "tfjs", "--tfjs-kind", "graph", "-o", out,
                        tmp=tmp)
-    run = _once_staging(process, tmp)
+    run = _once_staging(process, tmp, "convkit-export-*")  # the folder the SavedModel is to be staged in
     process.kill()
     process.communicate(timeout=60)
     assert run.is_dir() and [p.name for p in tmp.iterdir()] == [run.name]  # SIGKILL cleans nothing itself
