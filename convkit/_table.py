@@ -11,6 +11,7 @@ followed by its values.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Literal, Sequence
 
@@ -58,21 +59,19 @@ def print_table(
     """
     width = width or console.width
     keep = list(range(len(columns)))
-    if _minimum_width(console, _table(columns, rows, keep, title, caption, table_options)) > width:
+    if _minimum_width(console, columns, rows, keep, title, caption, table_options) > width:
         rows, title = _shorten_paths(columns, rows, title)
     dropped: list[str] = []
     droppable = ([i for i in reversed(keep) if columns[i].kind == NUMBER]
                  + [i for i in reversed(keep) if columns[i].kind == TEXT])
-    table = _table(columns, rows, keep, title, caption, table_options)
-    while _minimum_width(console, table) > width and droppable:
+    while _minimum_width(console, columns, rows, keep, title, caption, table_options) > width and droppable:
         index = droppable.pop(0)
         keep.remove(index)
         dropped.append(columns[index].heading)
-        table = _table(columns, rows, keep, title, caption, table_options)
-    if _minimum_width(console, table) > width:
+    if _minimum_width(console, columns, rows, keep, title, caption, table_options) > width:
         _print_stacked(console, columns, rows, title, caption)
         return []
-    console.print(table)
+    console.print(_table(columns, rows, keep, title, caption, table_options))
     if dropped:
         dropped.sort(key=[column.heading for column in columns].index)
         console.print(f"[dim](left out to fit {width} columns: {', '.join(dropped)}; "
@@ -104,18 +103,17 @@ def _escape(text: str) -> str:
 
 def _table(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[int], title: str | None,
            caption: str | None, options: dict[str, Any]) -> Any:
+    """The rich table of ``rows``' ``keep`` columns. Names and numbers get their natural width as a fixed width,
+    which rich then takes as it is instead of measuring every cell (seconds for a model of 10,000 layers)."""
     from rich.table import Table
 
     table = Table(title=title, caption=caption, title_justify="left", caption_justify="left", **options)
     for index in keep:
         column = columns[index]
-        natural = max([len(_plain(row[index])) for row in rows] + [len(column.heading)])
-        if column.kind == NAME:
+        if column.kind in (NAME, NUMBER):
+            natural = max([_cell_width(row[index]) for row in rows] + [_cell_width(column.heading)])
             table.add_column(column.heading, justify=column.justify, style=column.style, no_wrap=True,
-                             min_width=natural)
-        elif column.kind == NUMBER:
-            table.add_column(column.heading, justify=column.justify, style=column.style, no_wrap=True,
-                             min_width=natural)
+                             width=natural)
         else:
             table.add_column(column.heading, justify=column.justify, style=column.style, overflow="fold")
     for row in rows:
@@ -123,12 +121,33 @@ def _table(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[
     return table
 
 
-def _minimum_width(console: Any, table: Any) -> int:
+def _minimum_width(console: Any, columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[int],
+                   title: str | None, caption: str | None, options: dict[str, Any]) -> int:
+    """The narrowest the table can be: names and numbers at their natural width, text columns wrapped down to
+    their longest word. Measured by rich on the rows that set each column's minimum, the same figure as on
+    every row."""
     from rich.measure import Measurement
 
-    # Text columns may wrap down to their longest word; names and numbers keep their natural width.
-    measured = Measurement.get(console, console.options.update(width=10_000), table)
-    return measured.minimum
+    widest: set[int] = set()
+    for index in keep:
+        fold = columns[index].kind not in (NAME, NUMBER)
+        sizes = [_longest_word(row[index]) if fold else _cell_width(row[index]) for row in rows]
+        if sizes:
+            widest.add(max(range(len(rows)), key=sizes.__getitem__))
+    table = _table(columns, [rows[i] for i in sorted(widest)], keep, title, caption, options)
+    return Measurement.get(console, console.options.update(width=10_000), table).minimum
+
+
+def _cell_width(cell: str) -> int:
+    from rich.cells import cell_len
+
+    return cell_len(_plain(cell))
+
+
+def _longest_word(cell: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(word) for word in _plain(cell).split()), default=0)
 
 
 def _print_stacked(console: Any, columns: Sequence[Column], rows: Sequence[Sequence[str]], title: str | None,
@@ -145,6 +164,7 @@ def _print_stacked(console: Any, columns: Sequence[Column], rows: Sequence[Seque
         console.print(caption)
 
 
+@functools.lru_cache(maxsize=65_536)
 def _plain(cell: str) -> str:
     from rich.text import Text
 
