@@ -13,7 +13,6 @@ dies, by any signal); every convkit command starts by removing the folders whose
 from __future__ import annotations
 
 import atexit
-import fcntl
 import os
 import shutil
 import tempfile
@@ -30,7 +29,11 @@ _held: list[int] = []
 
 def claim() -> Path | None:
     """Gives this process its own temporary folder (and removes abandoned ones); ``None`` if none can be made,
-    in which case temporary files go where they went before."""
+    in which case temporary files go where they went before (also where there is no ``fcntl``: Windows)."""
+    try:
+        import fcntl
+    except ImportError:
+        return None
     base = Path(tempfile.gettempdir())
     remove_abandoned(base)
     try:
@@ -68,6 +71,8 @@ def remove_abandoned(base: Path) -> list[Path]:
 
 def _abandoned(folder: Path) -> bool:
     """Whether no process holds ``folder``'s lock (taking it for a moment to find out)."""
+    import fcntl
+
     try:
         lock = os.open(folder / LOCK, os.O_RDWR | os.O_NOFOLLOW)
     except FileNotFoundError:
