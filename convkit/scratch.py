@@ -38,8 +38,10 @@ def claim() -> Path | None:
     remove_abandoned(base)
     try:
         folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
-        lock = os.open(folder / LOCK, os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
+        # Locked under another name, then renamed: a lock file another process can see is always held.
+        lock = os.open(folder / f"{LOCK}-new", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        os.rename(folder / f"{LOCK}-new", folder / LOCK)
     except OSError:
         return None
     _held.append(lock)

@@ -20,6 +20,7 @@ def test_a_live_process_keeps_its_folder_and_a_dead_ones_goes(tmp_path):
                               text=True, env=env)
     folder = Path(holder.stdout.readline().strip())
     assert folder.parent == tmp_path and folder.name.startswith(scratch.PREFIX)
+    assert sorted(p.name for p in folder.iterdir()) == [scratch.LOCK]  # locked before it bore the lock's name
     (folder / "staged.bin").write_bytes(b"x" * 1024)
     try:
         assert scratch.remove_abandoned(tmp_path) == [] and folder.is_dir()
