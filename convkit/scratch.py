@@ -38,11 +38,15 @@ def claim() -> Path | None:
     remove_abandoned(base)
     try:
         folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=base))
+    except OSError:
+        return None
+    try:
         # Locked under another name, then renamed: a lock file another process can see is always held.
         lock = os.open(folder / f"{LOCK}-new", os.O_CREAT | os.O_RDWR | os.O_NOFOLLOW, 0o600)
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         os.rename(folder / f"{LOCK}-new", folder / LOCK)
     except OSError:
+        shutil.rmtree(folder, ignore_errors=True)
         return None
     _held.append(lock)
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
