@@ -59,16 +59,21 @@ def print_table(
     """
     width = width or console.width
     keep = list(range(len(columns)))
-    if _minimum_width(console, columns, rows, keep, title, caption, table_options) > width:
+    widest = _widest_rows(columns, rows)
+    narrowest = _minimum_width(console, columns, rows, widest, keep, title, caption, table_options)
+    if narrowest > width:
         rows, title = _shorten_paths(columns, rows, title)
+        widest = _widest_rows(columns, rows)
+        narrowest = _minimum_width(console, columns, rows, widest, keep, title, caption, table_options)
     dropped: list[str] = []
     droppable = ([i for i in reversed(keep) if columns[i].kind == NUMBER]
                  + [i for i in reversed(keep) if columns[i].kind == TEXT])
-    while _minimum_width(console, columns, rows, keep, title, caption, table_options) > width and droppable:
+    while narrowest > width and droppable:
         index = droppable.pop(0)
         keep.remove(index)
         dropped.append(columns[index].heading)
-    if _minimum_width(console, columns, rows, keep, title, caption, table_options) > width:
+        narrowest = _minimum_width(console, columns, rows, widest, keep, title, caption, table_options)
+    if narrowest > width:
         _print_stacked(console, columns, rows, title, caption)
         return []
     console.print(_table(columns, rows, keep, title, caption, table_options))
@@ -121,20 +126,26 @@ def _table(columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[
     return table
 
 
-def _minimum_width(console: Any, columns: Sequence[Column], rows: Sequence[Sequence[str]], keep: list[int],
-                   title: str | None, caption: str | None, options: dict[str, Any]) -> int:
-    """The narrowest the table can be: names and numbers at their natural width, text columns wrapped down to
-    their longest word. Measured by rich on the rows that set each column's minimum, the same figure as on
-    every row."""
-    from rich.measure import Measurement
-
-    widest: set[int] = set()
-    for index in keep:
-        fold = columns[index].kind not in (NAME, NUMBER)
+def _widest_rows(columns: Sequence[Column], rows: Sequence[Sequence[str]]) -> dict[int, int]:
+    """Per column, the row whose cell sets the column's minimum width: names and numbers at their natural
+    width, text wrapped down to its longest word."""
+    widest: dict[int, int] = {}
+    for index, column in enumerate(columns):
+        fold = column.kind not in (NAME, NUMBER)
         sizes = [_longest_word(row[index]) if fold else _cell_width(row[index]) for row in rows]
         if sizes:
-            widest.add(max(range(len(rows)), key=sizes.__getitem__))
-    table = _table(columns, [rows[i] for i in sorted(widest)], keep, title, caption, options)
+            widest[index] = max(range(len(rows)), key=sizes.__getitem__)
+    return widest
+
+
+def _minimum_width(console: Any, columns: Sequence[Column], rows: Sequence[Sequence[str]], widest: dict[int, int],
+                   keep: list[int], title: str | None, caption: str | None, options: dict[str, Any]) -> int:
+    """The narrowest the table of ``keep`` can be, measured by rich on the rows that set each kept column's minimum
+    (``widest``): the same figure as on every row."""
+    from rich.measure import Measurement
+
+    setting = sorted({widest[index] for index in keep if index in widest})
+    table = _table(columns, [rows[i] for i in setting], keep, title, caption, options)
     return Measurement.get(console, console.options.update(width=10_000), table).minimum
 
 
