@@ -362,7 +362,6 @@ def _put_back_weights(graph_def: Any, held: dict[str, Any]) -> None:
         tensor.dtype = dtype
         tensor.tensor_shape.ParseFromString(shape)
         tensor.tensor_content = content
-        del content
 
 
 def _exact_rewrites(graph: Any) -> Any:
