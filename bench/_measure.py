@@ -272,6 +272,15 @@ def stage_lines(stages: Sequence[dict[str, object]], indent: str = "    ") -> li
     return lines
 
 
+def run_steps(steps: Sequence[tuple[str, Sequence[str]]], env: dict[str, str]) -> dict[str, object]:
+    """Each ``(name, argv)`` run once, in order: ``{name: {"seconds", "peak_mib"}}`` (peak of the process tree)."""
+    figures: dict[str, object] = {}
+    for name, argv in steps:
+        seconds, peak = run_once(argv, env)
+        figures[name] = {"seconds": round(seconds, 1), "peak_mib": round(peak)}
+    return figures
+
+
 def check_copies(source: Path, copies: Sequence[Path], samples: int, env: dict[str, str]) -> dict[str, object]:
     """``convkit check source copies... --random samples`` (not timed): whether every copy passed, and the largest
     absolute difference of any copy's first output."""
@@ -287,10 +296,11 @@ def check_copies(source: Path, copies: Sequence[Path], samples: int, env: dict[s
 
 
 def run_in_work(description: str, prefix: str,
-                run: Callable[[Path], dict[str, object]]) -> tuple[dict[str, object], bool]:
+                run: Callable[[Path], dict[str, object]]) -> dict[str, object] | None:
     """A large-model bench's command line (``--work DIR``: keep and reuse its files; ``--json``): ``run``'s
-    figures, in ``--work`` or a temporary folder, and whether they are to be printed as JSON."""
+    figures, in ``--work`` or a temporary folder; with ``--json`` they are printed as JSON here and None returned."""
     import argparse
+    import json
     import tempfile
 
     parser = argparse.ArgumentParser(description=description)
@@ -300,4 +310,15 @@ def run_in_work(description: str, prefix: str,
     with tempfile.TemporaryDirectory(prefix=prefix) as temporary:
         work = args.work or Path(temporary)
         work.mkdir(parents=True, exist_ok=True)
-        return run(work), args.json
+        figures = run(work)
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return None
+    return figures
+
+
+def check_verdict(figures: dict[str, object]) -> int:
+    """Prints the line of :func:`check_copies`' figures; the bench's exit code (1 when a copy failed)."""
+    print(f"  check (both copies): {'PASSED' if figures['check_passed'] else 'FAILED'}, "
+          f"max abs {figures['max_abs']:.2e}")
+    return 0 if figures["check_passed"] else 1

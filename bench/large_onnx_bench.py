@@ -17,14 +17,13 @@ Usage: python bench/large_onnx_bench.py [--work DIR] [--json]
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import check_copies, run_in_work, run_once  # noqa: E402
+from _measure import check_copies, check_verdict, run_in_work, run_steps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 UNITS = (16384, 16384, 14000, 10)
@@ -57,14 +56,13 @@ def run(work: Path) -> dict[str, object]:
         stale.with_name(stale.name + ".data").unlink(missing_ok=True)
     figures: dict[str, object] = {"parameters": sum(a * b + b for a, b in zip((INPUTS, *UNITS), UNITS)),
                                   "source_bytes": source.stat().st_size}
-    for step, argv in (("convert", [*convkit, "convert", str(source), "--to", "onnx", "-o", str(out)]),
-                       ("inspect", [*convkit, "inspect", str(out)]),
-                       ("check", [*convkit, "check", str(source), str(out), "--random", "16"]),
-                       ("convert_tf2onnx", [*convkit, "convert", str(source), "--to", "onnx", "--onnx-route",
-                                            "tf2onnx", "-o", str(other)]),
-                       ("check_tf2onnx", [*convkit, "check", str(source), str(other), "--random", "16"])):
-        seconds, peak = run_once(argv, env)
-        figures[step] = {"seconds": round(seconds, 1), "peak_mib": round(peak)}
+    figures.update(run_steps([("convert", [*convkit, "convert", str(source), "--to", "onnx", "-o", str(out)]),
+                              ("inspect", [*convkit, "inspect", str(out)]),
+                              ("check", [*convkit, "check", str(source), str(out), "--random", "16"]),
+                              ("convert_tf2onnx", [*convkit, "convert", str(source), "--to", "onnx", "--onnx-route",
+                                                   "tf2onnx", "-o", str(other)]),
+                              ("check_tf2onnx", [*convkit, "check", str(source), str(other), "--random", "16"])],
+                             env))
     figures["onnx_bytes"] = out.stat().st_size
     figures["external_data_bytes"] = out.with_name(out.name + ".data").stat().st_size
     figures.update(check_copies(source, [out, other], 16, env))
@@ -72,18 +70,15 @@ def run(work: Path) -> dict[str, object]:
 
 
 def main() -> int:
-    figures, as_json = run_in_work(__doc__.splitlines()[0], "convkit-large-onnx-", run)
-    if as_json:
-        print(json.dumps(figures, indent=2))
+    figures = run_in_work(__doc__.splitlines()[0], "convkit-large-onnx-", run)
+    if figures is None:  # printed as JSON
         return 0
     print(f"Dense stack, {figures['parameters']:,} weights, .keras {figures['source_bytes'] / 1e9:.2f} GB -> "
           f".onnx {figures['onnx_bytes'] / 1e3:.0f} kB + .onnx.data {figures['external_data_bytes'] / 1e9:.2f} GB")
     for step in ("convert", "inspect", "check", "convert_tf2onnx", "check_tf2onnx"):
         row = figures[step]
         print(f"  {step:16s} {row['seconds']:7.1f} s  {row['peak_mib']:7,} MiB peak")  # type: ignore[index]
-    print(f"  check (both copies): {'PASSED' if figures['check_passed'] else 'FAILED'}, "
-          f"max abs {figures['max_abs']:.2e}")
-    return 0 if figures["check_passed"] else 1
+    return check_verdict(figures)
 
 
 if __name__ == "__main__":

@@ -17,14 +17,13 @@ Usage: python bench/large_tfjs_graph_bench.py [--work DIR] [--json]
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _measure import check_copies, run_in_work, run_once  # noqa: E402
+from _measure import check_copies, check_verdict, run_in_work, run_steps  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -53,20 +52,17 @@ def run(work: Path) -> dict[str, object]:
     figures: dict[str, object] = {"parameters": int(parameters_file.read_text()),
                                   "variables_bytes": sum(path.stat().st_size
                                                          for path in (source / "variables").iterdir())}
-    for tool, argv in (("convkit", [sys.executable, "-m", "convkit", "convert", str(source), "--to", "tfjs",
-                                    "--tfjs-kind", "graph", "-o", str(ours), "--overwrite"]),
-                       ("tensorflowjs_converter", [str(BIN / "tensorflowjs_converter"), "--input_format",
-                                                   "tf_saved_model", str(source), str(theirs)])):
-        seconds, peak = run_once(argv, env)
-        figures[tool] = {"seconds": round(seconds, 1), "peak_mib": round(peak)}
+    figures.update(run_steps([("convkit", [sys.executable, "-m", "convkit", "convert", str(source), "--to", "tfjs",
+                                           "--tfjs-kind", "graph", "-o", str(ours), "--overwrite"]),
+                              ("tensorflowjs_converter", [str(BIN / "tensorflowjs_converter"), "--input_format",
+                                                          "tf_saved_model", str(source), str(theirs)])], env))
     figures.update(check_copies(source, [ours, theirs], 8, env))
     return figures
 
 
 def main() -> int:
-    figures, as_json = run_in_work(__doc__.splitlines()[0], "convkit-large-tfjs-", run)
-    if as_json:
-        print(json.dumps(figures, indent=2))
+    figures = run_in_work(__doc__.splitlines()[0], "convkit-large-tfjs-", run)
+    if figures is None:  # printed as JSON
         return 0
     ours, theirs = figures["convkit"], figures["tensorflowjs_converter"]
     print(f"VGG16 Keras SavedModel, {figures['parameters']:,} weights ({figures['variables_bytes'] / 1e6:.0f} MB) "
@@ -75,9 +71,7 @@ def main() -> int:
         print(f"  {tool:24s} {row['seconds']:7.1f} s  {row['peak_mib']:7,} MiB peak")  # type: ignore[index]
     print(f"  ratio (tensorflowjs_converter / convkit): time {theirs['seconds'] / ours['seconds']:.2f}x, "  # type: ignore[index]
           f"memory {theirs['peak_mib'] / ours['peak_mib']:.2f}x")  # type: ignore[index]
-    print(f"  check (both copies): {'PASSED' if figures['check_passed'] else 'FAILED'}, "
-          f"max abs {figures['max_abs']:.2e}")
-    return 0 if figures["check_passed"] else 1
+    return check_verdict(figures)
 
 
 if __name__ == "__main__":
