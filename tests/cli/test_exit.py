@@ -15,11 +15,22 @@ from tests.cli.test_check import nudged_k2  # noqa: F401  (a copy with one weigh
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _convkit(*args: object, tmp: Path) -> subprocess.CompletedProcess[str]:
+def _started(*args: object, tmp: Path) -> subprocess.Popen[str]:
+    """``convkit ARGS`` started through ``main()``, its temporary files under ``tmp``."""
     tmp.mkdir(exist_ok=True)
     env = {**os.environ, "TMPDIR": str(tmp), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-c", "from convkit.cli.main import main; main()", *map(str, args)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=600)
+    return subprocess.Popen([sys.executable, "-c", "from convkit.cli.main import main; main()", *map(str, args)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+
+
+def _convkit(*args: object, tmp: Path) -> subprocess.CompletedProcess[str]:
+    with _started(*args, tmp=tmp) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def test_a_conversion_through_tensorflow_ends_with_its_result_and_no_leftovers(trained_k2, tmp_path):
@@ -36,13 +47,6 @@ def test_a_mismatch_found_with_tensorflow_loaded_still_exits_1(trained_k2, nudge
     assert done.returncode == 1, done.stderr[-2000:]
     assert str(nudged_k2) in done.stdout and "FAILED: 1 of 1 copy differ" in done.stdout
     assert list((tmp_path / "tmp").iterdir()) == []
-
-
-def _started(*args: object, tmp: Path) -> subprocess.Popen[str]:
-    tmp.mkdir(exist_ok=True)
-    env = {**os.environ, "TMPDIR": str(tmp), "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-c", "from convkit.cli.main import main; main()", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=ROOT)
 
 
 def _once_staging(process: subprocess.Popen[str], tmp: Path, staged: str) -> Path:
