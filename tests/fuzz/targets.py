@@ -203,10 +203,10 @@ def inject_code(config: Any, chooser: Chooser) -> Any:
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
-            places.extend((node, key) for key in node if key not in TRAINING_KEYS)
-            for key, value in node.items():
-                if key not in TRAINING_KEYS:
-                    walk(value)
+            kept = [key for key in node if key not in TRAINING_KEYS]
+            places.extend((node, key) for key in kept)
+            for key in kept:
+                walk(node[key])
         elif isinstance(node, list):
             places.extend((node, index) for index in range(len(node)))
             for value in node:
